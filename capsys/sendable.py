@@ -1,0 +1,702 @@
+"""THE table of what may cross an agent boundary, and every check built on it.
+
+One list of known types (``KNOWN_TYPES``) feeds three enforcers so they never disagree:
+
+* the run-time *value* checks: ``payload_kind`` / ``prepare_payload`` (a shallow check,
+  one dict lookup per argument, cheap enough for every send) and ``check_sendable`` /
+  ``check_immutable`` (a deep, iterative walk for debug mode and ``val()``);
+* the *static* form keyed by fully-qualified type names (``STATIC_KINDS``), consulted by
+  the mypy plugin and the linter through the checker-neutral ``Shape`` description and
+  ``static_problem``;
+* ``@message`` validation, which turns annotations into ``Shape``s and asks the same
+  ``static_problem``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import pathlib
+import types
+import typing
+import uuid
+from collections.abc import Callable as AbcCallable
+from collections.abc import Iterable
+from typing import Any, Final, Literal, NamedTuple
+
+from capsys.capabilities import REF_MARKER, VAL_MARKER, Iso, MovedIso
+from capsys.errors import CapabilityUsageError, NotSendableError
+from capsys.tag import Tag
+
+__all__ = [
+    "KNOWN_TYPES",
+    "STATIC_KINDS",
+    "RUNTIME_KINDS",
+    "KnownType",
+    "TypeKind",
+    "Shape",
+    "ShapeKind",
+    "Problem",
+    "static_problem",
+    "shape_of_annotation",
+    "payload_kind",
+    "prepare_payload",
+    "check_sendable",
+    "check_immutable",
+    "validate_message_class",
+    "CAPSYS_NAMES",
+    "SUGGESTIONS",
+    "PayloadKind",
+]
+
+
+class TypeKind(enum.Enum):
+    """How a known type behaves at a boundary."""
+
+    ATOM = "atom"  # deeply immutable by itself
+    CONTAINER = "container"  # immutable container: sendable iff its items are
+
+
+class KnownType(NamedTuple):
+    """One row of the table: the name type checkers use, the class, its kind."""
+
+    fullname: str
+    runtime: type
+    kind: TypeKind
+    example: object  # a value of the type, used by the tests that compare both forms
+
+
+_ATOM, _CONTAINER = TypeKind.ATOM, TypeKind.CONTAINER
+
+KNOWN_TYPES: Final[tuple[KnownType, ...]] = (
+    KnownType("builtins.None", type(None), _ATOM, None),
+    KnownType("builtins.bool", bool, _ATOM, True),
+    KnownType("builtins.int", int, _ATOM, 1),
+    KnownType("builtins.float", float, _ATOM, 1.5),
+    KnownType("builtins.complex", complex, _ATOM, 1j),
+    KnownType("builtins.str", str, _ATOM, "s"),
+    KnownType("builtins.bytes", bytes, _ATOM, b"b"),
+    KnownType("builtins.range", range, _ATOM, range(3)),
+    KnownType("decimal.Decimal", decimal.Decimal, _ATOM, decimal.Decimal("1.5")),
+    KnownType("fractions.Fraction", fractions.Fraction, _ATOM, fractions.Fraction(1, 3)),
+    KnownType("datetime.date", datetime.date, _ATOM, datetime.date(2026, 1, 1)),
+    KnownType("datetime.time", datetime.time, _ATOM, datetime.time(12, 0)),
+    KnownType("datetime.datetime", datetime.datetime, _ATOM, datetime.datetime(2026, 1, 1)),
+    KnownType("datetime.timedelta", datetime.timedelta, _ATOM, datetime.timedelta(1)),
+    KnownType("datetime.timezone", datetime.timezone, _ATOM, datetime.timezone.utc),
+    KnownType("uuid.UUID", uuid.UUID, _ATOM, uuid.UUID(int=1)),
+    KnownType("pathlib.PurePath", pathlib.PurePath, _ATOM, pathlib.PurePath("a")),
+    KnownType("pathlib.PurePosixPath", pathlib.PurePosixPath, _ATOM, pathlib.PurePosixPath("a")),
+    KnownType(
+        "pathlib.PureWindowsPath", pathlib.PureWindowsPath, _ATOM, pathlib.PureWindowsPath("a")
+    ),
+    KnownType("pathlib.Path", pathlib.Path, _ATOM, pathlib.Path("a")),
+    KnownType("pathlib.PosixPath", pathlib.PosixPath, _ATOM, pathlib.PurePosixPath("a")),
+    KnownType("pathlib.WindowsPath", pathlib.WindowsPath, _ATOM, pathlib.PureWindowsPath("a")),
+    KnownType("builtins.tuple", tuple, _CONTAINER, (1, "a")),
+    KnownType("builtins.frozenset", frozenset, _CONTAINER, frozenset({1, 2})),
+)
+
+# The static form: fully-qualified name -> kind. Type checkers name these classes the
+# same way on every Python version; the run-time module of some moved (pathlib._local
+# in 3.13), which is why the name is stored and not derived from the class.
+STATIC_KINDS: Final[dict[str, TypeKind]] = {row.fullname: row.kind for row in KNOWN_TYPES}
+_FULLNAME_OF_TYPE: Final[dict[type, str]] = {row.runtime: row.fullname for row in KNOWN_TYPES}
+
+# Alternative spellings the checkers may meet for the same classes.
+STATIC_KINDS.update(
+    {
+        "types.NoneType": TypeKind.ATOM,
+        "_decimal.Decimal": TypeKind.ATOM,
+        "typing.Tuple": TypeKind.CONTAINER,
+        "typing.FrozenSet": TypeKind.CONTAINER,
+        "pathlib._local.PurePath": TypeKind.ATOM,
+        "pathlib._local.PurePosixPath": TypeKind.ATOM,
+        "pathlib._local.PureWindowsPath": TypeKind.ATOM,
+        "pathlib._local.Path": TypeKind.ATOM,
+        "pathlib._local.PosixPath": TypeKind.ATOM,
+        "pathlib._local.WindowsPath": TypeKind.ATOM,
+    }
+)
+
+# What to use instead, for the well-known mutable types (used in every message).
+SUGGESTIONS: Final[dict[str, str]] = {
+    "builtins.list": "use tuple[...] to share it, or Iso[list[...]] to move it",
+    "builtins.dict": "use a @message class or tuple of pairs to share it, or Iso[dict[...]] to move it",
+    "builtins.set": "use frozenset[...] to share it, or Iso[set[...]] to move it",
+    "builtins.bytearray": "use bytes to share it, or Iso[bytearray] to move it",
+    "builtins.memoryview": "copy it into bytes, or move the owner as an Iso",
+    "builtins.object": "declare a concrete sendable type",
+    "builtins.type": "send a value or a Tag, not a class",
+}
+
+# Fully-qualified names of capsys' own capability types, for the checkers.
+CAPSYS_NAMES: Final[dict[str, str]] = {
+    "Iso": "capsys.capabilities.Iso",
+    "Val": "capsys.capabilities.Val",
+    "Ref": "capsys.capabilities.Ref",
+    "Tag": "capsys.tag.Tag",
+    "Agent": "capsys.agent.Agent",
+    "behaviour": "capsys.agent.behaviour",
+    "message": "capsys.agent.message",
+    "iso": "capsys.capabilities.iso",
+    "val": "capsys.capabilities.val",
+    "consume": "capsys.capabilities.consume",
+}
+
+_ENUM_BASE = "enum.Enum"
+_AGENT_BASE = CAPSYS_NAMES["Agent"]
+
+
+# --------------------------------------------------------------------------------------
+# The static form: a checker-neutral description of a type and one evaluator for it.
+# --------------------------------------------------------------------------------------
+
+
+class ShapeKind(enum.Enum):
+    CLASS = "class"  # a nominal class: name, type arguments, bases, maybe record fields
+    UNION = "union"
+    LITERAL = "literal"
+    NONE = "none"
+    ANY = "any"  # Any or a type the checker could not resolve
+    CALLABLE = "callable"
+    TYPEVAR = "typevar"  # args: bound or constraints
+    ISO = "iso"
+    TAG = "tag"
+    VAL = "val"
+    REF = "ref"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """A static type as the capability rules need to see it.
+
+    Front ends (typing objects here, mypy types in the plugin, annotations in the
+    linter) translate into this; ``static_problem`` is the only place with the rules.
+    ``fields`` is set only for *frozen* record classes (frozen dataclasses, NamedTuples,
+    ``@message`` classes) and is a thunk so recursive types are expanded lazily.
+    """
+
+    kind: ShapeKind
+    name: str = ""
+    args: tuple[Shape, ...] = ()
+    bases: frozenset[str] = frozenset()
+    fields: typing.Callable[[], Iterable[tuple[str, Shape]]] | None = None
+    mutable_record: bool = False  # a dataclass / record class that is not frozen
+
+    def display(self) -> str:
+        """The type as a user would write it."""
+        k = self.kind
+        if k is ShapeKind.CLASS:
+            short = self.name.rsplit(".", 1)[-1]
+            if short == "None":
+                return "None"
+            if self.args:
+                return f"{short}[{', '.join(a.display() for a in self.args)}]"
+            return short
+        if k is ShapeKind.UNION:
+            return " | ".join(a.display() for a in self.args)
+        if k in _WRAPPER_NAMES:
+            inner = self.args[0].display() if self.args else "Any"
+            return f"{_WRAPPER_NAMES[k]}[{inner}]"
+        if k is ShapeKind.NONE:
+            return "None"
+        if k is ShapeKind.ANY:
+            return self.name or "Any"
+        return self.name or k.value
+
+
+ANY_SHAPE: Final = Shape(ShapeKind.ANY, "Any")
+_WRAPPER_NAMES: Final = {
+    ShapeKind.ISO: "Iso",
+    ShapeKind.TAG: "Tag",
+    ShapeKind.VAL: "Val",
+    ShapeKind.REF: "Ref",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Why a static type is not sendable (or not deeply immutable)."""
+
+    type_text: str  # the offending (inner) type, e.g. "list[int]"
+    where: str  # path inside the checked type, e.g. ".items" or "[1]"; "" at the top
+    reason: str  # what to do about it
+    is_any: bool = False  # the type is Any/unknown: CAP012 rather than CAP001
+
+    def describe(self, checked: str | None = None) -> str:
+        """``reason``, prefixed by the offending part when it is not all of ``checked``."""
+        if self.where or (checked is not None and checked != self.type_text):
+            at = f" at {self.where}" if self.where else ""
+            return f"{self.type_text}{at}: {self.reason}"
+        return self.reason
+
+
+def static_problem(
+    shape: Shape, *, immutable: bool = False, _seen: frozenset[str] = frozenset()
+) -> Problem | None:
+    """Return why ``shape`` is not sendable (or, with ``immutable``, not deeply
+    immutable), or ``None`` when it is fine. Recursive record types are accepted
+    coinductively: a record met again while it is being checked adds no problem.
+    """
+    k = shape.kind
+    if k in (ShapeKind.NONE, ShapeKind.LITERAL):
+        return None
+    if k is ShapeKind.ANY:
+        return Problem(
+            shape.display(),
+            "",
+            "its type is Any/unknown, so it cannot be proven sendable; "
+            "annotate it with a sendable type",
+            is_any=True,
+        )
+    if k is ShapeKind.TAG:
+        return None
+    if k is ShapeKind.ISO:
+        if immutable:
+            return Problem(
+                shape.display(),
+                "",
+                "an Iso is a mutable, movable handle, not an "
+                "immutable value; take() it or use Val[...] of an immutable type",
+            )
+        return None
+    if k is ShapeKind.VAL:
+        inner = shape.args[0] if shape.args else ANY_SHAPE
+        return static_problem(inner, immutable=True, _seen=_seen)
+    if k is ShapeKind.REF:
+        return Problem(
+            shape.display(),
+            "",
+            "a Ref is a local mutable reference and never "
+            "crosses a boundary; move it as Iso[...] or share an immutable copy",
+        )
+    if k is ShapeKind.CALLABLE:
+        return Problem(
+            shape.display(),
+            "",
+            "callables can capture mutable state; send a Tag and name a behaviour instead",
+        )
+    if k is ShapeKind.UNION:
+        for item in shape.args:
+            p = static_problem(item, immutable=immutable, _seen=_seen)
+            if p is not None:
+                return p
+        return None
+    if k is ShapeKind.TYPEVAR:
+        if not shape.args:
+            return Problem(
+                shape.display(),
+                "",
+                "an unbounded type variable admits mutable values; bound it by a sendable type",
+            )
+        for item in shape.args:
+            p = static_problem(item, immutable=immutable, _seen=_seen)
+            if p is not None:
+                return Problem(shape.display(), "", f"its bound admits {p.describe()}", p.is_any)
+        return None
+    return _class_problem(shape, immutable, _seen)
+
+
+def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Problem | None:
+    kind = STATIC_KINDS.get(shape.name)
+    if kind is TypeKind.ATOM:
+        return None
+    if kind is TypeKind.CONTAINER:
+        if not shape.args:
+            return Problem(
+                shape.display(),
+                "",
+                "its items are untyped (Any); write "
+                f"{shape.display()}[...] with sendable item types",
+                is_any=True,
+            )
+        for i, item in enumerate(shape.args):
+            p = static_problem(item, immutable=immutable, _seen=seen)
+            if p is not None:
+                return dataclasses.replace(p, where=f"[{i}]{p.where}")
+        return None
+    if _ENUM_BASE in shape.bases or shape.name == _ENUM_BASE:
+        return None
+    if shape.fields is not None:
+        if shape.name in seen:
+            return None
+        inner_seen = seen | {shape.name}
+        for field_name, field_shape in shape.fields():
+            p = static_problem(field_shape, immutable=immutable, _seen=inner_seen)
+            if p is not None:
+                return dataclasses.replace(p, where=f".{field_name}{p.where}")
+        return None
+    if _AGENT_BASE in shape.bases:
+        return Problem(
+            shape.display(),
+            "",
+            "an agent object is never sent; send its Tag (self.me inside the agent)",
+        )
+    if shape.mutable_record:
+        return Problem(
+            shape.display(),
+            "",
+            "the class is not frozen; make it a @message or "
+            "a frozen dataclass with sendable fields",
+        )
+    hint = SUGGESTIONS.get(shape.name)
+    if hint is None:
+        hint = (
+            "it is mutable or may hold mutable values; make it a @message / frozen "
+            "dataclass, or move it as Iso[...]"
+        )
+    return Problem(shape.display(), "", hint)
+
+
+# --------------------------------------------------------------------------------------
+# Typing objects -> Shape (used for @message fields and for classes met at run time).
+# --------------------------------------------------------------------------------------
+
+
+def _class_fullname(cls: type) -> str:
+    return _FULLNAME_OF_TYPE.get(cls) or f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _base_names(cls: type) -> frozenset[str]:
+    return frozenset(_class_fullname(b) for b in cls.__mro__[1:])
+
+
+def _is_namedtuple(cls: type) -> bool:
+    return issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def _record_hints(cls: type) -> dict[str, Any]:
+    """Resolved annotations of a record class's fields (raises NameError if unresolvable)."""
+    hints = typing.get_type_hints(cls, include_extras=True, localns={cls.__name__: cls})
+    if dataclasses.is_dataclass(cls):
+        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+    return {name: hints.get(name, Any) for name in getattr(cls, "_fields", ())}
+
+
+def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
+    """The ``Shape`` of a run-time class (fields expanded lazily for frozen records)."""
+    if cls is type(None):
+        return Shape(ShapeKind.NONE)
+    if issubclass(cls, Iso):
+        return Shape(ShapeKind.ISO, "Iso", args)
+    if issubclass(cls, Tag):
+        return Shape(ShapeKind.TAG, "Tag", args)
+    name = _class_fullname(cls)
+    bases = _base_names(cls)
+    record = _is_namedtuple(cls) or (
+        dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    )
+    fields = None
+    if record:
+
+        def fields() -> list[tuple[str, Shape]]:
+            return [(n, shape_of_annotation(t)) for n, t in _record_hints(cls).items()]
+
+    return Shape(
+        ShapeKind.CLASS,
+        name,
+        args,
+        bases,
+        fields,
+        mutable_record=dataclasses.is_dataclass(cls) and not record,
+    )
+
+
+_UNION_TYPES: tuple[Any, ...] = (typing.Union, types.UnionType)
+
+
+def shape_of_annotation(tp: Any) -> Shape:
+    """Translate a resolved typing annotation into a ``Shape``."""
+    if tp is None or tp is type(None):
+        return Shape(ShapeKind.NONE)
+    if tp is Any:
+        return ANY_SHAPE
+    if isinstance(tp, typing.TypeVar):
+        bounds = tp.__constraints__ or ((tp.__bound__,) if tp.__bound__ is not None else ())
+        return Shape(ShapeKind.TYPEVAR, tp.__name__, tuple(shape_of_annotation(b) for b in bounds))
+    supertype = getattr(tp, "__supertype__", None)  # typing.NewType
+    if supertype is not None:
+        return shape_of_annotation(supertype)
+    alias_value = getattr(tp, "__value__", None)  # PEP 695 `type X = ...` (3.12+)
+    if alias_value is not None and type(tp).__name__ == "TypeAliasType":
+        return shape_of_annotation(alias_value)
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        inner, *meta = args
+        if any(m is VAL_MARKER for m in meta):
+            return Shape(ShapeKind.VAL, "Val", (shape_of_annotation(inner),))
+        if any(m is REF_MARKER for m in meta):
+            return Shape(ShapeKind.REF, "Ref", (shape_of_annotation(inner),))
+        return shape_of_annotation(inner)
+    if origin in _UNION_TYPES:
+        return Shape(ShapeKind.UNION, "", tuple(shape_of_annotation(a) for a in args))
+    if origin is Literal:
+        return Shape(ShapeKind.LITERAL, f"Literal[{', '.join(map(repr, args))}]")
+    if origin in (typing.ClassVar, typing.Final):
+        return shape_of_annotation(args[0]) if args else ANY_SHAPE
+    if origin is AbcCallable or tp is AbcCallable or tp is typing.Callable:
+        return Shape(ShapeKind.CALLABLE, "Callable")
+    if origin is not None:
+        if not isinstance(origin, type):
+            return ANY_SHAPE
+        if origin is tuple:
+            items = tuple(shape_of_annotation(a) for a in args if a is not Ellipsis)
+            return shape_of_class(tuple, items)
+        return shape_of_class(origin, tuple(shape_of_annotation(a) for a in args))
+    if isinstance(tp, type):
+        if tp in (tuple, frozenset):
+            return shape_of_class(tp, ())
+        return shape_of_class(tp)
+    if isinstance(tp, (str, typing.ForwardRef)):
+        return Shape(ShapeKind.ANY, f"unresolved {tp!r}")
+    return Shape(ShapeKind.ANY, repr(tp))
+
+
+# --------------------------------------------------------------------------------------
+# @message validation.
+# --------------------------------------------------------------------------------------
+
+
+def validate_message_class(cls: type) -> None:
+    """Check every field of a ``@message`` class; defer names not defined yet.
+
+    A name that is not defined yet (a class defined later in the module) cannot be
+    resolved now: the check then runs on the first instantiation, once, after which the
+    original ``__init__`` is put back so construction costs nothing extra.
+    """
+    for base in cls.__mro__[1:-1]:
+        frozen_base = dataclasses.is_dataclass(base) and base.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        if not (frozen_base or base is typing.Generic):
+            raise NotSendableError(
+                f"@message {cls.__qualname__}: its base class {base.__qualname__} is not a "
+                "frozen dataclass or @message, so instances would not be immutable (CAP003)"
+            )
+    try:
+        _check_message_fields(cls)
+    except NameError as exc:
+        _defer_message_check(cls, exc)
+
+
+def _check_message_fields(cls: type) -> None:
+    hints = _record_hints(cls)
+    for field_name, annotation in hints.items():
+        shape = shape_of_annotation(annotation)
+        problem = static_problem(shape)
+        if problem is not None:
+            raise NotSendableError(
+                f"@message {cls.__qualname__}: field {field_name!r} has type "
+                f"{shape.display()}, which is not sendable: "
+                f"{problem.describe(shape.display())} (CAP003)"
+            )
+
+
+def _defer_message_check(cls: type, first_error: NameError) -> None:
+    original_init = cls.__init__  # type: ignore[misc]
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            _check_message_fields(cls)
+        except NameError as exc:
+            raise CapabilityUsageError(
+                f"@message {cls.__qualname__}: cannot resolve a field annotation ({exc}); "
+                "define or import the named type at module level so its fields can be "
+                "checked"
+            ) from exc
+        type.__setattr__(cls, "__init__", original_init)
+        original_init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Validates the fields once ({first_error}), then constructs."
+    type.__setattr__(cls, "__init__", __init__)
+
+
+# --------------------------------------------------------------------------------------
+# Run-time value checks.
+# --------------------------------------------------------------------------------------
+
+
+class PayloadKind(enum.IntEnum):
+    """What a send does with a value of a given class (decided once per class)."""
+
+    NOT_SENDABLE = 0
+    SHARE = 1  # deeply immutable by its class: shared, never walked
+    WALK = 2  # immutable container/record: shared; the deep check walks its items
+    MOVE = 3  # an Iso handle: moved to the receiver
+    MOVED = 4  # an already-moved Iso: using it raises MovedError
+
+
+_NOT, _SHARE, _WALK, _MOVE, _MOVED = (
+    PayloadKind.NOT_SENDABLE,
+    PayloadKind.SHARE,
+    PayloadKind.WALK,
+    PayloadKind.MOVE,
+    PayloadKind.MOVED,
+)
+
+# The run-time form of the table: class -> kind, seeded from KNOWN_TYPES and extended
+# once per new class met by payload_kind(). Reads and inserts are single dict
+# operations, atomic under the GIL; on free-threaded builds two threads may both
+# compute a missing entry, which is harmless because the result is the same.
+RUNTIME_KINDS: dict[type, PayloadKind] = {
+    row.runtime: _SHARE if row.kind is TypeKind.ATOM else _WALK for row in KNOWN_TYPES
+}
+RUNTIME_KINDS[Iso] = _MOVE
+RUNTIME_KINDS[MovedIso] = _MOVED
+
+
+def _classify(cls: type) -> PayloadKind:
+    if issubclass(cls, MovedIso):
+        return _MOVED
+    if issubclass(cls, Iso):
+        return _MOVE
+    if issubclass(cls, Tag) or issubclass(cls, enum.Enum):
+        return _SHARE
+    try:
+        problem = static_problem(shape_of_class(cls))
+    except NameError:
+        return _NOT
+    if problem is not None:
+        return _NOT
+    return _WALK
+
+
+def payload_kind(cls: type) -> PayloadKind:
+    """The shallow check: one dict lookup for a class seen before."""
+    kind = RUNTIME_KINDS.get(cls)
+    if kind is None:
+        kind = RUNTIME_KINDS[cls] = _classify(cls)
+    return kind
+
+
+def _not_sendable(value: object, what: str) -> NotSendableError:
+    problem = static_problem(shape_of_class(type(value)))
+    reason = problem.reason if problem else "it is not sendable"
+    return NotSendableError(
+        f"{what} is a {type(value).__qualname__}, which cannot cross an "
+        f"agent boundary: {reason} (CAP001)"
+    )
+
+
+def prepare_payload(
+    what: str, args: tuple[Any, ...], kwargs: dict[str, Any], deep: bool = False
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Check the arguments of a send/ask/spawn and move any ``Iso`` among them.
+
+    Returns the arguments the receiver gets: the same objects, except that each ``Iso``
+    handle is replaced by a fresh one and the caller's handle is killed. This is on the
+    hot path: in the common case (no Iso, shallow mode) it allocates nothing and costs a
+    dict lookup per argument. Nested handles (an ``Iso`` inside a tuple) are not moved.
+    """
+    moves = False
+    kinds = RUNTIME_KINDS
+    for i, value in enumerate(args):
+        kind = kinds.get(value.__class__) or payload_kind(value.__class__)
+        if kind is _SHARE:
+            continue
+        if kind is _WALK:
+            if deep:
+                check_sendable(value, f"argument {i + 1} of {what}")
+            continue
+        if kind is _MOVE:
+            moves = True
+            continue
+        _raise_for(value, kind, f"argument {i + 1} of {what}")
+    if kwargs:
+        for name, value in kwargs.items():
+            kind = kinds.get(value.__class__) or payload_kind(value.__class__)
+            if kind is _SHARE:
+                continue
+            if kind is _WALK:
+                if deep:
+                    check_sendable(value, f"argument {name!r} of {what}")
+                continue
+            if kind is _MOVE:
+                moves = True
+                continue
+            _raise_for(value, kind, f"argument {name!r} of {what}")
+    if not moves:
+        return args, kwargs
+    how = f"moved by {what}"
+    args = tuple(a._move(how) if a.__class__ is Iso else a for a in args)
+    if kwargs:
+        kwargs = {k: v._move(how) if v.__class__ is Iso else v for k, v in kwargs.items()}
+    return args, kwargs
+
+
+def check_value(value: object, what: str, deep: bool = False) -> object:
+    """Check one value crossing a boundary (an ask reply, a channel item); move an Iso."""
+    kind = RUNTIME_KINDS.get(value.__class__) or payload_kind(value.__class__)
+    if kind is _SHARE:
+        return value
+    if kind is _WALK:
+        if deep:
+            check_sendable(value, what)
+        return value
+    if kind is _MOVE:
+        return value._move(f"moved by {what}")  # type: ignore[attr-defined]
+    _raise_for(value, kind, what)
+
+
+def _raise_for(value: object, kind: PayloadKind, what: str) -> typing.NoReturn:
+    if kind is _MOVED:
+        value.take()  # type: ignore[attr-defined]  # raises MovedError with the location
+    raise _not_sendable(value, what)
+
+
+def _children(value: object, cls: type) -> Iterable[tuple[str, object]]:
+    if _is_namedtuple(cls):
+        return ((f".{n}", v) for n, v in zip(cls._fields, value, strict=True))  # type: ignore[attr-defined, call-overload]
+    if isinstance(value, tuple):
+        return ((f"[{i}]", v) for i, v in enumerate(value))
+    if isinstance(value, frozenset):
+        return ((f"{{{v!r}}}", v) for v in value)
+    if dataclasses.is_dataclass(value):
+        return ((f".{f.name}", getattr(value, f.name)) for f in dataclasses.fields(value))
+    return ()
+
+
+def _walk(value: object, root: str, immutable: bool) -> None:
+    # Iterative depth-first walk with an explicit stack and a visited set: cycles and
+    # very deep structures neither loop forever nor overflow the C stack.
+    stack: list[tuple[str, object]] = [(root, value)]
+    seen: set[int] = set()
+    while stack:
+        path, obj = stack.pop()
+        cls = obj.__class__
+        kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
+        if kind is _SHARE:
+            continue
+        if kind is _MOVE and not immutable:
+            continue
+        if kind is _WALK:
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            children = list(_children(obj, cls))
+            stack.extend(reversed([(path + step, child) for step, child in children]))
+            continue
+        if kind is _MOVED:
+            obj.take()  # type: ignore[attr-defined]
+        if kind is _MOVE:
+            reason = "an Iso handle is movable, not immutable; take() it first"
+        else:
+            problem = static_problem(shape_of_class(cls), immutable=immutable)
+            reason = problem.reason if problem else "it is not sendable"
+        adjective = "deeply immutable" if immutable else "sendable"
+        raise NotSendableError(f"not {adjective}: {path}: {cls.__qualname__} ({reason})")
+
+
+def check_sendable(value: object, what: str = "value") -> None:
+    """Deep check (debug mode): every object reachable through immutable containers
+    must be sendable. Raises ``NotSendableError`` naming the path, e.g. ``x[1].items: list``."""
+    _walk(value, what, immutable=False)
+
+
+def check_immutable(value: object, what: str = "value") -> None:
+    """Deep check for ``val()``: every reachable object must be deeply immutable."""
+    _walk(value, what, immutable=True)

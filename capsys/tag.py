@@ -1,0 +1,157 @@
+"""``Tag[A]``: the address of an agent, and the only way to reach it.
+
+A ``Tag`` carries identity and nothing else: ``send``, ``ask``, ``send_wait``, ``==`` and
+``hash``. The methods are typed with ``ParamSpec`` against the behaviour passed in, so a
+plain type checker checks the arguments; the runtime (or Ray) supplies the *address*
+object that actually delivers, which keeps this module free of any scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeVar, overload
+
+from typing_extensions import ParamSpec
+
+from capsys.errors import CapabilityError
+
+if TYPE_CHECKING:
+    from capsys.agent import Agent
+
+__all__ = ["Address", "Tag"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+A_co = TypeVar("A_co", bound="Agent", covariant=True)
+
+
+class Address(Protocol):
+    """What a backend gives a ``Tag``: the delivery side of one agent.
+
+    ``args``/``kwargs`` arrive exactly as the caller passed them; the address checks
+    sendability and moves ``Iso`` handles (``capsys.sendable.prepare_payload``).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def post(
+        self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None: ...
+
+    async def post_wait(
+        self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None: ...
+
+    async def request(
+        self,
+        behaviour: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Any: ...
+
+
+class Tag(Generic[A_co]):
+    """Identity-only handle of agent ``A``: send to it, ask it, compare it, hash it."""
+
+    __slots__ = ("_address",)
+
+    _address: Address
+
+    def __init__(self, address: Address) -> None:
+        self._address = address
+
+    def send(
+        self,
+        behaviour: Callable[Concatenate[A_co, P], object],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
+        """Fire and forget: queue ``behaviour(*args, **kwargs)`` on the agent.
+
+        Raises ``runtime.MailboxFull`` when the mailbox is full and the caller is not an
+        agent (which would be muted instead): use ``await send_wait(...)`` there.
+        """
+        self._address.post(behaviour, args, kwargs)
+
+    async def send_wait(
+        self,
+        behaviour: Callable[Concatenate[A_co, P], object],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
+        """Like ``send``, but wait for room when the mailbox is above its high-water mark."""
+        await self._address.post_wait(behaviour, args, kwargs)
+
+    # PEP 612 leaves keyword-only parameters between *args: P.args and **kwargs:
+    # P.kwargs unspecified; mypy flags the definition but checks call sites correctly
+    # (a behaviour's own `timeout` parameter must then be passed positionally), and
+    # pyright accepts it. The SPEC asks for a timeout parameter on ask.
+    @overload
+    async def ask(  # type: ignore[valid-type]
+        self,
+        behaviour: Callable[Concatenate[A_co, P], Awaitable[R]],
+        /,
+        *args: P.args,
+        timeout: float | None = None,
+        **kwargs: P.kwargs,
+    ) -> R: ...
+
+    @overload
+    async def ask(  # type: ignore[valid-type]
+        self,
+        behaviour: Callable[Concatenate[A_co, P], R],
+        /,
+        *args: P.args,
+        timeout: float | None = None,
+        **kwargs: P.kwargs,
+    ) -> R: ...
+
+    async def ask(
+        self,
+        behaviour: Callable[..., Any],
+        /,
+        *args: Any,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Request-reply: run the behaviour on the agent and return its result.
+
+        ``timeout`` (seconds) raises ``runtime.AskTimeout``; an enclosing anyio cancel
+        scope is honoured too. Either way the target agent is not harmed.
+        """
+        return await self._address.request(behaviour, args, kwargs, timeout)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tag) and other._address is self._address
+
+    def __hash__(self) -> int:
+        return id(self._address) >> 4
+
+    def __repr__(self) -> str:
+        return f"Tag[{self._address.name}]"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names a Tag does not have: say why instead of a bare error.
+        raise AttributeError(
+            f"{name!r}: a Tag is an address, not the agent; its state is private. "
+            f"Call a behaviour instead: tag.send(Agent.{name}, ...) or "
+            f"await tag.ask(Agent.{name}, ...) (CAP007)"
+        )
+
+    def __copy__(self) -> Tag[A_co]:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Tag[A_co]:
+        return self
+
+
+def unbound_tag_error(agent_name: str) -> CapabilityError:
+    """The error for using ``self.me`` on an agent object that was not spawned."""
+    return CapabilityError(
+        f"{agent_name} was not spawned by a runtime, so it has no Tag; create agents "
+        "with rt.spawn(Class, ...) instead of calling the class (CAP007)"
+    )
