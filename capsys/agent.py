@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -101,5 +102,7 @@ def message(cls: C) -> C:
         )
     made = cast(C, dataclasses.dataclass(frozen=True, slots=True)(cls))
     setattr(made, MESSAGE_ATTR, True)
-    validate_message_class(made)
+    # The defining scope's names resolve annotations of classes defined in a function
+    # under `from __future__ import annotations`.
+    validate_message_class(made, sys._getframe(1).f_locals)
     return made

@@ -24,7 +24,7 @@ import types
 import typing
 import uuid
 from collections.abc import Callable as AbcCallable
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
 from capsys.capabilities import REF_MARKER, VAL_MARKER, Iso, MovedIso
@@ -369,9 +369,13 @@ def _is_namedtuple(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_fields")
 
 
-def _record_hints(cls: type) -> dict[str, Any]:
-    """Resolved annotations of a record class's fields (raises NameError if unresolvable)."""
-    hints = typing.get_type_hints(cls, include_extras=True, localns={cls.__name__: cls})
+def _record_hints(cls: type, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Resolved annotations of a record class's fields (raises NameError if unresolvable).
+
+    ``scope`` holds the names of the scope that defined the class (a function's locals).
+    """
+    localns = {**scope, cls.__name__: cls} if scope else {cls.__name__: cls}
+    hints = typing.get_type_hints(cls, include_extras=True, localns=localns)
     if dataclasses.is_dataclass(cls):
         return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
     return {name: hints.get(name, Any) for name in getattr(cls, "_fields", ())}
@@ -445,6 +449,8 @@ def shape_of_annotation(tp: Any) -> Shape:
         if not isinstance(origin, type):
             return ANY_SHAPE
         if origin is tuple:
+            if args in ((), ((),)):  # tuple[()]: one possible value, the empty tuple
+                return Shape(ShapeKind.LITERAL, "tuple[()]")
             items = tuple(shape_of_annotation(a) for a in args if a is not Ellipsis)
             return shape_of_class(tuple, items)
         return shape_of_class(origin, tuple(shape_of_annotation(a) for a in args))
@@ -462,7 +468,7 @@ def shape_of_annotation(tp: Any) -> Shape:
 # --------------------------------------------------------------------------------------
 
 
-def validate_message_class(cls: type) -> None:
+def validate_message_class(cls: type, scope: Mapping[str, Any] | None = None) -> None:
     """Check every field of a ``@message`` class; defer names not defined yet.
 
     A name that is not defined yet (a class defined later in the module) cannot be
@@ -473,37 +479,39 @@ def validate_message_class(cls: type) -> None:
         frozen_base = dataclasses.is_dataclass(base) and base.__dataclass_params__.frozen  # type: ignore[attr-defined]
         if not (frozen_base or base is typing.Generic):
             raise NotSendableError(
-                f"@message {cls.__qualname__}: its base class {base.__qualname__} is not a "
+                f"@message {cls.__name__}: its base class {base.__name__} is not a "
                 "frozen dataclass or @message, so instances would not be immutable (CAP003)"
             )
     try:
-        _check_message_fields(cls)
+        _check_message_fields(cls, scope)
     except NameError as exc:
-        _defer_message_check(cls, exc)
+        _defer_message_check(cls, scope, exc)
 
 
-def _check_message_fields(cls: type) -> None:
-    hints = _record_hints(cls)
+def _check_message_fields(cls: type, scope: Mapping[str, Any] | None) -> None:
+    hints = _record_hints(cls, scope)
     for field_name, annotation in hints.items():
         shape = shape_of_annotation(annotation)
         problem = static_problem(shape)
         if problem is not None:
             raise NotSendableError(
-                f"@message {cls.__qualname__}: field {field_name!r} has type "
+                f"@message {cls.__name__}: field {field_name!r} has type "
                 f"{shape.display()}, which is not sendable: "
                 f"{problem.describe(shape.display())} (CAP003)"
             )
 
 
-def _defer_message_check(cls: type, first_error: NameError) -> None:
+def _defer_message_check(
+    cls: type, scope: Mapping[str, Any] | None, first_error: NameError
+) -> None:
     original_init = cls.__init__  # type: ignore[misc]
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
-            _check_message_fields(cls)
+            _check_message_fields(cls, scope)
         except NameError as exc:
             raise CapabilityUsageError(
-                f"@message {cls.__qualname__}: cannot resolve a field annotation ({exc}); "
+                f"@message {cls.__name__}: cannot resolve a field annotation ({exc}); "
                 "define or import the named type at module level so its fields can be "
                 "checked"
             ) from exc
@@ -662,23 +670,26 @@ def _children(value: object, cls: type) -> Iterable[tuple[str, object]]:
 
 def _walk(value: object, root: str, immutable: bool) -> None:
     # Iterative depth-first walk with an explicit stack and a visited set: cycles and
-    # very deep structures neither loop forever nor overflow the C stack.
-    stack: list[tuple[str, object]] = [(root, value)]
+    # very deep structures neither loop forever nor overflow the C stack. Paths are
+    # kept as parent links (`trail`) and joined only for the error, so a walk stays
+    # linear in the number of objects however deep they nest.
+    trail: list[tuple[int, str]] = [(-1, root)]
+    stack: list[tuple[int, object]] = [(0, value)]
     seen: set[int] = set()
     while stack:
-        path, obj = stack.pop()
+        at, obj = stack.pop()
         cls = obj.__class__
         kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
-        if kind is _SHARE:
-            continue
-        if kind is _MOVE and not immutable:
+        if kind is _SHARE or (kind is _MOVE and not immutable):
             continue
         if kind is _WALK:
             if id(obj) in seen:
                 continue
             seen.add(id(obj))
             children = list(_children(obj, cls))
-            stack.extend(reversed([(path + step, child) for step, child in children]))
+            for step, child in reversed(children):
+                trail.append((at, step))
+                stack.append((len(trail) - 1, child))
             continue
         if kind is _MOVED:
             obj.take()  # type: ignore[attr-defined]
@@ -687,6 +698,11 @@ def _walk(value: object, root: str, immutable: bool) -> None:
         else:
             problem = static_problem(shape_of_class(cls), immutable=immutable)
             reason = problem.reason if problem else "it is not sendable"
+        steps: list[str] = []
+        while at >= 0:
+            at, step = trail[at]
+            steps.append(step)
+        path = "".join(reversed(steps))
         adjective = "deeply immutable" if immutable else "sendable"
         raise NotSendableError(f"not {adjective}: {path}: {cls.__qualname__} ({reason})")
 

@@ -1,0 +1,199 @@
+"""@message: frozen, slotted dataclasses whose fields must all be sendable."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import re
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import pytest
+
+from capsys import Iso, NotSendableError, Ref, Tag, Val, iso, message
+from capsys.errors import CapabilityUsageError
+from tests.capsys import messages_future as fut
+
+
+class Side(enum.Enum):
+    BUY = "buy"
+
+
+class Pair(NamedTuple):
+    a: int
+    b: str
+
+
+@message
+class Order:
+    symbol: str
+    qty: int
+    side: Side = Side.BUY
+
+
+def test_message_is_a_frozen_slotted_dataclass() -> None:
+    o = Order("AAPL", 10)
+    assert dataclasses.is_dataclass(o)
+    assert not hasattr(o, "__dict__")
+    assert Order.__slots__ == ("symbol", "qty", "side")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        o.qty = 3  # type: ignore[misc]
+    assert o == Order("AAPL", 10) and hash(o) == hash(Order("AAPL", 10))
+
+
+@pytest.mark.parametrize(
+    ("annotation", "shown"),
+    [
+        (list[int], "list[int]"),
+        (dict[str, int], "dict[str, int]"),
+        (set[str], "set[str]"),
+        (bytearray, "bytearray"),
+        (tuple[int, list[str]], "tuple[int, list[str]]"),
+        (Any, "Any"),
+        (object, "object"),
+        (Ref[int], "Ref[int]"),
+        (Val[list[int]], "Val[list[int]]"),
+        (int | list[int], "int | list[int]"),
+        (tuple, "tuple"),
+    ],
+)
+def test_a_field_that_is_not_sendable_is_named_with_its_type(annotation: Any, shown: str) -> None:
+    with pytest.raises(
+        NotSendableError, match=re.escape(f"@message Bad: field 'items' has type {shown},")
+    ):
+        message(type("Bad", (), {"__annotations__": {"items": annotation}}))
+
+
+def test_error_explains_what_to_use_instead() -> None:
+    with pytest.raises(
+        NotSendableError, match=r"use tuple\[\.\.\.\].*Iso\[list\[\.\.\.\]\].*CAP003"
+    ):
+
+        @message
+        class Bad:
+            items: list[int]
+
+
+def test_callable_and_agent_fields_are_refused() -> None:
+    from collections.abc import Callable
+
+    from capsys import Agent
+
+    class Worker(Agent):
+        pass
+
+    with pytest.raises(NotSendableError, match="Tag and name a behaviour"):
+
+        @message
+        class WithCallback:
+            done: Callable[[], None]
+
+    with pytest.raises(NotSendableError, match="send its Tag"):
+
+        @message
+        class WithAgent:
+            worker: Worker
+
+
+def test_sendable_field_types_are_accepted() -> None:
+    T = TypeVar("T", bound=int)
+
+    @message
+    class Rich(Generic[T]):
+        a: Iso[list[int]]
+        b: Tag[Any]
+        c: Val[tuple[int, ...]]
+        d: Pair
+        e: frozenset[datetime.date]
+        f: tuple[()]
+        g: Side | None
+        h: T
+        i: Order
+
+    r = Rich(
+        iso([1]), Tag.__new__(Tag), (1,), Pair(1, "b"), frozenset(), (), None, 3, Order("X", 1)
+    )
+    assert r.h == 3
+
+
+def test_string_annotations_and_forward_references() -> None:
+    q = fut.Quote("A", datetime.datetime(2026, 1, 1), "buy", None, (1.0,), None)
+    b = fut.Batch(q, (fut.Later(1),), iso([1]))
+    assert b.rest[0].value == 1
+    # The deferred check ran once and restored the generated __init__.
+    assert fut.Batch.__init__.__qualname__ == "Batch.__init__"
+    assert "Validates" not in (fut.Batch.__init__.__doc__ or "")
+
+
+def test_self_reference_is_resolved() -> None:
+    @message
+    class Node:
+        value: int
+        nxt: Node | None
+
+    assert Node(1, Node(2, None)).nxt is not None
+
+
+def test_forward_reference_to_a_bad_later_class_fails_at_first_use() -> None:
+    @message
+    class Early:
+        item: LaterMutable  # noqa: F821 - defined below on purpose
+
+    globals()["LaterMutable"] = type("LaterMutable", (), {})
+    try:
+        with pytest.raises(NotSendableError, match="field 'item' has type LaterMutable"):
+            Early(None)  # type: ignore[arg-type]
+    finally:
+        del globals()["LaterMutable"]
+
+
+def test_unresolvable_annotation_is_a_clear_error_not_a_crash() -> None:
+    @message
+    class Dangling:
+        item: Nowhere  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(CapabilityUsageError, match="cannot resolve a field annotation.*Nowhere"):
+        Dangling(1)
+
+
+def test_inheritance_from_a_message_checks_new_and_inherited_fields() -> None:
+    @message
+    class Base:
+        a: int
+
+    @message
+    class Child(Base):
+        b: str
+
+    c = Child(1, "x")
+    assert (c.a, c.b) == (1, "x")
+    with pytest.raises(NotSendableError, match="field 'b'"):
+
+        @message
+        class BadChild(Base):
+            b: list[int]
+
+
+def test_a_non_frozen_base_makes_the_message_not_frozen() -> None:
+    class Plain:
+        pass
+
+    with pytest.raises(NotSendableError, match="base class Plain is not a frozen"):
+
+        @message
+        class Child(Plain):
+            a: int
+
+
+def test_message_of_a_non_class_says_what_to_do() -> None:
+    with pytest.raises(CapabilityUsageError, match="@message decorates a class"):
+        message(lambda: None)  # type: ignore[type-var]
+
+
+def test_message_over_dataclass_is_refused() -> None:
+    with pytest.raises(CapabilityUsageError, match="not both"):
+
+        @message
+        @dataclasses.dataclass(frozen=True)
+        class Twice:
+            a: int

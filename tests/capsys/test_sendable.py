@@ -1,0 +1,217 @@
+"""THE table: its run-time and static forms agree type by type."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib
+import typing
+from typing import Any, NamedTuple, NewType
+
+import pytest
+
+from capsys import Iso, NotSendableError, Ref, Tag, Val, iso, message
+from capsys.sendable import (
+    KNOWN_TYPES,
+    RUNTIME_KINDS,
+    STATIC_KINDS,
+    KnownType,
+    PayloadKind,
+    Shape,
+    ShapeKind,
+    TypeKind,
+    check_sendable,
+    check_value,
+    payload_kind,
+    prepare_payload,
+    shape_of_annotation,
+    static_problem,
+)
+
+
+def _resolve(fullname: str) -> Any:
+    module, _, name = fullname.rpartition(".")
+    if fullname == "builtins.None":
+        return type(None)
+    return getattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize("row", KNOWN_TYPES, ids=lambda r: r.fullname)
+def test_static_name_resolves_to_the_runtime_class(row: KnownType) -> None:
+    assert _resolve(row.fullname) is row.runtime
+    assert STATIC_KINDS[row.fullname] is row.kind
+
+
+@pytest.mark.parametrize("row", KNOWN_TYPES, ids=lambda r: r.fullname)
+def test_both_forms_agree_on_every_known_type(row: KnownType) -> None:
+    static_ok = static_problem(Shape(ShapeKind.CLASS, row.fullname, (Shape(ShapeKind.NONE),)))
+    runtime_kind = payload_kind(type(row.example))
+    assert static_ok is None
+    expected = PayloadKind.SHARE if row.kind is TypeKind.ATOM else PayloadKind.WALK
+    assert runtime_kind is expected
+    assert RUNTIME_KINDS[row.runtime] is expected
+    # The annotation front end reaches the same verdict from the class itself.
+    assert (
+        static_problem(
+            shape_of_annotation(row.runtime if row.kind is TypeKind.ATOM else row.runtime[int])
+        )
+        is None
+    )  # type: ignore[index]
+    check_sendable(row.example)
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+class Pair(NamedTuple):
+    a: int
+    b: str
+
+
+class BadPair(NamedTuple):
+    a: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenOk:
+    a: tuple[int, ...]
+
+
+@dataclasses.dataclass
+class NotFrozen:
+    a: int
+
+
+class Plain:
+    pass
+
+
+@message
+class Msg:
+    a: int
+
+
+UserId = NewType("UserId", int)
+T_ok = typing.TypeVar("T_ok", bound=str)
+T_any = typing.TypeVar("T_any")
+T_cons = typing.TypeVar("T_cons", int, list[int])
+
+
+# (annotation, a value of it or None when none is meaningful, sendable?)
+CASES: list[tuple[Any, Any, bool]] = [
+    (Color, Color.RED, True),
+    (Pair, Pair(1, "a"), True),
+    (BadPair, BadPair([1]), False),
+    (FrozenOk, FrozenOk((1,)), True),
+    (NotFrozen, NotFrozen(1), False),
+    (Plain, Plain(), False),
+    (Msg, Msg(1), True),
+    (list[int], [1], False),
+    (dict[str, int], {"a": 1}, False),
+    (set[int], {1}, False),
+    (bytearray, bytearray(), False),
+    (memoryview, memoryview(b""), False),
+    (object, object(), False),
+    (typing.Callable[[], None], lambda: None, False),
+    (Iso[list[int]], None, True),
+    (Tag[Any], None, True),
+]
+
+
+@pytest.mark.parametrize(("annotation", "value", "ok"), CASES, ids=lambda c: repr(c)[:30])
+def test_static_verdict_matches_runtime_verdict(annotation: Any, value: Any, ok: bool) -> None:
+    problem = static_problem(shape_of_annotation(annotation))
+    assert (problem is None) is ok
+    if value is not None:
+        assert (payload_kind(type(value)) is not PayloadKind.NOT_SENDABLE) is ok
+
+
+@pytest.mark.parametrize(
+    ("annotation", "ok", "is_any"),
+    [
+        (tuple[int, ...], True, False),
+        (tuple[int, list[int]], False, False),
+        (frozenset[str], True, False),
+        (int | None, True, False),
+        (typing.Optional[list[int]], False, False),
+        (typing.Literal["a", 1], True, False),
+        (UserId, True, False),
+        (T_ok, True, False),
+        (T_any, False, False),
+        (T_cons, False, False),
+        (Val[tuple[int, ...]], True, False),
+        (Val[list[int]], False, False),
+        (Ref[int], False, False),
+        (Any, False, True),
+        (tuple, False, True),
+        (tuple[Any, ...], False, True),
+        (typing.Sequence[int], False, False),
+        (typing.Mapping[str, int], False, False),
+        (typing.Iterable[int], False, False),
+        (type[int], False, False),
+        (tuple[Iso[list[int]], Tag[Any]], True, False),
+    ],
+    ids=repr,
+)
+def test_static_rules(annotation: Any, ok: bool, is_any: bool) -> None:
+    problem = static_problem(shape_of_annotation(annotation))
+    assert (problem is None) is ok
+    if problem is not None:
+        assert problem.is_any is is_any
+
+
+def test_immutable_is_stricter_than_sendable() -> None:
+    shape = shape_of_annotation(tuple[Iso[list[int]], int])
+    assert static_problem(shape) is None
+    problem = static_problem(shape, immutable=True)
+    assert problem is not None and problem.where == "[0]"
+
+
+def test_problem_points_inside_nested_types() -> None:
+    problem = static_problem(shape_of_annotation(tuple[int, BadPair]))
+    assert problem is not None
+    assert problem.where == "[1].a"
+    assert problem.type_text == "list[int]"
+
+
+def test_recursive_record_types_terminate() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Tree:
+        children: tuple[Tree, ...]
+        label: str
+
+    assert static_problem(shape_of_annotation(Tree)) is None
+
+
+def test_shallow_check_is_a_cached_type_lookup() -> None:
+    class Fresh(NamedTuple):
+        x: int
+
+    assert Fresh not in RUNTIME_KINDS
+    assert payload_kind(Fresh) is PayloadKind.WALK
+    assert RUNTIME_KINDS[Fresh] is PayloadKind.WALK
+
+
+def test_shallow_check_trusts_types_deep_check_walks_values() -> None:
+    sneaky = (1, [2])
+    assert prepare_payload("S.b", (sneaky,), {}) == ((sneaky,), {})
+    with pytest.raises(NotSendableError, match=r"argument 1 of S\.b\[1\]: list"):
+        prepare_payload("S.b", (sneaky,), {}, deep=True)
+    with pytest.raises(NotSendableError, match=r"argument 'items' of S\.b\[1\]: list"):
+        prepare_payload("S.b", (), {"items": sneaky}, deep=True)
+
+
+def test_not_sendable_argument_is_named() -> None:
+    with pytest.raises(NotSendableError, match=r"argument 2 of Book\.add is a list.*CAP001"):
+        prepare_payload("Book.add", (1, [1]), {})
+    with pytest.raises(NotSendableError, match=r"argument 'order' of Book\.add is a dict"):
+        prepare_payload("Book.add", (), {"order": {}})
+
+
+def test_check_value_moves_a_reply_iso_and_refuses_mutables() -> None:
+    h = iso([1])
+    out = check_value(h, "reply of A.b")
+    assert isinstance(out, Iso) and out is not h
+    with pytest.raises(NotSendableError, match=r"reply of A\.b is a set"):
+        check_value({1}, "reply of A.b")
