@@ -13,7 +13,7 @@ class Quote:
     symbol: str
     when: datetime.datetime
     side: Literal["buy", "sell"]
-    note: Optional[str]
+    note: Optional[str]  # noqa: UP045 - the old spelling must work too
     history: tuple[Val[float], ...]
     reply_to: Tag[Desk] | None
 

@@ -129,7 +129,7 @@ def test_iso_of_an_agent_or_tag_is_refused() -> None:
     class A(Agent):
         pass
 
-    with pytest.raises(CapabilityUsageError, match="self.me"):
+    with pytest.raises(CapabilityUsageError, match=r"self\.me"):
         iso(A())
 
     class Address:

@@ -16,7 +16,7 @@ from capsys.diagnostics import CODES, RULES, Checker, Severity, get_rule
 
 
 def test_catalogue_has_every_spec_code_in_order() -> None:
-    assert CODES == tuple(f"CAP{n:03d}" for n in range(13))
+    assert tuple(f"CAP{n:03d}" for n in range(13)) == CODES
     names = [r.name for r in RULES]
     assert len(set(names)) == len(names)
 

@@ -152,7 +152,7 @@ def test_unresolvable_annotation_is_a_clear_error_not_a_crash() -> None:
     class Dangling:
         item: Nowhere  # type: ignore[name-defined]  # noqa: F821
 
-    with pytest.raises(CapabilityUsageError, match="cannot resolve a field annotation.*Nowhere"):
+    with pytest.raises(CapabilityUsageError, match=r"cannot resolve a field annotation.*Nowhere"):
         Dangling(1)
 
 

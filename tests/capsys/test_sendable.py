@@ -134,7 +134,7 @@ def test_static_verdict_matches_runtime_verdict(annotation: Any, value: Any, ok:
         (tuple[int, list[int]], False, False),
         (frozenset[str], True, False),
         (int | None, True, False),
-        (typing.Optional[list[int]], False, False),
+        (typing.Optional[list[int]], False, False),  # noqa: UP045
         (typing.Literal["a", 1], True, False),
         (UserId, True, False),
         (T_ok, True, False),
