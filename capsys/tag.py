@@ -86,17 +86,34 @@ class Tag(Generic[A_co]):
         """Like ``send``, but wait for room when the mailbox is above its high-water mark."""
         await self._address.post_wait(behaviour, args, kwargs)
 
-    # PEP 612 leaves keyword-only parameters between *args: P.args and **kwargs:
-    # P.kwargs unspecified; mypy flags the definition but checks call sites correctly
-    # (a behaviour's own `timeout` parameter must then be passed positionally), and
-    # pyright accepts it. The SPEC asks for a timeout parameter on ask.
+    # Four overloads: async and sync behaviours, without and with `timeout=`. PEP 612
+    # does not allow a keyword-only parameter between *args: P.args and **kwargs:
+    # P.kwargs; pyright accepts it and checks everything, while mypy flags the
+    # definition and stops checking the arguments of that overload (its return type
+    # stays exact). Putting the timeout-free overloads first keeps mypy's full argument
+    # checking for every ask without a timeout. A behaviour's own parameter named
+    # `timeout` must therefore be passed positionally.
+    @overload
+    async def ask(
+        self,
+        behaviour: Callable[Concatenate[A_co, P], Awaitable[R]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R: ...
+
+    @overload
+    async def ask(
+        self, behaviour: Callable[Concatenate[A_co, P], R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> R: ...
+
     @overload
     async def ask(  # type: ignore[valid-type]
         self,
         behaviour: Callable[Concatenate[A_co, P], Awaitable[R]],
         /,
         *args: P.args,
-        timeout: float | None = None,
+        timeout: float | None,
         **kwargs: P.kwargs,
     ) -> R: ...
 
@@ -106,23 +123,17 @@ class Tag(Generic[A_co]):
         behaviour: Callable[Concatenate[A_co, P], R],
         /,
         *args: P.args,
-        timeout: float | None = None,
+        timeout: float | None,
         **kwargs: P.kwargs,
     ) -> R: ...
 
-    async def ask(
-        self,
-        behaviour: Callable[..., Any],
-        /,
-        *args: Any,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> Any:
+    async def ask(self, behaviour: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Request-reply: run the behaviour on the agent and return its result.
 
-        ``timeout`` (seconds) raises ``runtime.AskTimeout``; an enclosing anyio cancel
+        ``timeout=`` (seconds) raises ``runtime.AskTimeout``; an enclosing anyio cancel
         scope is honoured too. Either way the target agent is not harmed.
         """
+        timeout = kwargs.pop("timeout", None)
         return await self._address.request(behaviour, args, kwargs, timeout)
 
     def __eq__(self, other: object) -> bool:
