@@ -1,0 +1,198 @@
+"""``channel(capacity)``: a bounded many-producer, many-consumer queue of sendable items.
+
+Agents run on several worker threads, each with its own event loop, and outside code
+runs on yet another; a channel is shared by all of them. So the buffer is guarded by a
+``threading.Lock`` and a waiting task is woken through its own loop's thread-safe entry
+point (``call_soon_threadsafe`` on asyncio, the trio token's ``run_sync_soon`` on trio).
+
+A wake-up only says "look again": items are never handed to a particular waiter, so a
+waiter cancelled after being woken loses nothing (it passes the wake-up on). Items pass
+the same sendability check as a ``send``; an ``Iso`` put into a channel is moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Generic, TypeVar
+
+from capsys.errors import CapabilityError, CapabilityUsageError
+from capsys.sendable import prepare_payload
+
+__all__ = ["Channel", "ChannelClosed", "ChannelEmpty", "ChannelFull", "channel"]
+
+T = TypeVar("T")
+
+
+class ChannelFull(CapabilityError):
+    """``send`` on a full channel: ``await put(...)`` waits for room instead."""
+
+
+class ChannelEmpty(CapabilityError):
+    """``get_nowait`` on an empty channel: ``await get()`` waits for an item instead."""
+
+
+class ChannelClosed(CapabilityError):
+    """The channel was closed: no more puts; gets fail once it is drained."""
+
+
+class _Wakeup:
+    """A one-shot, thread-safe wake-up for the task that created it."""
+
+    __slots__ = ("_fire", "_wait", "fired")
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._fire: Callable[[], None]
+        self._wait: Callable[[], Any]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio, so trio: anyio's only other backend
+            import trio
+
+            event = trio.Event()
+            token = trio.lowlevel.current_trio_token()
+            self._wait = event.wait
+            self._fire = lambda: token.run_sync_soon(event.set)
+            return
+        future: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self._wait = lambda: future
+
+        def fire() -> None:
+            loop.call_soon_threadsafe(resolve)
+
+        self._fire = fire
+
+    def fire(self) -> None:
+        """Wake the waiter (called with the channel lock held; never blocks)."""
+        self.fired = True
+        # RuntimeError: its loop has already finished, so nobody is left to wake.
+        with contextlib.suppress(RuntimeError):
+            self._fire()
+
+    async def wait(self) -> None:
+        await self._wait()
+
+
+class Channel(Generic[T]):
+    """A bounded FIFO shared by agents and outside code; see the module docstring."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise CapabilityUsageError(f"channel capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._items: deque[T] = deque()
+        self._getters: deque[_Wakeup] = deque()
+        self._putters: deque[_Wakeup] = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @staticmethod
+    def _wake_one(waiters: deque[_Wakeup]) -> None:
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.fired:
+                waiter.fire()
+                return
+
+    def _offer(self, item: T) -> bool:
+        """Append under the lock if there is room; wake one getter."""
+        with self._lock:
+            if self._closed:
+                raise ChannelClosed("put on a closed channel")
+            if len(self._items) >= self.capacity:
+                return False
+            self._items.append(item)
+            self._wake_one(self._getters)
+            return True
+
+    def send(self, item: T) -> None:
+        """Put ``item`` now; raise ``ChannelFull`` when there is no room."""
+        (item,), _ = prepare_payload("Channel.send", (item,), {})
+        if not self._offer(item):
+            raise ChannelFull(
+                f"channel is full ({self.capacity} items): use 'await channel.put(item)' "
+                "to wait for room, or give it a larger capacity"
+            )
+
+    async def put(self, item: T) -> None:
+        """Put ``item``, waiting while the channel is full."""
+        (item,), _ = prepare_payload("Channel.put", (item,), {})
+        while not self._offer(item):
+            await self._park(self._putters, lambda: len(self._items) >= self.capacity)
+
+    def get_nowait(self) -> T:
+        """Take the oldest item now; ``ChannelEmpty`` if there is none."""
+        with self._lock:
+            if not self._items:
+                if self._closed:
+                    raise ChannelClosed("channel is closed and drained")
+                raise ChannelEmpty("channel is empty: use 'await channel.get()' to wait")
+            item = self._items.popleft()
+            self._wake_one(self._putters)
+            return item
+
+    async def get(self) -> T:
+        """Take the oldest item, waiting while the channel is empty."""
+        while True:
+            try:
+                return self.get_nowait()
+            except ChannelEmpty:
+                await self._park(self._getters, lambda: not self._items and not self._closed)
+
+    async def _park(self, waiters: deque[_Wakeup], still_blocked: Callable[[], bool]) -> None:
+        waiter = _Wakeup()
+        with self._lock:
+            if not still_blocked():  # the state changed before we queued: retry at once
+                return
+            waiters.append(waiter)
+        try:
+            await waiter.wait()
+        except BaseException:
+            with self._lock:
+                if waiter.fired:  # woken, but leaving: hand the wake-up to the next one
+                    self._wake_one(waiters)
+                else:
+                    waiter.fired = True  # mark dead so nobody wakes it
+            raise
+
+    def close(self) -> None:
+        """No more puts; waiting getters drain what is left, then get ``ChannelClosed``."""
+        with self._lock:
+            self._closed = True
+            for waiters in (self._getters, self._putters):
+                while waiters:
+                    waiter = waiters.popleft()
+                    if not waiter.fired:
+                        waiter.fire()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._drain()
+
+    async def _drain(self) -> AsyncIterator[T]:
+        while True:
+            try:
+                yield await self.get()
+            except ChannelClosed:
+                return
+
+
+def channel(capacity: int) -> Channel[Any]:
+    """A new bounded channel; annotate the variable for a typed one:
+    ``jobs: Channel[Job] = channel(100)``."""
+    return Channel(capacity)

@@ -1,0 +1,117 @@
+"""channel(): FIFO, bounds, closing, sendability, and hand-offs across threads/loops."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+
+from capsys import Iso, MovedError, NotSendableError, iso
+from runtime.primitives.channel import (
+    Channel,
+    ChannelClosed,
+    ChannelEmpty,
+    ChannelFull,
+    channel,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_fifo_and_bounds() -> None:
+    ch: Channel[int] = channel(2)
+    ch.send(1)
+    await ch.put(2)
+    with pytest.raises(ChannelFull, match=r"await channel\.put"):
+        ch.send(3)
+    assert len(ch) == 2
+    assert [ch.get_nowait(), await ch.get()] == [1, 2]
+    with pytest.raises(ChannelEmpty):
+        ch.get_nowait()
+
+
+async def test_put_waits_for_room_and_get_waits_for_items() -> None:
+    ch: Channel[int] = channel(1)
+    got: list[int] = []
+
+    async def consumer() -> None:
+        for _ in range(5):
+            got.append(await ch.get())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consumer)
+        for i in range(5):
+            await ch.put(i)  # blocks while the single slot is taken
+    assert got == [0, 1, 2, 3, 4]
+
+
+async def test_close_drains_then_stops_iteration() -> None:
+    ch: Channel[str] = channel(4)
+    for word in ("a", "b"):
+        ch.send(word)
+    ch.close()
+    with pytest.raises(ChannelClosed):
+        ch.send("c")
+    assert [item async for item in ch] == ["a", "b"]
+    with pytest.raises(ChannelClosed):
+        await ch.get()
+
+
+async def test_close_wakes_waiting_getter() -> None:
+    ch: Channel[int] = channel(1)
+    outcome: list[str] = []
+
+    async def getter() -> None:
+        try:
+            await ch.get()
+        except ChannelClosed:
+            outcome.append("closed")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(getter)
+        await anyio.sleep(0.01)
+        ch.close()
+    assert outcome == ["closed"]
+
+
+async def test_items_must_be_sendable_and_iso_is_moved() -> None:
+    ch: Channel[object] = channel(4)
+    with pytest.raises(NotSendableError, match=r"Channel\.send"):
+        ch.send([1, 2])
+    handle: Iso[list[int]] = iso([1, 2])
+    await ch.put(handle)
+    with pytest.raises(MovedError):
+        handle.take()
+    received = await ch.get()
+    assert isinstance(received, Iso)
+    assert received.take() == [1, 2]
+
+
+async def test_cancelled_getter_loses_nothing() -> None:
+    ch: Channel[int] = channel(4)
+    with anyio.move_on_after(0.01):
+        await ch.get()  # nothing arrives: cancelled while parked
+    ch.send(7)
+    assert await ch.get() == 7
+
+
+@pytest.mark.parametrize("producer_backend", ["asyncio", "trio"])
+async def test_cross_thread_producer_wakes_consumer(producer_backend: str) -> None:
+    """A producer on another thread's event loop wakes a consumer parked on this loop."""
+    ch: Channel[int] = channel(3)
+    count = 200
+
+    async def produce() -> None:
+        for i in range(count):
+            await ch.put(i)
+
+    thread = threading.Thread(
+        target=anyio.run, args=(produce,), kwargs={"backend": producer_backend}
+    )
+    thread.start()
+    try:
+        got = [await ch.get() for _ in range(count)]
+    finally:
+        await anyio.to_thread.run_sync(thread.join)
+    assert got == list(range(count))

@@ -1,0 +1,70 @@
+"""shard(): consistent (rendezvous) hashing of keys onto agents."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from capsys import Tag
+from capsys.errors import CapabilityUsageError
+from runtime.primitives.shard import shard
+
+
+class _Address:
+    """Just enough of an address for routing: shard() looks only at the name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _tags(n: int, start: int = 0) -> list[Tag[Any]]:
+    return [Tag(_Address(f"Node#{i}")) for i in range(start, start + n)]  # type: ignore[arg-type]
+
+
+KEYS = [f"key-{i}" for i in range(20_000)]
+
+
+def test_same_key_same_agent_whatever_the_order() -> None:
+    tags = _tags(10)
+    first = [shard(k, tags) for k in KEYS[:2000]]
+    assert [shard(k, list(reversed(tags))) for k in KEYS[:2000]] == first
+
+
+def test_keys_spread_evenly() -> None:
+    tags = _tags(10)
+    load = Counter(shard(k, tags) for k in KEYS)
+    assert len(load) == 10
+    assert max(load.values()) < 1.15 * len(KEYS) / 10
+    assert min(load.values()) > 0.85 * len(KEYS) / 10
+
+
+def test_adding_a_node_moves_about_one_in_n_keys_and_only_to_the_new_node() -> None:
+    tags = _tags(10)
+    grown = tags + _tags(1, start=10)
+    before = {k: shard(k, tags) for k in KEYS}
+    after = {k: shard(k, grown) for k in KEYS}
+    moved = [k for k in KEYS if before[k] != after[k]]
+    assert all(after[k] is grown[-1] for k in moved)
+    assert 0.7 / 11 < len(moved) / len(KEYS) < 1.3 / 11
+
+
+def test_removing_a_node_moves_only_its_keys() -> None:
+    tags = _tags(8)
+    shrunk = tags[:3] + tags[4:]
+    for k in KEYS[:5000]:
+        owner = shard(k, tags)
+        if owner is not tags[3]:
+            assert shard(k, shrunk) is owner
+
+
+@pytest.mark.parametrize("key", [7, b"raw", ("AAPL", 3), "AAPL"])
+def test_any_stable_key_routes(key: object) -> None:
+    tags = _tags(5)
+    assert shard(key, tags) is shard(key, tags)
+
+
+def test_no_tags_is_a_usage_error() -> None:
+    with pytest.raises(CapabilityUsageError, match="at least one Tag"):
+        shard("k", [])
