@@ -1,0 +1,88 @@
+"""``LeaseManager``: time-limited exclusive leases on named resources, as an agent.
+
+Being an agent is what makes it correct: it handles one request at a time, so acquire,
+renew, release and expiry never race, and every client reaches it the same way
+(``await manager.ask(LeaseManager.acquire, "db", "worker-1", ttl=5.0)``).
+
+Each grant carries a *fencing token* that only grows: a resource that receives writes
+from lease holders can reject a token lower than the last one it saw, which protects it
+from a holder that paused past its expiry and came back. Expiry is checked on every
+request against the manager's monotonic clock, so a lease lapses exactly at its deadline
+without any timer task.
+"""
+
+from __future__ import annotations
+
+import time
+
+from capsys import Agent, behaviour, message
+
+__all__ = ["Lease", "LeaseManager"]
+
+
+@message
+class Lease:
+    """A granted lease: who holds ``resource`` until ``expires_at`` (manager clock)."""
+
+    resource: str
+    holder: str
+    token: int
+    expires_at: float
+
+
+class LeaseManager(Agent):
+    """Grants, renews, releases and expires leases; one holder per resource at a time."""
+
+    def __init__(self, default_ttl: float = 10.0) -> None:
+        if default_ttl <= 0:
+            raise ValueError(f"LeaseManager default_ttl must be positive, got {default_ttl}")
+        self.default_ttl = default_ttl
+        self.leases: dict[str, Lease] = {}
+        self.next_token = 1
+
+    def _live(self, resource: str) -> Lease | None:
+        lease = self.leases.get(resource)
+        if lease is not None and lease.expires_at <= time.monotonic():
+            del self.leases[resource]  # lapsed: the resource is free again
+            return None
+        return lease
+
+    def _grant(self, resource: str, holder: str, ttl: float | None) -> Lease:
+        span = self.default_ttl if ttl is None else ttl
+        if span <= 0:
+            raise ValueError(f"lease ttl must be positive, got {span}")
+        lease = Lease(resource, holder, self.next_token, time.monotonic() + span)
+        self.next_token += 1
+        self.leases[resource] = lease
+        return lease
+
+    @behaviour
+    def acquire(self, resource: str, holder: str, ttl: float | None = None) -> Lease | None:
+        """The lease, or ``None`` while another holder has it. Re-acquiring one's own
+        live lease extends it (with a new token)."""
+        current = self._live(resource)
+        if current is not None and current.holder != holder:
+            return None
+        return self._grant(resource, holder, ttl)
+
+    @behaviour
+    def renew(self, lease: Lease, ttl: float | None = None) -> Lease | None:
+        """A fresh lease if ``lease`` is still the live one, else ``None`` (it expired or
+        was released; acquire again)."""
+        if self._live(lease.resource) != lease:
+            return None
+        return self._grant(lease.resource, lease.holder, ttl)
+
+    @behaviour
+    def release(self, lease: Lease) -> bool:
+        """Give the resource up; ``False`` if ``lease`` was no longer the live one."""
+        if self._live(lease.resource) != lease:
+            return False
+        del self.leases[lease.resource]
+        return True
+
+    @behaviour
+    def holder(self, resource: str) -> str | None:
+        """Who holds ``resource`` now, if anyone."""
+        lease = self._live(resource)
+        return None if lease is None else lease.holder

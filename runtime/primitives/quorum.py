@@ -1,0 +1,178 @@
+"""``quorum(tags, threshold, behaviour, *args, timeout=...)``: ask many agents at once
+and return as soon as enough of them have answered.
+
+Every agent gets the same ``ask`` concurrently. The call returns when ``threshold``
+replies were *accepted* (every reply by default; with ``accept=`` only the replies the
+predicate approves, which is how a vote is counted), when the quorum can no longer be
+reached (too many agents failed or refused), or when ``timeout`` seconds passed. Asks
+still in flight are then cancelled, which never harms their targets (their replies are
+dropped). The result says who answered what, who failed and who never answered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Concatenate, Generic, TypeVar, overload
+
+import anyio
+from typing_extensions import ParamSpec
+
+from capsys import Agent, Tag
+from capsys.errors import CapabilityUsageError
+
+__all__ = ["QuorumResult", "majority", "quorum", "supermajority"]
+
+A = TypeVar("A", bound=Agent)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class QuorumResult(Generic[R]):
+    """What a quorum saw: accepted and rejected replies (arrival order), failures and
+    agents that had not answered when it was decided."""
+
+    threshold: int
+    accepted: tuple[tuple[Tag[Any], R], ...]
+    rejected: tuple[tuple[Tag[Any], R], ...] = ()
+    failures: tuple[tuple[Tag[Any], BaseException], ...] = ()
+    missing: tuple[Tag[Any], ...] = ()
+    timed_out: bool = False
+
+    @property
+    def reached(self) -> bool:
+        """True when at least ``threshold`` replies were accepted."""
+        return len(self.accepted) >= self.threshold
+
+    @property
+    def values(self) -> tuple[R, ...]:
+        """The accepted reply values, in arrival order."""
+        return tuple(value for _, value in self.accepted)
+
+    def __bool__(self) -> bool:
+        return self.reached
+
+
+def majority(n: int) -> int:
+    """The smallest number of votes that is more than half of ``n``."""
+    return n // 2 + 1
+
+
+def supermajority(n: int, fraction: float = 2 / 3) -> int:
+    """The smallest number of votes that is at least ``fraction`` of ``n``."""
+    return max(1, math.ceil(n * fraction - 1e-9))
+
+
+# Overloads mirror Tag.ask: async and sync behaviours, then the same with the keyword
+# options. PEP 612 forbids keywords between *args: P.args and **kwargs: P.kwargs; mypy
+# flags those overloads (hence the ignores) but still uses their return types, and the
+# option-free overloads come first so plain calls keep full argument checking.
+@overload
+async def quorum(
+    tags: Iterable[Tag[A]],
+    threshold: int,
+    behaviour: Callable[Concatenate[A, P], Awaitable[R]],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> QuorumResult[R]: ...
+
+
+@overload
+async def quorum(
+    tags: Iterable[Tag[A]],
+    threshold: int,
+    behaviour: Callable[Concatenate[A, P], R],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> QuorumResult[R]: ...
+
+
+@overload
+async def quorum(  # type: ignore[valid-type]
+    tags: Iterable[Tag[A]],
+    threshold: int,
+    behaviour: Callable[Concatenate[A, P], Awaitable[R]],
+    /,
+    *args: P.args,
+    timeout: float | None = None,
+    accept: Callable[[R], bool] | None = None,
+    **kwargs: P.kwargs,
+) -> QuorumResult[R]: ...
+
+
+@overload
+async def quorum(  # type: ignore[valid-type]
+    tags: Iterable[Tag[A]],
+    threshold: int,
+    behaviour: Callable[Concatenate[A, P], R],
+    /,
+    *args: P.args,
+    timeout: float | None = None,
+    accept: Callable[[R], bool] | None = None,
+    **kwargs: P.kwargs,
+) -> QuorumResult[R]: ...
+
+
+async def quorum(
+    tags: Iterable[Tag[Any]],
+    threshold: int,
+    behaviour: Callable[..., Any],
+    /,
+    *args: Any,
+    **kwargs: Any,
+) -> QuorumResult[Any]:
+    """Ask every agent in ``tags``; decide once ``threshold`` replies are accepted.
+
+    Options (keywords): ``timeout`` in seconds (``None``: wait for every answer) and
+    ``accept``, a predicate on a reply (``None``: every reply counts). Arguments are
+    checked for sendability once per agent, exactly as by ``Tag.ask``; pass only
+    ``Val``-like values or ``Tag``s: an ``Iso`` can be moved to one agent only.
+    """
+    timeout: float | None = kwargs.pop("timeout", None)
+    accept: Callable[[Any], bool] | None = kwargs.pop("accept", None)
+    members = list(dict.fromkeys(tags))  # one ask per agent, first-seen order
+    if not 1 <= threshold <= len(members):
+        raise CapabilityUsageError(
+            f"quorum threshold must be between 1 and the number of agents "
+            f"({len(members)}), got {threshold}"
+        )
+    accepted: list[tuple[Tag[Any], Any]] = []
+    rejected: list[tuple[Tag[Any], Any]] = []
+    failures: list[tuple[Tag[Any], BaseException]] = []
+    answered: set[Tag[Any]] = set()
+    # Once this many agents refused or failed, the threshold is out of reach.
+    give_up_after = len(members) - threshold + 1
+
+    with anyio.move_on_after(timeout) as deadline:
+        async with anyio.create_task_group() as asks:
+
+            async def ask_one(tag: Tag[Any]) -> None:
+                try:
+                    reply = await tag.ask(behaviour, *args, **kwargs)
+                except Exception as error:  # the agent failed or stopped: a "no"
+                    failures.append((tag, error))
+                else:
+                    if accept is None or accept(reply):
+                        accepted.append((tag, reply))
+                    else:
+                        rejected.append((tag, reply))
+                answered.add(tag)
+                refused = len(rejected) + len(failures)
+                if len(accepted) >= threshold or refused >= give_up_after:
+                    asks.cancel_scope.cancel()  # decided: drop the asks still waiting
+
+            for tag in members:
+                asks.start_soon(ask_one, tag)
+
+    return QuorumResult(
+        threshold=threshold,
+        accepted=tuple(accepted),
+        rejected=tuple(rejected),
+        failures=tuple(failures),
+        missing=tuple(tag for tag in members if tag not in answered),
+        timed_out=deadline.cancelled_caught,
+    )
