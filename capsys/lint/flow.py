@@ -1,0 +1,1243 @@
+"""The move/alias dataflow behind CAP005 (use after move) and CAP006 (Iso aliasing).
+
+Each scope (the module, every function, every class body) is interpreted once over an
+abstract state: which names are bound to an ``Iso`` here, which are moved (definitely, or
+only on some paths: "maybe"), and which may share their object with another reference.
+Branches join, loops iterate to a fixpoint, ``return``/``raise``/``break``/``continue``
+end a path, so a move followed by ``return`` never poisons the code after the ``if``.
+
+Only syntax is read: the resolver (``NameResolver``) says which expressions mean
+``capsys.iso`` / ``capsys.consume`` / ``capsys.Iso``; nothing is imported or executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import libcst as cst
+
+__all__ = [
+    "AliasedIso",
+    "FlowResult",
+    "MoveSite",
+    "NameResolver",
+    "NonFreshIso",
+    "UseAfterMove",
+    "analyze_module",
+    "bound_names",
+    "consume_expression",
+    "load_names",
+]
+
+
+class NameResolver(Protocol):
+    """What the analysis needs from the import resolver of a file."""
+
+    def capsys_name(self, expr: cst.BaseExpression) -> str | None: ...
+
+
+# Calls that move an Iso passed to them (as a bare name, positional or keyword).
+_MOVING_METHODS = frozenset({"send", "ask", "send_wait", "signal", "spawn", "put", "put_nowait"})
+_MOVING_FUNCTIONS = frozenset({"quorum", "broadcast"})
+# Methods that make their argument reachable from the receiver (for CAP006 aliasing).
+_STORING_METHODS = frozenset({"append", "add", "insert", "appendleft", "setdefault"})
+
+
+@dataclass(frozen=True, eq=False)
+class MoveSite:
+    """Where a name was moved: the moved ``Name`` node and what moved it."""
+
+    node: cst.Name
+    how: str
+
+
+@dataclass(frozen=True, eq=False)
+class UseAfterMove:
+    """A load of ``name`` after a definite (or, if not ``definite``, a possible) move."""
+
+    node: cst.Name
+    name: str
+    definite: bool
+    sites: tuple[MoveSite, ...]
+    repeated_move: bool  # the use is itself a move that already happened (loop-carried)
+
+
+@dataclass(frozen=True, eq=False)
+class AliasedIso:
+    """``target = name`` where ``name`` is an Iso: two owners of one object graph."""
+
+    node: cst.Name  # the aliased name on the right-hand side
+    name: str
+    target: str  # the assignment target as written
+    fix_is_safe: bool  # replacing it by consume(name) introduces no use after move
+
+
+@dataclass(frozen=True, eq=False)
+class NonFreshIso:
+    """``iso(x)`` where ``x`` is still reachable from elsewhere."""
+
+    node: cst.BaseExpression  # the argument of iso()
+    kind: Literal["field", "parameter", "global", "aliased local"]
+    text: str  # the argument as written
+    via: str | None  # for an aliased local: the statement that aliased it
+
+
+@dataclass
+class FlowResult:
+    uses_after_move: list[UseAfterMove] = field(default_factory=list)
+    aliases: list[AliasedIso] = field(default_factory=list)
+    non_fresh: list[NonFreshIso] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- names
+
+
+class _LoadCollector(cst.CSTVisitor):
+    """Every ``Name`` read (load context) in a subtree, skipping names that are not loads
+    (attribute names, keyword names, parameters, targets, imports, ``global``)."""
+
+    def __init__(self) -> None:
+        self.loads: list[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> bool:
+        self.loads.append(node)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Param(self, node: cst.Param) -> bool:
+        if node.default is not None:
+            node.default.visit(self)
+        return False
+
+    def visit_Annotation(self, node: cst.Annotation) -> bool:
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        for dec in node.decorators:
+            dec.visit(self)
+        node.params.visit(self)
+        node.body.visit(self)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        for dec in node.decorators:
+            dec.visit(self)
+        for arg in (*node.bases, *node.keywords):
+            arg.visit(self)
+        node.body.visit(self)
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        self._target(node.target)
+        return False
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        self._target(node.target)
+        if node.value is not None:
+            node.value.visit(self)
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        self._target(node.target)
+        node.iter.visit(self)
+        node.body.visit(self)
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        return False
+
+    def visit_CompFor(self, node: cst.CompFor) -> bool:
+        self._target(node.target)
+        node.iter.visit(self)
+        for cond in node.ifs:
+            cond.visit(self)
+        if node.inner_for_in is not None:
+            node.inner_for_in.visit(self)
+        return False
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Del(self, node: cst.Del) -> bool:
+        self._target(node.target)
+        return False
+
+    def visit_AsName(self, node: cst.AsName) -> bool:
+        self._target(node.name)
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        return False
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        return False
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> bool:
+        if node.pattern is not None:
+            node.pattern.visit(self)
+        return False
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> bool:
+        return False
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> bool:
+        for elem in node.elements:
+            elem.key.visit(self)
+            elem.pattern.visit(self)
+        return False
+
+    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> bool:
+        node.pattern.visit(self)
+        return False
+
+    def _target(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for elem in target.elements:
+                self._target(elem.value)
+        elif isinstance(target, cst.StarredElement):
+            self._target(target.value)
+        elif not isinstance(target, cst.Name):
+            target.visit(self)
+
+
+def load_names(node: cst.CSTNode) -> list[cst.Name]:
+    """The ``Name`` nodes read in ``node`` (any depth, nested scopes included)."""
+    collector = _LoadCollector()
+    node.visit(collector)
+    return collector.loads
+
+
+def _target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for elem in target.elements:
+            yield from _target_names(elem.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def _pattern_names(pattern: cst.CSTNode) -> Iterator[str]:
+    if isinstance(pattern, cst.MatchAs) and pattern.name is not None:
+        yield pattern.name.value
+    if isinstance(pattern, cst.MatchStar) and pattern.name is not None:
+        yield pattern.name.value
+    if isinstance(pattern, cst.MatchMapping) and pattern.rest is not None:
+        yield pattern.rest.value
+    for child in pattern.children:
+        if isinstance(child, cst.MatchPattern) or not isinstance(child, cst.BaseExpression):
+            yield from _pattern_names(child)
+
+
+class _BindingCollector(cst.CSTVisitor):
+    """Names bound directly in one scope (nested functions, classes, lambdas and
+    comprehensions are other scopes: only their own names are bound here)."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.declared: set[str] = set()  # global / nonlocal
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def _comp(self, node: cst.CSTNode) -> bool:
+        for sub in _walk(node):
+            if isinstance(sub, cst.NamedExpr):
+                self.bound.update(_target_names(sub.target))
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return self._comp(node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return self._comp(node)
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return self._comp(node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return self._comp(node)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.bound.update(_target_names(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.bound.update(_target_names(node.target))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.bound.update(_target_names(node.target))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.bound.update(_target_names(node.target))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.bound.update(_target_names(node.target))
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self.bound.update(_target_names(node.name))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self.bound.update(_target_names(node.target))
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> bool:
+        if node.asname is not None:
+            self.bound.update(_target_names(node.asname.name))
+        else:
+            root: cst.BaseExpression = node.name
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            if isinstance(root, cst.Name):
+                self.bound.add(root.value)
+        return False
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self.bound.update(_pattern_names(node.pattern))
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        self.declared.update(item.name.value for item in node.names)
+        return False
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        self.declared.update(item.name.value for item in node.names)
+        return False
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _param_list(params: cst.Parameters) -> list[cst.Param]:
+    out = [*params.posonly_params, *params.params, *params.kwonly_params]
+    if isinstance(params.star_arg, cst.Param):
+        out.append(params.star_arg)
+    if params.star_kwarg is not None:
+        out.append(params.star_kwarg)
+    return out
+
+
+def bound_names(scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef) -> set[str]:
+    """The local names of a scope: parameters and names bound in its body, minus the
+    names it declares ``global``/``nonlocal``."""
+    collector = _BindingCollector()
+    names: set[str] = set()
+    if isinstance(scope, cst.Lambda):
+        names.update(p.name.value for p in _param_list(scope.params))
+        return names
+    if isinstance(scope, cst.FunctionDef):
+        names.update(p.name.value for p in _param_list(scope.params))
+    body = scope.body
+    if isinstance(body, cst.BaseSuite):
+        body.visit(collector)
+    else:
+        for stmt in body:
+            stmt.visit(collector)
+    return (names | collector.bound) - collector.declared
+
+
+def declared_global(scope: cst.FunctionDef) -> set[str]:
+    """Names a function declares ``global`` (not looking into nested functions)."""
+    collector = _BindingCollector()
+    scope.body.visit(collector)
+    out: set[str] = set()
+    for node in _walk(scope.body):
+        if isinstance(node, cst.Global):
+            out.update(item.name.value for item in node.names)
+    return out & collector.declared
+
+
+def code_of(node: cst.CSTNode) -> str:
+    """The source text of a node (for messages)."""
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def _last_name(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return None
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True)
+class _Moved:
+    definite: bool
+    sites: tuple[MoveSite, ...]
+
+
+def _merge_sites(a: tuple[MoveSite, ...], b: tuple[MoveSite, ...]) -> tuple[MoveSite, ...]:
+    out = list(a)
+    for site in b:
+        if not any(site is s for s in out):
+            out.append(site)
+    return tuple(out)
+
+
+@dataclass
+class _State:
+    moved: dict[str, _Moved] = field(default_factory=dict)
+    isos: set[str] = field(default_factory=set)  # names (maybe) bound to an Iso here
+    aliased: dict[str, str] = field(default_factory=dict)  # name -> the aliasing statement
+
+    def copy(self) -> _State:
+        return _State(dict(self.moved), set(self.isos), dict(self.aliased))
+
+    def same(self, other: _State) -> bool:
+        if self.isos != other.isos or self.aliased.keys() != other.aliased.keys():
+            return False
+        if self.moved.keys() != other.moved.keys():
+            return False
+        for name, mine in self.moved.items():
+            theirs = other.moved[name]
+            if mine.definite != theirs.definite or len(mine.sites) != len(theirs.sites):
+                return False
+        return True
+
+
+_Flow = _State | None  # None: no path reaches this point
+
+
+def _join(a: _Flow, b: _Flow) -> _Flow:
+    if a is None:
+        return b.copy() if b is not None else None
+    if b is None:
+        return a.copy()
+    moved: dict[str, _Moved] = {}
+    for name in a.moved.keys() | b.moved.keys():
+        ma, mb = a.moved.get(name), b.moved.get(name)
+        if ma is not None and mb is not None:
+            moved[name] = _Moved(ma.definite and mb.definite, _merge_sites(ma.sites, mb.sites))
+        else:
+            only = ma or mb
+            assert only is not None
+            moved[name] = _Moved(False, only.sites)
+    aliased = dict(b.aliased)
+    aliased.update(a.aliased)
+    return _State(moved, a.isos | b.isos, aliased)
+
+
+def _join_all(states: Iterable[_Flow]) -> _Flow:
+    out: _Flow = None
+    for state in states:
+        out = _join(out, state)
+    return out
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class _ModuleFacts:
+    resolver: NameResolver
+    module_names: frozenset[str]
+    iso_functions: frozenset[str]  # module-level functions annotated to return an Iso
+
+
+def _is_iso_annotation(annotation: cst.BaseExpression, resolver: NameResolver) -> bool:
+    """``Iso[...]``, a string ``"Iso[...]"``, or a union with ``None`` around one."""
+    if isinstance(annotation, cst.SimpleString):
+        try:
+            annotation = cst.parse_expression(annotation.evaluated_value)  # type: ignore[arg-type]
+        except (cst.ParserSyntaxError, TypeError, ValueError):
+            return False
+    if isinstance(annotation, cst.Subscript):
+        if resolver.capsys_name(annotation.value) == "Iso":
+            return True
+        if _last_name(annotation.value) == "Optional" and annotation.slice:
+            inner = annotation.slice[0].slice
+            return isinstance(inner, cst.Index) and _is_iso_annotation(inner.value, resolver)
+        return False
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        return _is_iso_annotation(annotation.left, resolver) or _is_iso_annotation(
+            annotation.right, resolver
+        )
+    return resolver.capsys_name(annotation) == "Iso"
+
+
+# A scope still to analyze: the node, the free names bound to an Iso where it is defined,
+# and the scope it is defined in (a function directly in a class is a method).
+_Nested = tuple[cst.Module | cst.FunctionDef | cst.ClassDef, set[str], cst.CSTNode | None]
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.breaks: list[_Flow] = []
+        self.continues: list[_Flow] = []
+
+
+_MAX_ROUNDS = 12
+
+
+class _ScopeAnalysis:
+    """One pass of the abstract interpreter over one scope's statements."""
+
+    def __init__(
+        self,
+        facts: _ModuleFacts,
+        scope: cst.Module | cst.FunctionDef | cst.ClassDef,
+        result: FlowResult,
+        reports: dict[int, UseAfterMove],
+        nested: list[_Nested],
+        extra_moves: frozenset[int],
+        parent: cst.CSTNode | None,
+    ) -> None:
+        self.facts = facts
+        self.resolver = facts.resolver
+        self.scope = scope
+        self.result = result
+        self.reports = reports
+        self.nested = nested
+        self.extra_moves = extra_moves
+        self.locals = bound_names(scope)
+        self.params: set[str] = set()
+        self.globals: set[str] = set()
+        self.declared_iso: set[str] = set()
+        self.loops: list[_Loop] = []
+        self.try_frames: list[list[_Flow]] = []
+        self.non_fresh_seen: set[int] = set()
+        self.alias_seen: set[int] = set()
+        if isinstance(scope, cst.FunctionDef):
+            params = _param_list(scope.params)
+            self.params = {p.name.value for p in params}
+            self.globals = declared_global(scope)
+            method = isinstance(parent, cst.ClassDef) and not any(
+                _last_name(dec.decorator) == "staticmethod" for dec in scope.decorators
+            )
+            self.self_name = params[0].name.value if params and method else None
+            for p in params:
+                if p.annotation is not None and _is_iso_annotation(
+                    p.annotation.annotation, self.resolver
+                ):
+                    self.declared_iso.add(p.name.value)
+        else:
+            self.self_name = None
+        for node in _walk(scope) if not isinstance(scope, cst.Module) else _walk_module(scope):
+            if (
+                isinstance(node, cst.AnnAssign)
+                and isinstance(node.target, cst.Name)
+                and _is_iso_annotation(node.annotation.annotation, self.resolver)
+            ):
+                self.declared_iso.add(node.target.value)
+
+    # ---------------------------------------------------------------- entry
+
+    def run(self, initial_isos: set[str]) -> None:
+        state = _State(isos=(initial_isos | (self.declared_iso & self.params)))
+        if isinstance(self.scope, cst.Module):
+            self.block(self.scope.body, state)
+        else:
+            self.suite(self.scope.body, state)
+
+    # ---------------------------------------------------------------- statements
+
+    def suite(self, suite: cst.BaseSuite, state: _Flow) -> _Flow:
+        if isinstance(suite, cst.IndentedBlock):
+            return self.block(suite.body, state)
+        assert isinstance(suite, cst.SimpleStatementSuite)
+        for small in suite.body:
+            if state is None:
+                return None
+            state = self.small(small, state)
+            self._note_boundary(state)
+        return state
+
+    def block(self, body: Sequence[cst.BaseStatement], state: _Flow) -> _Flow:
+        for stmt in body:
+            if state is None:
+                return None
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if state is None:
+                        return None
+                    state = self.small(small, state)
+                    self._note_boundary(state)
+            else:
+                assert isinstance(stmt, cst.BaseCompoundStatement)
+                state = self.compound(stmt, state)
+                self._note_boundary(state)
+        return state
+
+    def _note_boundary(self, state: _Flow) -> None:
+        if self.try_frames and state is not None:
+            self.try_frames[-1].append(state.copy())
+
+    def small(self, node: cst.BaseSmallStatement, state: _State) -> _Flow:
+        if isinstance(node, cst.Expr):
+            return self.expr(node.value, state)
+        if isinstance(node, cst.Assign):
+            flow = self.expr(node.value, state)
+            if flow is None:
+                return None
+            for target in node.targets:
+                self.alias_check(target.target, node.value, flow)
+            self.extra_move(node.value, flow)
+            chained = [t.target.value for t in node.targets if isinstance(t.target, cst.Name)]
+            after: _Flow = flow
+            for target in node.targets:
+                if after is not None:
+                    after = self.assign(target.target, node.value, after)
+            if len(chained) > 1 and after is not None and not self.produces_iso(node.value, after):
+                for name in chained:
+                    after.aliased[name] = f"{' = '.join(chained)} = ..."
+            return after
+        if isinstance(node, cst.AnnAssign):
+            if node.value is None:
+                return state
+            flow = self.expr(node.value, state)
+            if flow is None:
+                return None
+            self.alias_check(node.target, node.value, flow)
+            self.extra_move(node.value, flow)
+            return self.assign(node.target, node.value, flow)
+        if isinstance(node, cst.AugAssign):
+            flow = self.load_target(node.target, state, aug=True)
+            return None if flow is None else self.expr(node.value, flow)
+        if isinstance(node, cst.Return):
+            if node.value is not None:
+                flow = self.expr(node.value, state)
+                if flow is None:
+                    return None
+                state = flow
+            self._note_boundary(state)
+            return None
+        if isinstance(node, cst.Raise):
+            raised: _Flow = state
+            for part in (node.exc, node.cause.item if node.cause else None):
+                if part is not None and raised is not None:
+                    raised = self.expr(part, raised)
+            self._note_boundary(raised)
+            return None
+        if isinstance(node, cst.Assert):
+            flow = self.expr(node.test, state)
+            if node.msg is not None and flow is not None:
+                flow = self.expr(node.msg, flow)
+            return flow
+        if isinstance(node, cst.Break):
+            if self.loops:
+                self.loops[-1].breaks.append(state.copy())
+            return None
+        if isinstance(node, cst.Continue):
+            if self.loops:
+                self.loops[-1].continues.append(state.copy())
+            return None
+        if isinstance(node, cst.Del):
+            return self.delete(node.target, state)
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            collector = _BindingCollector()
+            node.visit(collector)
+            for bound in collector.bound:
+                self.rebind(bound, state, iso=False, aliased=None)
+            return state
+        return state  # pass, global, nonlocal, type aliases
+
+    def compound(self, node: cst.BaseCompoundStatement, state: _State) -> _Flow:
+        if isinstance(node, cst.If):
+            return self.if_(node, state)
+        if isinstance(node, cst.While):
+            return self.while_(node, state)
+        if isinstance(node, cst.For):
+            return self.for_(node, state)
+        if isinstance(node, (cst.Try, cst.TryStar)):
+            return self.try_(node, state)
+        if isinstance(node, cst.With):
+            flow: _Flow = state
+            for item in node.items:
+                if flow is None:
+                    return None
+                flow = self.expr(item.item, flow)
+                if flow is not None and item.asname is not None:
+                    flow = self.assign(item.asname.name, None, flow)
+            return self.suite(node.body, flow)
+        if isinstance(node, cst.Match):
+            return self.match(node, state)
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return self.definition(node, state)
+        return state
+
+    def if_(self, node: cst.If, state: _State) -> _Flow:
+        after_test = self.expr(node.test, state)
+        if after_test is None:
+            return None
+        then = self.suite(node.body, after_test.copy())
+        orelse: _Flow
+        if isinstance(node.orelse, cst.If):
+            orelse = self.if_(node.orelse, after_test)
+        elif isinstance(node.orelse, cst.Else):
+            orelse = self.suite(node.orelse.body, after_test)
+        else:
+            orelse = after_test
+        return _join(then, orelse)
+
+    def _loop(
+        self, entry: _State, body: Callable[[_State], tuple[_Flow, _Flow]]
+    ) -> tuple[_Flow, _Loop]:
+        """Iterate ``body`` (head state -> (exit state, end-of-body state)) to a fixpoint;
+        returns the joined loop-exit state and the loop's break states."""
+        head = entry.copy()
+        for _ in range(_MAX_ROUNDS):
+            loop = _Loop()
+            self.loops.append(loop)
+            try:
+                exit_state, end = body(head.copy())
+            finally:
+                self.loops.pop()
+            new_head = _join_all([entry, end, *loop.continues])
+            assert new_head is not None
+            if new_head.same(head):
+                return exit_state, loop
+            head = new_head
+        return exit_state, loop
+
+    def while_(self, node: cst.While, state: _State) -> _Flow:
+        forever = isinstance(node.test, cst.Name) and node.test.value == "True"
+
+        def body(head: _State) -> tuple[_Flow, _Flow]:
+            after_test = self.expr(node.test, head)
+            if after_test is None:
+                return None, None
+            end = self.suite(node.body, after_test.copy())
+            return (None if forever else after_test), end
+
+        exit_state, loop = self._loop(state, body)
+        if node.orelse is not None and exit_state is not None:
+            exit_state = self.suite(node.orelse.body, exit_state)
+        return _join_all([exit_state, *loop.breaks])
+
+    def for_(self, node: cst.For, state: _State) -> _Flow:
+        entry = self.expr(node.iter, state)
+        if entry is None:
+            return None
+
+        def body(head: _State) -> tuple[_Flow, _Flow]:
+            exit_state = head.copy()
+            bound = self.assign(node.target, None, head)
+            return exit_state, self.suite(node.body, bound)
+
+        exit_state, loop = self._loop(entry, body)
+        if node.orelse is not None and exit_state is not None:
+            exit_state = self.suite(node.orelse.body, exit_state)
+        return _join_all([exit_state, *loop.breaks])
+
+    def try_(self, node: cst.Try | cst.TryStar, state: _State) -> _Flow:
+        frame: list[_Flow] = [state.copy()]
+        self.try_frames.append(frame)
+        try:
+            end = self.suite(node.body, state)
+        finally:
+            self.try_frames.pop()
+        raised = _join_all(frame)  # an exception may leave the body at any boundary
+        ends: list[_Flow] = []
+        for handler in node.handlers:
+            flow = raised.copy() if raised is not None else None
+            if flow is not None and handler.type is not None:
+                flow = self.expr(handler.type, flow)
+            if flow is not None and handler.name is not None:
+                flow = self.assign(handler.name.name, None, flow)
+            ends.append(self.suite(handler.body, flow))
+        if node.orelse is not None:
+            end = self.suite(node.orelse.body, end)
+        normal = _join_all([end, *ends])
+        if node.finalbody is None:
+            return normal
+        # First the finally block on every way out (reports only), then on the normal
+        # exit, whose state carries on after the statement.
+        abrupt = _join(normal, raised)
+        if abrupt is not None:
+            self.suite(node.finalbody.body, abrupt)
+        if normal is None:
+            return None
+        return self.suite(node.finalbody.body, normal)
+
+    def match(self, node: cst.Match, state: _State) -> _Flow:
+        subject = self.expr(node.subject, state)
+        if subject is None:
+            return None
+        ends: list[_Flow] = []
+        exhaustive = False
+        for case in node.cases:
+            flow: _Flow = subject.copy()
+            for sub in _walk(case.pattern):
+                if isinstance(sub, cst.MatchValue) and flow is not None:
+                    flow = self.expr(sub.value, flow)
+            if flow is not None:
+                for name in _pattern_names(case.pattern):
+                    self.rebind(name, flow, iso=False, aliased=None)
+            if case.guard is not None and flow is not None:
+                flow = self.expr(case.guard, flow)
+            ends.append(self.suite(case.body, flow))
+            if (
+                case.guard is None
+                and isinstance(case.pattern, cst.MatchAs)
+                and case.pattern.pattern is None
+            ):
+                exhaustive = True
+        if not exhaustive:
+            ends.append(subject)
+        return _join_all(ends)
+
+    def definition(self, node: cst.FunctionDef | cst.ClassDef, state: _State) -> _Flow:
+        flow: _Flow = state
+        for dec in node.decorators:
+            if flow is not None:
+                flow = self.expr(dec.decorator, flow)
+        if flow is None:
+            return None
+        if isinstance(node, cst.FunctionDef):
+            for param in _param_list(node.params):
+                if param.default is not None and flow is not None:
+                    flow = self.expr(param.default, flow)
+            if flow is None:
+                return None
+            self.closure_check(node, flow)
+        else:
+            for arg in (*node.bases, *node.keywords):
+                if flow is not None:
+                    flow = self.expr(arg.value, flow)
+            if flow is None:
+                return None
+        inner_locals = bound_names(node)
+        self.nested.append((node, {n for n in flow.isos if n not in inner_locals}, self.scope))
+        self.rebind(node.name.value, flow, iso=False, aliased=None)
+        return flow
+
+    def closure_check(self, node: cst.FunctionDef | cst.Lambda, state: _State) -> None:
+        """A function or lambda defined after a move that reads the moved name."""
+        inner = bound_names(node)
+        body = node.body
+        for name in load_names(body):
+            if name.value not in inner:
+                self.use(name, state)
+
+    # ---------------------------------------------------------------- targets
+
+    def assign(
+        self, target: cst.BaseExpression, value: cst.BaseExpression | None, state: _State
+    ) -> _Flow:
+        if isinstance(target, cst.Name):
+            iso = value is not None and self.produces_iso(value, state)
+            self.rebind(target.value, state, iso=iso, aliased=self.alias_source(target, value))
+            return state
+        if isinstance(target, (cst.Tuple, cst.List)):
+            flow: _Flow = state
+            for elem in target.elements:
+                if flow is not None:
+                    flow = self.assign(elem.value, None, flow)
+            return flow
+        if isinstance(target, cst.StarredElement):
+            return self.assign(target.value, None, state)
+        return self.load_target(target, state, aug=False)
+
+    def load_target(self, target: cst.BaseExpression, state: _State, aug: bool) -> _Flow:
+        """The loads inside a store target (``a.b = ...`` reads ``a``)."""
+        if isinstance(target, cst.Name):
+            if aug:
+                self.use(target, state)
+            return state
+        if isinstance(target, cst.Attribute):
+            return self.expr(target.value, state)
+        if isinstance(target, cst.Subscript):
+            flow = self.expr(target.value, state)
+            for elem in target.slice:
+                if flow is not None:
+                    flow = self.expr_slice(elem, flow)
+            return flow
+        return self.expr(target, state)
+
+    def delete(self, target: cst.BaseExpression, state: _State) -> _Flow:
+        if isinstance(target, cst.Name):
+            state.moved.pop(target.value, None)
+            state.isos.discard(target.value)
+            state.aliased.pop(target.value, None)
+            return state
+        if isinstance(target, (cst.Tuple, cst.List)):
+            flow: _Flow = state
+            for elem in target.elements:
+                if flow is not None:
+                    flow = self.delete(elem.value, flow)
+            return flow
+        return self.load_target(target, state, aug=False)
+
+    def rebind(self, name: str, state: _State, iso: bool, aliased: str | None) -> None:
+        state.moved.pop(name, None)
+        if iso or name in self.declared_iso:
+            state.isos.add(name)
+        else:
+            state.isos.discard(name)
+        if aliased is None:
+            state.aliased.pop(name, None)
+        else:
+            state.aliased[name] = aliased
+
+    def produces_iso(self, value: cst.BaseExpression, state: _State) -> bool:
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Name):
+            return value.value in state.isos
+        if isinstance(value, cst.Call):
+            if self.resolver.capsys_name(value.func) in ("iso", "consume"):
+                return True
+            return isinstance(value.func, cst.Name) and value.func.value in (
+                self.facts.iso_functions
+            )
+        return False
+
+    def alias_source(self, target: cst.Name, value: cst.BaseExpression | None) -> str | None:
+        """The statement text if binding ``target`` to ``value`` shares an object."""
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            return f"{target.value} = {code_of(value)}"
+        return None
+
+    # ---------------------------------------------------------------- CAP006
+
+    def alias_check(
+        self, target: cst.BaseExpression, value: cst.BaseExpression, state: _State
+    ) -> None:
+        """``b = a`` of an Iso, and (for iso() freshness) which names now share objects."""
+        if (
+            isinstance(target, cst.Name)
+            and isinstance(value, cst.Name)
+            and target.value == value.value
+        ):
+            return
+        if isinstance(value, cst.Name) and value.value in state.isos:
+            moved = state.moved.get(value.value)
+            if (
+                (moved is None or not moved.definite)
+                and isinstance(target, (cst.Name, cst.Attribute, cst.Subscript))
+                and id(value) not in self.alias_seen
+            ):
+                self.alias_seen.add(id(value))
+                self.result.aliases.append(
+                    AliasedIso(value, value.value, code_of(target), fix_is_safe=True)
+                )
+            return
+        if isinstance(value, cst.Name):
+            state.aliased[value.value] = f"{code_of(target)} = {value.value}"
+        for elem in _display_names(value):
+            state.aliased[elem] = f"{code_of(target)} = {code_of(value)}"
+
+    def iso_freshness(self, arg: cst.BaseExpression, state: _State) -> None:
+        if id(arg) in self.non_fresh_seen:
+            return
+        finding: NonFreshIso | None = None
+        if isinstance(arg, cst.Attribute):
+            finding = NonFreshIso(arg, "field", code_of(arg), None)
+        elif isinstance(arg, cst.Name):
+            name = arg.value
+            if name in state.isos or name == self.self_name:
+                return
+            if name in self.params:
+                finding = NonFreshIso(arg, "parameter", name, None)
+            elif name in self.globals or (
+                isinstance(self.scope, cst.FunctionDef)
+                and name not in self.locals
+                and name in self.facts.module_names
+            ):
+                finding = NonFreshIso(arg, "global", name, None)
+            elif name in state.aliased:
+                finding = NonFreshIso(arg, "aliased local", name, state.aliased[name])
+        if finding is not None:
+            self.non_fresh_seen.add(id(arg))
+            self.result.non_fresh.append(finding)
+
+    # ---------------------------------------------------------------- expressions
+
+    def use(self, name: cst.Name, state: _State) -> None:
+        moved = state.moved.get(name.value)
+        if moved is not None:
+            self.reports[id(name)] = UseAfterMove(
+                name, name.value, moved.definite, moved.sites, repeated_move=False
+            )
+
+    def extra_move(self, value: cst.BaseExpression, state: _State) -> None:
+        """Treat an aliasing ``a`` as ``consume(a)`` (used to judge the CAP006 fix)."""
+        if isinstance(value, cst.Name) and id(value) in self.extra_moves:
+            self.move(value, "consume()", state)
+
+    def move(self, name: cst.Name, how: str, state: _State) -> None:
+        state.moved[name.value] = _Moved(True, (MoveSite(name, how),))
+
+    def expr(self, node: cst.BaseExpression, state: _State) -> _Flow:
+        """Evaluate ``node`` in order: report loads of moved names, then apply moves."""
+        if isinstance(node, cst.Name):
+            self.use(node, state)
+            return state
+        if isinstance(node, cst.Attribute):
+            return self.expr(node.value, state)
+        if isinstance(node, cst.Call):
+            return self.call(node, state)
+        if isinstance(node, cst.Lambda):
+            for param in _param_list(node.params):
+                if param.default is not None:
+                    self.expr(param.default, state)
+            self.closure_check(node, state)
+            return state
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            return self.comprehension(node, state)
+        if isinstance(node, cst.NamedExpr):
+            flow = self.expr(node.value, state)
+            if flow is None:
+                return None
+            self.alias_check(node.target, node.value, flow)
+            self.extra_move(node.value, flow)
+            return self.assign(node.target, node.value, flow)
+        if isinstance(node, cst.IfExp):
+            flow = self.expr(node.test, state)
+            if flow is None:
+                return None
+            return _join(self.expr(node.body, flow.copy()), self.expr(node.orelse, flow))
+        if isinstance(node, cst.BooleanOperation):
+            flow = self.expr(node.left, state)
+            if flow is None:
+                return None
+            return _join(flow.copy(), self.expr(node.right, flow))
+        if isinstance(node, cst.Subscript):
+            flow = self.expr(node.value, state)
+            for elem in node.slice:
+                if flow is not None:
+                    flow = self.expr_slice(elem, flow)
+            return flow
+        flow = state
+        for child in node.children:
+            if flow is None:
+                return None
+            flow = self.generic(child, flow)
+        return flow
+
+    def generic(self, node: cst.CSTNode, state: _State) -> _Flow:
+        if isinstance(node, cst.BaseExpression):
+            return self.expr(node, state)
+        flow: _Flow = state
+        for child in node.children:
+            if flow is None:
+                return None
+            flow = self.generic(child, flow)
+        return flow
+
+    def expr_slice(self, elem: cst.SubscriptElement, state: _State) -> _Flow:
+        return self.generic(elem.slice, state)
+
+    def call(self, node: cst.Call, state: _State) -> _Flow:
+        flow = self.expr(node.func, state)
+        for arg in node.args:
+            if flow is None:
+                return None
+            flow = self.expr(arg.value, flow)
+        if flow is None:
+            return None
+        func = node.func
+        capsys = self.resolver.capsys_name(func)
+        if capsys in ("iso", "consume") and node.args:
+            first = node.args[0]
+            if capsys == "iso" and not first.star:
+                self.iso_freshness(first.value, flow)
+            if isinstance(first.value, cst.Name) and not first.star:
+                self.move(first.value, f"{capsys}()", flow)
+            return flow
+        if isinstance(func, cst.Attribute) and func.attr.value == "take" and not node.args:
+            if isinstance(func.value, cst.Name) and func.value.value in flow.isos:
+                self.move(func.value, "take()", flow)
+            return flow
+        how = _last_name(func)
+        moving = (isinstance(func, cst.Attribute) and how in _MOVING_METHODS) or (
+            how in _MOVING_FUNCTIONS
+        )
+        for arg in node.args:
+            value = arg.value
+            if not isinstance(value, cst.Name) or arg.star:
+                continue
+            if moving and how and value.value in flow.isos:
+                self.move(value, how, flow)
+            elif how in _STORING_METHODS and isinstance(func, cst.Attribute):
+                flow.aliased[value.value] = code_of(node)
+        return flow
+
+    def comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, state: _State
+    ) -> _Flow:
+        """A comprehension is a loop in its own scope: its targets shadow outer names."""
+        first = node.for_in
+        entry = self.expr(first.iter, state)
+        if entry is None:
+            return None
+        shadowed: set[str] = set()
+        comp_for: cst.CompFor | None = first
+        while comp_for is not None:
+            shadowed.update(_target_names(comp_for.target))
+            comp_for = comp_for.inner_for_in
+        saved = {
+            name: (entry.moved.get(name), name in entry.isos, entry.aliased.get(name))
+            for name in shadowed
+        }
+
+        def body(head: _State) -> tuple[_Flow, _Flow]:
+            exit_state = head.copy()
+            flow: _Flow = head
+            comp: cst.CompFor | None = first
+            while comp is not None and flow is not None:
+                if comp is not first:
+                    flow = self.expr(comp.iter, flow)
+                if flow is not None:
+                    flow = self.assign(comp.target, None, flow)
+                for cond in comp.ifs:
+                    if flow is not None:
+                        flow = self.expr(cond.test, flow)
+                comp = comp.inner_for_in
+            if flow is None:
+                return exit_state, None
+            if isinstance(node, cst.DictComp):
+                flow = self.expr(node.key, flow)
+                return exit_state, None if flow is None else self.expr(node.value, flow)
+            return exit_state, self.expr(node.elt, flow)
+
+        exit_state, _ = self._loop(entry, body)
+        if exit_state is None:
+            return None
+        for name, (moved, iso, aliased) in saved.items():
+            exit_state.moved.pop(name, None)
+            if moved is not None:
+                exit_state.moved[name] = moved
+            exit_state.isos.discard(name)
+            if iso:
+                exit_state.isos.add(name)
+            exit_state.aliased.pop(name, None)
+            if aliased is not None:
+                exit_state.aliased[name] = aliased
+        return exit_state
+
+
+def _display_names(value: cst.BaseExpression) -> Iterator[str]:
+    """Bare names stored inside a list/tuple/set/dict display."""
+    if isinstance(value, (cst.List, cst.Tuple, cst.Set)):
+        for elem in value.elements:
+            if isinstance(elem.value, cst.Name):
+                yield elem.value.value
+    elif isinstance(value, cst.Dict):
+        for item in value.elements:
+            if isinstance(item, cst.DictElement) and isinstance(item.value, cst.Name):
+                yield item.value.value
+
+
+def _walk_module(module: cst.Module) -> Iterator[cst.CSTNode]:
+    """The module's own statements, not the bodies of its functions and classes."""
+    for stmt in module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        yield from _walk(stmt)
+
+
+def _module_facts(module: cst.Module, resolver: NameResolver) -> _ModuleFacts:
+    iso_functions = {
+        stmt.name.value
+        for stmt in module.body
+        if isinstance(stmt, cst.FunctionDef)
+        and stmt.returns is not None
+        and _is_iso_annotation(stmt.returns.annotation, resolver)
+    }
+    return _ModuleFacts(resolver, frozenset(bound_names(module)), frozenset(iso_functions))
+
+
+def _analyze_scope(
+    facts: _ModuleFacts,
+    job: _Nested,
+    result: FlowResult,
+    extra_moves: frozenset[int],
+) -> list[_Nested]:
+    scope, initial_isos, parent = job
+    reports: dict[int, UseAfterMove] = {}
+    nested: list[_Nested] = []
+    _ScopeAnalysis(facts, scope, result, reports, nested, extra_moves, parent).run(initial_isos)
+    for report in reports.values():
+        repeated = any(site.node is report.node for site in report.sites)
+        result.uses_after_move.append(
+            UseAfterMove(report.node, report.name, report.definite, report.sites, repeated)
+        )
+    return nested
+
+
+def _run(facts: _ModuleFacts, module: cst.Module, extra_moves: frozenset[int]) -> FlowResult:
+    result = FlowResult()
+    pending: list[_Nested] = [(module, set(), None)]
+    while pending:
+        pending.extend(_analyze_scope(facts, pending.pop(), result, extra_moves))
+    seen: set[int] = set()
+    unique: list[UseAfterMove] = []
+    for use in result.uses_after_move:
+        if id(use.node) not in seen:
+            seen.add(id(use.node))
+            unique.append(use)
+    result.uses_after_move = unique
+    return result
+
+
+def analyze_module(module: cst.Module, resolver: NameResolver) -> FlowResult:
+    """CAP005/CAP006 facts for every scope of ``module``."""
+    facts = _module_facts(module, resolver)
+    result = _run(facts, module, frozenset())
+    result.aliases = [_with_fix_safety(facts, module, alias) for alias in result.aliases]
+    return result
+
+
+def _with_fix_safety(facts: _ModuleFacts, module: cst.Module, alias: AliasedIso) -> AliasedIso:
+    """Would ``consume(a)`` in place of ``a`` make a later use of ``a`` a use after move?
+    Re-run the analysis with that alias as a move (only files with such findings pay)."""
+    trial = _run(facts, module, frozenset({id(alias.node)}))
+    broken = any(
+        any(site.node is alias.node for site in use.sites) for use in trial.uses_after_move
+    )
+    return AliasedIso(alias.node, alias.name, alias.target, fix_is_safe=not broken)
+
+
+def consume_expression(module: cst.Module) -> cst.BaseExpression | None:
+    """How ``consume`` can be written in ``module`` given its imports, if at all."""
+    for node in _walk_module(module):
+        if isinstance(node, cst.ImportFrom) and node.relative == ():
+            source = code_of(node.module) if node.module is not None else ""
+            if source not in ("capsys", "capsys.capabilities"):
+                continue
+            if isinstance(node.names, cst.ImportStar):
+                return cst.Name("consume")
+            for alias in node.names:
+                if isinstance(alias.name, cst.Name) and alias.name.value == "consume":
+                    if alias.asname is None:
+                        return cst.Name("consume")
+                    if isinstance(alias.asname.name, cst.Name):
+                        return cst.Name(alias.asname.name.value)
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                if code_of(alias.name) != "capsys":
+                    continue
+                name = "capsys"
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    name = alias.asname.name.value
+                return cst.Attribute(cst.Name(name), cst.Name("consume"))
+    return None
