@@ -1,0 +1,535 @@
+"""The capability checks: each turns mypy's view of a boundary into ``Shape``s, asks
+``capsys.sendable.static_problem`` and words the finding from ``capsys.diagnostics``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from mypy.checker import TypeChecker
+from mypy.errorcodes import ErrorCode
+from mypy.maptype import map_instance_to_supertype
+from mypy.nodes import (
+    ARG_NAMED,
+    ARG_POS,
+    ARG_STAR,
+    ARG_STAR2,
+    ArgKind,
+    CallExpr,
+    ClassDef,
+    Context,
+    Decorator,
+    Expression,
+    FakeInfo,
+    FuncDef,
+    MemberExpr,
+    NameExpr,
+    TupleExpr,
+    TypeInfo,
+    Var,
+)
+from mypy.plugin import (
+    AttributeContext,
+    CheckerPluginInterface,
+    ClassDefContext,
+    FunctionContext,
+    MethodContext,
+)
+from mypy.semanal import SemanticAnalyzer
+from mypy.semanal_shared import has_placeholder
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    ProperType,
+    TupleType,
+    Type,
+    TypedDictType,
+    TypeOfAny,
+    get_proper_type,
+)
+from mypy.typevars import fill_typevars
+
+from capsys.config import Config
+from capsys.diagnostics import get_rule
+from capsys.sendable import Problem, Shape, ShapeKind, static_problem
+from mypy_plugin.shapes import Translator, is_agent, record_state, shape_of
+
+PLUGIN_CODES = ("CAP001", "CAP002", "CAP003", "CAP004", "CAP007", "CAP008", "CAP012")
+
+
+def _error_code(code: str) -> ErrorCode:
+    rule = get_rule(code)
+    return ErrorCode(code, rule.summary if rule else code, "capsys")
+
+
+ERROR_CODES: dict[str, ErrorCode] = {code: _error_code(code) for code in PLUGIN_CODES}
+
+
+class _Api(Protocol):
+    """What every plugin API (checker, semantic analyser, type analyser) offers."""
+
+    def fail(self, msg: str, ctx: Context, /, *, code: ErrorCode | None = None) -> object: ...
+
+
+class Reporter:
+    """Formats catalogue messages and drops codes the project's config turns off."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def report(self, api: _Api, code: str, ctx: Context, **fields: object) -> None:
+        rule = get_rule(code)
+        if rule is None or not self.config.enabled(code):
+            return
+        message = rule.format(**fields)
+        errors = getattr(getattr(api, "msg", None), "errors", None)
+        watchers = getattr(errors, "_watchers", None)
+        if not watchers:
+            api.fail(message, ctx, code=ERROR_CODES[code])
+            return
+        # mypy is trying a call speculatively (an overload of ask/quorum/broadcast, or
+        # the call inside another one being inferred). Its error watchers would swallow
+        # the finding and, worse, take it as a reason to reject the overload; the
+        # winning overload is not checked again, so the finding is reported past them.
+        # Identical findings from several tries are merged by mypy.
+        setattr(errors, "_watchers", [])  # noqa: B010 - a private attribute of Errors
+        try:
+            api.fail(message, ctx, code=ERROR_CODES[code])
+        finally:
+            setattr(errors, "_watchers", watchers)  # noqa: B010
+
+    def problem(
+        self, api: _Api, ctx: Context, problem: Problem, shape: Shape, code: str, what: str
+    ) -> None:
+        """Report ``problem`` as ``code`` (CAP012 when the type is Any/unknown)."""
+        text = shape.display()
+        if problem.is_any:
+            self.report(api, "CAP012", ctx, what=what, type=text)
+        elif code == "CAP001":
+            self.report(api, code, ctx, what=f"{what} ({text})", detail=problem.describe(text))
+        elif code == "CAP003":
+            detail = f"its type {text} is not sendable: {problem.describe(text)}"
+            self.report(api, code, ctx, what=what, detail=detail)
+        elif code == "CAP004":
+            self.report(api, code, ctx, what=what, detail=problem.describe(text))
+
+
+# --------------------------------------------------------------------------------------
+# Call-site boundaries: send / ask / send_wait / spawn (and, later, the primitives).
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One call whose arguments cross to another agent.
+
+    ``target``: index of the positional argument naming what is called (a behaviour,
+    or the agent class for ``spawn``); ``None`` when every argument is a payload (a
+    channel item). Arguments after the target are payloads, except the keywords in
+    ``skip`` that configure the call itself. ``reply``: the behaviour's result crosses
+    back to the caller.
+    """
+
+    verb: str
+    target: int | None
+    target_is_class: bool = False
+    reply: bool = False
+    skip: frozenset[str] = frozenset()
+
+
+def _callable_label(typ: ProperType | None, expr: Expression) -> str:
+    if isinstance(typ, CallableType):
+        if typ.is_type_obj():
+            return typ.type_object().name
+        definition = typ.definition
+        if isinstance(definition, FuncDef) and not isinstance(definition.info, FakeInfo):
+            return f"{definition.info.name}.{definition.name}"
+    if isinstance(expr, MemberExpr) and isinstance(expr.expr, NameExpr):
+        return f"{expr.expr.name}.{expr.name}"
+    if isinstance(expr, NameExpr):
+        return expr.name
+    return "the behaviour"
+
+
+def _supertype_args(typ: Instance, fullname: str) -> list[Type] | None:
+    for base in typ.type.mro:
+        if base.fullname == fullname:
+            return list(map_instance_to_supertype(typ, base).args)
+    return None
+
+
+def _star_items(typ: Type, kind: ArgKind) -> list[Type]:
+    """The values that actually cross for ``*xs`` / ``**kw`` (not the container)."""
+    proper = get_proper_type(typ)
+    if kind == ARG_STAR:
+        if isinstance(proper, TupleType):
+            return list(proper.items)
+        if isinstance(proper, Instance):
+            args = _supertype_args(proper, "typing.Iterable")
+            if args:
+                return args[:1]
+    else:
+        if isinstance(proper, TypedDictType):
+            return list(proper.items.values())
+        if isinstance(proper, Instance):
+            args = _supertype_args(proper, "typing.Mapping")
+            if args and len(args) == 2:
+                return args[1:]
+    return [typ]
+
+
+def _agent_type(typ: Type | None) -> TypeInfo | None:
+    """The agent class when ``typ`` is an agent object (not a ``Tag`` of one)."""
+    proper = get_proper_type(typ) if typ is not None else None
+    if isinstance(proper, Instance) and is_agent(proper.type):
+        return proper.type
+    return None
+
+
+def _enclosing_class(api: CheckerPluginInterface) -> TypeInfo | None:
+    if not isinstance(api, TypeChecker):
+        return None
+    return next((e for e in reversed(api.scope.stack) if isinstance(e, TypeInfo)), None)
+
+
+def _is_own_agent(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> bool:
+    """``self`` of an agent method, or any expression typed as the enclosing agent class."""
+    if isinstance(expr, NameExpr) and isinstance(expr.node, Var) and expr.node.is_self:
+        return _agent_type(typ if typ is not None else expr.node.type) is not None
+    info = _agent_type(typ)
+    here = _enclosing_class(api)
+    return info is not None and here is not None and here.has_base(info.fullname)
+
+
+def _self_inside(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> bool:
+    if _is_own_agent(expr, typ, api):
+        return True
+    return isinstance(expr, TupleExpr) and any(_self_inside(e, None, api) for e in expr.items)
+
+
+def _arguments(ctx: FunctionContext | MethodContext) -> tuple[CallExpr, dict[int, Type]] | None:
+    """The call and the type mypy inferred for each actual argument expression."""
+    call = ctx.context
+    if not isinstance(call, CallExpr):
+        return None
+    types: dict[int, Type] = {}
+    for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
+        for expr, typ in zip(exprs, typs, strict=False):
+            types[id(expr)] = typ
+    return call, types
+
+
+def check_boundary(
+    reporter: Reporter, boundary: Boundary, ctx: FunctionContext | MethodContext
+) -> None:
+    """CAP001/CAP012 for each payload, CAP008/CAP007 for agent objects, and the reply."""
+    found = _arguments(ctx)
+    if found is None:
+        return
+    call, types = found
+    actuals = list(zip(call.args, call.arg_kinds, call.arg_names, strict=True))
+    if boundary.target is None:
+        where = boundary.verb
+    else:
+        if len(actuals) <= boundary.target or actuals[boundary.target][1] != ARG_POS:
+            return
+        first = actuals[boundary.target][0]
+        first_type = types.get(id(first))
+        target = _callable_label(get_proper_type(first_type) if first_type else None, first)
+        if boundary.reply and first_type is not None:
+            _check_reply(reporter, ctx, call, target, first_type, boundary)
+        joiner = "of" if boundary.target_is_class else "to"
+        where = f"{boundary.verb} {joiner} {target}"
+        actuals = actuals[boundary.target + 1 :]
+    position = 0
+    for expr, kind, name in actuals:
+        if kind == ARG_NAMED and name in boundary.skip:
+            continue
+        if kind not in (ARG_NAMED, ARG_STAR2):
+            position += 1
+        label = f'"{name}"' if name else str(position)
+        typ = types.get(id(expr))
+        if _self_inside(expr, typ, ctx.api):
+            detail = f"self (the agent object) is passed as argument {label} of {where}"
+            reporter.report(ctx.api, "CAP008", expr, detail=detail)
+            continue
+        if typ is None:
+            continue
+        other = _agent_type(typ)
+        if other is not None:
+            detail = (
+                f"Argument {label} of {where} is an agent object ({other.name}): holding "
+                f"another agent's object reaches its state around its mailbox; pass its "
+                f"Tag[{other.name}] instead"
+            )
+            reporter.report(ctx.api, "CAP007", expr, detail=detail)
+            continue
+        what = f"Argument {label} of {where}"
+        if kind in (ARG_STAR, ARG_STAR2):
+            what = f"An item of {'*' if kind == ARG_STAR else '**'}argument {label} of {where}"
+        for item in _star_items(typ, kind) if kind in (ARG_STAR, ARG_STAR2) else [typ]:
+            shape = shape_of(item)
+            problem = static_problem(shape)
+            if problem is not None:
+                reporter.problem(ctx.api, expr, problem, shape, "CAP001", what)
+                break
+
+
+def _check_reply(
+    reporter: Reporter,
+    ctx: FunctionContext | MethodContext,
+    call: CallExpr,
+    target: str,
+    behaviour_type: Type,
+    boundary: Boundary,
+) -> None:
+    callee = get_proper_type(behaviour_type)
+    if not isinstance(callee, CallableType):
+        return
+    reply = _awaited(callee.ret_type)
+    proper = get_proper_type(reply)
+    if isinstance(proper, AnyType) and proper.type_of_any == TypeOfAny.unannotated:
+        return  # the definition is reported (CAP002): one finding per cause
+    shape = shape_of(reply)
+    problem = static_problem(shape)
+    if problem is not None:
+        what = f"The reply of {boundary.verb} to {target}"
+        reporter.problem(ctx.api, call, problem, shape, "CAP001", what)
+
+
+def _awaited(typ: Type) -> Type:
+    """``R`` for an ``Awaitable[R]`` (what an async behaviour's caller gets), else ``typ``."""
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance):
+        args = _supertype_args(proper, "typing.Awaitable")
+        if args:
+            return args[0]
+    return typ
+
+
+# --------------------------------------------------------------------------------------
+# Definitions: behaviours, agent __init__, @message classes, Val[T] / val(x).
+# --------------------------------------------------------------------------------------
+
+
+def check_signature(
+    reporter: Reporter,
+    api: _Api,
+    func: FuncDef,
+    owner: str,
+    with_return: bool,
+    arg_types: list[Type | None] | None = None,
+) -> None:
+    """CAP002 for every parameter but ``self`` (and the result of a behaviour).
+
+    ``arg_types`` replaces the declared parameter types when the caller analysed them.
+    """
+    typ = func.type if isinstance(func.type, CallableType) else None
+    declared_types: list[Type | None] = list(typ.arg_types) if typ is not None else []
+    if arg_types is not None:
+        declared_types = arg_types
+    start = 0 if func.is_static else 1
+    for index in range(start, len(func.arguments)):
+        argument = func.arguments[index]
+        name = argument.variable.name
+        declared = declared_types[index] if index < len(declared_types) else None
+        _check_declared(reporter, api, argument, f'Parameter "{name}"', owner, declared)
+    if with_return:
+        declared = typ.ret_type if typ is not None else None
+        if declared is not None and func.is_coroutine:
+            declared = _awaited(declared)
+        _check_declared(reporter, api, func, "The return type", owner, declared)
+
+
+def _check_declared(
+    reporter: Reporter, api: _Api, ctx: Context, what: str, owner: str, declared: Type | None
+) -> None:
+    proper = get_proper_type(declared) if declared is not None else None
+    if proper is None or (
+        isinstance(proper, AnyType) and proper.type_of_any == TypeOfAny.unannotated
+    ):
+        detail = "is not annotated; annotate it with a sendable type"
+        reporter.report(api, "CAP002", ctx, what=what, owner=owner, detail=detail)
+        return
+    assert declared is not None
+    shape = shape_of(declared)
+    problem = static_problem(shape)
+    if problem is None:
+        return
+    if problem.is_any:
+        reporter.report(api, "CAP012", ctx, what=f"{what} of {owner}", type=shape.display())
+        return
+    text = shape.display()
+    detail = f"is not sendable: {problem.describe(text)}"
+    reporter.report(api, "CAP002", ctx, what=f"{what} ({text})", owner=owner, detail=detail)
+
+
+def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
+    deco = ctx.context
+    if not isinstance(deco, Decorator):
+        return
+    func = deco.func
+    if isinstance(func.info, FakeInfo):
+        return  # a module-level function: the runtime rejects it, nothing to type here
+    owner = f"behaviour {func.info.name}.{func.name}"
+    check_signature(reporter, ctx.api, func, owner, with_return=True)
+
+
+def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
+    cls = ctx.context
+    if not isinstance(cls, ClassDef):
+        return
+    info = cls.info
+    # Remembered in metadata, which mypy caches: other modules see it in later runs.
+    info.metadata.setdefault("capsys", {})["message"] = True
+    for base in info.mro[1:]:
+        if base.fullname in ("builtins.object", "typing.Generic"):
+            continue
+        is_record, frozen = record_state(base)
+        if not (is_record and frozen):
+            detail = (
+                f"its base class {base.name} is not a frozen dataclass or @message, so its "
+                "instances would not be immutable; make the base a @message too"
+            )
+            reporter.report(
+                ctx.api, "CAP003", cls, what=f"Message class {info.name}", detail=detail
+            )
+    own = _own_field_lines(info)
+    self_type = fill_typevars(info)
+    if not isinstance(self_type, Instance):
+        return
+    for name, declared in Translator().dataclass_fields(self_type):
+        where = own.get(name)
+        if where is None:
+            continue  # inherited: checked at the base (which must be a message itself)
+        shape = shape_of(declared)
+        problem = static_problem(shape)
+        if problem is not None:
+            what = f'Field "{name}" of message {info.name}'
+            reporter.problem(ctx.api, where, problem, shape, "CAP003", what)
+
+
+def _own_field_lines(info: TypeInfo) -> dict[str, Context]:
+    out: dict[str, Context] = {}
+    data = info.metadata.get("dataclass")
+    if not isinstance(data, dict):
+        return out
+    for attr in data.get("attributes", ()):
+        name = attr.get("name") if isinstance(attr, dict) else None
+        if isinstance(name, str) and name in info.names:
+            out[name] = Context(
+                line=int(attr.get("line", info.line)), column=int(attr.get("column", 0))
+            )
+    return out
+
+
+def check_val_type(reporter: Reporter, api: _Api, ctx: Context, inner: Type) -> None:
+    """CAP004 for a ``Val[T]`` annotation."""
+    shape = Shape(ShapeKind.VAL, "Val", (shape_of(inner),))
+    problem = static_problem(shape)
+    if problem is not None and not problem.is_any:
+        reporter.report(
+            api,
+            "CAP004",
+            ctx,
+            what=shape.display(),
+            detail=problem.describe(shape.args[0].display()),
+        )
+
+
+def check_val_call(reporter: Reporter, ctx: FunctionContext) -> None:
+    """CAP004 for ``val(x)`` where ``x``'s type is not deeply immutable."""
+    if not ctx.arg_types or not ctx.arg_types[0]:
+        return
+    typ = ctx.arg_types[0][0]
+    shape = shape_of(typ)
+    problem = static_problem(shape, immutable=True)
+    if problem is not None:
+        what = f"The argument of val() ({shape.display()})"
+        reporter.problem(ctx.api, ctx.args[0][0], problem, shape, "CAP004", what)
+
+
+def check_iso_call(reporter: Reporter, ctx: FunctionContext) -> None:
+    """CAP008 for ``iso(self)``: the agent object never becomes a movable value."""
+    for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
+        for expr, typ in zip(exprs, typs, strict=False):
+            if _is_own_agent(expr, typ, ctx.api):
+                detail = "self (the agent object) is wrapped by iso()"
+                reporter.report(ctx.api, "CAP008", expr, detail=detail)
+
+
+def _module_name(api: CheckerPluginInterface) -> str:
+    return api.tree.fullname if isinstance(api, TypeChecker) else ""
+
+
+def check_class_call(reporter: Reporter, info: TypeInfo, ctx: FunctionContext) -> None:
+    """CAP007 for ``AgentClass(...)``; CAP008 for ``self`` stored in a message."""
+    if is_agent(info):
+        module = _module_name(ctx.api)
+        if module == "runtime" or module.startswith("runtime."):
+            return  # the runtime is what creates agents
+        detail = (
+            f"agent {info.name} is instantiated directly, so its state would be reachable "
+            f"around its mailbox; create it with rt.spawn({info.name}, ...) and use the Tag"
+        )
+        reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
+        return
+    for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
+        for expr, typ in zip(exprs, typs, strict=False):
+            if _self_inside(expr, typ, ctx.api):
+                detail = f"self (the agent object) is stored in message {info.name}"
+                reporter.report(ctx.api, "CAP008", expr, detail=detail)
+
+
+# Tag's own public surface; anything else reached through a Tag is agent state.
+_TAG_SURFACE = frozenset({"send", "send_wait", "ask"})
+
+
+def check_tag_attribute(reporter: Reporter, name: str, ctx: AttributeContext) -> None:
+    """CAP007 for ``tag.<name>`` that only exists on the agent behind the Tag."""
+    typ = ctx.type
+    if not isinstance(typ, Instance) or name in _TAG_SURFACE or typ.type.get(name) is not None:
+        return
+    agent = "Agent"
+    if typ.args:
+        arg = get_proper_type(typ.args[0])
+        if isinstance(arg, Instance):
+            agent = arg.type.name
+    detail = (
+        f'"{name}" is reached through a Tag[{agent}], but a Tag is only the address of '
+        f"the agent and its state is private; call a behaviour instead: "
+        f"tag.send({agent}.<behaviour>, ...) or await tag.ask({agent}.<behaviour>, ...)"
+    )
+    reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
+
+
+def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
+    """CAP002 for the ``__init__`` parameters of an agent class.
+
+    This runs during semantic analysis, before mypy analyses method signatures, so the
+    parameter types are analysed here (in the class's scope, errors left to mypy's own
+    analysis). A name not defined yet makes mypy defer and run this again.
+    """
+    api = ctx.api
+    info = ctx.cls.info
+    sym = info.names.get("__init__")
+    node = sym.node if sym is not None else None
+    if isinstance(node, Decorator):
+        node = node.func
+    if not isinstance(node, FuncDef) or not isinstance(api, SemanticAnalyzer):
+        return
+    analysed: list[Type | None] = []
+    if isinstance(node.type, CallableType):
+        with api.msg.filter_errors():
+            for raw in node.type.arg_types:
+                if isinstance(raw, AnyType):
+                    analysed.append(raw)
+                    continue
+                typ = api.anal_type(raw, allow_unbound_tvars=True, report_invalid_types=False)
+                if typ is None or has_placeholder(typ):
+                    return  # deferred by anal_type: checked again on the next pass
+                analysed.append(typ)
+    owner = f"{info.name}.__init__"
+    check_signature(reporter, api, node, owner, with_return=False, arg_types=analysed)

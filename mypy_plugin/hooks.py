@@ -1,0 +1,285 @@
+"""Which fullnames get which hook.
+
+Registration is by exact fullname (and, for the few boundary methods, by the class that
+defines them): a plugin that answers for every call costs mypy about 14% on a large
+corpus, one that answers ``None`` almost everywhere about 3%. Every hook is guarded so
+that a bug in a check can never turn into an INTERNAL ERROR of the user's mypy run;
+``CAPSYS_PLUGIN_STRICT=1`` re-raises instead (the tests set it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mypy.checker import TypeChecker
+from mypy.nodes import TypeAlias, TypeInfo
+from mypy.options import Options
+from mypy.plugin import (
+    AnalyzeTypeContext,
+    AttributeContext,
+    ClassDefContext,
+    FunctionContext,
+    MethodContext,
+    Plugin,
+    ReportConfigContext,
+)
+from mypy.semanal_shared import has_placeholder
+from mypy.types import AnyType, Type, TypeAliasType, TypeOfAny
+
+import capsys
+from capsys.config import Config, ConfigError, load_config
+from capsys.diagnostics import RULES
+from capsys.sendable import CAPSYS_NAMES, STATIC_KINDS, SUGGESTIONS
+from mypy_plugin import checks
+from mypy_plugin.checks import Boundary, Reporter
+from mypy_plugin.shapes import is_agent, is_message_class
+
+__all__ = ["CapsysPlugin", "PLUGIN_VERSION", "STRICT_ENV"]
+
+# Part of the cache key: bump when a check changes what it reports.
+PLUGIN_VERSION = "1"
+STRICT_ENV = "CAPSYS_PLUGIN_STRICT"
+
+_TAG = CAPSYS_NAMES["Tag"]
+_AGENT = CAPSYS_NAMES["Agent"]
+_RUNTIME = "runtime.core.Runtime"
+_CHANNEL = "runtime.primitives.channel.Channel"
+
+# Methods whose arguments cross to another agent, by the class that defines them.
+_METHOD_BOUNDARIES: dict[str, dict[str, Boundary]] = {
+    _TAG: {
+        "send": Boundary("send", target=0),
+        "send_wait": Boundary("send_wait", target=0),
+        "ask": Boundary("ask", target=0, reply=True, skip=frozenset({"timeout"})),
+    },
+    _RUNTIME: {"spawn": Boundary("spawn", target=0, target_is_class=True)},
+    _CHANNEL: {
+        "send": Boundary("Channel.send", target=None),
+        "put": Boundary("Channel.put", target=None),
+    },
+}
+_METHOD_HOOKS: dict[str, Boundary] = {
+    f"{cls}.{name}": b for cls, methods in _METHOD_BOUNDARIES.items() for name, b in methods.items()
+}
+_BOUNDARY_METHOD_NAMES = frozenset(n for methods in _METHOD_BOUNDARIES.values() for n in methods)
+
+_FUNCTION_BOUNDARIES: dict[str, Boundary] = {
+    "runtime.primitives.quorum.quorum": Boundary(
+        "quorum", target=2, reply=True, skip=frozenset({"timeout"})
+    ),
+    "runtime.primitives.broadcast.broadcast": Boundary(
+        "broadcast", target=1, skip=frozenset({"fanout"})
+    ),
+}
+
+_Ctx = TypeVar("_Ctx", FunctionContext, MethodContext)
+
+
+def _strict() -> bool:
+    return bool(os.environ.get(STRICT_ENV))
+
+
+def table_fingerprint() -> str:
+    """Changes whenever the sendability table or the catalogue's wording does."""
+    text = repr(
+        (
+            sorted((name, kind.value) for name, kind in STATIC_KINDS.items()),
+            sorted(SUGGESTIONS.items()),
+            [(r.code, r.message, r.summary) for r in RULES],
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _load_config(options: Options) -> Config:
+    """``[tool.capsys]`` from the pyproject next to mypy's config file, else from the cwd."""
+    start = Path(options.config_file).parent if options.config_file else Path.cwd()
+    try:
+        return load_config(start)
+    except ConfigError as exc:
+        # mypy turns SystemExit into a clean "error" exit (status 2), never a traceback.
+        print(f"capsys mypy plugin: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class CapsysPlugin(Plugin):
+    """The capability rules as mypy hooks; every check lives in ``mypy_plugin.checks``."""
+
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.config = _load_config(options)
+        self.reporter = Reporter(self.config)
+        self._config_data = {
+            "capsys": capsys.__version__,
+            "plugin": PLUGIN_VERSION,
+            "table": table_fingerprint(),
+            "config": self.config.fingerprint(),
+        }
+
+    def report_config_data(self, ctx: ReportConfigContext) -> Any:
+        return self._config_data
+
+    # ---- lookups -------------------------------------------------------------------
+
+    def _type_info(self, fullname: str) -> TypeInfo | None:
+        sym = self.lookup_fully_qualified(fullname)
+        node = sym.node if sym is not None else None
+        return node if isinstance(node, TypeInfo) else None
+
+    def _boundary_of_method(self, fullname: str) -> Boundary | None:
+        boundary = _METHOD_HOOKS.get(fullname)
+        if boundary is not None:
+            return boundary
+        owner, _, name = fullname.rpartition(".")
+        if name not in _BOUNDARY_METHOD_NAMES:
+            return None
+        # A subclass (a RayRuntime, a Channel subclass) keeps its base's boundary.
+        info = self._type_info(owner)
+        if info is None:
+            return None
+        for base, methods in _METHOD_BOUNDARIES.items():
+            if name in methods and info.has_base(base):
+                return methods[name]
+        return None
+
+    # ---- registration --------------------------------------------------------------
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        boundary = self._boundary_of_method(fullname)
+        if boundary is None:
+            return None
+        reporter = self.reporter
+
+        def hook(ctx: MethodContext) -> Type:
+            return _guard(lambda c: checks.check_boundary(reporter, boundary, c), ctx)
+
+        return hook
+
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        reporter = self.reporter
+        check: Callable[[FunctionContext], None] | None = None
+        boundary = _FUNCTION_BOUNDARIES.get(fullname)
+        if boundary is not None:
+
+            def check(ctx: FunctionContext) -> None:
+                checks.check_boundary(reporter, boundary, ctx)
+
+        elif fullname == CAPSYS_NAMES["behaviour"]:
+
+            def check(ctx: FunctionContext) -> None:
+                checks.check_behaviour(reporter, ctx)
+
+        elif fullname == CAPSYS_NAMES["message"]:
+
+            def check(ctx: FunctionContext) -> None:
+                checks.check_message(reporter, ctx)
+
+        elif fullname == CAPSYS_NAMES["val"]:
+
+            def check(ctx: FunctionContext) -> None:
+                checks.check_val_call(reporter, ctx)
+
+        elif fullname == CAPSYS_NAMES["iso"]:
+
+            def check(ctx: FunctionContext) -> None:
+                checks.check_iso_call(reporter, ctx)
+
+        else:
+            # A constructor call: only agent classes (CAP007) and @message classes
+            # (CAP008 for self stored in one) are of interest.
+            info = self._type_info(fullname)
+            if info is None or not (is_agent(info) or is_message_class(info)):
+                return None
+
+            def check(ctx: FunctionContext) -> None:
+                checks.check_class_call(reporter, info, ctx)
+
+        def hook(ctx: FunctionContext) -> Type:
+            return _guard(check, ctx)
+
+        return hook
+
+    def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
+        # Tag defines __getattr__ (to explain at run time), so mypy accepts any
+        # attribute of a Tag and asks this hook with "capsys.tag.Tag.<name>".
+        if not fullname.startswith(_TAG + "."):
+            return None
+        name = fullname[len(_TAG) + 1 :]
+        reporter = self.reporter
+
+        def hook(ctx: AttributeContext) -> Type:
+            try:
+                if not _internal(ctx.api):
+                    checks.check_tag_attribute(reporter, name, ctx)
+            except Exception:
+                if _strict():
+                    raise
+            return ctx.default_attr_type
+
+        return hook
+
+    def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        if fullname != _AGENT:
+            info = self._type_info(fullname)
+            if info is None or not is_agent(info):
+                return None
+        reporter = self.reporter
+
+        def hook(ctx: ClassDefContext) -> None:
+            try:
+                checks.check_agent_class(reporter, ctx)
+            except Exception:
+                if _strict():
+                    raise
+
+        return hook
+
+    def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
+        if fullname != CAPSYS_NAMES["Val"]:
+            return None
+        sym = self.lookup_fully_qualified(fullname)
+        alias = sym.node if sym is not None else None
+        if not isinstance(alias, TypeAlias):
+            return None
+        reporter = self.reporter
+
+        def hook(ctx: AnalyzeTypeContext) -> Type:
+            # mypy drops Annotated metadata, so this is the one place Val[T] is seen.
+            # The result is what mypy itself builds for the alias: Val[T] stays a T.
+            args = [ctx.api.analyze_type(arg) for arg in ctx.type.args]
+            if len(args) != 1:
+                args = [AnyType(TypeOfAny.from_omitted_generics)]
+            elif not has_placeholder(args[0]):
+                try:
+                    checks.check_val_type(reporter, ctx.api, ctx.context, args[0])
+                except Exception:
+                    if _strict():
+                        raise
+            return TypeAliasType(alias, args, ctx.type.line, ctx.type.column)
+
+        return hook
+
+
+# capsys' own packages: their internals forward values the user's call site checked.
+_INTERNAL = ("capsys", "runtime", "mypy_plugin")
+
+
+def _internal(api: object) -> bool:
+    module = api.tree.fullname if isinstance(api, TypeChecker) else ""
+    return module.split(".", 1)[0] in _INTERNAL
+
+
+def _guard(check: Callable[[_Ctx], None], ctx: _Ctx) -> Type:
+    """Run a check; an unexpected error in it must not break the user's mypy run."""
+    try:
+        if not _internal(ctx.api):
+            check(ctx)
+    except Exception:
+        if _strict():
+            raise
+    return ctx.default_return_type

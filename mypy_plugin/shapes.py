@@ -1,0 +1,248 @@
+"""mypy types -> ``capsys.sendable.Shape``.
+
+This module only *describes* a mypy type in the checker-neutral form; whether that type
+is sendable is decided by ``capsys.sendable.static_problem`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from mypy.expandtype import expand_type_by_instance
+from mypy.maptype import map_instance_to_supertype
+from mypy.nodes import CallExpr, Expression, NameExpr, RefExpr, TypeInfo, Var
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    LiteralType,
+    NoneType,
+    Overloaded,
+    TupleType,
+    Type,
+    TypeAliasType,
+    TypedDictType,
+    TypeOfAny,
+    TypeType,
+    TypeVarType,
+    UninhabitedType,
+    UnionType,
+    get_proper_type,
+)
+
+from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
+
+ISO = CAPSYS_NAMES["Iso"]
+TAG = CAPSYS_NAMES["Tag"]
+VAL = CAPSYS_NAMES["Val"]
+REF = CAPSYS_NAMES["Ref"]
+AGENT = CAPSYS_NAMES["Agent"]
+MESSAGE = CAPSYS_NAMES["message"]
+
+_DATACLASS_MAKERS = frozenset({"dataclasses.dataclass"})
+# Deeper than any real annotation; only pathological generic recursion gets here.
+_MAX_DEPTH = 40
+
+
+def accepted(text: str) -> Shape:
+    """A shape that ``static_problem`` accepts, for a type met again while it is being
+    expanded (a recursive alias): accepting it coinductively is what the table does for
+    recursive records, and its non-recursive parts are checked at the first expansion."""
+    return Shape(ShapeKind.LITERAL, text)
+
+
+def decorator_fullname(expr: Expression) -> str:
+    if isinstance(expr, CallExpr):
+        expr = expr.callee
+    return expr.fullname if isinstance(expr, RefExpr) else ""
+
+
+def is_message_class(info: TypeInfo) -> bool:
+    """``@message`` classes: marked in metadata (survives the cache) or by decorator."""
+    if info.metadata.get("capsys", {}).get("message"):
+        return True
+    return any(decorator_fullname(d) == MESSAGE for d in info.defn.decorators)
+
+
+def record_state(info: TypeInfo) -> tuple[bool, bool]:
+    """(is a dataclass-like record, is frozen).
+
+    After semantic analysis mypy's dataclass metadata says it; while semantic analysis
+    is still running (agent ``__init__`` and ``Val[...]`` are checked then) the class may
+    only be tagged, so the decorator is read instead. Unknown makers count as frozen:
+    a miss is better than a false report.
+    """
+    data = info.metadata.get("dataclass")
+    if isinstance(data, dict):
+        return True, bool(data.get("frozen"))
+    if "dataclass_tag" not in info.metadata:
+        return False, False
+    for dec in info.defn.decorators:
+        name = decorator_fullname(dec)
+        if name == MESSAGE:
+            return True, True
+        if name in _DATACLASS_MAKERS:
+            frozen = isinstance(dec, CallExpr) and any(
+                arg_name == "frozen"
+                and isinstance(arg, NameExpr)
+                and arg.fullname == "builtins.True"
+                for arg_name, arg in zip(dec.arg_names, dec.args, strict=False)
+            )
+            return True, frozen
+    return True, True
+
+
+def _record_field_names(info: TypeInfo) -> list[str]:
+    names: list[str] = []
+    for base in reversed(info.mro):
+        data = base.metadata.get("dataclass")
+        if isinstance(data, dict):
+            found = [a["name"] for a in data.get("attributes", ()) if isinstance(a, dict)]
+        elif "dataclass_tag" in base.metadata:
+            found = [
+                name
+                for name, sym in base.names.items()
+                if isinstance(sym.node, Var)
+                and not sym.node.is_classvar
+                and not sym.node.is_inferred
+                and not name.startswith("__")
+            ]
+        else:
+            continue
+        names.extend(n for n in found if n not in names)
+    return names
+
+
+class Translator:
+    """Translates one mypy type; guards recursive aliases and runaway generics."""
+
+    def __init__(self) -> None:
+        self._expanding: set[str] = set()
+        self._depth = 0
+
+    def shape(self, typ: Type) -> Shape:
+        if self._depth > _MAX_DEPTH:
+            return accepted(str(typ))
+        self._depth += 1
+        try:
+            return self._shape(typ)
+        finally:
+            self._depth -= 1
+
+    def _shape(self, typ: Type) -> Shape:
+        if isinstance(typ, TypeAliasType) and typ.alias is not None:
+            name = typ.alias.fullname
+            if name in (VAL, REF):
+                kind = ShapeKind.VAL if name == VAL else ShapeKind.REF
+                inner = self.shape(typ.args[0]) if typ.args else Shape(ShapeKind.ANY, "Any")
+                return Shape(kind, kind.name.title(), (inner,))
+            if typ.is_recursive:
+                if name in self._expanding:
+                    return accepted(typ.alias.name)
+                self._expanding.add(name)
+                try:
+                    return self.shape(get_proper_type(typ))
+                finally:
+                    self._expanding.discard(name)
+        proper = get_proper_type(typ)
+        if isinstance(proper, AnyType):
+            if proper.type_of_any == TypeOfAny.from_error:
+                return accepted("Any")  # mypy has reported the error already
+            return Shape(ShapeKind.ANY, "Any")
+        if isinstance(proper, (NoneType, UninhabitedType)):
+            return Shape(ShapeKind.NONE)
+        if isinstance(proper, LiteralType):
+            return Shape(ShapeKind.LITERAL, f"Literal[{proper.value_repr()}]")
+        if isinstance(proper, UnionType):
+            return Shape(ShapeKind.UNION, "", tuple(self.shape(t) for t in proper.items))
+        if isinstance(proper, TupleType):
+            return self._tuple(proper)
+        if isinstance(proper, Instance):
+            return self._instance(proper)
+        if isinstance(proper, TypeVarType):
+            if proper.values:
+                bounds = tuple(self.shape(v) for v in proper.values)
+            else:
+                bound = get_proper_type(proper.upper_bound)
+                unbounded = isinstance(bound, Instance) and bound.type.fullname == "builtins.object"
+                bounds = () if unbounded else (self.shape(bound),)
+            return Shape(ShapeKind.TYPEVAR, proper.name, bounds)
+        if isinstance(proper, (CallableType, Overloaded)):
+            if proper.is_type_obj():
+                return Shape(ShapeKind.CLASS, "builtins.type", bases=frozenset({"builtins.object"}))
+            return Shape(ShapeKind.CALLABLE, "Callable")
+        if isinstance(proper, TypeType):
+            return Shape(ShapeKind.CLASS, "builtins.type", (self.shape(proper.item),))
+        if isinstance(proper, TypedDictType):
+            return Shape(ShapeKind.CLASS, "builtins.dict", bases=frozenset({"builtins.object"}))
+        # ParamSpec pieces, partial or erased types: nothing a value is declared as.
+        return accepted(str(proper))
+
+    def _tuple(self, typ: TupleType) -> Shape:
+        info = typ.partial_fallback.type
+        if info.is_named_tuple:
+            names = info.metadata.get("namedtuple", {}).get("fields", [])
+            items = list(zip(names, typ.items, strict=False))
+            return self._record(info, (), lambda: items)
+        return Shape(
+            ShapeKind.CLASS,
+            "builtins.tuple",
+            tuple(self.shape(t) for t in typ.items),
+            _bases(info),
+        )
+
+    def _instance(self, typ: Instance) -> Shape:
+        info = typ.type
+        name = info.fullname
+        if name in (ISO, TAG):
+            kind = ShapeKind.ISO if name == ISO else ShapeKind.TAG
+            return Shape(kind, kind.name.title(), tuple(self.shape(a) for a in typ.args))
+        if info.is_newtype and info.bases:
+            return self.shape(info.bases[0])
+        args = tuple(self.shape(a) for a in typ.args)
+        if info.is_named_tuple and info.tuple_type is not None:
+            expanded = get_proper_type(expand_type_by_instance(info.tuple_type, typ))
+            if isinstance(expanded, TupleType):
+                return self._tuple(expanded)
+        is_record, frozen = record_state(info)
+        if is_record and frozen:
+            return self._record(info, args, lambda: self.dataclass_fields(typ))
+        return Shape(ShapeKind.CLASS, name, args, _bases(info), mutable_record=is_record)
+
+    def dataclass_fields(self, typ: Instance) -> Iterable[tuple[str, Type]]:
+        for field in _record_field_names(typ.type):
+            sym = typ.type.get(field)
+            if sym is None or not isinstance(sym.node, Var) or sym.node.type is None:
+                yield field, AnyType(TypeOfAny.special_form)
+                continue
+            owner = sym.node.info
+            declared = sym.node.type
+            if owner.type_vars:
+                declared = expand_type_by_instance(declared, map_instance_to_supertype(typ, owner))
+            yield field, declared
+
+    def _record(
+        self,
+        info: TypeInfo,
+        args: tuple[Shape, ...],
+        items: Callable[[], Iterable[tuple[str, Type]]],
+    ) -> Shape:
+        # A thunk: static_problem expands fields only when it reaches them, which is
+        # what keeps recursive records finite.
+        def fields() -> list[tuple[str, Shape]]:
+            return [(n, Translator().shape(t)) for n, t in items()]
+
+        return Shape(ShapeKind.CLASS, info.fullname, args, _bases(info), fields)
+
+
+def _bases(info: TypeInfo) -> frozenset[str]:
+    return frozenset(b.fullname for b in info.mro[1:])
+
+
+def shape_of(typ: Type) -> Shape:
+    """The ``Shape`` of a mypy type."""
+    return Translator().shape(typ)
+
+
+def is_agent(info: TypeInfo) -> bool:
+    return info.fullname != AGENT and info.has_base(AGENT)
