@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"capsys {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from capsys.lint.cli import add_arguments
+
+    lint = sub.add_parser("lint", help="check files for capability violations")
+    add_arguments(lint)
     rules = sub.add_parser("rules", help="list the diagnostic codes")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     explain = sub.add_parser("explain", help="explain one diagnostic code")
@@ -73,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     out = sys.stdout
+    if args.command == "lint":
+        from capsys.lint.cli import run
+
+        return run(args)
     if args.command == "rules":
         if args.format == "json":
             json.dump([_rule_json(r) for r in RULES], out, indent=2)
@@ -94,5 +102,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             _explain(rule, out)
         return EXIT_OK
     parser.print_usage(sys.stderr)
-    sys.stderr.write("capsys: a command is required (rules, explain)\n")
+    sys.stderr.write("capsys: a command is required (lint, rules, explain)\n")
     return EXIT_ERROR

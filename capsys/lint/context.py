@@ -1,0 +1,518 @@
+"""Everything a rule may ask about one file, computed once and shared by all rules.
+
+``FileContext`` walks the tree once (``_Scan``) and keeps what the rules need: every
+call and attribute with its enclosing scopes, every annotation, nested imports and
+``global`` declarations. The import resolver (``names``) and the project index
+(``index``) answer "what does this name refer to" without importing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import libcst as cst
+
+from capsys.config import Config
+from capsys.lint.index import (
+    ClassKind,
+    ModuleSummary,
+    NameResolver,
+    ProjectIndex,
+    is_mutable_value,
+    summarize,
+)
+from capsys.lint.shapes import ShapeBuilder
+from capsys.sendable import Shape, ShapeKind
+
+__all__ = [
+    "AgentClass",
+    "Behaviour",
+    "FileContext",
+    "MessageClass",
+    "Scope",
+    "Site",
+    "function_params",
+    "iter_function_bindings",
+]
+
+ScopeNode = cst.ClassDef | cst.FunctionDef | cst.Lambda
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The chain of classes, functions and lambdas around a node, outermost first."""
+
+    chain: tuple[ScopeNode, ...] = ()
+
+    @property
+    def function(self) -> cst.FunctionDef | None:
+        """The innermost enclosing ``def`` (None at module or class level)."""
+        for node in reversed(self.chain):
+            if isinstance(node, cst.FunctionDef):
+                return node
+            if isinstance(node, cst.ClassDef):
+                return None
+        return None
+
+    @property
+    def in_lambda(self) -> bool:
+        """Whether a lambda lies between the node and its innermost ``def``."""
+        for node in reversed(self.chain):
+            if isinstance(node, cst.Lambda):
+                return True
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                return False
+        return False
+
+    def method(self) -> tuple[cst.ClassDef, cst.FunctionDef] | None:
+        """The (class, method) whose body holds the node, through nested defs/lambdas."""
+        for i in range(len(self.chain) - 1, 0, -1):
+            node, parent = self.chain[i], self.chain[i - 1]
+            if isinstance(node, cst.FunctionDef) and isinstance(parent, cst.ClassDef):
+                return parent, node
+        return None
+
+    def directly_in(self, function: cst.FunctionDef) -> bool:
+        """The node is in ``function``'s own body, not in a nested def, class or lambda."""
+        return bool(self.chain) and self.chain[-1] is function
+
+
+@dataclass(frozen=True)
+class Site:
+    """A node of interest and its scope."""
+
+    node: cst.CSTNode
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    node: cst.FunctionDef
+    name: str
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class AgentClass:
+    """An agent class defined in this file: its behaviours, ``__init__`` and methods."""
+
+    node: cst.ClassDef
+    name: str
+    behaviours: tuple[Behaviour, ...]
+    init: cst.FunctionDef | None
+    methods: tuple[cst.FunctionDef, ...]
+
+    def behaviour(self, function: cst.FunctionDef) -> Behaviour | None:
+        for b in self.behaviours:
+            if b.node is function:
+                return b
+        return None
+
+
+@dataclass(frozen=True)
+class MessageClass:
+    node: cst.ClassDef
+    name: str
+
+
+class _Scan(cst.CSTVisitor):
+    """The one full walk of a file: collects the sites every rule looks at."""
+
+    def __init__(self) -> None:
+        self.stack: list[ScopeNode] = []
+        self.scope = Scope()
+        self.calls: list[Site] = []
+        self.attributes: list[Site] = []
+        self.annotations: list[Site] = []
+        self.nested_imports: list[cst.Import | cst.ImportFrom] = []
+        self.globals: list[str] = []
+        self.bound: set[str] = set()
+
+    def _push(self, node: ScopeNode) -> None:
+        self.stack.append(node)
+        self.scope = Scope(tuple(self.stack))
+
+    def _pop(self) -> None:
+        self.stack.pop()
+        self.scope = Scope(tuple(self.stack))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.bound.add(node.name.value)
+        self._push(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.bound.add(node.name.value)
+        self._push(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._push(node)
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._pop()
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.bound.add(node.name.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, cst.Name):
+            self.bound.add(node.target.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(Site(node, self.scope))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.attributes.append(Site(node, self.scope))
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self.annotations.append(Site(node, self.scope))
+
+    def visit_Import(self, node: cst.Import) -> None:
+        if self.stack:
+            self.nested_imports.append(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if self.stack:
+            self.nested_imports.append(node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.globals.extend(item.name.value for item in node.names)
+
+
+def function_params(function: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
+    """Every parameter of a function, in order (positional-only to ``**kwargs``)."""
+    p = function.params
+    params = [*p.posonly_params, *p.params]
+    if isinstance(p.star_arg, cst.Param):
+        params.append(p.star_arg)
+    params.extend(p.kwonly_params)
+    if p.star_kwarg is not None:
+        params.append(p.star_kwarg)
+    return params
+
+
+class _Bindings(cst.CSTVisitor):
+    """All bindings of names in one function body (not in nested scopes)."""
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        self.root = root
+        self.found: list[tuple[str, cst.CSTNode]] = []
+
+    def _nested(self, node: cst.CSTNode) -> bool:
+        return node is not self.root
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.found.append((node.name.value, node))
+        return not self._nested(node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.found.append((node.name.value, node))
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return False
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return False
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return False
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return False
+
+    def _targets(self, target: cst.BaseExpression, owner: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            self.found.append((target.value, owner))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._targets(element.value, owner)
+        elif isinstance(target, cst.StarredElement):
+            self._targets(target.value, owner)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._targets(target.target, node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._targets(node.target, node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._targets(node.target, node)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._targets(node.target, node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._targets(node.target, node)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._targets(node.asname.name, node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._targets(node.name.name, node)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._targets(node.target, node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            self.found.append((item.name.value, node))
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        for item in node.names:
+            self.found.append((item.name.value, node))
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            name = alias.asname.name if alias.asname else alias.name
+            if isinstance(name, cst.Name):
+                self.found.append((name.value, node))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = alias.asname.name if alias.asname else alias.name
+            if isinstance(name, cst.Name):
+                self.found.append((name.value, node))
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self.found.append((node.name.value, node))
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self.found.append((node.name.value, node))
+
+
+def iter_function_bindings(function: cst.FunctionDef) -> Iterator[tuple[str, cst.CSTNode]]:
+    """(name, binding statement) for every binding in ``function``'s own body."""
+    visitor = _Bindings(function)
+    function.body.visit(visitor)
+    yield from visitor.found
+
+
+class FileContext:
+    """One parsed file and everything the rules may ask about it."""
+
+    def __init__(
+        self,
+        path: Path,
+        module: cst.Module,
+        config: Config,
+        index: ProjectIndex,
+        module_name: str = "",
+        is_package: bool = False,
+    ) -> None:
+        self.path = path
+        self.module = module
+        self.config = config
+        self.index = index
+        self.module_name = module_name
+        scan = _Scan()
+        module.visit(scan)
+        self.calls: Sequence[Site] = scan.calls
+        self.attributes: Sequence[Site] = scan.attributes
+        self.annotations: Sequence[Site] = scan.annotations
+        self.summary: ModuleSummary = summarize(
+            module, module_name, is_package, scan.nested_imports, scan.globals
+        )
+        index.add(self.summary)
+        self.names = NameResolver(self.summary, frozenset(scan.bound))
+        self.shapes = ShapeBuilder(index)
+        self._bindings: dict[int, dict[str, list[cst.CSTNode]]] = {}
+
+    # -- classes -------------------------------------------------------------------
+
+    def qualified(self, expr: cst.BaseExpression) -> str | None:
+        """The qualified name of ``expr``, following project re-exports."""
+        name = self.names.qualified(expr)
+        return self.index.resolve_export(name) if name is not None else None
+
+    def class_kind(self, expr: cst.BaseExpression) -> ClassKind:
+        """What class ``expr`` (a name as written here) denotes; UNKNOWN unless sure."""
+        if not isinstance(expr, (cst.Name, cst.Attribute)):
+            return ClassKind.UNKNOWN
+        return self.index.class_kind(self.qualified(expr))
+
+    def is_agent_class(self, expr: cst.BaseExpression) -> bool:
+        return self.class_kind(expr) is ClassKind.AGENT
+
+    def is_message_class(self, expr: cst.BaseExpression) -> bool:
+        return self.class_kind(expr) is ClassKind.MESSAGE
+
+    def _top_classes(self) -> Iterator[cst.ClassDef]:
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.ClassDef):
+                yield stmt
+
+    def _own_kind(self, node: cst.ClassDef) -> ClassKind:
+        name = f"{self.module_name}.{node.name.value}" if self.module_name else node.name.value
+        return self.index.class_kind(name)
+
+    @cached_property
+    def agent_classes(self) -> tuple[AgentClass, ...]:
+        """The agent classes defined at the top level of this file."""
+        found: list[AgentClass] = []
+        for node in self._top_classes():
+            if self._own_kind(node) is not ClassKind.AGENT:
+                continue
+            behaviours: list[Behaviour] = []
+            methods: list[cst.FunctionDef] = []
+            init: cst.FunctionDef | None = None
+            body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+            for stmt in body:
+                if not isinstance(stmt, cst.FunctionDef):
+                    continue
+                methods.append(stmt)
+                if stmt.name.value == "__init__":
+                    init = stmt
+                if any(self.names.capsys_name(d.decorator) == "behaviour" for d in stmt.decorators):
+                    behaviours.append(
+                        Behaviour(stmt, stmt.name.value, stmt.asynchronous is not None)
+                    )
+            found.append(AgentClass(node, node.name.value, tuple(behaviours), init, tuple(methods)))
+        return tuple(found)
+
+    @cached_property
+    def message_classes(self) -> tuple[MessageClass, ...]:
+        """The ``@message`` classes defined at the top level of this file."""
+        return tuple(
+            MessageClass(node, node.name.value)
+            for node in self._top_classes()
+            if self._own_kind(node) is ClassKind.MESSAGE
+        )
+
+    def agent_of(self, node: cst.ClassDef) -> AgentClass | None:
+        for agent in self.agent_classes:
+            if agent.node is node:
+                return agent
+        return None
+
+    @property
+    def mutable_globals(self) -> frozenset[str]:
+        """Module-level names bound to mutable containers, and names declared ``global``."""
+        return frozenset(self.summary.mutable_globals)
+
+    # -- types -----------------------------------------------------------------------
+
+    def shape(self, annotation: cst.BaseExpression) -> Shape:
+        """The ``Shape`` of an annotation written in this file."""
+        return self.shapes.shape(annotation, self.names)
+
+    def bindings(self, function: cst.FunctionDef) -> dict[str, list[cst.CSTNode]]:
+        """Name -> binding statements in ``function``'s own body (memoised)."""
+        key = id(function)
+        found = self._bindings.get(key)
+        if found is None:
+            found = {}
+            for name, node in iter_function_bindings(function):
+                found.setdefault(name, []).append(node)
+            self._bindings[key] = found
+        return found
+
+    def param(self, function: cst.FunctionDef, name: str) -> cst.Param | None:
+        for p in function_params(function):
+            if p.name.value == name:
+                return p
+        return None
+
+    def evident_class(self, name: cst.Name, function: cst.FunctionDef | None) -> str | None:
+        """The qualified class of a local name when evident from its only kind of binding.
+
+        A parameter annotated ``C`` (never rebound), or a local whose every binding is
+        ``name = C(...)`` / ``name: C = ...`` with the same ``C``. None when unsure.
+        """
+        if function is None:
+            return None
+        binds = self.bindings(function).get(name.value, [])
+        param = self.param(function, name.value)
+        if param is not None:
+            if binds or param.annotation is None:
+                return None
+            return self._annotation_class(param.annotation.annotation)
+        found: set[str | None] = set()
+        for node in binds:
+            if isinstance(node, cst.AnnAssign):
+                found.add(self._annotation_class(node.annotation.annotation))
+            elif (
+                isinstance(node, cst.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0].target, cst.Name)
+                and isinstance(node.value, cst.Call)
+            ):
+                found.add(self.qualified(node.value.func))
+            else:
+                return None
+        if len(found) != 1:
+            return None
+        return found.pop()
+
+    def _annotation_class(self, annotation: cst.BaseExpression) -> str | None:
+        head = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+        return self.qualified(head)
+
+    def local_shape(self, name: cst.Name, function: cst.FunctionDef | None) -> Shape | None:
+        """The evident type of a local name in ``function``, or None when not evident.
+
+        Evident means: a parameter with an annotation and never rebound; or a local whose
+        every binding is an annotated assignment or a plain ``name = <value>`` with an
+        evidently mutable value (a list/dict/set display, ``list(...)``...).
+        """
+        if function is None:
+            return None
+        binds = self.bindings(function).get(name.value, [])
+        param = self.param(function, name.value)
+        if param is not None:
+            if binds or param.annotation is None:
+                return None
+            return self.shape(param.annotation.annotation)
+        if not binds:
+            return None
+        annotated: Shape | None = None
+        mutable: str | None = None
+        for node in binds:
+            if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+                annotated = self.shape(node.annotation.annotation)
+            elif (
+                isinstance(node, cst.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0].target, cst.Name)
+                and is_mutable_value(node.value, self.names)
+            ):
+                mutable = _mutable_kind(node.value, self.names)
+            elif isinstance(node, cst.AugAssign):
+                continue
+            else:
+                return None
+        if annotated is not None:
+            return annotated
+        if mutable is not None:
+            return Shape(ShapeKind.CLASS, mutable)
+        return None
+
+
+def _mutable_kind(value: cst.BaseExpression, names: NameResolver) -> str:
+    if isinstance(value, (cst.List, cst.ListComp)):
+        return "builtins.list"
+    if isinstance(value, (cst.Dict, cst.DictComp)):
+        return "builtins.dict"
+    if isinstance(value, (cst.Set, cst.SetComp)):
+        return "builtins.set"
+    if isinstance(value, cst.Call):
+        return names.qualified(value.func) or "builtins.object"
+    return "builtins.object"

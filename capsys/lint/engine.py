@@ -1,0 +1,276 @@
+"""File -> parse once -> one scan shared by all rules -> located, suppressed diagnostics.
+
+The checked code is parsed with libcst and never imported or executed. Files that do not
+import capsys or runtime cannot contain capsys code: a cheap byte-level check skips them
+before parsing. Positions are computed only for files that have findings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from capsys.config import Config
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext
+from capsys.lint.index import ProjectIndex, file_hash, module_name_for
+from capsys.lint.model import Diagnostic, Finding, Fix
+from capsys.lint.rules import all_rules
+
+__all__ = [
+    "FileResult",
+    "InternalError",
+    "apply_fixes",
+    "imports_capsys",
+    "lint_file",
+    "lint_source",
+]
+
+# `import capsys`, `import x, runtime.y`, `from capsys.z import ...`, `from runtime import`:
+# anything else cannot reach capsys names, so the file has nothing to check.
+_IMPORTS_CAPSYS = re.compile(
+    rb"^[ \t]*(?:from[ \t]+(?:capsys|runtime)\b|import[ \t]+[^\n#;]*\b(?:capsys|runtime)\b)",
+    re.MULTILINE,
+)
+_SUPPRESS = re.compile(r"#\s*capsys:\s*ignore(?:\[([A-Za-z0-9_,\s]*)\])?")
+
+
+class InternalError(Exception):
+    """A rule crashed on a file: a linter bug, reported with exit status 2."""
+
+
+@dataclass
+class FileResult:
+    """What linting one file produced."""
+
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    deps: dict[str, tuple[str, str]] = field(default_factory=dict)  # module -> (path, hash)
+    skipped: bool = False  # did not import capsys: not parsed
+    error: str | None = None  # an internal failure (a linter bug), not a finding
+
+
+def imports_capsys(data: bytes) -> bool:
+    """The cheap pre-check: does the text import capsys or runtime at all?"""
+    return _IMPORTS_CAPSYS.search(data) is not None
+
+
+def _suppressed_codes(line: str) -> frozenset[str] | None:
+    """Codes suppressed on a source line; an empty set means every code."""
+    match = _SUPPRESS.search(line)
+    if match is None:
+        return None
+    if match.group(1) is None:
+        return frozenset()
+    return frozenset(c.strip().upper() for c in match.group(1).split(",") if c.strip())
+
+
+def _cap000(path: str, config: Config, line: int, column: int, error: str) -> Diagnostic:
+    return Diagnostic(
+        path,
+        line,
+        column,
+        "CAP000",
+        format_message("CAP000", error=error),
+        config.severity_of("CAP000").value,
+        line,
+        column,
+    )
+
+
+def _parse_error(path: str, data: bytes, config: Config, exc: Exception) -> Diagnostic:
+    if isinstance(exc, cst.ParserSyntaxError):
+        message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
+        return _cap000(path, config, exc.raw_line, exc.raw_column + 1, f"syntax error: {message}")
+    if isinstance(exc, UnicodeDecodeError):
+        start = exc.start
+        line = data.count(b"\n", 0, start) + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        return _cap000(path, config, line, column, f"not valid {exc.encoding} text ({exc.reason})")
+    if isinstance(exc, RecursionError):
+        return _cap000(path, config, 1, 1, "too deeply nested to parse")
+    return _cap000(path, config, 1, 1, f"{type(exc).__name__}: {exc}")
+
+
+def _read_error(path: str, config: Config, exc: OSError) -> Diagnostic:
+    return _cap000(path, config, 1, 1, f"cannot read it ({exc.strerror or exc})")
+
+
+def parse(data: bytes) -> cst.Module:
+    """Parse source bytes (encoding from the BOM / coding cookie, default UTF-8)."""
+    return cst.parse_module(data)
+
+
+def run_rules(ctx: FileContext, codes: Iterable[str] | None = None) -> list[Finding]:
+    """Run every enabled rule on one file."""
+    wanted = set(codes) if codes is not None else None
+    findings: list[Finding] = []
+    for rule in all_rules():
+        if not ctx.config.enabled(rule.code) or (wanted is not None and rule.code not in wanted):
+            continue
+        try:
+            findings.extend(rule.check(ctx))
+        except RecursionError:
+            continue  # pathologically nested code: the rule gives up on this file
+        except Exception as exc:  # a rule bug must not hide the other files' results
+            raise InternalError(f"{rule.module} failed on {ctx.path}: {exc!r}") from exc
+    return findings
+
+
+def _locate(
+    path: str, module: cst.Module, findings: Sequence[Finding], config: Config
+) -> list[Diagnostic]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    lines = module.code.splitlines()
+    seen: set[Diagnostic] = set()
+    located: list[Diagnostic] = []
+    for finding in findings:
+        where: CodeRange | None = positions.get(finding.node)
+        if where is None:
+            continue
+        line_text = lines[where.start.line - 1] if where.start.line <= len(lines) else ""
+        suppressed = _suppressed_codes(line_text)
+        if suppressed is not None and (not suppressed or finding.code in suppressed):
+            continue
+        diagnostic = Diagnostic(
+            path,
+            where.start.line,
+            where.start.column + 1,
+            finding.code,
+            finding.message,
+            config.severity_of(finding.code).value,
+            where.end.line,
+            where.end.column + 1,
+            finding.fix is not None and not finding.fix.unsafe,
+        )
+        if diagnostic not in seen:
+            seen.add(diagnostic)
+            located.append(diagnostic)
+    located.sort()
+    return located
+
+
+def _context(path: Path, module: cst.Module, config: Config, index: ProjectIndex) -> FileContext:
+    name, is_package, root = module_name_for(path)
+    index.add_root(root)
+    return FileContext(path, module, config, index, name, is_package)
+
+
+def lint_source(
+    path: Path, data: bytes, config: Config, index: ProjectIndex, display: str | None = None
+) -> FileResult:
+    """Lint one file's bytes. ``display`` is the path as reported (default ``path``)."""
+    shown = display if display is not None else str(path)
+    result = FileResult(shown)
+    if not imports_capsys(data):
+        result.skipped = True
+        return result
+    try:
+        module = parse(data)
+    except (cst.ParserSyntaxError, UnicodeDecodeError, RecursionError, LookupError) as exc:
+        result.diagnostics.append(_parse_error(shown, data, config, exc))
+        return result
+    index.begin_file()
+    try:
+        ctx = _context(path, module, config, index)
+        findings = run_rules(ctx)
+    except InternalError as exc:
+        result.error = str(exc)
+        return result
+    except RecursionError:
+        findings = []
+    result.deps = index.file_deps()
+    result.deps.pop(ctx.module_name, None)
+    index.consulted[ctx.module_name] = (str(path), file_hash(data))
+    if findings:
+        result.diagnostics = _locate(shown, module, findings, config)
+    return result
+
+
+def lint_file(
+    path: Path, config: Config, index: ProjectIndex, display: str | None = None
+) -> FileResult:
+    """Read and lint one file; an unreadable file is a CAP000 finding."""
+    shown = display if display is not None else str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileResult(shown, [_read_error(shown, config, exc)])
+    return lint_source(path, data, config, index, shown)
+
+
+class _ApplyFixes(cst.CSTTransformer):
+    def __init__(self, replacements: dict[int, cst.CSTNode]) -> None:
+        self.replacements = replacements
+
+    def on_leave(
+        self, original_node: cst.CSTNodeT, updated_node: cst.CSTNodeT
+    ) -> cst.CSTNodeT | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNodeT]:
+        new = self.replacements.get(id(original_node))
+        return cast(cst.CSTNodeT, new) if new is not None else updated_node
+
+
+def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
+    """Apply fixes to a module (one pass; a replacement inside another is left for the
+    next pass, which the caller runs until nothing changes)."""
+    replacements: dict[int, cst.CSTNode] = {}
+    for fix in fixes:
+        for r in fix.replacements:
+            replacements.setdefault(id(r.old), r.new)
+    if not replacements:
+        return module
+    return module.visit(_ApplyFixes(replacements))
+
+
+def fix_source(
+    path: Path, data: bytes, config: Config, index: ProjectIndex, *, unsafe: bool = False
+) -> bytes:
+    """The file's bytes with every applicable fix applied, repeated until stable."""
+    if not imports_capsys(data):
+        return data
+    try:
+        module = parse(data)
+    except (cst.ParserSyntaxError, UnicodeDecodeError, RecursionError, LookupError):
+        return data
+    original = module.code
+    for _ in range(10):
+        ctx = _context(path, module, config, index)
+        fixes = _unsuppressed_fixes(module, run_rules(ctx), unsafe)
+        if not fixes:
+            break
+        fixed = apply_fixes(module, fixes)
+        if fixed.code == module.code:
+            break
+        try:
+            module = parse(fixed.bytes)
+        except cst.ParserSyntaxError as exc:
+            raise InternalError(f"a fix made {path} unparsable: {exc.message}") from exc
+    return data if module.code == original else module.bytes
+
+
+def _unsuppressed_fixes(module: cst.Module, findings: Sequence[Finding], unsafe: bool) -> list[Fix]:
+    """The fixes of findings that a ``# capsys: ignore`` comment does not suppress."""
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    lines = module.code.splitlines()
+    fixes: list[Fix] = []
+    for finding in findings:
+        fix = finding.fix
+        if fix is None or (fix.unsafe and not unsafe):
+            continue
+        where = positions.get(finding.node)
+        if where is None:
+            continue
+        text = lines[where.start.line - 1] if where.start.line <= len(lines) else ""
+        suppressed = _suppressed_codes(text)
+        if suppressed is not None and (not suppressed or finding.code in suppressed):
+            continue
+        fixes.append(fix)
+    return fixes

@@ -1,0 +1,534 @@
+"""The project index: what each module imports and which classes it defines.
+
+Rules must know whether a name, as written in one module, is an agent class, a
+``@message`` class, a frozen record, an enum... also when the class lives in another
+file of the checked project, or inherits from one that does. The index answers that
+without importing anything: each module is summarised once (top-level imports, classes,
+module-level mutable globals) from its libcst tree, and other modules are loaded lazily,
+only when a name actually leads to them. Every file consulted is recorded so the cache
+can invalidate a result when a dependency changes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from capsys.sendable import CAPSYS_NAMES
+
+__all__ = [
+    "CAPSYS_ROOTS",
+    "ClassKind",
+    "ClassSummary",
+    "ModuleSummary",
+    "NameResolver",
+    "ProjectIndex",
+    "dotted_name",
+    "is_mutable_value",
+    "module_name_for",
+    "summarize",
+]
+
+CAPSYS_ROOTS = frozenset({"capsys", "runtime"})
+_BUILTINS = frozenset(dir(builtins))
+# Public names a `from capsys import *` / `from runtime import *` may bring in.
+_STAR_NAMES = frozenset(CAPSYS_NAMES) | {
+    "Runtime",
+    "run",
+    "channel",
+    "quorum",
+    "broadcast",
+    "shard",
+    "LeaseManager",
+}
+_MUTABLE_CONSTRUCTORS = frozenset(
+    {
+        "builtins.list",
+        "builtins.dict",
+        "builtins.set",
+        "builtins.bytearray",
+        "collections.deque",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+        "collections.Counter",
+        "collections.ChainMap",
+    }
+)
+
+
+def dotted_name(expr: cst.BaseExpression) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, else None."""
+    parts: list[str] = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if not isinstance(expr, cst.Name):
+        return None
+    parts.append(expr.value)
+    return ".".join(reversed(parts))
+
+
+def _resolve_relative(module: str, is_package: bool, level: int, target: str) -> str:
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    base = ".".join(parts)
+    if target:
+        return f"{base}.{target}" if base else target
+    return base
+
+
+def import_bindings(
+    node: cst.Import | cst.ImportFrom, module: str, is_package: bool
+) -> Iterator[tuple[str, str]]:
+    """(local name, qualified name) pairs bound by one import statement.
+
+    ``from m import *`` of capsys/runtime yields their public names; other star
+    imports bind nothing the linter can know.
+    """
+    if isinstance(node, cst.Import):
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                yield alias.asname.name.value, full
+            else:
+                head = full.split(".", 1)[0]
+                yield head, head
+        return
+    target = dotted_name(node.module) if node.module is not None else ""
+    if target is None:
+        return
+    level = len(node.relative)
+    source = _resolve_relative(module, is_package, level, target) if level else target
+    if isinstance(node.names, cst.ImportStar):
+        if source.split(".", 1)[0] in CAPSYS_ROOTS:
+            for name in _STAR_NAMES:
+                yield name, f"{source}.{name}"
+        return
+    for alias in node.names:
+        if not isinstance(alias.name, cst.Name):
+            continue
+        local = alias.name.value
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            local = alias.asname.name.value
+        yield local, f"{source}.{alias.name.value}" if source else alias.name.value
+
+
+class ClassKind(enum.Enum):
+    """What a class is, as far as the capability rules care."""
+
+    AGENT = "agent"
+    MESSAGE = "message"  # @message
+    FROZEN_RECORD = "frozen-record"  # frozen dataclass or NamedTuple
+    ENUM = "enum"
+    MUTABLE_RECORD = "mutable-record"  # a dataclass that is not frozen
+    TYPED_DICT = "typed-dict"
+    PLAIN = "plain"  # an ordinary class: only known, ordinary bases, no decorators
+    UNKNOWN = "unknown"  # anything the linter cannot be sure about: no finding
+
+
+_ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
+_NEUTRAL_BASES = frozenset({"builtins.object", "typing.Generic", "typing_extensions.Generic"})
+_NAMEDTUPLE_BASES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
+_EXTERNAL_KINDS = {
+    **dict.fromkeys(_ENUM_BASES, ClassKind.ENUM),
+    "typing.NamedTuple": ClassKind.FROZEN_RECORD,
+    "typing_extensions.NamedTuple": ClassKind.FROZEN_RECORD,
+    "typing.TypedDict": ClassKind.TYPED_DICT,
+    "typing_extensions.TypedDict": ClassKind.TYPED_DICT,
+}
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """A top-level class as written: resolved bases and decorators, annotated fields."""
+
+    name: str
+    module: str
+    bases: tuple[str | None, ...]  # qualified names; None for an expression we cannot name
+    decorators: tuple[str | None, ...]
+    dataclass_frozen: bool | None  # None: not a @dataclass; else its frozen= flag
+    fields: tuple[tuple[str, str], ...]  # (name, annotation source) of annotated fields
+    has_metaclass: bool = False
+    defines_setattr: bool = False
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass
+class ModuleSummary:
+    """One module's top level: the import map, defined names, classes, mutable globals."""
+
+    name: str
+    is_package: bool
+    imports: dict[str, str] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)  # names bound at the top level
+    classes: dict[str, ClassSummary] = field(default_factory=dict)
+    mutable_globals: set[str] = field(default_factory=set)
+
+
+def capsys_public_name(qualified: str | None) -> str | None:
+    """``"iso"`` for ``capsys.iso`` / ``capsys.capabilities.iso`` / ``runtime.x.iso``."""
+    if qualified is None:
+        return None
+    root, _, rest = qualified.partition(".")
+    if root not in CAPSYS_ROOTS or not rest:
+        return None
+    return rest.rsplit(".", 1)[-1]
+
+
+class NameResolver:
+    """Resolves names as written in one module to qualified names, without running code.
+
+    Handles ``import capsys as c`` (``c.iso``), ``from capsys import iso as i``,
+    ``from capsys.capabilities import iso``, relative imports, names defined in the
+    module itself (``pkg.mod.Name``) and builtins that the module does not rebind.
+    """
+
+    def __init__(self, summary: ModuleSummary, shadowed: frozenset[str] = frozenset()) -> None:
+        self.summary = summary
+        self.imports = summary.imports
+        self._shadowed = shadowed  # names bound somewhere in the module (not builtins)
+
+    def qualified(self, expr: cst.BaseExpression) -> str | None:
+        dotted = dotted_name(expr)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        base = self.imports.get(head)
+        if base is None:
+            if head in self.summary.defined:
+                base = f"{self.summary.name}.{head}" if self.summary.name else head
+            elif head in _BUILTINS and head not in self._shadowed:
+                base = f"builtins.{head}"
+            else:
+                return None
+        return f"{base}.{rest}" if rest else base
+
+    def capsys_name(self, expr: cst.BaseExpression) -> str | None:
+        """The public capsys/runtime name ``expr`` refers to (``"iso"``, ``"Tag"``...)."""
+        return capsys_public_name(self.qualified(expr))
+
+
+def is_mutable_value(expr: cst.BaseExpression, resolver: NameResolver) -> bool:
+    """A list/dict/set display or comprehension, or a call to a mutable container type."""
+    if isinstance(expr, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)):
+        return True
+    if isinstance(expr, cst.Call):
+        return resolver.qualified(expr.func) in _MUTABLE_CONSTRUCTORS
+    return False
+
+
+def _top_level(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    """Top-level statements, looking into ``if``/``try`` blocks (TYPE_CHECKING, fallbacks)."""
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield from stmt.body
+        elif isinstance(stmt, cst.If):
+            yield from _top_level(stmt.body.body)
+            orelse = stmt.orelse
+            while orelse is not None:
+                yield from _top_level(orelse.body.body)
+                orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+        elif isinstance(stmt, cst.Try):
+            yield from _top_level(stmt.body.body)
+            for handler in stmt.handlers:
+                yield from _top_level(handler.body.body)
+        else:
+            yield stmt
+
+
+def _target_names(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def _decorator_info(
+    node: cst.ClassDef, resolver: NameResolver
+) -> tuple[tuple[str | None, ...], bool | None]:
+    names: list[str | None] = []
+    frozen: bool | None = None
+    for deco in node.decorators:
+        expr = deco.decorator
+        call_args: Sequence[cst.Arg] = ()
+        if isinstance(expr, cst.Call):
+            call_args = expr.args
+            expr = expr.func
+        qualified = resolver.qualified(expr)
+        names.append(qualified)
+        if qualified == "dataclasses.dataclass":
+            frozen = False
+            for arg in call_args:
+                if arg.keyword is not None and arg.keyword.value == "frozen":
+                    frozen = isinstance(arg.value, cst.Name) and arg.value.value == "True"
+    return tuple(names), frozen
+
+
+def _class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> ClassSummary:
+    bases = tuple(resolver.qualified(arg.value) for arg in node.bases if arg.keyword is None)
+    has_metaclass = any(arg.keyword is not None for arg in node.bases)
+    decorators, frozen = _decorator_info(node, resolver)
+    fields: list[tuple[str, str]] = []
+    defines_setattr = False
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    for stmt in _top_level(body):
+        if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+            annotation = _EMPTY_MODULE.code_for_node(stmt.annotation.annotation)
+            fields.append((stmt.target.value, annotation))
+        elif isinstance(stmt, cst.FunctionDef) and stmt.name.value in (
+            "__setattr__",
+            "__delattr__",
+        ):
+            defines_setattr = True
+    return ClassSummary(
+        node.name.value,
+        module,
+        bases,
+        decorators,
+        frozen,
+        tuple(fields),
+        has_metaclass,
+        defines_setattr,
+    )
+
+
+def summarize(
+    module: cst.Module,
+    name: str,
+    is_package: bool = False,
+    extra_imports: Sequence[cst.Import | cst.ImportFrom] = (),
+    global_names: Sequence[str] = (),
+) -> ModuleSummary:
+    """Summarise a module from its top-level statements (one pass, no full walk).
+
+    ``extra_imports`` (imports nested in functions) and ``global_names`` (names
+    declared ``global``) come from the caller's full walk when it has one.
+    """
+    summary = ModuleSummary(name, is_package)
+    resolver = NameResolver(summary)
+    statements = list(_top_level(module.body))
+    for stmt in (*statements, *extra_imports):
+        if isinstance(stmt, (cst.Import, cst.ImportFrom)):
+            summary.imports.update(import_bindings(stmt, name, is_package))
+    for stmt in statements:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            summary.defined.add(stmt.name.value)
+        elif isinstance(stmt, cst.Assign):
+            for target in stmt.targets:
+                summary.defined.update(_target_names(target.target))
+        elif isinstance(stmt, cst.AnnAssign):
+            summary.defined.update(_target_names(stmt.target))
+    for local in summary.defined:
+        summary.imports.pop(local, None)
+    for stmt in statements:
+        if isinstance(stmt, cst.ClassDef):
+            summary.classes[stmt.name.value] = _class_summary(stmt, name, resolver)
+        elif isinstance(stmt, cst.Assign) and is_mutable_value(stmt.value, resolver):
+            for target in stmt.targets:
+                summary.mutable_globals.update(_target_names(target.target))
+        elif (
+            isinstance(stmt, cst.AnnAssign)
+            and stmt.value is not None
+            and is_mutable_value(stmt.value, resolver)
+        ):
+            summary.mutable_globals.update(_target_names(stmt.target))
+    summary.mutable_globals.update(global_names)
+    return summary
+
+
+def module_name_for(path: Path) -> tuple[str, bool, Path]:
+    """(dotted module name, is_package, import root) of a file, from ``__init__.py`` files."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    parts: list[str] = [] if is_package else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.append(folder.name)
+        folder = folder.parent
+    return ".".join(reversed(parts)), is_package, folder
+
+
+class _Globals(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.names.extend(item.name.value for item in node.names)
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class ProjectIndex:
+    """Module summaries of the checked project, loaded lazily and memoised per run."""
+
+    def __init__(self, roots: Sequence[Path] = ()) -> None:
+        self.roots: list[Path] = []
+        for root in roots:
+            self.add_root(root)
+        self._modules: dict[str, ModuleSummary | None] = {}
+        self._kinds: dict[str, ClassKind] = {}
+        self.consulted: dict[str, tuple[str, str]] = {}  # module -> (path, content hash)
+        self._touched: set[str] = set()
+
+    def add_root(self, root: Path) -> None:
+        root = root.resolve()
+        if root not in self.roots:
+            self.roots.append(root)
+
+    def add(self, summary: ModuleSummary) -> None:
+        """Register a module summarised by the caller (the file being checked)."""
+        if self._modules.get(summary.name) is not summary:
+            self._kinds.clear()  # class kinds may depend on the replaced summary
+        self._modules[summary.name] = summary
+
+    def begin_file(self) -> None:
+        """Start recording which modules the next file's rules consult."""
+        self._touched = set()
+
+    def file_deps(self) -> dict[str, tuple[str, str]]:
+        """(path, content hash) of each project module consulted since ``begin_file``."""
+        return {m: self.consulted[m] for m in sorted(self._touched) if m in self.consulted}
+
+    def _find_file(self, module: str) -> Path | None:
+        rel = Path(*module.split("."))
+        for root in self.roots:
+            for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    def module(self, name: str) -> ModuleSummary | None:
+        """The summary of module ``name`` of the project, or None if it is not one."""
+        self._touched.add(name)
+        if name in self._modules:
+            return self._modules[name]
+        summary: ModuleSummary | None = None
+        if name and name.split(".", 1)[0] not in CAPSYS_ROOTS:
+            path = self._find_file(name)
+            if path is not None:
+                summary = self._load(path, name)
+        self._modules[name] = summary
+        return summary
+
+    def _load(self, path: Path, name: str) -> ModuleSummary | None:
+        try:
+            data = path.read_bytes()
+            tree = cst.parse_module(data)
+        except (OSError, UnicodeDecodeError, cst.ParserSyntaxError, RecursionError):
+            return None
+        self.consulted[name] = (str(path), file_hash(data))
+        global_names: list[str] = []
+        if b"global" in data:
+            visitor = _Globals()
+            tree.visit(visitor)
+            global_names = visitor.names
+        return summarize(tree, name, path.name == "__init__.py", (), global_names)
+
+    def lookup_class(self, qualified: str, _depth: int = 0) -> ClassSummary | None:
+        """The class a qualified name denotes, following re-exports (``from .m import C``)."""
+        module, _, name = qualified.rpartition(".")
+        if not module or _depth > 8:
+            return None
+        summary = self.module(module)
+        if summary is None:
+            return None
+        found = summary.classes.get(name)
+        if found is not None:
+            return found
+        target = summary.imports.get(name)
+        if target is not None and target != qualified:
+            return self.lookup_class(target, _depth + 1)
+        return None
+
+    def resolve_export(self, qualified: str) -> str:
+        """Follow re-exports of a project name to where it is defined."""
+        for _ in range(8):
+            module, _, name = qualified.rpartition(".")
+            summary = self.module(module) if module else None
+            if summary is None or name in summary.defined:
+                return qualified
+            target = summary.imports.get(name)
+            if target is None or target == qualified:
+                return qualified
+            qualified = target
+        return qualified
+
+    def mutable_global(self, qualified: str) -> bool:
+        """Whether ``pkg.mod.NAME`` is a module-level mutable global of the project."""
+        qualified = self.resolve_export(qualified)
+        module, _, name = qualified.rpartition(".")
+        summary = self.module(module) if module else None
+        return summary is not None and name in summary.mutable_globals
+
+    def class_kind(self, qualified: str | None) -> ClassKind:
+        """What the class named ``qualified`` is; UNKNOWN unless the linter is sure."""
+        if qualified is None:
+            return ClassKind.UNKNOWN
+        cached = self._kinds.get(qualified)
+        if cached is not None:
+            return cached
+        self._kinds[qualified] = ClassKind.UNKNOWN  # breaks inheritance cycles
+        kind = self._compute_kind(qualified)
+        self._kinds[qualified] = kind
+        return kind
+
+    def _compute_kind(self, qualified: str) -> ClassKind:
+        if capsys_public_name(qualified) == "Agent":
+            return ClassKind.AGENT
+        external = _EXTERNAL_KINDS.get(qualified)
+        if external is not None:
+            return external
+        cls = self.lookup_class(qualified)
+        if cls is None:
+            return ClassKind.UNKNOWN
+        base_kinds = [
+            ClassKind.PLAIN if base in _NEUTRAL_BASES else self.class_kind(base)
+            for base in cls.bases
+        ]
+        if ClassKind.AGENT in base_kinds:
+            return ClassKind.AGENT
+        if any(capsys_public_name(d) == "message" for d in cls.decorators):
+            return ClassKind.MESSAGE
+        if ClassKind.ENUM in base_kinds:
+            return ClassKind.ENUM
+        if cls.has_metaclass or ClassKind.UNKNOWN in base_kinds:
+            return ClassKind.UNKNOWN
+        if any(d != "dataclasses.dataclass" for d in cls.decorators):
+            return ClassKind.UNKNOWN
+        if ClassKind.TYPED_DICT in base_kinds:
+            return ClassKind.TYPED_DICT
+        if ClassKind.FROZEN_RECORD in base_kinds and cls.dataclass_frozen is None:
+            # A NamedTuple class body, or a subclass of a frozen record: fields only
+            # when it is itself a NamedTuple definition.
+            if any(b in _NAMEDTUPLE_BASES for b in cls.bases):
+                return ClassKind.FROZEN_RECORD
+            return ClassKind.UNKNOWN
+        if cls.dataclass_frozen is True and not cls.defines_setattr:
+            return ClassKind.FROZEN_RECORD
+        if cls.dataclass_frozen is False:
+            return ClassKind.MUTABLE_RECORD
+        if any(k is not ClassKind.PLAIN for k in base_kinds):
+            return ClassKind.UNKNOWN
+        return ClassKind.PLAIN
