@@ -1,0 +1,382 @@
+"""Where agent state leaks out of its agent: shared globals (CAP009) and state handed to
+concurrently running code (CAP010).
+
+Both analyses read one agent class at a time and only syntax: which names a function
+binds (so a local shadowing a global is fine), which calls start concurrent work, and
+what is passed to them. Nothing is imported or executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import libcst as cst
+
+from capsys.lint.flow import bound_names, code_of, load_names
+
+__all__ = [
+    "GlobalAccess",
+    "SharedGlobalUse",
+    "StateEscape",
+    "mutable_global_kinds",
+    "shared_global_uses",
+    "state_escapes",
+]
+
+GlobalAccess = Literal["reads", "mutates", "writes", "rebinds"]
+
+# Methods of list/dict/set/deque/bytearray that change the object.
+_MUTATORS = frozenset(
+    {
+        "append", "extend", "insert", "remove", "pop", "popitem", "clear", "update", "add",
+        "discard", "setdefault", "sort", "reverse", "appendleft", "extendleft", "popleft",
+        "rotate", "difference_update", "intersection_update", "symmetric_difference_update",
+        "__setitem__", "__delitem__",
+    }
+)  # fmt: skip
+
+_CONTAINER_CALLS = {
+    "list": "list",
+    "dict": "dict",
+    "set": "set",
+    "bytearray": "bytearray",
+    "deque": "deque",
+    "defaultdict": "dict",
+    "OrderedDict": "dict",
+    "Counter": "dict",
+    "ChainMap": "dict",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class SharedGlobalUse:
+    """A behaviour's access to a mutable module-level name."""
+
+    node: cst.Name
+    name: str
+    access: GlobalAccess
+    function: cst.FunctionDef
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _container_kind(value: cst.BaseExpression) -> str | None:
+    if isinstance(value, (cst.List, cst.ListComp)):
+        return "list"
+    if isinstance(value, (cst.Dict, cst.DictComp)):
+        return "dict"
+    if isinstance(value, (cst.Set, cst.SetComp)):
+        return "set"
+    if isinstance(value, cst.Call):
+        func = value.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else None
+        if isinstance(func, cst.Name):
+            name = func.value
+        return _CONTAINER_CALLS.get(name or "")
+    return None
+
+
+def mutable_global_kinds(module: cst.Module) -> dict[str, str]:
+    """Module-level names bound to a mutable container ("list", "dict", ...), and names
+    some function rebinds with ``global`` ("global")."""
+    kinds: dict[str, str] = {}
+    for node in _walk(module):
+        if isinstance(node, cst.Global):
+            for item in node.names:
+                kinds.setdefault(item.name.value, "global")
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            targets: list[cst.BaseExpression] = []
+            value: cst.BaseExpression | None = None
+            if isinstance(small, cst.Assign):
+                targets, value = [t.target for t in small.targets], small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets, value = [small.target], small.value
+            kind = _container_kind(value) if value is not None else None
+            for target in targets:
+                if isinstance(target, cst.Name) and kind is not None:
+                    kinds[target.value] = kind
+    return kinds
+
+
+def _writes(body: cst.CSTNode) -> dict[int, GlobalAccess]:
+    """Names whose object a statement changes: ``X.append(..)``, ``X[k] = ..``, ``del X[k]``."""
+    marks: dict[int, GlobalAccess] = {}
+
+    def target(expr: cst.BaseExpression) -> None:
+        if isinstance(expr, (cst.Subscript, cst.Attribute)) and isinstance(expr.value, cst.Name):
+            marks[id(expr.value)] = "writes"
+        elif isinstance(expr, (cst.Tuple, cst.List)):
+            for elem in expr.elements:
+                target(elem.value)
+
+    for node in _walk(body):
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and isinstance(node.func.value, cst.Name)
+            and node.func.attr.value in _MUTATORS
+        ):
+            marks[id(node.func.value)] = "mutates"
+        elif isinstance(node, cst.Assign):
+            for t in node.targets:
+                target(t.target)
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+            target(node.target)
+    return marks
+
+
+def _nested_bindings(function: cst.FunctionDef) -> set[str]:
+    """Names bound by scopes nested in ``function`` (their loads may not be globals)."""
+    names: set[str] = set()
+    for node in _walk(function.body):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            names |= bound_names(node)
+        elif isinstance(node, cst.CompFor):
+            for sub in _walk(node.target):
+                if isinstance(sub, cst.Name):
+                    names.add(sub.value)
+    return names
+
+
+def shared_global_uses(
+    function: cst.FunctionDef, is_mutable: Callable[[str], bool]
+) -> list[SharedGlobalUse]:
+    """Every access of ``function`` (a behaviour or lifecycle hook) to mutable
+    module-level state: ``global`` statements, then loads of mutable globals that are
+    not shadowed by a local. A name declared ``global`` is reported once, there."""
+    found: list[SharedGlobalUse] = []
+    declared: set[str] = set()
+    for node in _walk(function.body):
+        if isinstance(node, cst.Global):
+            for item in node.names:
+                declared.add(item.name.value)
+                found.append(SharedGlobalUse(item.name, item.name.value, "rebinds", function))
+    local = bound_names(function) | _nested_bindings(function)
+    marks = _writes(function.body)
+    for name in load_names(function.body):
+        if name.value in declared or name.value in local or not is_mutable(name.value):
+            continue
+        found.append(SharedGlobalUse(name, name.value, marks.get(id(name), "reads"), function))
+    return found
+
+
+# --------------------------------------------------------------------------- CAP010
+
+
+@dataclass(frozen=True, eq=False)
+class StateEscape:
+    """Agent state (``what``) handed to ``api``, which runs concurrently with the agent."""
+
+    node: cst.BaseExpression
+    what: str
+    api: str
+    function: cst.FunctionDef
+
+
+# Calls whose callee starts concurrent work, by the last name of the callee.
+_CONCURRENT = frozenset(
+    {
+        "create_task", "ensure_future", "start_soon", "run_in_executor",
+        "run_coroutine_threadsafe", "call_soon", "call_soon_threadsafe", "call_later",
+        "call_at", "submit", "Thread", "Timer", "Process", "to_thread",
+    }
+)  # fmt: skip
+# These take a coroutine object: a call argument is work that runs later.
+_TAKES_COROUTINE = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe"})
+# Keyword arguments that carry the work (others configure the call: name=, daemon=...).
+_WORK_KEYWORDS = frozenset({"target", "args", "kwargs", "function", "func", "fn"})
+
+
+def _chain(expr: cst.BaseExpression) -> list[str] | None:
+    """``a.b.c`` -> ["a", "b", "c"]; None for anything else."""
+    parts: list[str] = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if not isinstance(expr, cst.Name):
+        return None
+    parts.append(expr.value)
+    return parts[::-1]
+
+
+def _concurrent_api(call: cst.Call) -> str | None:
+    """The concurrent API a call starts (as written), or None."""
+    chain = _chain(call.func)
+    if chain is None:
+        return None
+    last = chain[-1]
+    written = ".".join(chain)
+    if last == "run_sync":
+        return written if "to_thread" in chain[:-1] else None
+    if last == "map":
+        receiver = ".".join(chain[:-1]).lower()
+        return written if ("executor" in receiver or "pool" in receiver) else None
+    if last == "to_thread":
+        return written if len(chain) == 1 or chain[-2] == "asyncio" else None
+    return written if last in _CONCURRENT else None
+
+
+class _AgentView:
+    """What CAP010 knows about one agent class and one of its methods."""
+
+    def __init__(self, agent: cst.ClassDef, function: cst.FunctionDef) -> None:
+        self.methods = {
+            stmt.name.value
+            for stmt in (agent.body.body if isinstance(agent.body, cst.IndentedBlock) else ())
+            if isinstance(stmt, cst.FunctionDef)
+        }
+        params = [*function.params.posonly_params, *function.params.params]
+        self.self_name = params[0].name.value if params else None
+        self.function = function
+        self.closures: dict[str, cst.CSTNode] = {}  # local name -> def/lambda/bound method
+        bindings: dict[str, list[cst.BaseExpression | None]] = {}
+        for node in _walk(function.body):
+            if isinstance(node, cst.FunctionDef):
+                bindings.setdefault(node.name.value, []).append(None)
+                if self._uses_self(node):
+                    self.closures[node.name.value] = node
+            elif isinstance(node, cst.Assign):
+                for t in node.targets:
+                    if isinstance(t.target, cst.Name):
+                        bindings.setdefault(t.target.value, []).append(node.value)
+        for name, values in bindings.items():
+            value = values[0] if len(values) == 1 else None
+            if value is not None and self._callable_state(value) is not None:
+                self.closures[name] = value
+
+    def _is_self(self, expr: cst.BaseExpression) -> bool:
+        return isinstance(expr, cst.Name) and expr.value == self.self_name
+
+    def _uses_self(self, node: cst.FunctionDef | cst.Lambda) -> bool:
+        """Whether a nested function reads ``self`` other than for ``self.me``."""
+        if self.self_name is None or self.self_name in bound_names(node):
+            return False
+        harmless = {
+            id(n.value)
+            for n in _walk(node.body)
+            if isinstance(n, cst.Attribute) and n.attr.value == "me" and self._is_self(n.value)
+        }
+        return any(
+            name.value == self.self_name and id(name) not in harmless
+            for name in load_names(node.body)
+        )
+
+    def _callable_state(self, expr: cst.BaseExpression) -> str | None:
+        """Describe ``expr`` if it is callable agent state: a bound method, a lambda over
+        self, or functools.partial of one."""
+        if isinstance(expr, cst.Lambda) and self._uses_self(expr):
+            return "a lambda over self"
+        if (
+            isinstance(expr, cst.Attribute)
+            and self._is_self(expr.value)
+            and expr.attr.value in self.methods
+        ):
+            return f"the bound method {code_of(expr)}"
+        if isinstance(expr, cst.Call):
+            chain = _chain(expr.func)
+            if chain is not None and chain[-1] == "partial" and expr.args:
+                inner = self.carried(expr.args[0].value, coroutine=False)
+                return f"functools.partial of {inner}" if inner else None
+        return None
+
+    def carried(self, expr: cst.BaseExpression, coroutine: bool) -> str | None:
+        """What agent state ``expr`` hands over, or None."""
+        if self.self_name is None:
+            return None
+        if self._is_self(expr):
+            return f"the agent object {self.self_name}"
+        if isinstance(expr, cst.Attribute):
+            chain = _chain(expr)
+            if chain is not None and chain[0] == self.self_name and len(chain) > 1:
+                if chain[1] == "me":
+                    return None
+                state = self._callable_state(expr)
+                if state is not None:
+                    return state
+                field = f"{self.self_name}.{chain[1]}"
+                if len(chain) > 2:
+                    return f"{code_of(expr)} (through the field {field})"
+                return f"the field {field}"
+            return None
+        if isinstance(expr, cst.Name):
+            closure = self.closures.get(expr.value)
+            if isinstance(closure, cst.FunctionDef):
+                return f"the nested function {expr.value}, which uses self"
+            if closure is not None:
+                assert isinstance(closure, cst.BaseExpression)
+                return f"{expr.value} ({self._callable_state(closure)})"
+            return None
+        if isinstance(expr, (cst.Lambda, cst.Call)) and not (
+            coroutine and isinstance(expr, cst.Call)
+        ):
+            return self._callable_state(expr)
+        if isinstance(expr, cst.Call):  # a coroutine object: it holds what it was given
+            func = expr.func
+            if isinstance(func, cst.Attribute) and self.carried(func.value, False):
+                return f"the coroutine {code_of(expr)}"
+            for arg in expr.args:
+                inner = self.carried(arg.value, coroutine=False)
+                if inner is not None:
+                    return f"the coroutine {code_of(func)}(...) given {inner}"
+            return None
+        if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+            for elem in expr.elements:
+                inner = self.carried(elem.value, coroutine=False)
+                if inner is not None:
+                    return inner
+            return None
+        if isinstance(expr, cst.Dict):
+            for item in expr.elements:
+                inner = self.carried(item.value, coroutine=False)
+                if inner is not None:
+                    return inner
+        return None
+
+
+def _work_args(call: cst.Call, api: str) -> Iterator[cst.Arg]:
+    """The arguments of a concurrent call that carry work (not its configuration)."""
+    positional = [a for a in call.args if a.keyword is None]
+    if api.rsplit(".", 1)[-1] == "run_in_executor":
+        positional = positional[1:]  # the executor
+    yield from positional
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in _WORK_KEYWORDS:
+            yield arg
+
+
+def state_escapes(agent: cst.ClassDef, functions: Sequence[cst.FunctionDef]) -> list[StateEscape]:
+    """Every argument of a concurrent call in ``functions`` (methods of ``agent``,
+    nested code included) that hands over agent state."""
+    found: list[StateEscape] = []
+    for function in functions:
+        if any(
+            isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+            for d in function.decorators
+        ):
+            continue
+        view = _AgentView(agent, function)
+        for node in _walk(function.body):
+            if not isinstance(node, cst.Call):
+                continue
+            api = _concurrent_api(node)
+            if api is None:
+                continue
+            coroutine = api.rsplit(".", 1)[-1] in _TAKES_COROUTINE
+            for arg in _work_args(node, api):
+                if arg.star:
+                    continue
+                what = view.carried(arg.value, coroutine)
+                if what is not None:
+                    found.append(StateEscape(arg.value, what, api, function))
+    return found
