@@ -1,0 +1,232 @@
+"""The thread-safe entry points of one event loop, for asyncio and for trio.
+
+The scheduler itself is backend-neutral; everything it needs from a loop is here: wake it
+from another thread (``call_soon_threadsafe`` / ``TrioToken.run_sync_soon``), a reply slot
+an ``ask`` awaits, a parking spot for an idle worker, tasks for async behaviours and a
+cheap yield. These are native calls, not anyio's portable wrappers, because they sit on
+the message path (an anyio memory stream hop costs ~20 µs against ~5 µs for the native
+primitives on this machine). Nothing here polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import sniffio
+
+__all__ = ["Loop", "current_loop", "Reply", "Parker"]
+
+_get_ident = threading.get_ident
+
+
+class Reply:
+    """Where the answer of one ``ask`` lands; resolved from any thread, awaited on its
+    own loop. If the asker went away (cancelled, timed out) the answer is dropped."""
+
+    __slots__ = ()
+
+    def resolve(self, ok: bool, value: Any) -> None:
+        raise NotImplementedError
+
+    async def wait(self) -> Any:
+        raise NotImplementedError
+
+
+class Loop:
+    """One running event loop and the thread that runs it."""
+
+    backend: str
+    thread_id: int
+
+    def call_threadsafe(self, fn: Callable[..., object], *args: Any) -> bool:
+        """Run ``fn(*args)`` soon on this loop; False if the loop has finished."""
+        raise NotImplementedError
+
+    def new_reply(self) -> Reply:
+        raise NotImplementedError
+
+    def new_event(self) -> Any:
+        raise NotImplementedError
+
+    def start(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        """Start a task on this loop (called on the loop's own thread)."""
+        raise NotImplementedError
+
+    def cancel_tasks(self) -> None:
+        raise NotImplementedError
+
+    def checkpoint(self) -> Awaitable[None]:
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- asyncio
+
+
+def _aio_set(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.done():  # the asker was cancelled or timed out: drop the answer
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+class _AioReply(Reply):
+    __slots__ = ("fut", "loop", "tid")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, tid: int) -> None:
+        self.loop = loop
+        self.tid = tid
+        self.fut: asyncio.Future[Any] = loop.create_future()
+
+    def resolve(self, ok: bool, value: Any) -> None:
+        if _get_ident() == self.tid:
+            _aio_set(self.fut, ok, value)
+            return
+        # RuntimeError: the asker's loop is closed, nobody is waiting.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(_aio_set, self.fut, ok, value)
+
+    async def wait(self) -> Any:
+        return await self.fut
+
+
+class AsyncioLoop(Loop):
+    backend = "asyncio"
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.thread_id = _get_ident()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def call_threadsafe(self, fn: Callable[..., object], *args: Any) -> bool:
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            return False
+        return True
+
+    def new_reply(self) -> Reply:
+        return _AioReply(self.loop, self.thread_id)
+
+    def new_event(self) -> Any:
+        return asyncio.Event()
+
+    def start(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        task = self.loop.create_task(fn(*args))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def cancel_tasks(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+
+    def checkpoint(self) -> Awaitable[None]:
+        return asyncio.sleep(0)
+
+
+# -------------------------------------------------------------------------------- trio
+
+
+class _TrioReply(Reply):
+    __slots__ = ("event", "ok", "tid", "token", "value")
+
+    def __init__(self, loop: TrioLoop) -> None:
+        self.event = loop.trio.Event()
+        self.token = loop.token
+        self.tid = loop.thread_id
+        self.ok = True
+        self.value: Any = None
+
+    def resolve(self, ok: bool, value: Any) -> None:
+        self.ok = ok
+        self.value = value
+        if _get_ident() == self.tid:
+            self.event.set()
+            return
+        # trio.RunFinishedError: the asker's run is over, nobody is waiting.
+        with contextlib.suppress(Exception):
+            self.token.run_sync_soon(self.event.set)
+
+    async def wait(self) -> Any:
+        await self.event.wait()
+        if self.ok:
+            return self.value
+        raise self.value
+
+
+class TrioLoop(Loop):
+    backend = "trio"
+
+    def __init__(self) -> None:
+        import trio
+
+        self.trio = trio
+        self.token = trio.lowlevel.current_trio_token()
+        self.thread_id = _get_ident()
+        self.nursery: Any = None  # set by a worker that runs async behaviours
+
+    def call_threadsafe(self, fn: Callable[..., object], *args: Any) -> bool:
+        try:
+            self.token.run_sync_soon(fn, *args)
+        except self.trio.RunFinishedError:
+            return False
+        return True
+
+    def new_reply(self) -> Reply:
+        return _TrioReply(self)
+
+    def new_event(self) -> Any:
+        return self.trio.Event()
+
+    def start(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        self.nursery.start_soon(fn, *args)
+
+    def cancel_tasks(self) -> None:
+        if self.nursery is not None:
+            self.nursery.cancel_scope.cancel()
+
+    def checkpoint(self) -> Awaitable[None]:
+        return self.trio.lowlevel.checkpoint()
+
+
+def current_loop() -> Loop:
+    """The loop running in this thread, whichever backend it is."""
+    if sniffio.current_async_library() == "trio":
+        return TrioLoop()
+    return AsyncioLoop()
+
+
+class Parker:
+    """Where an idle worker waits for work. ``unpark`` may come from any thread and may
+    come before ``park`` (then ``park`` returns at once), so no wake-up is lost: both
+    the flag and the event are only touched on the loop's own thread."""
+
+    __slots__ = ("event", "loop", "pending")
+
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
+        self.pending = False
+        self.event: Any = None
+
+    def _wake(self) -> None:
+        self.pending = True
+        if self.event is not None:
+            self.event.set()
+
+    def unpark(self) -> None:
+        if _get_ident() == self.loop.thread_id:
+            self._wake()
+        else:
+            self.loop.call_threadsafe(self._wake)
+
+    async def park(self) -> None:
+        if not self.pending:
+            event = self.event = self.loop.new_event()
+            await event.wait()
+            self.event = None
+        self.pending = False

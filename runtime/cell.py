@@ -1,0 +1,473 @@
+"""The agent cell: what an agent costs while it is alive.
+
+A cell is the agent object, its readable number, a mailbox and a scheduling lock that
+both exist only from the first message, and a few flags. It is not a task and owns no
+coroutine: an idle agent costs a few hundred bytes. A cell is *scheduled* while it holds
+its scheduling lock: from the moment a send (or a stop) finds it idle until a worker
+finishes a turn with an empty mailbox. ``Lock.acquire(blocking=False)`` is the atomic
+test-and-set, so a cell is in at most one run queue and runs on one worker at a time
+(which is also what keeps one sender's messages to it in order).
+
+The cell implements ``capsys.tag.Address``: ``Tag.send`` lands in ``post``, the hot path.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import enum
+import inspect
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+import anyio
+
+from capsys.agent import BEHAVIOUR_ATTR, Agent
+from capsys.errors import CapabilityUsageError
+from capsys.sendable import prepare_payload
+from capsys.tag import Tag
+from runtime.errors import AgentStopped, AskTimeout, MailboxFull
+from runtime.supervision import Supervision, supervision_of
+
+if TYPE_CHECKING:
+    from runtime.backends import Reply
+    from runtime.core import Runtime
+    from runtime.scheduler import Worker
+
+__all__ = ["Priority", "Cell", "ClassInfo", "Entry", "class_info", "current"]
+
+
+class Priority(enum.IntEnum):
+    """Scheduling priority of an agent class (class attribute ``priority``).
+
+    HIGH and CRITICAL cells go to a separate run queue that every worker serves first.
+    """
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    CRITICAL = 3
+
+
+class Entry(NamedTuple):
+    """A behaviour as the runtime calls it, resolved once per (class, function)."""
+
+    impl: Callable[..., Any]
+    is_async: bool
+    what: str  # "Book.add": names the boundary in NotSendableError messages
+    name: str
+
+
+class ClassInfo:
+    """Everything the runtime needs from an agent class, computed once per class."""
+
+    __slots__ = (
+        "cls",
+        "dispatch",
+        "name",
+        "on_start",
+        "on_stop",
+        "priority",
+        "spawn_what",
+        "supervision",
+    )
+
+    def __init__(self, cls: type[Agent]) -> None:
+        self.cls = cls
+        self.name = cls.__name__
+        self.spawn_what = f"spawn({cls.__qualname__})"
+        self.dispatch: dict[Callable[..., Any], Entry] = {}
+        self.supervision: Supervision = supervision_of(cls)
+        self.priority = Priority(getattr(cls, "priority", Priority.NORMAL))
+        self.on_start = self._hook("on_start")
+        self.on_stop = self._hook("on_stop")
+
+    def _hook(self, name: str) -> Entry | None:
+        fn = getattr(self.cls, name, None)
+        if fn is None:
+            return None
+        return Entry(fn, inspect.iscoroutinefunction(fn), f"{self.name}.{name}", name)
+
+    def resolve(self, fn: Callable[..., Any]) -> Entry:
+        """Check that ``fn`` is a behaviour of this class and cache how to call it.
+
+        ``tag.send(Base.beh)`` on a subclass that overrides ``beh`` runs the override,
+        as a method call would.
+        """
+        if getattr(fn, BEHAVIOUR_ATTR, None) is None:
+            raise CapabilityUsageError(
+                f"{getattr(fn, '__qualname__', fn)!r} is not a behaviour: only methods "
+                "decorated with @behaviour can be sent to or asked of an agent"
+            )
+        name = fn.__name__
+        impl = getattr(self.cls, name, None)
+        owners = [k for k in self.cls.__mro__ if k.__dict__.get(name) is fn]
+        if impl is None or not owners or getattr(impl, BEHAVIOUR_ATTR, None) is None:
+            raise CapabilityUsageError(
+                f"{fn.__qualname__} is not a behaviour of {self.name}: pass one of "
+                f"{self.name}'s own behaviours, e.g. tag.send({self.name}.<behaviour>, ...)"
+            )
+        entry = Entry(impl, inspect.iscoroutinefunction(impl), f"{self.name}.{name}", name)
+        self.dispatch[fn] = entry  # a dict insert: atomic; a racing duplicate is identical
+        return entry
+
+
+_infos: dict[type, ClassInfo] = {}
+
+
+def class_info(cls: type) -> ClassInfo:
+    info = _infos.get(cls)
+    if info is None:
+        if not (isinstance(cls, type) and issubclass(cls, Agent)):
+            raise CapabilityUsageError(
+                f"spawn takes an Agent subclass, got {cls!r}: define `class X(Agent): ...`"
+            )
+        info = _infos[cls] = ClassInfo(cls)
+    return info
+
+
+class _TLS(threading.local):
+    # The worker running on this thread (None on other threads, and on the caller's
+    # thread in deterministic mode outside a turn). A class attribute default makes the
+    # read a plain attribute lookup on the hot path.
+    w: Worker | None = None
+
+
+tls = _TLS()
+
+# The agent whose async behaviour is running in this task (sync behaviours use
+# ``Worker.current``, which is cheaper than a context variable).
+current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
+    "capsys_current_agent", default=None
+)
+
+_create_lock = threading.Lock()
+
+# A message is a plain tuple: (entry, args, kwargs, reply, sender cell or None).
+Message = tuple[Entry, tuple[Any, ...], dict[str, Any], "Reply | None", "Cell | None"]
+
+
+def current(rt: Runtime) -> tuple[Worker | None, Cell | None]:
+    """The worker of ``rt`` on this thread and the agent on whose behalf code runs."""
+    w = tls.w
+    if w is None or w.rt is not rt:
+        return None, None
+    return w, w.current or current_async.get()
+
+
+class _Extra:
+    """The rarely needed part of a cell, allocated on first use."""
+
+    __slots__ = ("finished", "muted", "restarts", "stop_waiters", "waiters")
+
+    def __init__(self) -> None:
+        self.finished = False  # the stop completed (on_stop returned)
+        self.muted: list[Cell] = []  # senders muted because this mailbox is over high water
+        self.waiters: list[Reply] = []  # outside send_wait callers waiting for room
+        self.stop_waiters: list[Reply] = []
+        self.restarts: collections.deque[float] = collections.deque()
+
+
+class Cell:
+    """One agent: the unit the scheduler runs (see the module docstring)."""
+
+    tag: Tag[Any]
+
+    __slots__ = (
+        "__weakref__",
+        "agent",
+        "args",
+        "ema",
+        "handled",
+        "info",
+        "kwargs",
+        "lock",
+        "mailbox",
+        "mute_on",
+        "num",
+        "rt",
+        "stopped",
+        "stopping",
+        "tag",
+        "x",
+    )
+
+    def __init__(
+        self,
+        rt: Runtime,
+        info: ClassInfo,
+        agent: Agent,
+        num: int,
+        args: tuple[Any, ...] | None,
+        kwargs: dict[str, Any] | None,
+    ) -> None:
+        self.rt = rt
+        self.info = info
+        self.agent = agent
+        self.num = num
+        self.args = args  # None: not restartable (an Iso was moved into __init__)
+        self.kwargs = kwargs
+        self.mailbox: collections.deque[Message] | None = None
+        self.lock: threading.Lock | None = None
+        self.stopping = False
+        self.stopped = False
+        self.mute_on: Cell | None = None
+        self.handled = 0
+        self.ema = 0.0
+        self.x: _Extra | None = None
+
+    # ------------------------------------------------------------------ Address
+
+    @property
+    def name(self) -> str:
+        """Readable and unique within the runtime: ``Book#3``."""
+        return f"{self.info.name}#{self.num}"
+
+    def __repr__(self) -> str:
+        return f"<agent {self.name}>"
+
+    def post(
+        self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        # HOT PATH (every tag.send): one dict lookup resolves the behaviour, the shallow
+        # sendability check is a dict lookup per argument, then deliver().
+        entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
+        rt = self.rt
+        if args or kwargs:
+            args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+        w = tls.w
+        if w is not None and w.rt is rt:
+            self.deliver((entry, args, kwargs, None, w.current or current_async.get()), w)
+        else:
+            self.deliver((entry, args, kwargs, None, None), None)
+
+    async def post_wait(
+        self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
+        rt = self.rt
+        if args or kwargs:
+            args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+        await self.wait_for_room()
+        w, sender = current(rt)
+        self.deliver((entry, args, kwargs, None, sender), w, wait=True)
+
+    async def request(
+        self,
+        behaviour: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Any:
+        entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
+        rt = self.rt
+        if args or kwargs:
+            args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+        w, sender = current(rt)
+        if w is None:
+            from runtime.backends import current_loop
+
+            await self.wait_for_room()
+            reply = current_loop().new_reply()
+        else:
+            assert w.loop is not None
+            reply = w.loop.new_reply()
+        self.deliver((entry, args, kwargs, reply, sender), w, wait=True)
+        if timeout is None:
+            return await reply.wait()
+        with anyio.move_on_after(timeout):
+            return await reply.wait()
+        raise AskTimeout(self.name, entry.what, timeout)
+
+    # ----------------------------------------------------------------- delivery
+
+    def ensure_mailbox(self) -> collections.deque[Message]:
+        """Allocate the mailbox and scheduling lock on first use (once per cell)."""
+        with _create_lock:
+            if self.mailbox is None:
+                self.lock = threading.Lock()  # visible before the mailbox is
+                self.mailbox = collections.deque()
+        return self.mailbox
+
+    def deliver(self, msg: Message, w: Worker | None, wait: bool = False) -> None:
+        """Append a message and make the cell runnable if it was idle.
+
+        HOT PATH. Thread safety relies on the GIL (and on per-object locking of deque on
+        free-threaded builds): ``deque.append``/``popleft``/``len`` and
+        ``Lock.acquire(False)`` are single atomic C calls; counters written here belong
+        to the calling worker (``w``) or are guarded by the runtime's outside lock.
+        """
+        mb = self.mailbox
+        if mb is None:
+            mb = self.ensure_mailbox()
+        rt = self.rt
+        if self.stopped or rt.closing:
+            rt.count_sent(w)
+            rt.dead_letter(msg, self)
+            return
+        if w is None:
+            rt.count_outside_send(len(mb), self, wait)
+        else:
+            w.sent += 1
+        mb.append(msg)
+        n = len(mb)
+        if w is not None:
+            if n > w.max_depth:
+                w.max_depth = n
+            if n >= rt.high_water:
+                sender = msg[4]
+                if sender is not None and sender is not self:
+                    sender.mute_on = self  # acted on at the end of the sender's turn
+        if self.lock.acquire(False):  # type: ignore[union-attr]  # set with the mailbox
+            rt.schedule(self, w)
+        if self.stopped:
+            # The stop drained the mailbox between our check and our append: drain it
+            # again so this message is dead-lettered, not stranded (popleft is atomic,
+            # so each message is taken by exactly one drainer).
+            self.drain_dead()
+
+    def post_control(self, entry: Entry, w: Worker | None, first: bool = False) -> None:
+        """Queue a lifecycle call (on_start) like a message from the runtime itself."""
+        mb = self.mailbox if self.mailbox is not None else self.ensure_mailbox()
+        rt = self.rt
+        rt.count_sent(w)
+        if first:
+            mb.appendleft((entry, (), {}, None, None))
+        else:
+            mb.append((entry, (), {}, None, None))
+        if self.lock.acquire(False):  # type: ignore[union-attr]
+            rt.schedule(self, w)
+
+    def drain_dead(self) -> None:
+        mb = self.mailbox
+        if mb is None:
+            return
+        while True:
+            try:
+                msg = mb.popleft()
+            except IndexError:
+                return
+            self.rt.dead_letter(msg, self)
+
+    def extra(self) -> _Extra:
+        x = self.x
+        if x is None:
+            with _create_lock:
+                if self.x is None:
+                    self.x = _Extra()
+                x = self.x
+        return x
+
+    # -------------------------------------------------------------- backpressure
+
+    async def wait_for_room(self) -> None:
+        """Wait (outside callers, async behaviours) while the mailbox is over high water."""
+        rt = self.rt
+        while not self.stopped and not rt.closing:
+            mb = self.mailbox
+            if mb is None or len(mb) < rt.high_water:
+                return
+            w, _ = current(rt)
+            if w is not None and w.loop is not None:
+                reply = w.loop.new_reply()
+            else:
+                from runtime.backends import current_loop
+
+                reply = current_loop().new_reply()
+            x = self.extra()
+            with rt.mute_lock:
+                x.waiters.append(reply)
+            # The receiver may have drained before we registered: check again.
+            if len(mb) <= rt.low_water or self.stopped:
+                self.release_muted()
+            await reply.wait()
+
+    def release_muted(self) -> None:
+        """Unmute the senders and wake the waiters held back by this mailbox."""
+        x = self.x
+        if x is None:
+            return
+        rt = self.rt
+        with rt.mute_lock:
+            senders, x.muted = x.muted, []
+            waiters, x.waiters = x.waiters, []
+        for sender in senders:
+            rt.schedule(sender, tls.w if tls.w is not None and tls.w.rt is rt else None)
+        for reply in waiters:
+            reply.resolve(True, None)
+
+    def try_mute(self, w: Worker) -> bool:
+        """At the end of this cell's turn: park it on the receiver that is over high water.
+
+        Returns False when muting is not needed any more (or would stall: the receiver
+        is itself muted, or this cell is overloaded too), and the caller reschedules.
+        """
+        receiver = self.mute_on
+        self.mute_on = None
+        rt = self.rt
+        if receiver is None or receiver.stopped or receiver.mute_on is not None:
+            return False
+        rmb = receiver.mailbox
+        mb = self.mailbox
+        if rmb is None or (mb is not None and len(mb) >= rt.high_water):
+            return False
+        x = receiver.extra()
+        with rt.mute_lock:
+            if len(rmb) <= rt.low_water:
+                return False
+            x.muted.append(self)
+        w.mutes += 1
+        if len(rmb) <= rt.low_water or receiver.stopped:
+            receiver.release_muted()  # it drained meanwhile: whoever empties the list wins
+        return True
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def stop_waiter_done(self) -> None:
+        x = self.extra()
+        with self.rt.mute_lock:
+            x.finished = True
+            waiters, x.stop_waiters = x.stop_waiters, []
+        for reply in waiters:
+            reply.resolve(True, None)
+
+    def restart(self) -> bool:
+        """Re-create the agent object with the original spawn arguments."""
+        if self.args is None:
+            return False
+        info = self.info
+        sup = info.supervision
+        x = self.extra()
+        now = time.monotonic()
+        while x.restarts and now - x.restarts[0] > sup.within:
+            x.restarts.popleft()
+        if len(x.restarts) >= sup.max_restarts:
+            return False
+        x.restarts.append(now)
+        agent = info.cls.__new__(info.cls)
+        agent._capsys_tag = self.tag
+        agent._capsys_runtime = self.rt
+        cast(Any, agent).__init__(*self.args, **(self.kwargs or {}))
+        self.agent = agent
+        return True
+
+
+def new_counter() -> itertools.count[int]:
+    return itertools.count(1)
+
+
+def stopped_error(cell: Cell, msg: Message) -> AgentStopped:
+    return AgentStopped(cell.name, msg[0].what)
+
+
+def full_error(cell: Cell, capacity: int) -> MailboxFull:
+    return MailboxFull(cell.name, capacity)
+
+
+def make_tag(cell: Cell) -> Tag[Any]:
+    tag: Tag[Any] = Tag(cell)
+    cell.tag = tag
+    return tag

@@ -1,0 +1,599 @@
+"""``Runtime``: spawn agents, run them on the work-stealing executor, shut down cleanly.
+
+Lifecycle of ``async with Runtime() as rt``:
+
+* enter: start the worker threads (each runs an event loop of the caller's backend)
+  and the blocked-worker monitor; in deterministic mode, one worker task on the
+  caller's own loop instead;
+* body: ``rt.spawn``, ``tag.send`` / ``ask`` / ``send_wait``, ``rt.stop``;
+* normal exit: wait until every message sent so far (including those sent while
+  draining) is handled, within ``shutdown_timeout``; then stop every agent (``on_stop``),
+  let the workers exit and join their threads: nothing is left running;
+* exit by exception (or escalation, or a drain that timed out): stop at once; queued
+  messages go to the dead letters, async behaviours still running are cancelled; the
+  error propagates (an escalated error is raised from ``async with``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextvars
+import dataclasses
+import itertools
+import logging
+import sys
+import threading
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, TypeVar, cast
+
+import anyio
+from typing_extensions import ParamSpec
+
+from capsys.agent import Agent
+from capsys.errors import CapabilityUsageError
+from capsys.sendable import prepare_payload
+from capsys.tag import Tag
+from runtime.backends import Loop, current_loop
+from runtime.cell import Cell, Message, Priority, class_info, current, make_tag
+from runtime.deadletters import DeadLetters
+from runtime.errors import AgentStopped, MailboxFull
+from runtime.scheduler import BATCH, DeterministicWorker, Monitor, Worker
+
+__all__ = ["Runtime", "RuntimeStats", "AgentStats", "run", "default_workers"]
+
+log = logging.getLogger("runtime")
+
+A = TypeVar("A", bound=Agent)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_defaults: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "capsys_runtime_defaults", default=None
+)
+_UNSET: Any = object()
+
+
+def default_workers() -> int:
+    """The default worker count.
+
+    Free-threaded builds: the core count. GIL builds: 2, measured on a 2-core machine
+    (Python 3.11, see benchmarks/runtime): one worker and two are within a few percent
+    of each other on pure-Python message passing (a sync ping-pong stays on one worker
+    through the LIFO slot either way), while two keep the other agents running when a
+    behaviour blocks its thread or releases the GIL (sha256 over 1 MB: 1.9x one worker).
+    """
+    import os
+
+    cores = os.cpu_count() or 1
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    if is_gil_enabled is not None and not is_gil_enabled():
+        return cores
+    return max(1, min(2, cores))
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeStats:
+    """A snapshot of the runtime's counters (``rt.stats()``); cheap to take.
+
+    ``sent`` counts every message accepted by a send/ask (including lifecycle calls such
+    as ``on_start``); each ends up either ``handled`` or in ``dead_letters``, so once the
+    runtime is quiet ``sent == handled + dead_letters``.
+    """
+
+    workers: int  # worker threads, including spares started by the monitor
+    agents: int  # spawned and not stopped
+    spawned: int
+    stopped: int
+    sent: int
+    handled: int
+    dead_letters: int
+    restarts: int  # supervision restarts
+    steals: int  # cells taken from another worker's queue
+    mutes: int  # times a sender was muted by backpressure
+    handoffs: int  # run queues moved away from a blocked worker by the monitor
+    max_mailbox_depth: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentStats:
+    """Per-agent counters (``rt.agent_stats(tag)``)."""
+
+    name: str
+    handled: int
+    mean_handling_seconds: float  # EMA over turns of (turn time / messages in the turn)
+    mailbox_depth: int
+    priority: Priority
+    stopped: bool
+
+
+class StopHandle:
+    """Returned by ``rt.stop(tag)``: the stop is already requested; awaiting this waits
+    until the agent has stopped (its ``on_stop`` has run)."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> None:
+        cell = self._cell
+        rt = cell.rt
+        x = cell.extra()
+        w, _ = current(rt)
+        loop = w.loop if w is not None and w.loop is not None else current_loop()
+        reply = loop.new_reply()
+        with rt.mute_lock:
+            if x.finished:
+                return
+            x.stop_waiters.append(reply)
+        await reply.wait()
+
+
+class Runtime:
+    """The actor runtime (SPEC §6). See the module docstring for the lifecycle.
+
+    ``workers``: worker threads (default ``default_workers()``); ``mailbox_capacity``,
+    ``high_water``, ``low_water``: backpressure; ``deterministic``/``seed``: one worker
+    with a seeded scheduling order, recorded in ``rt.trace``; ``debug``: deep
+    sendability checks; ``shutdown_timeout``: seconds to drain on exit;
+    ``block_threshold``: seconds in one behaviour after which a worker counts as
+    blocked; ``batch``: messages per agent turn. Defaults may be set for a whole
+    program with ``runtime.run(main, workers=...)``.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = _UNSET,
+        mailbox_capacity: int = _UNSET,
+        high_water: int = _UNSET,
+        low_water: int = _UNSET,
+        deterministic: bool = _UNSET,
+        seed: int | None = _UNSET,
+        debug: bool = _UNSET,
+        shutdown_timeout: float = _UNSET,
+        block_threshold: float = _UNSET,
+        batch: int = _UNSET,
+        dead_letters_kept: int = _UNSET,
+    ) -> None:
+        given = {k: v for k, v in locals().items() if k != "self" and v is not _UNSET}
+        opts = {**_BUILTIN_DEFAULTS, **(_defaults.get() or {}), **given}
+        self.deterministic: bool = bool(opts["deterministic"])
+        n = opts["workers"]
+        if self.deterministic:
+            n = 1
+        elif n is None:
+            n = default_workers()
+        if n < 1:
+            raise ValueError(f"Runtime(workers={n}): at least one worker is needed")
+        self.n_workers: int = n
+        self.capacity: int = opts["mailbox_capacity"]
+        self.high_water: int = opts["high_water"]
+        self.low_water: int = opts["low_water"]
+        if not 0 <= self.low_water < self.high_water <= self.capacity:
+            raise ValueError(
+                "Runtime needs 0 <= low_water < high_water <= mailbox_capacity, got "
+                f"{self.low_water}, {self.high_water}, {self.capacity}"
+            )
+        self.seed: int | None = opts["seed"]
+        self.debug: bool = bool(opts["debug"])
+        self.shutdown_timeout: float = opts["shutdown_timeout"]
+        self.block_threshold: float = opts["block_threshold"]
+        self.batch: int = 1 if self.deterministic else opts["batch"]
+        self.dead_letters = DeadLetters(opts["dead_letters_kept"])
+        self.trace: list[tuple[str, str]] = []
+
+        self.workers: list[Worker] = []
+        self.inject: collections.deque[Cell] = collections.deque()
+        self.inject_hi: collections.deque[Cell] = collections.deque()
+        self.live: set[Cell] = set()  # cells with an on_stop hook that still must run
+        self.mute_lock = threading.Lock()
+        self._idle_lock = threading.Lock()
+        self._parked: list[Worker] = []
+        self._searching = 0
+        self._ext_lock = threading.Lock()  # counters of sends from outside any worker
+        self._ext_sent = 0
+        self._ext_spawned = 0
+        self._ext_depth = 0
+        self._counters: dict[type, itertools.count[int]] = {}
+        self._monitor: Monitor | None = None
+        self._home: Loop | None = None
+        self._backend = "asyncio"
+        self._scope: anyio.CancelScope | None = None
+        self._tg: Any = None
+        self._quiet_event: Any = None
+        self._waiting_quiet = False
+        self._exited_event: Any = None
+        self._exited = 0
+        self._started = False
+        self.closing = False  # no more deliveries: every agent is being stopped
+        self.exiting = False  # workers leave their loops
+        self.cancel_async = False  # forced shutdown: cancel async behaviours
+        self.error: BaseException | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def spawn(self, cls: Callable[P, A], /, *args: P.args, **kwargs: P.kwargs) -> Tag[A]:
+        """Create an agent and return its ``Tag``.
+
+        The arguments cross a boundary (shallow sendability check; an ``Iso`` is moved).
+        ``__init__`` runs here, with ``self.me`` and ``self.runtime`` already bound;
+        its exceptions propagate to the caller. ``on_start`` runs before the first
+        message.
+        """
+        if not self._started or self.closing:
+            raise CapabilityUsageError(
+                "spawn needs a running runtime: call it inside `async with Runtime() as rt:` "
+                "(or from an agent), not before the block or after it ended"
+            )
+        info = class_info(cls)  # type: ignore[arg-type]
+        given_args: tuple[Any, ...] = args
+        given_kwargs: dict[str, Any] = kwargs
+        if args or kwargs:
+            given_args, given_kwargs = prepare_payload(info.spawn_what, args, kwargs, self.debug)
+        # An Iso was moved into __init__ when prepare_payload returned new objects: it
+        # cannot be given again, so such an agent is not restartable.
+        restartable = given_args is args and given_kwargs is kwargs
+        counter = self._counters.get(info.cls)
+        if counter is None:
+            counter = self._counters.setdefault(info.cls, itertools.count(1))
+        agent = info.cls.__new__(info.cls)
+        cell = Cell(
+            self,
+            info,
+            agent,
+            next(counter),  # next() on itertools.count is atomic: names stay unique
+            given_args if restartable else None,
+            (given_kwargs or None) if restartable else None,
+        )
+        tag = make_tag(cell)
+        agent._capsys_tag = tag
+        agent._capsys_runtime = self
+        cast(Any, agent).__init__(*given_args, **given_kwargs)
+        w, _ = current(self)
+        if w is not None:
+            w.spawned += 1
+        else:
+            with self._ext_lock:
+                self._ext_spawned += 1
+        if info.on_stop is not None:
+            self.live.add(cell)
+        if info.on_start is not None:
+            cell.post_control(info.on_start, w)
+        return tag
+
+    def stop(self, tag: Tag[Any]) -> StopHandle:
+        """Stop the agent after the message in progress; queued and later messages go
+        to the dead letters and ``on_stop`` runs. ``await rt.stop(tag)`` also waits
+        until it has stopped."""
+        cell = self._cell_of(tag)
+        if not cell.stopping:
+            cell.stopping = True
+            if cell.mailbox is None:
+                cell.ensure_mailbox()
+            if cell.lock.acquire(False):  # type: ignore[union-attr]
+                w, _ = current(self)
+                self.schedule(cell, w)
+        return StopHandle(cell)
+
+    def is_alive(self, tag: Tag[Any]) -> bool:
+        """False once the agent was asked to stop (or stopped by its supervisor)."""
+        return not self._cell_of(tag).stopping
+
+    def stats(self) -> RuntimeStats:
+        """A snapshot of the counters (see ``RuntimeStats``)."""
+        ws = list(self.workers)
+        spawned = self._ext_spawned + sum(w.spawned for w in ws)
+        stopped = sum(w.stops_started for w in ws)
+        return RuntimeStats(
+            workers=len(ws),
+            agents=spawned - stopped,
+            spawned=spawned,
+            stopped=stopped,
+            sent=self._ext_sent + sum(w.sent for w in ws),
+            handled=sum(w.handled for w in ws),
+            dead_letters=self.dead_letters.count,
+            restarts=sum(w.restarts for w in ws),
+            steals=sum(w.steals for w in ws),
+            mutes=sum(w.mutes for w in ws),
+            handoffs=self._monitor.handoffs if self._monitor is not None else 0,
+            max_mailbox_depth=max([self._ext_depth, *(w.max_depth for w in ws)]),
+        )
+
+    def agent_stats(self, tag: Tag[Any]) -> AgentStats:
+        """Per-agent counters: messages handled, EMA of handling time, mailbox depth."""
+        cell = self._cell_of(tag)
+        mb = cell.mailbox
+        return AgentStats(
+            name=cell.name,
+            handled=cell.handled,
+            mean_handling_seconds=cell.ema,
+            mailbox_depth=len(mb) if mb is not None else 0,
+            priority=cell.info.priority,
+            stopped=cell.stopped,
+        )
+
+    # --------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Runtime:
+        if self._started:
+            raise CapabilityUsageError("a Runtime can be entered only once; create a new one")
+        home = self._home = current_loop()
+        self._backend = home.backend
+        self._exited_event = home.new_event()
+        self._started = True
+        if self.deterministic:
+            worker: Worker = DeterministicWorker(self, self.seed)
+            assert worker.trace is not None
+            self.trace = worker.trace
+            self.workers.append(worker)
+            self._tg = anyio.create_task_group()
+            await self._tg.__aenter__()
+            self._tg.start_soon(self._run_home_worker, worker)
+        else:
+            for i in range(self.n_workers):
+                self.add_worker(index=i)
+            self._monitor = Monitor(self, self.block_threshold, max_spares=self.n_workers)
+            self._monitor.thread.start()
+        self._scope = anyio.CancelScope()
+        self._scope.__enter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> bool:
+        assert self._scope is not None
+        swallowed = self._scope.__exit__(exc_type, exc, tb)
+        if swallowed:
+            exc = None  # the body was cancelled by an escalation: raise that error instead
+        forced = exc is not None or self.error is not None
+        with anyio.CancelScope(shield=True):
+            if not forced and not await self._wait_quiet():
+                log.warning(
+                    "runtime shutdown: messages still unhandled after %.1f s; stopping "
+                    "anyway (they go to the dead letters)",
+                    self.shutdown_timeout,
+                )
+                forced = True
+            await self._close(forced)
+        if self.error is not None and exc is None:
+            raise self.error
+        return bool(swallowed) and self.error is None
+
+    async def _close(self, forced: bool) -> None:
+        self.closing = True
+        if forced:
+            self.cancel_async = True
+        for cell in list(self.live):
+            self.stop(cell.tag)
+        self.notify(force=True, all_workers=True)
+        if not await self._wait_quiet():
+            log.warning("runtime shutdown: agents did not stop within the timeout")
+        self.exiting = True
+        self.notify(force=True, all_workers=True)
+        if self._monitor is not None:
+            self._monitor.stop_event.set()
+        if self._exited < len(self.workers):
+            with anyio.move_on_after(max(self.shutdown_timeout, 1.0)):
+                await self._exited_event.wait()
+        if self._tg is not None:
+            await self._tg.__aexit__(None, None, None)
+        for w in self.workers:
+            if w.thread is not None:
+                w.thread.join(timeout=1.0)
+        if self._monitor is not None:
+            self._monitor.thread.join(timeout=1.0)
+
+    async def _run_home_worker(self, worker: Worker) -> None:
+        try:
+            await worker.main()
+        finally:
+            self.worker_exited(worker)
+
+    async def _wait_quiet(self) -> bool:
+        """Wait until no message is pending (and, when closing, no stop is running)."""
+        assert self._home is not None
+        self._quiet_event = self._home.new_event()
+        self._waiting_quiet = True
+        try:
+            if self._is_quiet():
+                return True
+            self.notify(force=True, all_workers=True)
+            with anyio.move_on_after(self.shutdown_timeout):
+                await self._quiet_event.wait()
+                return True
+            return self._is_quiet()
+        finally:
+            self._waiting_quiet = False
+
+    def _is_quiet(self) -> bool:
+        ws = list(self.workers)
+        # Read the "done" counters before the "started" ones: both only grow and done
+        # never exceeds started, so equality means nothing was in flight in between.
+        stops_done = sum(w.stops_done for w in ws)
+        done = sum(w.handled for w in ws) + self.dead_letters.count
+        inflight = sum(w.inflight for w in ws)
+        if sum(w.stops_started for w in ws) != stops_done or inflight:
+            return False
+        if self.closing and self.live:
+            return False
+        return done == self._ext_sent + sum(w.sent for w in ws)
+
+    def check_quiet(self) -> None:
+        """Called by a worker about to park: tell the caller's loop when all is quiet."""
+        if self._waiting_quiet and self._is_quiet():
+            self._signal_home(self._quiet_event)
+
+    def _signal_home(self, event: Any) -> None:
+        home = self._home
+        if home is None or event is None:
+            return
+        if threading.get_ident() == home.thread_id:
+            event.set()
+        else:
+            home.call_threadsafe(event.set)
+
+    def escalate(self, exc: BaseException) -> None:
+        """End the runtime with ``exc`` (supervision policy "escalate", a worker crash)."""
+        if self.error is not None:
+            return
+        self.error = exc
+        scope = self._scope
+        home = self._home
+        if scope is not None and home is not None:
+            if threading.get_ident() == home.thread_id:
+                scope.cancel()
+            else:
+                home.call_threadsafe(scope.cancel)
+
+    def worker_exited(self, worker: Worker) -> None:
+        with self._idle_lock:
+            self._exited += 1
+            last = self._exited >= len(self.workers)
+        if last:
+            self._signal_home(self._exited_event)
+
+    # ---------------------------------------------------------- scheduler side
+
+    def add_worker(self, index: int | None = None) -> None:
+        worker = Worker(self, len(self.workers) if index is None else index)
+        self.workers.append(worker)
+        worker.start_thread(self._backend)
+
+    def schedule(self, cell: Cell, w: Worker | None) -> None:
+        """Queue a cell whose scheduling lock the caller holds."""
+        if w is not None:
+            w.push_lifo(cell)
+            return
+        (self.inject_hi if cell.info.priority >= Priority.HIGH else self.inject).append(cell)
+        self.notify()
+
+    def take_injected(self) -> Cell | None:
+        for queue in (self.inject_hi, self.inject):
+            if queue:
+                try:
+                    return queue.popleft()
+                except IndexError:
+                    pass
+        return None
+
+    def notify(self, force: bool = False, all_workers: bool = False) -> None:
+        """Work was queued: wake a parked worker unless one is already searching."""
+        if not self._parked:
+            return
+        with self._idle_lock:
+            if not self._parked or (self._searching and not force):
+                return
+            if all_workers:
+                woken, self._parked = self._parked, []
+            else:
+                woken = [self._parked.pop()]
+        for w in woken:
+            if w.parker is not None:
+                w.parker.unpark()
+
+    def park(self, w: Worker) -> None:
+        with self._idle_lock:
+            if w not in self._parked:
+                self._parked.append(w)
+
+    def unpark(self, w: Worker) -> None:
+        with self._idle_lock:
+            if w in self._parked:
+                self._parked.remove(w)
+
+    def begin_search(self) -> bool:
+        with self._idle_lock:
+            if self._searching >= max(1, len(self.workers) // 2):
+                return False
+            self._searching += 1
+            return True
+
+    def end_search(self) -> None:
+        with self._idle_lock:
+            self._searching -= 1
+
+    def count_sent(self, w: Worker | None) -> None:
+        if w is not None:
+            w.sent += 1
+        else:
+            with self._ext_lock:
+                self._ext_sent += 1
+
+    def count_outside_send(self, depth: int, cell: Cell, wait: bool) -> None:
+        with self._ext_lock:
+            if depth >= self.capacity and not wait:
+                raise MailboxFull(cell.name, self.capacity)
+            self._ext_sent += 1
+            if depth + 1 > self._ext_depth:
+                self._ext_depth = depth + 1
+
+    def dead_letter(self, msg: Message, cell: Cell) -> None:
+        sender = msg[4]
+        self.dead_letters.add(
+            sender.name if sender is not None else "outside", cell.name, msg[0].what
+        )
+        reply = msg[3]
+        if reply is not None:
+            reply.resolve(False, AgentStopped(cell.name, msg[0].what))
+
+    def _cell_of(self, tag: Tag[Any]) -> Cell:
+        cell = getattr(tag, "_address", None)
+        if not isinstance(cell, Cell) or cell.rt is not self:
+            raise CapabilityUsageError(f"{tag!r} is not an agent of this runtime")
+        return cell
+
+    @property
+    def backend(self) -> str:
+        """The caller's async library: "asyncio" or "trio"."""
+        return self._backend
+
+    def __repr__(self) -> str:
+        return f"<Runtime workers={len(self.workers)} backend={self._backend}>"
+
+
+_BUILTIN_DEFAULTS: dict[str, Any] = {
+    "workers": None,
+    "mailbox_capacity": 1000,
+    "high_water": 800,
+    "low_water": 200,
+    "deterministic": False,
+    "seed": None,
+    "debug": False,
+    "shutdown_timeout": 30.0,
+    "block_threshold": 0.05,
+    "batch": BATCH,
+    "dead_letters_kept": 1000,
+}
+
+
+def run(
+    main: Callable[..., Coroutine[Any, Any, T]] | Callable[..., Awaitable[T]],
+    *args: Any,
+    backend: str = "asyncio",
+    backend_options: dict[str, Any] | None = None,
+    **runtime_defaults: Any,
+) -> T:
+    """Run ``main(*args)`` with ``anyio.run`` on ``backend`` and return its result.
+
+    ``runtime_defaults`` (e.g. ``workers=2``) become the defaults of every ``Runtime()``
+    created inside. Ctrl-C cancels ``main``; its ``async with Runtime()`` shuts down
+    (agents stopped, threads joined) before ``KeyboardInterrupt`` propagates.
+    """
+    unknown = set(runtime_defaults) - set(_BUILTIN_DEFAULTS)
+    if unknown:
+        raise TypeError(
+            f"runtime.run: unknown Runtime option(s) {sorted(unknown)}; "
+            f"known: {sorted(_BUILTIN_DEFAULTS)}"
+        )
+    token = _defaults.set({**(_defaults.get() or {}), **runtime_defaults})
+    try:
+        return anyio.run(main, *args, backend=backend, backend_options=backend_options)
+    finally:
+        _defaults.reset(token)

@@ -1,0 +1,42 @@
+"""The runtime's errors (SPEC §3, §6): each names the agent and says what to do."""
+
+from __future__ import annotations
+
+from capsys.errors import CapabilityError
+
+__all__ = ["MailboxFull", "AgentStopped", "AskTimeout"]
+
+
+class MailboxFull(CapabilityError):
+    """A plain ``send`` from outside an agent found the receiver's mailbox full."""
+
+    def __init__(self, agent: str, capacity: int) -> None:
+        self.agent = agent
+        super().__init__(
+            f"the mailbox of {agent} is full ({capacity} messages): the receiver is slower "
+            "than its senders; use `await tag.send_wait(...)` to wait for room, or raise "
+            "Runtime(mailbox_capacity=...)"
+        )
+
+
+class AgentStopped(CapabilityError):
+    """An ``ask`` reached an agent that has stopped (or stopped before replying)."""
+
+    def __init__(self, agent: str, behaviour: str) -> None:
+        self.agent = agent
+        super().__init__(
+            f"{agent} has stopped, so {behaviour} was not handled (the message went to "
+            "rt.dead_letters); spawn a new agent or check that it is alive before asking"
+        )
+
+
+class AskTimeout(CapabilityError, TimeoutError):
+    """An ``ask`` got no reply within its ``timeout``; the agent itself is not affected."""
+
+    def __init__(self, agent: str, behaviour: str, timeout: float) -> None:
+        self.agent = agent
+        super().__init__(
+            f"{agent} did not answer {behaviour} within {timeout:g} s; the message is still "
+            "handled and its reply discarded. Raise the timeout, or check whether the agent "
+            "is blocked or overloaded (rt.stats())"
+        )

@@ -1,0 +1,586 @@
+"""The work-stealing executor: workers, run queues, stealing, parking, the monitor.
+
+Each worker is an OS thread running an event loop of the caller's backend. A worker's
+turn takes one runnable cell and calls its sync behaviours directly, up to ``BATCH``
+messages, then moves on; an async behaviour becomes a task on the worker's loop and the
+cell stays busy until it finishes. Where work comes from, in order:
+
+1. every ``INJECT_EVERY`` turns, the shared injection queue (fairness for outside sends);
+2. the worker's high-priority queue (HIGH/CRITICAL agents);
+3. the LIFO slot: the cell this worker's last send woke, so a request/reply pair runs
+   back to back on one thread with hot caches and no hand-off; at most ``LIFO_STREAK``
+   times in a row so a ping-pong pair cannot starve the rest;
+4. the local run queue (FIFO, bounded ``LOCAL_CAP``; overflow goes to the injection queue);
+5. the injection queues, then stealing half of a random victim's local queue (at most
+   ``workers/2`` workers search at once);
+6. nothing: park until a sender or the monitor wakes this worker.
+
+Thread safety: run queues are ``collections.deque``s whose ``append``/``popleft``/``pop``
+are single atomic operations under the GIL (and take the deque's own lock on
+free-threaded builds); the LIFO slot is a list touched only by atomic ``append``/``pop``.
+Counters are per worker, written only by their own thread and summed when read.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from capsys.sendable import check_value
+from runtime.backends import Loop, Parker, current_loop
+from runtime.cell import Cell, Message, Priority, current_async, stopped_error, tls
+
+if TYPE_CHECKING:
+    from runtime.core import Runtime
+
+__all__ = ["Worker", "DeterministicWorker", "Monitor"]
+
+log = logging.getLogger("runtime")
+
+BATCH = 64  # messages per cell turn: amortises the scheduling cost, bounds latency
+LOCAL_CAP = 256
+INJECT_EVERY = 61  # as Go: a prime, so it does not resonate with other periods
+LIFO_STREAK = 3
+YIELD_EVERY = 32  # turns between loop yields while async behaviours are in flight
+EMA_ALPHA = 0.2
+
+
+class Worker:
+    """One scheduler thread (see the module docstring)."""
+
+    def __init__(self, rt: Runtime, index: int) -> None:
+        self.rt = rt
+        self.index = index
+        self.local: collections.deque[Cell] = collections.deque()
+        self.hi: collections.deque[Cell] = collections.deque()
+        self.lifo: list[Cell] = []
+        self.lifo_streak = 0
+        self.current: Cell | None = None
+        self.loop: Loop | None = None
+        self.parker: Parker | None = None
+        self.sleeping = False
+        self.tick = 0
+        self.inflight = 0  # async behaviours (and hooks) running as tasks on this loop
+        # counters, written by this thread only
+        self.sent = 0
+        self.handled = 0
+        self.spawned = 0
+        self.steals = 0
+        self.mutes = 0
+        self.restarts = 0
+        self.stops_started = 0
+        self.stops_done = 0
+        self.max_depth = 0
+        # read by the monitor
+        self.turns = 0
+        self.busy = False
+        self.thread: threading.Thread | None = None
+        self.trace: list[tuple[str, str]] | None = None
+
+    # ------------------------------------------------------------------- queues
+
+    def push(self, cell: Cell) -> None:
+        """Queue a runnable cell on this worker (called on this worker's thread)."""
+        if cell.info.priority >= Priority.HIGH:
+            self.hi.append(cell)
+        else:
+            local = self.local
+            local.append(cell)
+            if len(local) > LOCAL_CAP:
+                rt = self.rt
+                for _ in range(LOCAL_CAP // 2):  # overflow half to the shared queue
+                    try:
+                        rt.inject.append(local.popleft())
+                    except IndexError:
+                        break
+        if self.sleeping:  # an async task on this loop made work while we are parked
+            self.parker.unpark()  # type: ignore[union-attr]
+        self.rt.notify()
+
+    def push_lifo(self, cell: Cell) -> None:
+        """The cell this worker just woke by a send: run it next (see LIFO_STREAK)."""
+        if cell.info.priority >= Priority.HIGH:
+            self.push(cell)
+            return
+        lifo = self.lifo
+        if lifo:
+            try:
+                prev = lifo.pop()
+            except IndexError:  # the monitor took it meanwhile
+                pass
+            else:
+                lifo.append(cell)
+                self.push(prev)
+                return
+        lifo.append(cell)
+        if self.sleeping:
+            self.parker.unpark()  # type: ignore[union-attr]
+
+    def next_cell(self) -> Cell | None:
+        rt = self.rt
+        self.tick += 1
+        if self.tick % INJECT_EVERY == 0:
+            cell = rt.take_injected()
+            if cell is not None:
+                return cell
+        if self.hi:
+            try:
+                return self.hi.popleft()
+            except IndexError:
+                pass
+        if self.lifo and self.lifo_streak < LIFO_STREAK:
+            try:
+                cell = self.lifo.pop()
+            except IndexError:
+                pass
+            else:
+                self.lifo_streak += 1
+                return cell
+        self.lifo_streak = 0
+        if self.local:
+            try:
+                return self.local.popleft()
+            except IndexError:
+                pass
+        if self.lifo:
+            try:
+                return self.lifo.pop()
+            except IndexError:
+                pass
+        cell = rt.take_injected()
+        if cell is not None:
+            return cell
+        return self.steal()
+
+    def steal(self) -> Cell | None:
+        rt = self.rt
+        workers = rt.workers
+        if len(workers) < 2 or not rt.begin_search():
+            return None
+        try:
+            victims = [w for w in workers if w is not self and (w.local or w.hi)]
+            random.shuffle(victims)
+            for victim in victims:
+                got = _take_half(victim.hi) or _take_half(victim.local)
+                if got:
+                    self.steals += 1
+                    first = got[0]
+                    for cell in got[1:]:
+                        (self.hi if cell.info.priority >= Priority.HIGH else self.local).append(
+                            cell
+                        )
+                    return first
+            return None
+        finally:
+            rt.end_search()
+
+    def has_work(self) -> bool:
+        rt = self.rt
+        return bool(
+            self.local
+            or self.hi
+            or self.lifo
+            or rt.inject
+            or rt.inject_hi
+            or (len(rt.workers) > 1 and any(w.local or w.hi for w in rt.workers if w is not self))
+        )
+
+    # --------------------------------------------------------------------- turn
+
+    def run_cell(self, cell: Cell) -> None:
+        """One turn of one cell. HOT PATH: runs up to BATCH sync behaviours inline."""
+        rt = self.rt
+        if cell.stopping or rt.closing:
+            self.stop_cell(cell)
+            return
+        mb = cell.mailbox
+        assert mb is not None
+        agent = cell.agent
+        trace = self.trace
+        batch = rt.batch
+        n = 0
+        self.current = cell
+        t0 = time.perf_counter()
+        try:
+            while n < batch:
+                try:
+                    msg = mb.popleft()
+                except IndexError:
+                    break
+                entry = msg[0]
+                if trace is not None:
+                    trace.append((cell.name, entry.name))
+                if entry.is_async:
+                    self.current = None
+                    self.inflight += 1
+                    self.loop.start(self.run_async, cell, msg)  # type: ignore[union-attr]
+                    return  # the cell stays scheduled until the task finishes
+                n += 1
+                try:
+                    result = entry.impl(agent, *msg[1], **msg[2])
+                except Exception as exc:
+                    if not self.failed(cell, msg, exc):
+                        return  # stopped
+                    agent = cell.agent  # restarted: a new object
+                    continue
+                reply = msg[3]
+                if reply is not None:
+                    self.answer(reply, result, entry.what)
+                if cell.mute_on is not None or cell.stopping:
+                    break
+        finally:
+            self.current = None
+            if n:
+                self.handled += n
+                cell.handled += n
+                cell.ema += EMA_ALPHA * ((time.perf_counter() - t0) / n - cell.ema)
+        self.finish(cell)
+
+    def answer(self, reply: Any, result: Any, what: str) -> None:
+        try:
+            value = check_value(result, f"the reply of {what}", self.rt.debug)
+        except Exception as exc:
+            reply.resolve(False, exc)
+        else:
+            reply.resolve(True, value)
+
+    async def run_async(self, cell: Cell, msg: Message) -> None:
+        """An async behaviour (or hook) as a task; the cell is busy until it ends."""
+        current_async.set(cell)
+        entry = msg[0]
+        reply = msg[3]
+        ok = True
+        try:
+            result = await entry.impl(cell.agent, *msg[1], **msg[2])
+        except anyio.get_cancelled_exc_class():
+            # Only the runtime cancels these tasks (shutdown past its timeout).
+            self.inflight -= 1
+            self.rt.dead_letter(msg, cell)
+            if reply is not None:
+                reply.resolve(False, stopped_error(cell, msg))
+            raise
+        except Exception as exc:
+            ok = self.failed(cell, msg, exc)
+            self.inflight -= 1
+            self.handled += 1
+            cell.handled += 1
+            if ok:
+                self.finish(cell)
+            return
+        self.inflight -= 1
+        self.handled += 1
+        cell.handled += 1
+        if reply is not None:
+            self.answer(reply, result, entry.what)
+        self.finish(cell)
+
+    def finish(self, cell: Cell) -> None:
+        """End of a turn: requeue, mute, stop or release the cell."""
+        rt = self.rt
+        if cell.stopping or rt.closing:
+            self.stop_cell(cell)
+            return
+        mb = cell.mailbox
+        assert mb is not None
+        x = cell.x
+        if x is not None and (x.muted or x.waiters) and len(mb) <= rt.low_water:
+            cell.release_muted()
+        if cell.mute_on is not None and cell.try_mute(self):
+            return  # parked on the receiver until it drains below low water
+        if mb:
+            self.push(cell)
+            return
+        cell.lock.release()  # type: ignore[union-attr]
+        # A send may have appended after our emptiness check and failed to take the
+        # lock we still held: take it back if so (the GIL orders append before acquire).
+        if mb and cell.lock.acquire(False):  # type: ignore[union-attr]
+            self.push(cell)
+
+    def failed(self, cell: Cell, msg: Message, exc: Exception) -> bool:
+        """Apply the agent's supervision policy; True if the cell keeps running."""
+        entry = msg[0]
+        reply = msg[3]
+        if reply is not None:
+            reply.resolve(False, exc)
+        rt = self.rt
+        sup = cell.info.supervision
+        log.error("%s raised in %s (policy %s)", entry.what, cell.name, sup.policy, exc_info=exc)
+        if sup.policy == "restart":
+            try:
+                if cell.restart():
+                    self.restarts += 1
+                    on_start = cell.info.on_start
+                    if on_start is not None:
+                        cell.post_control(on_start, self, first=True)
+                    return True
+            except Exception as again:
+                log.error("restarting %s failed", cell.name, exc_info=again)
+            log.error("%s stopped: restart limit reached or not restartable", cell.name)
+        elif sup.policy == "escalate":
+            rt.escalate(exc)
+        self.stop_cell(cell)
+        return False
+
+    def stop_cell(self, cell: Cell) -> None:
+        """Stop a cell whose scheduling lock we hold: dead-letter its queue, on_stop."""
+        if cell.stopped:
+            return
+        rt = self.rt
+        cell.stopping = True
+        cell.stopped = True  # from now on senders dead-letter (and re-drain, see deliver)
+        self.stops_started += 1
+        rt.live.discard(cell)
+        cell.drain_dead()
+        cell.release_muted()
+        on_stop = cell.info.on_stop
+        if on_stop is not None:
+            if on_stop.is_async:
+                self.inflight += 1
+                self.loop.start(self.run_on_stop, cell)  # type: ignore[union-attr]
+                return
+            self.current = cell
+            try:
+                on_stop.impl(cell.agent)
+            except Exception as exc:
+                log.error("%s.on_stop raised", cell.name, exc_info=exc)
+            finally:
+                self.current = None
+        self.stopped_done(cell)
+
+    async def run_on_stop(self, cell: Cell) -> None:
+        current_async.set(cell)
+        try:
+            await cell.info.on_stop.impl(cell.agent)  # type: ignore[union-attr]
+        except Exception as exc:
+            log.error("%s.on_stop raised", cell.name, exc_info=exc)
+        finally:
+            self.inflight -= 1
+            self.stopped_done(cell)
+
+    def stopped_done(self, cell: Cell) -> None:
+        cell.drain_dead()  # messages on_stop sent to itself
+        cell.stop_waiter_done()
+        self.stops_done += 1
+
+    # --------------------------------------------------------------------- loop
+
+    async def main(self) -> None:
+        """The worker's life: run turns, park when idle, until the runtime exits."""
+        loop = self.loop = current_loop()
+        self.parker = Parker(loop)
+        tls.w = self
+        try:
+            if loop.backend == "trio":
+                import trio
+
+                async with trio.open_nursery() as nursery:
+                    loop.nursery = nursery  # type: ignore[attr-defined]
+                    await self.run()
+                    nursery.cancel_scope.cancel()
+            else:
+                try:
+                    await self.run()
+                finally:
+                    loop.cancel_tasks()
+                    tasks = list(loop.tasks)  # type: ignore[attr-defined]
+                    for task in tasks:
+                        with contextlib.suppress(BaseException):  # cancelled at shutdown
+                            await task
+        finally:
+            tls.w = None
+
+    async def run(self) -> None:
+        rt = self.rt
+        since_yield = 0
+        while True:
+            cell = self.next_cell()
+            if cell is None:
+                if rt.exiting:
+                    return
+                await self.idle()
+                since_yield = 0
+                continue
+            self.turns += 1
+            self.busy = True
+            self.run_cell(cell)
+            self.busy = False
+            if self.inflight:
+                since_yield += 1
+                if since_yield >= YIELD_EVERY:
+                    since_yield = 0
+                    await self.loop.checkpoint()  # type: ignore[union-attr]
+            if rt.cancel_async and self.inflight:
+                self.loop.cancel_tasks()  # type: ignore[union-attr]
+
+    async def idle(self) -> None:
+        rt = self.rt
+        rt.park(self)
+        if self.has_work() or rt.exiting:
+            rt.unpark(self)
+            return
+        if rt.cancel_async and self.inflight:
+            self.loop.cancel_tasks()  # type: ignore[union-attr]
+        rt.check_quiet()
+        self.sleeping = True
+        try:
+            await self.parker.park()  # type: ignore[union-attr]
+        finally:
+            self.sleeping = False
+            rt.unpark(self)
+
+    def start_thread(self, backend: str) -> None:
+        def body() -> None:
+            try:
+                anyio.run(self.main, backend=backend)
+            except BaseException as exc:  # a worker must never die silently
+                log.critical("worker %d crashed", self.index, exc_info=exc)
+                self.rt.escalate(exc)
+            finally:
+                self.rt.worker_exited(self)
+
+        self.thread = threading.Thread(target=body, name=f"capsys-worker-{self.index}", daemon=True)
+        self.thread.start()
+
+
+def _take_half(queue: collections.deque[Cell]) -> list[Cell]:
+    got: list[Cell] = []
+    for _ in range((len(queue) + 1) // 2):
+        try:
+            got.append(queue.popleft())
+        except IndexError:
+            break
+    return got
+
+
+class DeterministicWorker(Worker):
+    """The only worker of ``Runtime(deterministic=True)``: a task on the caller's loop
+    that picks the next runnable cell with a seeded PRNG, one message per turn, and
+    records the handling order in ``trace``.
+
+    It runs on the caller's thread, so sends from the ``async with`` body cannot race
+    with it: the body runs only while this worker is parked.
+    """
+
+    def __init__(self, rt: Runtime, seed: int | None) -> None:
+        super().__init__(rt, 0)
+        self.rng = random.Random(seed)
+        self.runnable: list[Cell] = []
+        self.trace = []
+
+    def push(self, cell: Cell) -> None:
+        self.runnable.append(cell)
+        if self.sleeping:
+            self.parker.unpark()  # type: ignore[union-attr]
+
+    def push_lifo(self, cell: Cell) -> None:
+        self.push(cell)
+
+    def next_cell(self) -> Cell | None:
+        rt = self.rt
+        while rt.inject_hi:
+            self.runnable.append(rt.inject_hi.popleft())
+        while rt.inject:
+            self.runnable.append(rt.inject.popleft())
+        runnable = self.runnable
+        if not runnable:
+            return None
+        top = max(c.info.priority for c in runnable)
+        choices = [i for i, c in enumerate(runnable) if c.info.priority == top]
+        i = choices[self.rng.randrange(len(choices))]
+        runnable[i], runnable[-1] = runnable[-1], runnable[i]
+        return runnable.pop()
+
+    def has_work(self) -> bool:
+        return bool(self.runnable or self.rt.inject or self.rt.inject_hi)
+
+    def run_cell(self, cell: Cell) -> None:
+        tls.w = self  # only during turns: the body's sends are outside sends
+        try:
+            super().run_cell(cell)
+        finally:
+            tls.w = None
+
+    async def main(self) -> None:
+        self.loop = loop = current_loop()
+        self.parker = Parker(loop)
+        if loop.backend == "trio":
+            import trio
+
+            async with trio.open_nursery() as nursery:
+                loop.nursery = nursery  # type: ignore[attr-defined]
+                await self.run()
+                nursery.cancel_scope.cancel()
+        else:
+            try:
+                await self.run()
+            finally:
+                loop.cancel_tasks()
+
+
+class Monitor:
+    """Hands the run queues of a worker stuck in one behaviour to the others.
+
+    A behaviour that blocks its thread (``time.sleep``, blocking I/O, a long C call)
+    would strand the cells queued behind it. Every ``interval`` the monitor looks at
+    each worker's turn counter; a worker busy in the same turn for ``threshold`` seconds
+    gets its queues moved to the injection queue, a parked worker is woken, and if none
+    is free a spare worker thread is started (as Go's sysmon retakes a P blocked in a
+    syscall). Ticking costs nothing measurable (one GIL acquisition per interval).
+    """
+
+    def __init__(self, rt: Runtime, threshold: float, max_spares: int) -> None:
+        self.rt = rt
+        self.threshold = threshold
+        self.interval = threshold / 4
+        self.max_spares = max_spares
+        self.spares = 0
+        self.stop_event = threading.Event()
+        self.seen: dict[int, tuple[int, float]] = {}
+        self.handoffs = 0
+        self.thread = threading.Thread(target=self.body, name="capsys-monitor", daemon=True)
+
+    def body(self) -> None:
+        rt = self.rt
+        while not self.stop_event.wait(self.interval):
+            now = time.monotonic()
+            for w in list(rt.workers):
+                turns = w.turns
+                last = self.seen.get(w.index)
+                if not w.busy or last is None or last[0] != turns:
+                    self.seen[w.index] = (turns, now)
+                    continue
+                if now - last[1] < self.threshold:
+                    continue
+                self.seen[w.index] = (turns, now)  # report each stall once per threshold
+                if self.hand_off(w):
+                    self.handoffs += 1
+
+    def hand_off(self, w: Worker) -> bool:
+        rt = self.rt
+        moved: list[Cell] = []
+        while True:
+            try:
+                moved.append(w.lifo.pop())
+            except IndexError:
+                break
+        for queue in (w.hi, w.local):
+            while True:
+                try:
+                    moved.append(queue.popleft())
+                except IndexError:
+                    break
+        for cell in moved:
+            (rt.inject_hi if cell.info.priority >= Priority.HIGH else rt.inject).append(cell)
+        free = [o for o in rt.workers if o is not w and not o.busy]
+        if not free and self.spares < self.max_spares and not rt.exiting:
+            self.spares += 1
+            rt.add_worker()
+        rt.notify(force=True)
+        return bool(moved)
