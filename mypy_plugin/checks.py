@@ -54,7 +54,14 @@ from mypy.typevars import fill_typevars
 from capsys.config import Config
 from capsys.diagnostics import get_rule
 from capsys.sendable import Problem, Shape, ShapeKind, static_problem
-from mypy_plugin.shapes import Translator, is_agent, record_state, shape_of
+from mypy_plugin.shapes import (
+    Translator,
+    decorator_fullname,
+    is_agent,
+    record_state,
+    says_frozen,
+    shape_of,
+)
 
 PLUGIN_CODES = ("CAP001", "CAP002", "CAP003", "CAP004", "CAP007", "CAP008", "CAP012")
 
@@ -266,7 +273,11 @@ def check_boundary(
             )
             reporter.report(ctx.api, "CAP007", expr, detail=detail)
             continue
-        what = f"Argument {label} of {where}"
+        what = (
+            f"Argument {label} of {where}"
+            if boundary.target is not None
+            else f"The item of {where}"
+        )
         if kind in (ARG_STAR, ARG_STAR2):
             what = f"An item of {'*' if kind == ARG_STAR else '**'}argument {label} of {where}"
         for item in _star_items(typ, kind) if kind in (ARG_STAR, ARG_STAR2) else [typ]:
@@ -382,6 +393,7 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
     if not isinstance(cls, ClassDef):
         return
     info = cls.info
+    what = f"Message class {info.name}"
     # Remembered in metadata, which mypy caches: other modules see it in later runs.
     info.metadata.setdefault("capsys", {})["message"] = True
     for base in info.mro[1:]:
@@ -393,9 +405,17 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
                 f"its base class {base.name} is not a frozen dataclass or @message, so its "
                 "instances would not be immutable; make the base a @message too"
             )
-            reporter.report(
-                ctx.api, "CAP003", cls, what=f"Message class {info.name}", detail=detail
+            reporter.report(ctx.api, "CAP003", cls, what=what, detail=detail)
+    if "__setattr__" in info.names:
+        detail = "it defines __setattr__, so its instances are not immutable; remove it"
+        reporter.report(ctx.api, "CAP003", cls, what=what, detail=detail)
+    for dec in cls.decorators:
+        if decorator_fullname(dec) == "dataclasses.dataclass" and not says_frozen(dec):
+            detail = (
+                "it is also a @dataclass that is not frozen; drop the @dataclass "
+                "(@message makes a frozen dataclass)"
             )
+            reporter.report(ctx.api, "CAP003", cls, what=what, detail=detail)
     own = _own_field_lines(info)
     self_type = fill_typevars(info)
     if not isinstance(self_type, Instance):

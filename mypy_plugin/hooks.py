@@ -70,7 +70,7 @@ _BOUNDARY_METHOD_NAMES = frozenset(n for methods in _METHOD_BOUNDARIES.values() 
 
 _FUNCTION_BOUNDARIES: dict[str, Boundary] = {
     "runtime.primitives.quorum.quorum": Boundary(
-        "quorum", target=2, reply=True, skip=frozenset({"timeout"})
+        "quorum", target=2, reply=True, skip=frozenset({"timeout", "accept"})
     ),
     "runtime.primitives.broadcast.broadcast": Boundary(
         "broadcast", target=1, skip=frozenset({"fanout"})

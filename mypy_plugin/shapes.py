@@ -82,14 +82,16 @@ def record_state(info: TypeInfo) -> tuple[bool, bool]:
         if name == MESSAGE:
             return True, True
         if name in _DATACLASS_MAKERS:
-            frozen = isinstance(dec, CallExpr) and any(
-                arg_name == "frozen"
-                and isinstance(arg, NameExpr)
-                and arg.fullname == "builtins.True"
-                for arg_name, arg in zip(dec.arg_names, dec.args, strict=False)
-            )
-            return True, frozen
+            return True, says_frozen(dec)
     return True, True
+
+
+def says_frozen(dec: Expression) -> bool:
+    """``@dataclass(frozen=True)`` (a literal True, as the decorator must be written)."""
+    return isinstance(dec, CallExpr) and any(
+        name == "frozen" and isinstance(arg, NameExpr) and arg.fullname == "builtins.True"
+        for name, arg in zip(dec.arg_names, dec.args, strict=False)
+    )
 
 
 def _record_field_names(info: TypeInfo) -> list[str]:
@@ -184,6 +186,8 @@ class Translator:
             names = info.metadata.get("namedtuple", {}).get("fields", [])
             items = list(zip(names, typ.items, strict=False))
             return self._record(info, (), lambda: items)
+        if not typ.items:  # tuple[()]: one possible value, the empty tuple
+            return Shape(ShapeKind.LITERAL, "tuple[()]")
         return Shape(
             ShapeKind.CLASS,
             "builtins.tuple",

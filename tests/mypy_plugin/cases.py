@@ -1,0 +1,599 @@
+"""Snippets for the plugin's rule tests: every line the plugin must report ends with
+``# expect: CAPNNN``; every other line must produce no capsys finding."""
+
+from __future__ import annotations
+
+HEADER = """\
+from __future__ import annotations
+
+from capsys import Agent, Iso, Ref, Tag, Val, behaviour, consume, iso, message, val
+from runtime import Runtime
+"""
+
+CASES: dict[str, str] = {}
+
+CASES["send_arguments"] = """
+class Sink(Agent):
+    @behaviour
+    def take(self, data: list[int]) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def many(self, *data: list[int], **named: list[int]) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def fine(self, n: int, s: str = "") -> None:
+        pass
+
+
+def use(sink: Tag[Sink], xs: list[int], pairs: dict[str, list[int]]) -> None:
+    sink.send(Sink.take, xs)  # expect: CAP001
+    sink.send(Sink.take, data=[1])  # expect: CAP001
+    sink.send(Sink.many, *[xs])  # expect: CAP001
+    sink.send(Sink.many, **pairs)  # expect: CAP001
+    sink.send(Sink.fine, 1, s="x")
+    sink.send(Sink.fine, *(1,))
+    print(sink.buffer)  # expect: CAP007
+
+
+async def use_async(sink: Tag[Sink], xs: list[int]) -> None:
+    await sink.send_wait(Sink.take, xs)  # expect: CAP001
+    await sink.ask(Sink.take, xs)  # expect: CAP001
+    await sink.ask(Sink.fine, 1)
+    await sink.ask(Sink.fine, 1, timeout=2.0)
+    await sink.ask(Sink.take, xs, timeout=2.0)  # expect: CAP001
+"""
+
+CASES["ask_reply"] = """
+class Store(Agent):
+    @behaviour
+    def dump(self) -> list[int]:  # expect: CAP002
+        return []
+
+    @behaviour
+    async def adump(self) -> dict[str, int]:  # expect: CAP002
+        return {}
+
+    @behaviour
+    async def count(self) -> int:
+        return 0
+
+    @behaviour
+    def names(self) -> tuple[str, ...]:
+        return ()
+
+
+async def use(store: Tag[Store]) -> None:
+    await store.ask(Store.dump)  # expect: CAP001
+    await store.ask(Store.adump)  # expect: CAP001
+    await store.ask(Store.count)
+    await store.ask(Store.names)
+    store.send(Store.dump)
+"""
+
+CASES["spawn_arguments"] = """
+class Boss(Agent):
+    pass
+
+
+class Worker(Agent):
+    def __init__(self, name: str, boss: Tag[Boss] | None = None) -> None:
+        self.name = name
+        self.boss = boss
+        self.seen: list[str] = []
+
+
+class Holder(Agent):
+    def __init__(self, items: list[int]) -> None:  # expect: CAP002
+        self.items = items
+
+
+class Loose(Agent):
+    def __init__(self, items, *more: int) -> None:  # type: ignore[no-untyped-def]  # expect: CAP002
+        self.items = items
+
+
+async def main(items: list[int]) -> None:
+    async with Runtime() as rt:
+        boss = rt.spawn(Boss)
+        rt.spawn(Worker, "w", boss)
+        rt.spawn(Worker, name="w", boss=boss)
+        rt.spawn(Holder, items)  # expect: CAP001
+        rt.spawn(Holder, items=[1])  # expect: CAP001
+"""
+
+CASES["primitives"] = """
+from runtime.primitives import Channel, broadcast, channel, quorum
+
+
+class Voter(Agent):
+    @behaviour
+    def vote(self, proposal: str) -> bool:
+        return True
+
+    @behaviour
+    def vote_on(self, proposal: list[str]) -> bool:  # expect: CAP002
+        return True
+
+    @behaviour
+    def ballot(self, proposal: str) -> list[str]:  # expect: CAP002
+        return []
+
+
+async def main(voters: list[Tag[Voter]], words: list[str]) -> None:
+    await quorum(voters, 2, Voter.vote, "p")
+    await quorum(voters, 2, Voter.vote, "p", timeout=1.0)
+    await quorum(voters, 2, Voter.vote_on, words)  # expect: CAP001
+    await quorum(voters, 2, Voter.ballot, "p")  # expect: CAP001
+    await broadcast(voters, Voter.vote, "p")
+    await broadcast(voters, Voter.vote, "p", fanout=3)
+    await broadcast(voters, Voter.vote_on, words)  # expect: CAP001
+    jobs: Channel[list[str]] = channel(4)
+    jobs.send(words)  # expect: CAP001
+    await jobs.put(["a"])  # expect: CAP001
+    names: Channel[str] = channel(4)
+    names.send("a")
+    await names.put("b")
+"""
+
+CASES["sendable_types"] = """
+import datetime
+import decimal
+import enum
+import fractions
+import pathlib
+import uuid
+from dataclasses import dataclass
+from typing import Generic, Literal, NamedTuple, NewType, Optional, TypeVar, Union
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Frozen:
+    name: str
+    labels: frozenset[str]
+
+
+@message
+class Order:
+    symbol: str
+    qty: int
+    parent: Optional[Order] = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Box(Generic[T]):
+    item: T
+
+
+UserId = NewType("UserId", int)
+Pair = tuple[int, str]
+Tree = tuple[int, tuple["Tree", ...]]
+N = TypeVar("N", bound=int)
+S = TypeVar("S", int, str)
+
+
+class Peer(Agent):
+    @behaviour
+    def atoms(
+        self, a: None, b: bool, c: int, d: float, e: complex, f: str, g: bytes, h: range
+    ) -> None:
+        pass
+
+    @behaviour
+    def stdlib(
+        self,
+        a: decimal.Decimal,
+        b: fractions.Fraction,
+        c: datetime.date,
+        d: datetime.datetime,
+        e: datetime.timedelta,
+        f: datetime.time,
+        g: datetime.timezone,
+        h: uuid.UUID,
+        i: pathlib.PurePath,
+        j: pathlib.Path,
+    ) -> None:
+        pass
+
+    @behaviour
+    def containers(
+        self, a: tuple[int, ...], b: frozenset[str], c: tuple[tuple[int, str], ...], d: Pair, e: Tree
+    ) -> None:
+        pass
+
+    @behaviour
+    def records(
+        self, a: Color, b: Point, c: Frozen, d: Order, e: Literal["buy", "sell"], f: UserId
+    ) -> Box[int]:
+        return Box(1)
+
+    @behaviour
+    def caps(
+        self, a: Iso[list[int]], b: Tag[Peer], c: Val[tuple[int, ...]], d: int | None, e: Union[int, str]
+    ) -> Color:
+        return Color.RED
+
+    @behaviour
+    def generic(self, a: N, b: S) -> N:
+        return a
+
+    @behaviour
+    async def reply(self) -> tuple[int, ...]:
+        return ()
+
+
+async def use(peer: Tag[Peer], order: Order) -> None:
+    peer.send(Peer.containers, (1, 2), frozenset({"a"}), ((1, "a"),), (1, "a"), (1, ()))
+    peer.send(Peer.records, Color.RED, Point(1, 2), Frozen("a", frozenset()), order, "buy", UserId(3))
+    peer.send(Peer.caps, iso([1]), peer, (1,), None, 3)
+    peer.send(Peer.generic, 1, "s")
+    box = await peer.ask(Peer.records, Color.RED, Point(1, 2), Frozen("a", frozenset()), order, "sell", UserId(1))
+    assert box.item == 1
+    await peer.ask(Peer.reply)
+"""
+
+CASES["unsendable_types"] = """
+import abc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, NewType, Protocol, TypeVar
+
+
+class Mutable:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+@dataclass
+class Plain:
+    n: int
+
+
+@dataclass(frozen=True)
+class FrozenHolder:
+    items: list[int]
+
+
+class Bag(NamedTuple):
+    items: list[int]
+
+
+class Readable(Protocol):
+    def read(self) -> bytes: ...
+
+
+class Base(abc.ABC):
+    @abc.abstractmethod
+    def run(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Node:
+    children: tuple[Node, ...]
+    data: list[int]
+
+
+T = TypeVar("T")
+L = TypeVar("L", bound=list[int])
+
+
+@dataclass(frozen=True)
+class Box(Generic[T]):
+    item: T
+
+
+Bucket = NewType("Bucket", list[int])
+Rows = list[tuple[int, str]]
+
+
+class Bad(Agent):
+    @behaviour
+    def take(
+        self,
+        a: list[int],  # expect: CAP002
+        b: dict[str, int],  # expect: CAP002
+        c: set[int],  # expect: CAP002
+        d: bytearray,  # expect: CAP002
+        e: Mutable,  # expect: CAP002
+        f: Plain,  # expect: CAP002
+        g: FrozenHolder,  # expect: CAP002
+        h: Bag,  # expect: CAP002
+        i: Readable,  # expect: CAP002
+        j: Base,  # expect: CAP002
+        k: Sequence[int],  # expect: CAP002
+        m: Mapping[str, int],  # expect: CAP002
+        n: Iterable[int],  # expect: CAP002
+        o: object,  # expect: CAP002
+        p: Callable[[], None],  # expect: CAP002
+        q: tuple[int, list[int]],  # expect: CAP002
+        r: int | list[int],  # expect: CAP002
+        s: Bucket,  # expect: CAP002
+        t: Rows,  # expect: CAP002
+        u: Node,  # expect: CAP002
+        v: frozenset[Mutable],  # expect: CAP002
+        w: Ref[int],  # expect: CAP002
+        x: memoryview,  # expect: CAP002
+        y: Box[list[int]],  # expect: CAP002
+        z: type[int],  # expect: CAP002
+    ) -> None:
+        pass
+
+    @behaviour
+    def unbounded(self, item: T) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def bounded(self, item: L) -> None:  # expect: CAP002
+        pass
+
+
+def use(bad: Tag[Bad], box: Box[list[int]], union: int | set[int], node: Node) -> None:
+    bad.send(Bad.unbounded, box)  # expect: CAP001
+    bad.send(Bad.unbounded, union)  # expect: CAP001
+    bad.send(Bad.unbounded, node)  # expect: CAP001
+    bad.send(Bad.unbounded, lambda: None)  # expect: CAP001
+    bad.send(Bad.unbounded, Box(1))
+"""
+
+CASES["messages"] = """
+from dataclasses import dataclass
+from typing import Optional
+
+
+class Sink(Agent):
+    pass
+
+
+@dataclass
+class Base:
+    n: int
+
+
+@message
+class Good:
+    a: int
+    b: tuple[str, ...]
+    c: Tag[Sink]
+    d: Later | None
+    e: Optional[Good] = None
+
+
+@message
+class Later:
+    x: frozenset[int]
+
+
+@message
+class Bad:
+    a: list[int]  # expect: CAP003
+    b: dict[str, int]  # expect: CAP003
+    c: int
+    d: Sink  # expect: CAP003
+
+
+@message
+class Child(Base):  # expect: CAP003
+    m: int
+
+
+@message
+class Grandchild(Good):
+    z: str = ""
+
+
+@message
+class Settable:  # expect: CAP003
+    n: int
+
+    def __setattr__(self, name: str, value: object) -> None:
+        pass
+
+
+@message
+@dataclass
+class Stacked:  # expect: CAP003
+    n: int
+"""
+
+CASES["val"] = """
+from dataclasses import dataclass
+
+
+@dataclass
+class Plain:
+    n: int
+
+
+settings: Val[dict[str, int]] = {"a": 1}  # expect: CAP004
+names: Val[tuple[str, ...]] = ("a",)
+nested: Val[tuple[list[int], ...]] = ()  # expect: CAP004
+
+
+def f(x: Val[list[int]], y: Val[frozenset[str]]) -> None:  # expect: CAP004
+    pass
+
+
+limits = val([1, 2])  # expect: CAP004
+pair = val((1, "a"))
+frozen = val(frozenset({1}))
+plain = val(Plain(1))  # expect: CAP004
+moved = val(iso([1]))  # expect: CAP004
+"""
+
+CASES["agent_state"] = """
+class Counter(Agent):
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    @behaviour
+    def inc(self) -> None:
+        self.n += 1
+
+
+class Sub(Counter):
+    def __init__(self) -> None:
+        super().__init__()
+        Counter.__init__(self)
+
+
+counter = Counter()  # expect: CAP007
+
+
+def make() -> Sub:
+    return Sub()  # expect: CAP007
+
+
+def poke(tag: Tag[Counter]) -> int:
+    tag.send(Counter.inc)
+    print(tag == tag, hash(tag))
+    return tag.n  # expect: CAP007
+
+
+class Keeper(Agent):
+    @behaviour
+    def keep(self, c: Counter) -> None:  # expect: CAP002
+        pass
+
+
+def leak(keeper: Tag[Keeper], obj: Counter) -> None:
+    keeper.send(Keeper.keep, obj)  # expect: CAP007
+
+
+async def spawned() -> None:
+    async with Runtime() as rt:
+        tag = rt.spawn(Sub)
+        tag.send(Counter.inc)
+"""
+
+CASES["self_escape"] = """
+@message
+class Hello:
+    sender: Tag[Worker]
+
+
+class Boss(Agent):
+    @behaviour
+    def register(self, worker: Tag[Worker]) -> None:
+        pass
+
+    @behaviour
+    def greet(self, hello: Hello) -> None:
+        pass
+
+    @behaviour
+    def pair(self, item: tuple[Tag[Worker], int]) -> None:
+        pass
+
+
+class Helper(Agent):
+    def __init__(self, parent: Tag[Worker]) -> None:
+        self.parent = parent
+
+
+class Worker(Agent):
+    @behaviour
+    async def hello(self, boss: Tag[Boss]) -> None:
+        boss.send(Boss.register, self)  # type: ignore[arg-type]  # expect: CAP008
+        boss.send(Boss.greet, Hello(self))  # type: ignore[arg-type]  # expect: CAP008
+        boss.send(Boss.pair, (self, 1))  # type: ignore[arg-type]  # expect: CAP008
+        me = self
+        boss.send(Boss.register, me)  # type: ignore[arg-type]  # expect: CAP008
+        self.runtime.spawn(Helper, self)  # type: ignore[arg-type]  # expect: CAP008
+        await boss.ask(Boss.register, self)  # type: ignore[call-overload]  # expect: CAP008
+        handle = iso(self)  # expect: CAP008
+        boss.send(Boss.register, self.me)
+        boss.send(Boss.greet, Hello(self.me))
+        self.runtime.spawn(Helper, self.me)
+        del handle
+"""
+
+CASES["any"] = """
+import json
+from typing import Any
+
+from nowhere import thing  # type: ignore[import-not-found]
+
+
+class Store(Agent):
+    @behaviour
+    def put(self, item: str) -> None:
+        pass
+
+    @behaviour
+    def put_any(self, item: Any) -> None:  # expect: CAP012
+        pass
+
+    @behaviour
+    def put_many(self, items: tuple[str, ...]) -> None:
+        pass
+
+
+def use(store: Tag[Store], item: Any, raw: str, loose: tuple[Any, ...]) -> None:
+    store.send(Store.put, item)  # expect: CAP012
+    store.send(Store.put, json.loads(raw))  # expect: CAP012
+    store.send(Store.put, thing)  # expect: CAP012
+    store.send(Store.put_many, loose)  # expect: CAP012
+    store.send(Store.put, "fine")
+"""
+
+CASES["suppressed"] = """
+class Sink(Agent):
+    @behaviour
+    def take(self, data: list[int]) -> None:  # type: ignore[CAP002]
+        pass
+
+
+def use(sink: Tag[Sink]) -> None:
+    sink.send(Sink.take, [1])  # type: ignore[CAP001]
+    sink.send(Sink.take, [2])  # expect: CAP001
+"""
+
+CASES["spec_example"] = """
+@message
+class Order:
+    symbol: str
+    qty: int
+
+
+class Desk(Agent):
+    pass
+
+
+class Book(Agent):
+    def __init__(self, owner: Tag["Desk"]) -> None:
+        self.owner = owner
+        self.orders: list[Order] = []
+
+    @behaviour
+    def add(self, order: Order) -> None:
+        self.orders.append(order)
+
+    @behaviour
+    async def bulk(self, batch: Iso[list[Order]]) -> int:
+        items = batch.take()
+        self.orders.extend(items)
+        return len(self.orders)
+
+
+async def main() -> None:
+    async with Runtime() as rt:
+        desk = rt.spawn(Desk)
+        book = rt.spawn(Book, desk)
+        book.send(Book.add, Order("AAPL", 10))
+        n = await book.ask(Book.bulk, iso([Order("MSFT", 5)]))
+        print(n)
+"""

@@ -1,0 +1,190 @@
+"""Run real mypy with the plugin on real files and read back its findings."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from mypy import api as mypy_api
+
+from mypy_plugin.hooks import STRICT_ENV
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGIN_CODES = frozenset({"CAP001", "CAP002", "CAP003", "CAP004", "CAP007", "CAP008", "CAP012"})
+_LINE = re.compile(
+    r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<sev>error|note): (?P<msg>.*?)(?:  \[(?P<code>[\w-]+)\])?$"
+)
+_EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>CAP\d{3}(?:\s*,\s*CAP\d{3})*)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str  # relative to the run's folder, with "/" separators
+    line: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Result:
+    stdout: str
+    stderr: str
+    status: int
+    findings: tuple[Finding, ...]
+
+    def cap(self, path: str | None = None) -> set[tuple[int, str]]:
+        """(line, code) of the capsys findings, for one file or all."""
+        return {
+            (f.line, f.code)
+            for f in self.findings
+            if f.code in PLUGIN_CODES and (path is None or f.path == path)
+        }
+
+    def messages(self, path: str, code: str | None = None) -> list[tuple[int, str]]:
+        return sorted(
+            (f.line, f.message)
+            for f in self.findings
+            if f.path == path and (code is None or f.code == code)
+        )
+
+    @property
+    def internal_error(self) -> bool:
+        text = self.stdout + self.stderr
+        return "INTERNAL ERROR" in text or "Traceback" in text
+
+
+def expected_markers(source: str, codes: Iterable[str] = PLUGIN_CODES) -> set[tuple[int, str]]:
+    """(line, code) for every ``# expect: CAPNNN`` marker naming one of ``codes``."""
+    wanted = set(codes)
+    out: set[tuple[int, str]] = set()
+    for number, text in enumerate(source.splitlines(), start=1):
+        match = _EXPECT.search(text)
+        if match:
+            for code in re.split(r"\s*,\s*", match["codes"]):
+                if code in wanted:
+                    out.add((number, code))
+    return out
+
+
+def parse(stdout: str, root: Path) -> tuple[Finding, ...]:
+    findings = []
+    for text in stdout.splitlines():
+        match = _LINE.match(text)
+        if match is None or match["sev"] != "error":
+            continue
+        path = Path(match["path"])
+        if path.is_absolute():
+            with suppress(ValueError):
+                path = path.relative_to(root)
+        findings.append(
+            Finding(path.as_posix(), int(match["line"]), match["code"] or "", match["msg"])
+        )
+    return tuple(findings)
+
+
+def runtime_search_path(folder: Path) -> list[str]:
+    """Where mypy finds capsys, mypy_plugin and runtime.
+
+    Until ``runtime/core.py`` (``Runtime``, written in parallel with the plugin) exists
+    in the tree, a typed stub of its contract stands in for ``runtime.core`` and the
+    package's ``__init__``; every other runtime module is the real one.
+    """
+    if (REPO / "runtime" / "core.py").is_file() and (REPO / "runtime" / "__init__.py").is_file():
+        return [str(REPO)]
+    stubs = folder / "_runtime_stub"
+    package = stubs / "runtime"
+    if not package.exists():
+        package.mkdir(parents=True)
+        for entry in (REPO / "runtime").iterdir():
+            if entry.name not in ("core.py", "__init__.py", "__pycache__"):
+                (package / entry.name).symlink_to(entry)
+        (package / "core.pyi").write_text(_CORE_STUB)
+        (package / "__init__.pyi").write_text(_INIT_STUB)
+    return [str(stubs), str(REPO)]
+
+
+_CORE_STUB = """\
+from collections.abc import Callable
+from typing import TypeVar
+from typing_extensions import ParamSpec, Self
+from capsys.agent import Agent
+from capsys.tag import Tag
+
+P = ParamSpec("P")
+A = TypeVar("A", bound=Agent)
+
+class Runtime:
+    def __init__(self, workers: int | None = None) -> None: ...
+    def spawn(self, cls: Callable[P, A], /, *args: P.args, **kwargs: P.kwargs) -> Tag[A]: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+"""
+_INIT_STUB = """\
+from runtime.core import Runtime as Runtime
+from runtime.primitives import broadcast as broadcast, channel as channel, quorum as quorum
+from runtime.primitives import Channel as Channel
+"""
+
+
+@contextmanager
+def _cwd(folder: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def write_files(folder: Path, files: Mapping[str, str]) -> list[str]:
+    names = []
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        names.append(name)
+    return names
+
+
+def run_mypy(
+    folder: Path,
+    targets: Iterable[str],
+    *,
+    ini: str = "",
+    pyproject: str | None = None,
+    cache_dir: Path | None = None,
+    plugin: bool = True,
+    extra_args: Iterable[str] = (),
+) -> Result:
+    """mypy --strict with the plugin on ``targets`` (paths relative to ``folder``).
+
+    ``cache_dir`` None means ``--no-incremental``; the plugin re-raises its own errors
+    (``CAPSYS_PLUGIN_STRICT``) so a bug fails the test instead of hiding.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    search = ":".join(runtime_search_path(folder))
+    plugins = "plugins = mypy_plugin\n" if plugin else ""
+    config = folder / "mypy.ini"
+    config.write_text(f"[mypy]\nstrict = True\n{plugins}mypy_path = {search}\n{ini}")
+    if pyproject is not None:
+        (folder / "pyproject.toml").write_text(pyproject)
+    args = ["--config-file", str(config), "--no-error-summary", "--hide-error-context"]
+    if cache_dir is None:
+        args.append("--no-incremental")
+    else:
+        args += ["--cache-dir", str(cache_dir)]
+    old = os.environ.get(STRICT_ENV)
+    os.environ[STRICT_ENV] = "1"
+    try:
+        with _cwd(folder):
+            out, err, status = mypy_api.run([*args, *extra_args, *targets])
+    finally:
+        if old is None:
+            del os.environ[STRICT_ENV]
+        else:
+            os.environ[STRICT_ENV] = old
+    return Result(out, err, status, parse(out, folder))
