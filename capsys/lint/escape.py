@@ -15,6 +15,7 @@ from typing import Literal
 import libcst as cst
 
 from capsys.lint.flow import bound_names, code_of, load_names
+from capsys.lint.flow import walk as _walk
 
 __all__ = [
     "GlobalAccess",
@@ -58,14 +59,6 @@ class SharedGlobalUse:
     name: str
     access: GlobalAccess
     function: cst.FunctionDef
-
-
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
 
 
 def _container_kind(value: cst.BaseExpression) -> str | None:
@@ -162,12 +155,19 @@ def shared_global_uses(
             for item in node.names:
                 declared.add(item.name.value)
                 found.append(SharedGlobalUse(item.name, item.name.value, "rebinds", function))
+    candidates = [
+        name
+        for name in load_names(function.body)
+        if name.value not in declared and is_mutable(name.value)
+    ]
+    if not candidates:
+        return found
     local = bound_names(function) | _nested_bindings(function)
     marks = _writes(function.body)
-    for name in load_names(function.body):
-        if name.value in declared or name.value in local or not is_mutable(name.value):
-            continue
-        found.append(SharedGlobalUse(name, name.value, marks.get(id(name), "reads"), function))
+    for name in candidates:
+        if name.value not in local:
+            access = marks.get(id(name), "reads")
+            found.append(SharedGlobalUse(name, name.value, access, function))
     return found
 
 
@@ -361,17 +361,20 @@ def state_escapes(agent: cst.ClassDef, functions: Sequence[cst.FunctionDef]) -> 
     found: list[StateEscape] = []
     for function in functions:
         if any(
-            isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+            isinstance(d.decorator, cst.Name)
+            and d.decorator.value in ("staticmethod", "classmethod")
             for d in function.decorators
         ):
             continue
+        calls = [
+            (node, api)
+            for node in _walk(function.body)
+            if isinstance(node, cst.Call) and (api := _concurrent_api(node)) is not None
+        ]
+        if not calls:
+            continue
         view = _AgentView(agent, function)
-        for node in _walk(function.body):
-            if not isinstance(node, cst.Call):
-                continue
-            api = _concurrent_api(node)
-            if api is None:
-                continue
+        for node, api in calls:
             coroutine = api.rsplit(".", 1)[-1] in _TAKES_COROUTINE
             for arg in _work_args(node, api):
                 if arg.star:

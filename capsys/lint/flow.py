@@ -12,11 +12,13 @@ Only syntax is read: the resolver (``NameResolver``) says which expressions mean
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 __all__ = [
     "AliasedIso",
@@ -28,7 +30,9 @@ __all__ = [
     "analyze_module",
     "bound_names",
     "consume_expression",
+    "line_of",
     "load_names",
+    "module_flow",
 ]
 
 
@@ -41,6 +45,8 @@ class NameResolver(Protocol):
 # Calls that move an Iso passed to them (as a bare name, positional or keyword).
 _MOVING_METHODS = frozenset({"send", "ask", "send_wait", "signal", "spawn", "put", "put_nowait"})
 _MOVING_FUNCTIONS = frozenset({"quorum", "broadcast"})
+# Builtins that inspect a handle without using it (they work on a moved handle).
+_INSPECTORS = frozenset({"type", "isinstance", "id"})
 # Methods that make their argument reachable from the receiver (for CAP006 aliasing).
 _STORING_METHODS = frozenset({"append", "add", "insert", "appendleft", "setdefault"})
 
@@ -94,132 +100,155 @@ class FlowResult:
 # --------------------------------------------------------------------------- names
 
 
-class _LoadCollector(cst.CSTVisitor):
-    """Every ``Name`` read (load context) in a subtree, skipping names that are not loads
-    (attribute names, keyword names, parameters, targets, imports, ``global``)."""
+# libcst's ``children`` and visitors rebuild nodes as they go, which costs more than the
+# whole analysis; reading the dataclass fields directly is many times faster. Fields that
+# only hold whitespace, punctuation or parentheses are skipped.
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar", "rpar", "comma", "semicolon", "leading_lines", "header", "footer",
+        "lines_after_decorators", "newline", "colon", "equal", "dot", "lbracket",
+        "rbracket", "lbrace", "rbrace", "asynchronous", "star_tok", "posonly_ind",
+        "operator", "first_line", "trailing_whitespace", "whitespace",
+    }
+)  # fmt: skip
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
 
-    def __init__(self) -> None:
-        self.loads: list[cst.Name] = []
 
-    def visit_Name(self, node: cst.Name) -> bool:
-        self.loads.append(node)
-        return False
+def _fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(kind)
+            if f.name not in _SKIPPED_FIELDS and "whitespace" not in f.name
+        )
+        _FIELDS[kind] = names
+    return names
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
-        return False
 
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
-        return False
+_IS_NODE: dict[type, bool] = {}
 
-    def visit_Param(self, node: cst.Param) -> bool:
+
+def _is_node(value: object) -> bool:
+    # isinstance() against libcst's abstract classes goes through ABCMeta: cache per type.
+    kind = type(value)
+    known = _IS_NODE.get(kind)
+    if known is None:
+        known = _IS_NODE[kind] = isinstance(value, cst.CSTNode)
+    return known
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The syntactic children of ``node`` in field order (no whitespace nodes)."""
+    for name in _fields(type(node)):
+        value = getattr(node, name)
+        if type(value) is tuple or type(value) is list:
+            for item in value:
+                if _is_node(item):
+                    yield item
+        elif _is_node(value):
+            yield value
+
+
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``node`` and every node below it, pre-order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(list(children(current))))
+
+
+_walk = walk
+
+
+def _loads(node: cst.CSTNode, out: list[cst.Name]) -> None:
+    """Append every ``Name`` read in ``node`` (skipping attribute names, keywords,
+    parameters, store targets, imports, ``global`` and annotations)."""
+    kind = type(node)
+    if kind is cst.Name:
+        out.append(node)  # type: ignore[arg-type]
+    elif kind not in _LOAD_SPECIAL:
+        for child in children(node):
+            _loads(child, out)
+    elif isinstance(node, (cst.Attribute, cst.Arg)):
+        _loads(node.value, out)
+    elif isinstance(node, cst.Param):
         if node.default is not None:
-            node.default.visit(self)
-        return False
-
-    def visit_Annotation(self, node: cst.Annotation) -> bool:
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            _loads(node.default, out)
+    elif isinstance(
+        node,
+        (
+            cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal,
+            cst.MatchStar,
+        ),
+    ):  # fmt: skip
+        return
+    elif isinstance(node, cst.FunctionDef):
         for dec in node.decorators:
-            dec.visit(self)
-        node.params.visit(self)
-        node.body.visit(self)
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        for dec in node.decorators:
-            dec.visit(self)
-        for arg in (*node.bases, *node.keywords):
-            arg.visit(self)
-        node.body.visit(self)
-        return False
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
-        self._target(node.target)
-        return False
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
-        self._target(node.target)
+            _loads(dec, out)
+        _loads(node.params, out)
+        _loads(node.body, out)
+    elif isinstance(node, cst.ClassDef):
+        for part in (*node.decorators, *node.bases, *node.keywords):
+            _loads(part, out)
+        _loads(node.body, out)
+    elif isinstance(node, cst.AssignTarget):
+        _target_loads(node.target, out)
+    elif isinstance(node, cst.AnnAssign):
+        _target_loads(node.target, out)
         if node.value is not None:
-            node.value.visit(self)
-        return False
-
-    def visit_For(self, node: cst.For) -> bool:
-        self._target(node.target)
-        node.iter.visit(self)
-        node.body.visit(self)
-        if node.orelse is not None:
-            node.orelse.visit(self)
-        return False
-
-    def visit_CompFor(self, node: cst.CompFor) -> bool:
-        self._target(node.target)
-        node.iter.visit(self)
-        for cond in node.ifs:
-            cond.visit(self)
-        if node.inner_for_in is not None:
-            node.inner_for_in.visit(self)
-        return False
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> bool:
-        node.value.visit(self)
-        return False
-
-    def visit_Del(self, node: cst.Del) -> bool:
-        self._target(node.target)
-        return False
-
-    def visit_AsName(self, node: cst.AsName) -> bool:
-        self._target(node.name)
-        return False
-
-    def visit_Import(self, node: cst.Import) -> bool:
-        return False
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        return False
-
-    def visit_Global(self, node: cst.Global) -> bool:
-        return False
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
-        return False
-
-    def visit_MatchAs(self, node: cst.MatchAs) -> bool:
+            _loads(node.value, out)
+    elif isinstance(node, (cst.For, cst.CompFor)):
+        _target_loads(node.target, out)
+        for child in children(node):
+            if child is not node.target:
+                _loads(child, out)
+    elif isinstance(node, cst.NamedExpr):
+        _loads(node.value, out)
+    elif isinstance(node, cst.Del):
+        _target_loads(node.target, out)
+    elif isinstance(node, cst.AsName):
+        _target_loads(node.name, out)
+    elif isinstance(node, cst.MatchAs):
         if node.pattern is not None:
-            node.pattern.visit(self)
-        return False
-
-    def visit_MatchStar(self, node: cst.MatchStar) -> bool:
-        return False
-
-    def visit_MatchMapping(self, node: cst.MatchMapping) -> bool:
+            _loads(node.pattern, out)
+    elif isinstance(node, cst.MatchMapping):
         for elem in node.elements:
-            elem.key.visit(self)
-            elem.pattern.visit(self)
-        return False
+            _loads(elem.key, out)
+            _loads(elem.pattern, out)
+    elif isinstance(node, cst.MatchKeywordElement):
+        _loads(node.pattern, out)
+    else:
+        for child in children(node):
+            _loads(child, out)
 
-    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> bool:
-        node.pattern.visit(self)
-        return False
 
-    def _target(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for elem in target.elements:
-                self._target(elem.value)
-        elif isinstance(target, cst.StarredElement):
-            self._target(target.value)
-        elif not isinstance(target, cst.Name):
-            target.visit(self)
+_LOAD_SPECIAL = frozenset(
+    {
+        cst.Attribute, cst.Arg, cst.Param, cst.Annotation, cst.Import, cst.ImportFrom,
+        cst.Global, cst.Nonlocal, cst.MatchStar, cst.FunctionDef, cst.ClassDef,
+        cst.AssignTarget, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.Del,
+        cst.AsName, cst.MatchAs, cst.MatchMapping, cst.MatchKeywordElement,
+    }
+)  # fmt: skip
+
+
+def _target_loads(target: cst.BaseExpression, out: list[cst.Name]) -> None:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for elem in target.elements:
+            _target_loads(elem.value, out)
+    elif isinstance(target, cst.StarredElement):
+        _target_loads(target.value, out)
+    elif not isinstance(target, cst.Name):
+        _loads(target, out)
 
 
 def load_names(node: cst.CSTNode) -> list[cst.Name]:
     """The ``Name`` nodes read in ``node`` (any depth, nested scopes included)."""
-    collector = _LoadCollector()
-    node.visit(collector)
-    return collector.loads
+    out: list[cst.Name] = []
+    _loads(node, out)
+    return out
 
 
 def _target_names(target: cst.BaseExpression) -> Iterator[str]:
@@ -233,104 +262,112 @@ def _target_names(target: cst.BaseExpression) -> Iterator[str]:
 
 
 def _pattern_names(pattern: cst.CSTNode) -> Iterator[str]:
-    if isinstance(pattern, cst.MatchAs) and pattern.name is not None:
-        yield pattern.name.value
-    if isinstance(pattern, cst.MatchStar) and pattern.name is not None:
-        yield pattern.name.value
-    if isinstance(pattern, cst.MatchMapping) and pattern.rest is not None:
-        yield pattern.rest.value
-    for child in pattern.children:
-        if isinstance(child, cst.MatchPattern) or not isinstance(child, cst.BaseExpression):
-            yield from _pattern_names(child)
+    for node in walk(pattern):
+        if isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
+            yield node.name.value
+        elif isinstance(node, cst.MatchMapping) and node.rest is not None:
+            yield node.rest.value
 
 
-class _BindingCollector(cst.CSTVisitor):
-    """Names bound directly in one scope (nested functions, classes, lambdas and
-    comprehensions are other scopes: only their own names are bound here)."""
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
-    def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.declared: set[str] = set()  # global / nonlocal
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.bound.add(node.name.value)
-        return False
+@dataclass
+class _Bindings:
+    bound: set[str] = field(default_factory=set)
+    globals: set[str] = field(default_factory=set)
+    nonlocals: set[str] = field(default_factory=set)
+    iso_annotated: list[cst.AnnAssign] = field(default_factory=list)
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.bound.add(node.name.value)
-        return False
 
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
+_BINDING_SPECIAL = frozenset(
+    {
+        cst.FunctionDef, cst.ClassDef, cst.Lambda, *_COMPREHENSIONS, cst.AssignTarget,
+        cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.Del, cst.AsName,
+        cst.ImportAlias, cst.MatchCase, cst.Global, cst.Nonlocal,
+    }
+)  # fmt: skip
 
-    def _comp(self, node: cst.CSTNode) -> bool:
-        for sub in _walk(node):
+
+def _collect_bindings(node: cst.CSTNode, out: _Bindings) -> None:
+    """Names bound directly in one scope: nested functions, classes, lambdas and
+    comprehensions are other scopes (only their own name, or a walrus, binds here)."""
+    if type(node) not in _BINDING_SPECIAL:
+        for child in children(node):
+            _collect_bindings(child, out)
+        return
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        out.bound.add(node.name.value)
+        return
+    if isinstance(node, cst.Lambda):
+        return
+    if isinstance(node, _COMPREHENSIONS):
+        for sub in walk(node):
             if isinstance(sub, cst.NamedExpr):
-                self.bound.update(_target_names(sub.target))
-        return False
-
-    def visit_ListComp(self, node: cst.ListComp) -> bool:
-        return self._comp(node)
-
-    def visit_SetComp(self, node: cst.SetComp) -> bool:
-        return self._comp(node)
-
-    def visit_DictComp(self, node: cst.DictComp) -> bool:
-        return self._comp(node)
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
-        return self._comp(node)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self.bound.update(_target_names(node.target))
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self.bound.update(_target_names(node.target))
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self.bound.update(_target_names(node.target))
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self.bound.update(_target_names(node.target))
-
-    def visit_For(self, node: cst.For) -> None:
-        self.bound.update(_target_names(node.target))
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self.bound.update(_target_names(node.name))
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self.bound.update(_target_names(node.target))
-
-    def visit_ImportAlias(self, node: cst.ImportAlias) -> bool:
+                out.bound.update(_target_names(sub.target))
+        return
+    if isinstance(node, cst.AssignTarget):
+        out.bound.update(_target_names(node.target))
+    elif isinstance(node, cst.AnnAssign):
+        out.bound.update(_target_names(node.target))
+        out.iso_annotated.append(node)
+    elif isinstance(node, (cst.AugAssign, cst.NamedExpr, cst.For, cst.Del)):
+        out.bound.update(_target_names(node.target))
+    elif isinstance(node, cst.AsName):
+        out.bound.update(_target_names(node.name))
+        return
+    elif isinstance(node, cst.ImportAlias):
         if node.asname is not None:
-            self.bound.update(_target_names(node.asname.name))
+            out.bound.update(_target_names(node.asname.name))
         else:
             root: cst.BaseExpression = node.name
             while isinstance(root, cst.Attribute):
                 root = root.value
             if isinstance(root, cst.Name):
-                self.bound.add(root.value)
-        return False
+                out.bound.add(root.value)
+        return
+    elif isinstance(node, cst.MatchCase):
+        out.bound.update(_pattern_names(node.pattern))
+    elif isinstance(node, cst.Global):
+        out.globals.update(item.name.value for item in node.names)
+        return
+    elif isinstance(node, cst.Nonlocal):
+        out.nonlocals.update(item.name.value for item in node.names)
+        return
+    for child in children(node):
+        _collect_bindings(child, out)
 
-    def visit_MatchCase(self, node: cst.MatchCase) -> None:
-        self.bound.update(_pattern_names(node.pattern))
 
-    def visit_Global(self, node: cst.Global) -> bool:
-        self.declared.update(item.name.value for item in node.names)
-        return False
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
-        self.declared.update(item.name.value for item in node.names)
-        return False
+_BINDINGS_CACHE: dict[int, tuple[cst.CSTNode, _Bindings]] = {}
 
 
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
+def _scope_bindings(scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef) -> _Bindings:
+    """Memoised per node (the analysis asks for a function's bindings several times)."""
+    cached = _BINDINGS_CACHE.get(id(scope))
+    if cached is not None and cached[0] is scope:
+        return cached[1]
+    if len(_BINDINGS_CACHE) > 4096:
+        _BINDINGS_CACHE.clear()
+    found = _compute_bindings(scope)
+    _BINDINGS_CACHE[id(scope)] = (scope, found)
+    return found
+
+
+def _compute_bindings(
+    scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef,
+) -> _Bindings:
+    out = _Bindings()
+    if isinstance(scope, cst.Lambda):
+        out.bound.update(p.name.value for p in _param_list(scope.params))
+        return out
+    if isinstance(scope, cst.FunctionDef):
+        out.bound.update(p.name.value for p in _param_list(scope.params))
+    if isinstance(scope, cst.Module):
+        for stmt in scope.body:
+            _collect_bindings(stmt, out)
+    else:
+        _collect_bindings(scope.body, out)
+    return out
 
 
 def _param_list(params: cst.Parameters) -> list[cst.Param]:
@@ -345,31 +382,8 @@ def _param_list(params: cst.Parameters) -> list[cst.Param]:
 def bound_names(scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef) -> set[str]:
     """The local names of a scope: parameters and names bound in its body, minus the
     names it declares ``global``/``nonlocal``."""
-    collector = _BindingCollector()
-    names: set[str] = set()
-    if isinstance(scope, cst.Lambda):
-        names.update(p.name.value for p in _param_list(scope.params))
-        return names
-    if isinstance(scope, cst.FunctionDef):
-        names.update(p.name.value for p in _param_list(scope.params))
-    body = scope.body
-    if isinstance(body, cst.BaseSuite):
-        body.visit(collector)
-    else:
-        for stmt in body:
-            stmt.visit(collector)
-    return (names | collector.bound) - collector.declared
-
-
-def declared_global(scope: cst.FunctionDef) -> set[str]:
-    """Names a function declares ``global`` (not looking into nested functions)."""
-    collector = _BindingCollector()
-    scope.body.visit(collector)
-    out: set[str] = set()
-    for node in _walk(scope.body):
-        if isinstance(node, cst.Global):
-            out.update(item.name.value for item in node.names)
-    return out & collector.declared
+    found = _scope_bindings(scope)
+    return found.bound - found.globals - found.nonlocals
 
 
 def code_of(node: cst.CSTNode) -> str:
@@ -517,9 +531,10 @@ class _ScopeAnalysis:
         self.reports = reports
         self.nested = nested
         self.extra_moves = extra_moves
-        self.locals = bound_names(scope)
+        bindings = _scope_bindings(scope)
+        self.locals = bindings.bound - bindings.globals - bindings.nonlocals
         self.params: set[str] = set()
-        self.globals: set[str] = set()
+        self.globals: set[str] = bindings.globals
         self.declared_iso: set[str] = set()
         self.loops: list[_Loop] = []
         self.try_frames: list[list[_Flow]] = []
@@ -528,7 +543,6 @@ class _ScopeAnalysis:
         if isinstance(scope, cst.FunctionDef):
             params = _param_list(scope.params)
             self.params = {p.name.value for p in params}
-            self.globals = declared_global(scope)
             method = isinstance(parent, cst.ClassDef) and not any(
                 _last_name(dec.decorator) == "staticmethod" for dec in scope.decorators
             )
@@ -540,11 +554,9 @@ class _ScopeAnalysis:
                     self.declared_iso.add(p.name.value)
         else:
             self.self_name = None
-        for node in _walk(scope) if not isinstance(scope, cst.Module) else _walk_module(scope):
-            if (
-                isinstance(node, cst.AnnAssign)
-                and isinstance(node.target, cst.Name)
-                and _is_iso_annotation(node.annotation.annotation, self.resolver)
+        for node in bindings.iso_annotated:
+            if isinstance(node.target, cst.Name) and _is_iso_annotation(
+                node.annotation.annotation, self.resolver
             ):
                 self.declared_iso.add(node.target.value)
 
@@ -652,9 +664,9 @@ class _ScopeAnalysis:
         if isinstance(node, cst.Del):
             return self.delete(node.target, state)
         if isinstance(node, (cst.Import, cst.ImportFrom)):
-            collector = _BindingCollector()
-            node.visit(collector)
-            for bound in collector.bound:
+            imported = _Bindings()
+            _collect_bindings(node, imported)
+            for bound in imported.bound:
                 self.rebind(bound, state, iso=False, aliased=None)
             return state
         return state  # pass, global, nonlocal, type aliases
@@ -1020,6 +1032,14 @@ class _ScopeAnalysis:
             if flow is None:
                 return None
             return _join(flow.copy(), self.expr(node.right, flow))
+        if isinstance(node, cst.Comparison) and all(
+            isinstance(t.operator, (cst.Is, cst.IsNot)) for t in node.comparisons
+        ):  # identity tests work on a moved handle too
+            flow = state
+            for part in (node.left, *(t.comparator for t in node.comparisons)):
+                if flow is not None and not isinstance(part, cst.Name):
+                    flow = self.expr(part, flow)
+            return flow
         if isinstance(node, cst.Subscript):
             flow = self.expr(node.value, state)
             for elem in node.slice:
@@ -1027,7 +1047,7 @@ class _ScopeAnalysis:
                     flow = self.expr_slice(elem, flow)
             return flow
         flow = state
-        for child in node.children:
+        for child in children(node):
             if flow is None:
                 return None
             flow = self.generic(child, flow)
@@ -1037,7 +1057,7 @@ class _ScopeAnalysis:
         if isinstance(node, cst.BaseExpression):
             return self.expr(node, state)
         flow: _Flow = state
-        for child in node.children:
+        for child in children(node):
             if flow is None:
                 return None
             flow = self.generic(child, flow)
@@ -1048,10 +1068,13 @@ class _ScopeAnalysis:
 
     def call(self, node: cst.Call, state: _State) -> _Flow:
         flow = self.expr(node.func, state)
+        # type(h), isinstance(h, ...) and id(h) work on a moved handle: not uses.
+        inspects = isinstance(node.func, cst.Name) and node.func.value in _INSPECTORS
         for arg in node.args:
             if flow is None:
                 return None
-            flow = self.expr(arg.value, flow)
+            if not (inspects and isinstance(arg.value, cst.Name)):
+                flow = self.expr(arg.value, flow)
         if flow is None:
             return None
         func = node.func
@@ -1241,3 +1264,27 @@ def consume_expression(module: cst.Module) -> cst.BaseExpression | None:
                     name = alias.asname.name.value
                 return cst.Attribute(cst.Name(name), cst.Name("consume"))
     return None
+
+
+# One file is checked at a time per process and several rules share its analysis, so a
+# one-entry cache keyed by the module object (identity) is all that is needed.
+_FLOW_CACHE: list[tuple[cst.Module, FlowResult]] = []
+_LINE_CACHE: list[tuple[cst.Module, dict[int, int]]] = []
+
+
+def module_flow(module: cst.Module, resolver: NameResolver) -> FlowResult:
+    """``analyze_module``, computed once per module for all the rules that need it."""
+    if _FLOW_CACHE and _FLOW_CACHE[0][0] is module:
+        return _FLOW_CACHE[0][1]
+    result = analyze_module(module, resolver)
+    _FLOW_CACHE[:] = [(module, result)]
+    return result
+
+
+def line_of(module: cst.Module, node: cst.CSTNode) -> int:
+    """The 1-based line of ``node``; positions are computed only for files that need a
+    line in a message (a file with a use after move), once per file."""
+    if not (_LINE_CACHE and _LINE_CACHE[0][0] is module):
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        _LINE_CACHE[:] = [(module, {id(n): r.start.line for n, r in positions.items()})]
+    return _LINE_CACHE[0][1].get(id(node), 0)

@@ -1,0 +1,103 @@
+"""CAP006 iso-alias: an ``Iso`` aliased without ``consume``, or ``iso()`` of a value that is
+not fresh.
+
+## What it does
+Reports ``b = a`` (or ``self.b = a``) where ``a`` is bound to an ``Iso``: the handle is
+copied instead of moved. Reports ``iso(x)`` when ``x`` is still reachable from elsewhere:
+a field (``iso(self.items)``), a parameter, a module-level name, or a local that another
+name, field or container also refers to (``alias = items; iso(items)``).
+
+## Why is this bad?
+An ``Iso`` must be the only reference to its object graph. Two names owning one handle,
+or an ``iso()`` that leaves another reference behind, let the old owner mutate an object
+after it was sent to another agent.
+
+## Example
+```python
+def make(items: list[int]) -> Iso[list[int]]:
+    handle = iso(items)
+    copy = handle
+    return copy
+```
+
+## Use instead
+```python
+def make(items: list[int]) -> Iso[list[int]]:
+    handle = iso(list(items))
+    copy = consume(handle)
+    return copy
+```
+
+Fix (safe when the old name is not used afterwards): ``b = a`` -> ``b = consume(a)``,
+offered when ``consume`` is importable in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext
+from capsys.lint.flow import AliasedIso, NonFreshIso, consume_expression, module_flow
+from capsys.lint.model import Finding, Fix
+
+CODE = "CAP006"
+
+
+def _alias_detail(alias: AliasedIso) -> str:
+    return (
+        f"the Iso {alias.name!r} is copied by '{alias.target} = {alias.name}' without "
+        f"consume(): two names now own one object graph; write "
+        f"'{alias.target} = consume({alias.name})' to transfer ownership"
+    )
+
+
+def _fresh_detail(found: NonFreshIso) -> str:
+    text = found.text
+    if found.kind == "field":
+        return (
+            f"iso() of the field {text}, which its object still references; iso() a fresh "
+            f"copy (iso(list({text})) or similar) or a newly built object"
+        )
+    if found.kind == "parameter":
+        return (
+            f"iso() of the parameter {text!r}, which the caller still references; take an "
+            f"Iso[...] parameter, or iso() a fresh copy (iso(list({text})) or similar)"
+        )
+    if found.kind == "global":
+        return (
+            f"iso() of the module-level name {text!r}, which the rest of the module can "
+            f"still reach; iso() a fresh copy or a newly built object"
+        )
+    return (
+        f"iso() of {text!r}, which is aliased ('{found.via}'): the alias still reaches the "
+        f"object after the move; iso() a fresh object or drop the alias"
+    )
+
+
+def _fix(module: cst.Module, alias: AliasedIso) -> Fix | None:
+    consume = consume_expression(module)
+    if consume is None:
+        return None
+    new = cst.Call(func=consume, args=[cst.Arg(value=cst.Name(alias.name))])
+    return Fix.replace(
+        alias.node,
+        new,
+        f"move the Iso with consume({alias.name})",
+        unsafe=not alias.fix_is_safe,
+    )
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    result = module_flow(ctx.module, ctx.names)
+    for alias in result.aliases:
+        yield Finding(
+            CODE,
+            alias.node,
+            format_message(CODE, detail=_alias_detail(alias)),
+            _fix(ctx.module, alias),
+        )
+    for found in result.non_fresh:
+        yield Finding(CODE, found.node, format_message(CODE, detail=_fresh_detail(found)))

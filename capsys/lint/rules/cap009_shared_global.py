@@ -1,0 +1,99 @@
+"""CAP009 shared-global: a behaviour reads or writes mutable module-level state.
+
+## What it does
+In the behaviours and the ``on_start``/``on_stop`` hooks of an agent class, reports each
+``global`` statement, and each read, mutation (``X.append(...)``, ``X[k] = v``, ``del
+X[k]``...) of a module-level name bound to a mutable container (list, dict, set,
+bytearray, deque, ...) or rebound elsewhere with ``global``, including such names imported
+from other files of the project. Constants and names shadowed by a local are fine.
+
+## Why is this bad?
+Module-level state is shared by every agent in the process, with no mailbox in between:
+two agents on two workers mutate it at the same time.
+
+## Example
+```python
+SEEN: list[str] = []
+
+class Tracker(Agent):
+    @behaviour
+    def see(self, name: str) -> None:
+        SEEN.append(name)
+```
+
+## Use instead
+```python
+class Tracker(Agent):
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @behaviour
+    def see(self, name: str) -> None:
+        self.seen.append(name)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext
+from capsys.lint.escape import SharedGlobalUse, mutable_global_kinds, shared_global_uses
+from capsys.lint.model import Finding
+
+CODE = "CAP009"
+_HOOKS = frozenset({"on_start", "on_stop"})
+
+
+def _detail(use: SharedGlobalUse, owner: str, role: str, kind: str) -> str:
+    if use.access == "rebinds":
+        return (
+            f"{role} {owner} rebinds the module-level name {use.name!r} with a global "
+            f"statement: every agent in the process shares it; keep the value in agent "
+            f"state (self.{use.name}) and reach it through the agent's Tag"
+        )
+    what = f"the module-level {kind} {use.name!r}"
+    if use.access == "reads":
+        return (
+            f"{role} {owner} reads {what}, which other agents may change at the same time; "
+            f"keep it in agent state, or make it immutable (a tuple or frozenset)"
+        )
+    return (
+        f"{role} {owner} {use.access} {what}, which every agent in the process shares; keep "
+        f"it in agent state and reach it through the agent's Tag"
+    )
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    if not ctx.agent_classes:
+        return
+    local = ctx.mutable_globals
+    kinds = mutable_global_kinds(ctx.module)
+
+    def is_mutable(name: str) -> bool:
+        if name in local:
+            return True
+        if name in ctx.summary.defined:
+            return False
+        qualified = ctx.qualified(cst.Name(name))
+        return qualified is not None and ctx.index.mutable_global(qualified)
+
+    for agent in ctx.agent_classes:
+        behaviours = {id(b.node) for b in agent.behaviours}
+        for method in agent.methods:
+            if id(method) in behaviours:
+                role = "behaviour"
+            elif method.name.value in _HOOKS:
+                role = "lifecycle hook"
+            else:
+                continue
+            owner = f"{agent.name}.{method.name.value}"
+            for use in shared_global_uses(method, is_mutable):
+                kind = kinds.get(use.name, "mutable value")
+                if kind == "global":
+                    kind = "variable"
+                message = format_message(CODE, detail=_detail(use, owner, role, kind))
+                yield Finding(CODE, use.node, message)

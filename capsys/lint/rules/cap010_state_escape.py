@@ -1,0 +1,60 @@
+"""CAP010 state-escapes-to-concurrency: agent state handed to code that runs concurrently
+with the agent.
+
+## What it does
+In the methods of an agent class (and the functions and lambdas nested in them), reports
+each argument of a call that starts concurrent work - ``asyncio.create_task``,
+``loop.create_task``, ``ensure_future``, ``tg.start_soon``/``nursery.start_soon``,
+``tg.create_task``, ``anyio.to_thread.run_sync``, ``asyncio.to_thread``,
+``loop.run_in_executor``, ``threading.Thread``/``Timer``, ``executor.submit``/``map``,
+``loop.call_soon``... - that hands over agent state: ``self``, a bound method of ``self``,
+a field ``self.<name>``, a coroutine made from them, or a lambda or nested function that
+uses ``self`` (other than ``self.me``).
+
+## Why is this bad?
+A task, thread or executor job runs at the same time as the agent's next behaviours.
+With a reference to the agent's state it mutates that state concurrently, outside the
+mailbox that makes agents safe without locks.
+
+## Example
+```python
+class Saver(Agent):
+    @behaviour
+    def save(self) -> None:
+        threading.Thread(target=self.flush).start()
+```
+
+## Use instead
+```python
+class Saver(Agent):
+    @behaviour
+    def save(self) -> None:
+        snapshot = tuple(self.rows)
+        self.rows.clear()
+        threading.Thread(target=write, args=(snapshot,)).start()
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext
+from capsys.lint.escape import state_escapes
+from capsys.lint.model import Finding
+from capsys.lint.rules._common import self_name
+
+CODE = "CAP010"
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for agent in ctx.agent_classes:
+        for escape in state_escapes(agent.node, agent.methods):
+            me = self_name(escape.function) or "self"
+            detail = (
+                f"the state of agent {agent.name} escapes: {escape.what} is handed to "
+                f"{escape.api}(), which runs concurrently with the agent's behaviours; give it immutable copies or an "
+                f"Iso, and report back by sending to {me}.me"
+            )
+            yield Finding(CODE, escape.node, format_message(CODE, detail=detail))
