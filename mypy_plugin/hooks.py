@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mypy.checker import TypeChecker
+from mypy.errors import CompileError
 from mypy.nodes import TypeAlias, TypeInfo
 from mypy.options import Options
 from mypy.plugin import (
@@ -32,7 +33,7 @@ from mypy.semanal_shared import has_placeholder
 from mypy.types import AnyType, Type, TypeAliasType, TypeOfAny
 
 import capsys
-from capsys.config import Config, ConfigError, load_config
+from capsys.config import Config, ConfigError, find_pyproject, load_config
 from capsys.diagnostics import RULES
 from capsys.sendable import CAPSYS_NAMES, STATIC_KINDS, SUGGESTIONS
 from mypy_plugin import checks
@@ -77,6 +78,8 @@ _FUNCTION_BOUNDARIES: dict[str, Boundary] = {
     ),
 }
 
+_THIRD_PARTY = re.compile(r"/(typeshed|site-packages|dist-packages)/")
+
 _Ctx = TypeVar("_Ctx", FunctionContext, MethodContext)
 
 
@@ -102,9 +105,9 @@ def _load_config(options: Options) -> Config:
     try:
         return load_config(start)
     except ConfigError as exc:
-        # mypy turns SystemExit into a clean "error" exit (status 2), never a traceback.
-        print(f"capsys mypy plugin: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        # What mypy raises for its own plugin errors: printed, exit status 2, no traceback.
+        where = find_pyproject(start) or start
+        raise CompileError([f"{where}: error: {exc}"], use_stdout=False) from None
 
 
 class CapsysPlugin(Plugin):
@@ -122,6 +125,10 @@ class CapsysPlugin(Plugin):
         }
 
     def report_config_data(self, ctx: ReportConfigContext) -> Any:
+        # mypy reports nothing in typeshed and installed packages, so a changed table or
+        # setting need not re-check them: only the project's own modules are keyed.
+        if _THIRD_PARTY.search(ctx.path.replace(os.sep, "/")):
+            return None
         return self._config_data
 
     # ---- lookups -------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.mypy_plugin.cases import CASES, HEADER
@@ -9,10 +11,10 @@ from tests.mypy_plugin.harness import Result, expected_markers, run_mypy, write_
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> Result:
+def result(tmp_path_factory: pytest.TempPathFactory, mypy_cache: Path) -> Result:
     folder = tmp_path_factory.mktemp("rules")
     files = {f"case_{name}.py": HEADER + text for name, text in CASES.items()}
-    return run_mypy(folder, write_files(folder, files))
+    return run_mypy(folder, write_files(folder, files), cache_dir=mypy_cache)
 
 
 def test_no_internal_error(result: Result) -> None:

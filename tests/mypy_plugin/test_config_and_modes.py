@@ -1,0 +1,187 @@
+"""Configuration ([tool.capsys], mypy's own switches), suppression comments, incremental
+runs and classes that come from other modules, from the cache or from stubs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mypy_plugin.cases import HEADER
+from tests.mypy_plugin.harness import expected_markers, run_mypy, write_files
+
+SNIPPET = (
+    HEADER
+    + """
+from typing import Any
+
+
+class Sink(Agent):
+    @behaviour
+    def take(self, data: list[int]) -> None:
+        pass
+
+    @behaviour
+    def note(self, text: str) -> None:
+        pass
+
+
+def use(sink: Tag[Sink], loose: Any) -> None:
+    sink.send(Sink.take, [1])
+    sink.send(Sink.note, loose)
+"""
+)
+DEF_LINE, SEND_LINE, ANY_LINE = 11, 20, 21
+ALL = {(DEF_LINE, "CAP002"), (SEND_LINE, "CAP001"), (ANY_LINE, "CAP012")}
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "ini", "expected"),
+    [
+        (None, "", ALL),
+        ("[tool.capsys]\ncheck-any = false\n", "", ALL - {(ANY_LINE, "CAP012")}),
+        ('[tool.capsys]\nignore = ["CAP001"]\n', "", ALL - {(SEND_LINE, "CAP001")}),
+        ('[tool.capsys]\nselect = ["CAP002"]\n', "", {(DEF_LINE, "CAP002")}),
+        ('[tool.other]\nx = 1\n[tool.capsys]\nselect = ["cap012"]\n', "", {(ANY_LINE, "CAP012")}),
+        (None, "disable_error_code = CAP012, CAP002\n", {(SEND_LINE, "CAP001")}),
+    ],
+    ids=["default", "check-any-off", "ignore", "select", "select-lowercase", "disable_error_code"],
+)
+def test_config_selects_codes(
+    tmp_path: Path,
+    mypy_cache: Path,
+    pyproject: str | None,
+    ini: str,
+    expected: set[tuple[int, str]],
+) -> None:
+    write_files(tmp_path, {"snippet.py": SNIPPET})
+    result = run_mypy(tmp_path, ["snippet.py"], pyproject=pyproject, ini=ini, cache_dir=mypy_cache)
+    assert result.cap("snippet.py") == expected, result.stdout
+
+
+def test_malformed_config_is_a_clean_usage_error(tmp_path: Path) -> None:
+    write_files(tmp_path, {"snippet.py": SNIPPET})
+    result = run_mypy(tmp_path, ["snippet.py"], pyproject='[tool.capsys]\nignore = ["CAP999"]\n')
+    assert result.status == 2
+    assert "unknown code(s) CAP999" in result.stderr
+    assert not result.internal_error
+
+
+def test_type_ignore_with_the_code_is_used_not_reported(tmp_path: Path, mypy_cache: Path) -> None:
+    text = SNIPPET.replace(
+        "sink.send(Sink.take, [1])", "sink.send(Sink.take, [1])  # type: ignore[CAP001]"
+    )
+    write_files(tmp_path, {"snippet.py": text})
+    result = run_mypy(tmp_path, ["snippet.py"], cache_dir=mypy_cache)
+    # strict mode warns about unused ignores: none here, the CAP001 was suppressed.
+    assert result.cap("snippet.py") == ALL - {(SEND_LINE, "CAP001")}
+    assert "unused-ignore" not in result.stdout
+
+
+MODELS = """\
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from capsys import message
+
+
+@message
+class Hello:
+    text: str
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+class Pocket(NamedTuple):
+    items: list[int]
+
+
+@dataclass
+class Loose:
+    n: int
+"""
+
+STUB_ONLY = """\
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Reading:
+    value: float
+    unit: str
+
+class Sensor:
+    def poll(self) -> Reading: ...
+"""
+
+USER = (
+    HEADER
+    + """
+from models import Hello, Loose, Point, Pocket
+from sensors import Reading, Sensor
+
+
+class Peer(Agent):
+    @behaviour
+    def take(self, item: object) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def greet(self, hello: Hello) -> None:
+        pass
+
+    @behaviour
+    def hello(self, other: Tag[Peer]) -> None:
+        other.send(Peer.greet, Hello(self))  # type: ignore[arg-type]  # expect: CAP008
+
+
+def use(peer: Tag[Peer], sensor: Sensor, pocket: Pocket) -> None:
+    peer.send(Peer.take, Hello("hi"))
+    peer.send(Peer.take, Point(1, 2))
+    peer.send(Peer.take, sensor.poll())
+    peer.send(Peer.take, pocket)  # expect: CAP001
+    peer.send(Peer.take, Loose(1))  # expect: CAP001
+    peer.send(Peer.take, sensor)  # expect: CAP001
+    peer.send(Peer.take, Reading(1.0, "C"))
+"""
+)
+
+
+def _cross_module_files() -> dict[str, str]:
+    return {"models.py": MODELS, "sensors/__init__.pyi": STUB_ONLY, "user.py": USER}
+
+
+def test_classes_from_other_modules_and_stub_only_packages(
+    tmp_path: Path, mypy_cache: Path
+) -> None:
+    write_files(tmp_path, _cross_module_files())
+    result = run_mypy(tmp_path, ["user.py", "models.py"], cache_dir=mypy_cache)
+    assert result.cap("user.py") == expected_markers(USER), result.stdout
+    assert result.cap("models.py") == set()
+
+
+def test_incremental_second_run_reports_the_same(tmp_path: Path) -> None:
+    write_files(tmp_path, _cross_module_files())
+    cache = tmp_path / ".cache"
+    first = run_mypy(tmp_path, ["user.py", "models.py"], cache_dir=cache)
+    assert first.cap("user.py") == expected_markers(USER), first.stdout
+    # Unchanged files: everything comes from the cache, the findings are kept.
+    second = run_mypy(tmp_path, ["user.py", "models.py"], cache_dir=cache)
+    assert second.findings == first.findings
+    # Only the user file changes: the message class comes from the cache now, and is
+    # still known as a message (CAP008 for self stored in it).
+    (tmp_path / "user.py").write_text(USER + "\n\nEXTRA = 1\n")
+    third = run_mypy(tmp_path, ["user.py", "models.py"], cache_dir=cache)
+    assert third.cap("user.py") == expected_markers(USER), third.stdout
+
+
+def test_changed_capsys_config_invalidates_the_cache(tmp_path: Path) -> None:
+    write_files(tmp_path, {"snippet.py": SNIPPET})
+    cache = tmp_path / ".cache"
+    assert run_mypy(tmp_path, ["snippet.py"], cache_dir=cache).cap("snippet.py") == ALL
+    changed = run_mypy(
+        tmp_path, ["snippet.py"], cache_dir=cache, pyproject='[tool.capsys]\nignore = ["CAP002"]\n'
+    )
+    assert changed.cap("snippet.py") == ALL - {(DEF_LINE, "CAP002")}
