@@ -17,7 +17,6 @@ import collections
 import contextvars
 import enum
 import inspect
-import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import prepare_payload
 from capsys.tag import Tag
-from runtime.errors import AgentStopped, AskTimeout, MailboxFull
+from runtime.errors import AskTimeout
 from runtime.supervision import Supervision, supervision_of
 
 if TYPE_CHECKING:
@@ -453,18 +452,6 @@ class Cell:
         cast(Any, agent).__init__(*self.args, **(self.kwargs or {}))
         self.agent = agent
         return True
-
-
-def new_counter() -> itertools.count[int]:
-    return itertools.count(1)
-
-
-def stopped_error(cell: Cell, msg: Message) -> AgentStopped:
-    return AgentStopped(cell.name, msg[0].what)
-
-
-def full_error(cell: Cell, capacity: int) -> MailboxFull:
-    return MailboxFull(cell.name, capacity)
 
 
 def make_tag(cell: Cell) -> Tag[Any]:

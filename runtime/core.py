@@ -362,6 +362,8 @@ class Runtime:
                 )
                 forced = True
             await self._close(forced)
+        if self._tg is not None:  # deterministic mode: the worker task has returned
+            await self._tg.__aexit__(None, None, None)
         if self.error is not None and exc is None:
             raise self.error
         return bool(swallowed) and self.error is None
@@ -382,8 +384,6 @@ class Runtime:
         if self._exited < len(self.workers):
             with anyio.move_on_after(max(self.shutdown_timeout, 1.0)):
                 await self._exited_event.wait()
-        if self._tg is not None:
-            await self._tg.__aexit__(None, None, None)
         for w in self.workers:
             if w.thread is not None:
                 w.thread.join(timeout=1.0)

@@ -35,7 +35,7 @@ import anyio
 
 from capsys.sendable import check_value
 from runtime.backends import Loop, Parker, current_loop
-from runtime.cell import Cell, Message, Priority, current_async, stopped_error, tls
+from runtime.cell import Cell, Message, Priority, current_async, tls
 
 if TYPE_CHECKING:
     from runtime.core import Runtime
@@ -205,7 +205,8 @@ class Worker:
         agent = cell.agent
         trace = self.trace
         batch = rt.batch
-        n = 0
+        n = 0  # messages handled this turn
+        unflushed = 0  # of which not yet added to the counters
         self.current = cell
         t0 = time.perf_counter()
         try:
@@ -223,23 +224,32 @@ class Worker:
                     self.loop.start(self.run_async, cell, msg)  # type: ignore[union-attr]
                     return  # the cell stays scheduled until the task finishes
                 n += 1
+                unflushed += 1
                 try:
                     result = entry.impl(agent, *msg[1], **msg[2])
                 except Exception as exc:
+                    self.handled += unflushed
+                    cell.handled += unflushed
+                    unflushed = 0
                     if not self.failed(cell, msg, exc):
                         return  # stopped
                     agent = cell.agent  # restarted: a new object
                     continue
                 reply = msg[3]
                 if reply is not None:
+                    # Count before answering, so an asker that reads the stats next
+                    # sees its own message counted.
+                    self.handled += unflushed
+                    cell.handled += unflushed
+                    unflushed = 0
                     self.answer(reply, result, entry.what)
                 if cell.mute_on is not None or cell.stopping:
                     break
         finally:
             self.current = None
             if n:
-                self.handled += n
-                cell.handled += n
+                self.handled += unflushed
+                cell.handled += unflushed
                 cell.ema += EMA_ALPHA * ((time.perf_counter() - t0) / n - cell.ema)
         self.finish(cell)
 
@@ -262,24 +272,24 @@ class Worker:
         except anyio.get_cancelled_exc_class():
             # Only the runtime cancels these tasks (shutdown past its timeout).
             self.inflight -= 1
-            self.rt.dead_letter(msg, cell)
-            if reply is not None:
-                reply.resolve(False, stopped_error(cell, msg))
+            self.rt.dead_letter(msg, cell)  # also answers an ask with AgentStopped
             raise
         except Exception as exc:
-            ok = self.failed(cell, msg, exc)
-            self.inflight -= 1
             self.handled += 1
             cell.handled += 1
+            ok = self.failed(cell, msg, exc)
+            self.inflight -= 1
             if ok:
                 self.finish(cell)
+            self.rt.check_quiet()  # this worker may be parked: nobody else would look
             return
-        self.inflight -= 1
         self.handled += 1
         cell.handled += 1
+        self.inflight -= 1
         if reply is not None:
             self.answer(reply, result, entry.what)
         self.finish(cell)
+        self.rt.check_quiet()  # this worker may be parked: nobody else would look
 
     def finish(self, cell: Cell) -> None:
         """End of a turn: requeue, mute, stop or release the cell."""
@@ -363,6 +373,7 @@ class Worker:
         finally:
             self.inflight -= 1
             self.stopped_done(cell)
+            self.rt.check_quiet()
 
     def stopped_done(self, cell: Cell) -> None:
         cell.drain_dead()  # messages on_stop sent to itself

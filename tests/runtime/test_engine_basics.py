@@ -1,0 +1,295 @@
+"""The engine's public behaviour: send/ask, ordering, lifecycle, run(), checks, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import anyio
+import pytest
+
+import runtime
+from capsys import Agent, Iso, MovedError, NotSendableError, Tag, behaviour, iso
+from runtime import Runtime
+
+pytestmark = pytest.mark.anyio
+
+
+class Counter(Agent):
+    def __init__(self, start: int) -> None:
+        self.n = start
+
+    @behaviour
+    def add(self, k: int) -> None:
+        self.n += k
+
+    @behaviour
+    def get(self) -> int:
+        return self.n
+
+    @behaviour
+    async def slow_get(self) -> int:
+        await anyio.sleep(0.001)
+        return self.n
+
+    @behaviour
+    def whoami(self) -> Tag[Counter]:
+        return self.me
+
+
+class Recorder(Agent):
+    """Remembers, per sender, the sequence numbers in the order they arrived."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[int]] = {}
+
+    @behaviour
+    def record(self, sender: str, seq: int) -> None:
+        self.seen.setdefault(sender, []).append(seq)
+
+    @behaviour
+    def in_order(self) -> tuple[tuple[str, int, bool], ...]:
+        return tuple((s, len(v), v == sorted(v)) for s, v in sorted(self.seen.items()))
+
+
+class Sender(Agent):
+    def __init__(self, name: str, target: Tag[Recorder]) -> None:
+        self.name = name
+        self.target = target
+        self.next = 0
+
+    @behaviour
+    def burst(self, n: int) -> None:
+        for _ in range(n):
+            self.target.send(Recorder.record, self.name, self.next)
+            self.next += 1
+
+
+async def test_send_and_ask() -> None:
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, 5)
+        for _ in range(100):
+            c.send(Counter.add, 1)
+        assert await c.ask(Counter.get) == 105
+        assert await c.ask(Counter.slow_get) == 105
+        assert await c.ask(Counter.whoami) == c
+        assert "Counter#" in repr(c)
+
+
+async def test_names_are_unique_and_readable() -> None:
+    async with Runtime() as rt:
+        tags = [rt.spawn(Counter, 0) for _ in range(3)]
+        assert [repr(t) for t in tags] == ["Tag[Counter#1]", "Tag[Counter#2]", "Tag[Counter#3]"]
+        assert len(set(tags)) == 3
+
+
+async def test_order_per_sender_with_two_workers() -> None:
+    async with Runtime(workers=2) as rt:
+        rec = rt.spawn(Recorder)
+        senders = [rt.spawn(Sender, f"s{i}", rec) for i in range(6)]
+        for _ in range(20):
+            for s in senders:
+                s.send(Sender.burst, 50)
+        for i in range(300):  # an outside sender interleaved with the agents
+            rec.send(Recorder.record, "outside", i)
+        result = await rec.ask(Recorder.in_order)
+        while sum(n for _, n, _ in result) < 6 * 20 * 50 + 300:
+            await anyio.sleep(0.01)
+            result = await rec.ask(Recorder.in_order)
+    assert len(result) == 7
+    assert all(ordered for _, _, ordered in result)
+    assert dict((s, n) for s, n, _ in result) == {
+        **{f"s{i}": 1000 for i in range(6)},
+        "outside": 300,
+    }
+
+
+events: list[str] = []
+
+
+class Hooked(Agent):
+    def __init__(self, label: str) -> None:
+        self.label = label
+        events.append(f"init {label}")
+
+    def on_start(self) -> None:
+        events.append(f"start {self.label}")
+
+    @behaviour
+    def hello(self) -> None:
+        events.append(f"hello {self.label}")
+
+    async def on_stop(self) -> None:
+        await anyio.sleep(0)
+        events.append(f"stop {self.label}")
+
+
+class Chain(Agent):
+    """Forwards a countdown along a chain: messages sent by handlers while draining."""
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+        self.next: Tag[Chain] | None = None
+
+    @behaviour
+    def link(self, nxt: Tag[Chain]) -> None:
+        self.next = nxt
+
+    @behaviour
+    def count(self, n: int) -> None:
+        events.append(f"{self.log} {n}")
+        if n and self.next is not None:
+            self.next.send(Chain.count, n - 1)
+
+    def on_stop(self) -> None:
+        events.append(f"stop {self.log}")
+
+
+async def test_lifecycle_hooks_and_drain_on_exit() -> None:
+    events.clear()
+    async with Runtime() as rt:
+        h = rt.spawn(Hooked, "a")
+        h.send(Hooked.hello)
+        a = rt.spawn(Chain, "a")
+        b = rt.spawn(Chain, "b")
+        a.send(Chain.link, b)
+        b.send(Chain.link, a)
+        a.send(Chain.count, 500)  # leave at once: the whole chain must still run
+    assert events[:3] == ["init a", "start a", "hello a"]
+    counts = [e for e in events if e[0] in "ab" and e.split()[1].isdigit()]
+    assert len(counts) == 501
+    assert counts[-1].endswith(" 0")
+    assert "stop a" in events and "stop b" in events
+    assert events.index("stop a") > events.index(counts[-1])
+
+
+async def test_on_start_async_runs_before_first_message() -> None:
+    order: list[str] = []
+
+    class Starter(Agent):
+        async def on_start(self) -> None:
+            await anyio.sleep(0.01)
+            order.append("start")
+
+        @behaviour
+        def go(self) -> None:
+            order.append("go")
+
+    async with Runtime(workers=2) as rt:
+        s = rt.spawn(Starter)
+        s.send(Starter.go)
+    assert order == ["start", "go"]
+
+
+async def test_nothing_left_running_after_exit() -> None:
+    before = set(threading.enumerate())
+    tasks_before = len(asyncio.all_tasks()) if _on_asyncio() else 0
+    async with Runtime(workers=3) as rt:
+        c = rt.spawn(Counter, 0)
+        for _ in range(1000):
+            c.send(Counter.add, 1)
+        await c.ask(Counter.slow_get)
+        assert len(set(threading.enumerate()) - before) >= 3
+    assert set(threading.enumerate()) == before
+    if _on_asyncio():
+        assert len(asyncio.all_tasks()) == tasks_before
+
+
+def _on_asyncio() -> bool:
+    import sniffio
+
+    return sniffio.current_async_library() == "asyncio"
+
+
+async def test_error_in_body_shuts_down_and_propagates() -> None:
+    before = set(threading.enumerate())
+    with pytest.raises(KeyError):
+        async with Runtime() as rt:
+            c = rt.spawn(Counter, 0)
+            c.send(Counter.add, 1)
+            raise KeyError("boom")
+    assert set(threading.enumerate()) == before
+
+
+async def test_not_sendable_argument_is_named() -> None:
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, 0)
+        with pytest.raises(NotSendableError, match=r"argument 1 of Counter\.add"):
+            c.send(Counter.add, [1, 2])  # type: ignore[arg-type]
+        with pytest.raises(NotSendableError):
+            rt.spawn(Counter, {"a": 1})  # type: ignore[arg-type]
+        assert await c.ask(Counter.get) == 0
+
+
+class Keeper(Agent):
+    def __init__(self) -> None:
+        self.items: list[int] = []
+
+    @behaviour
+    def put(self, batch: Iso[list[int]]) -> int:
+        self.items.extend(batch.take())
+        return len(self.items)
+
+    @behaviour
+    def leak(self) -> list[int]:
+        return self.items
+
+
+async def test_iso_moved_into_send_kills_the_handle() -> None:
+    async with Runtime(debug=True) as rt:
+        k = rt.spawn(Keeper)
+        h = iso([1, 2, 3])
+        k.send(Keeper.put, h)
+        with pytest.raises(MovedError):
+            h.take()
+        assert await k.ask(Keeper.put, iso([4])) == 4
+        with pytest.raises(NotSendableError, match=r"reply of Keeper\.leak"):
+            await k.ask(Keeper.leak)
+
+
+async def test_not_a_behaviour_is_refused() -> None:
+    from capsys.errors import CapabilityUsageError
+
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, 0)
+        with pytest.raises(CapabilityUsageError, match="not a behaviour"):
+            c.send(Recorder.record, "x", 1)  # type: ignore[arg-type]
+
+
+async def test_spawn_outside_the_block_is_refused() -> None:
+    from capsys.errors import CapabilityUsageError
+
+    rt = Runtime()
+    with pytest.raises(CapabilityUsageError):
+        rt.spawn(Counter, 0)
+
+
+async def _main_for_run(k: int) -> tuple[int, int]:
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, k)
+        c.send(Counter.add, 1)
+        return rt.n_workers, await c.ask(Counter.get)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_run_on_both_backends(backend: str) -> None:
+    before = set(threading.enumerate())
+    assert runtime.run(_main_for_run, 41, backend=backend, workers=1) == (1, 42)
+    assert runtime.run(_main_for_run, 1, backend=backend, workers=3) == (3, 2)
+    assert set(threading.enumerate()) == before
+    with pytest.raises(TypeError, match="unknown Runtime option"):
+        runtime.run(_main_for_run, 1, backend=backend, wrokers=3)
+
+
+async def test_stats_snapshot() -> None:
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, 0)
+        for _ in range(10):
+            c.send(Counter.add, 1)
+        await c.ask(Counter.get)
+        st = rt.agent_stats(c)
+        assert st.handled == 11 and st.name == "Counter#1" and not st.stopped
+    stats = rt.stats()
+    assert stats.spawned == 1 and stats.sent == stats.handled + stats.dead_letters
+    assert stats.handled == 11
+    assert stats.max_mailbox_depth >= 1

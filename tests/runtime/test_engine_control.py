@@ -1,0 +1,372 @@
+"""Backpressure, supervision, dead letters, stop, ask timeouts, determinism, blocking."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import anyio
+import pytest
+
+from capsys import Agent, Tag, behaviour
+from runtime import (
+    AgentStopped,
+    AskTimeout,
+    DeadLetter,
+    MailboxFull,
+    Priority,
+    Runtime,
+    Supervision,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def _fresh_events() -> None:
+    EVENTS.clear()
+
+
+# Thread events are not sendable: agents find them here by a string key.
+EVENTS: dict[str, threading.Event] = {}
+
+
+def event(key: str) -> threading.Event:
+    return EVENTS.setdefault(key, threading.Event())
+
+
+class Gate(Agent):
+    """Blocks its worker thread in `hold` until the test opens the gate."""
+
+    def __init__(self, opened: str, entered: str) -> None:
+        self.opened = event(opened)
+        self.entered = event(entered)
+        self.count = 0
+
+    @behaviour
+    def hold(self) -> None:
+        self.entered.set()
+        assert self.opened.wait(30)
+
+    @behaviour
+    def tick(self) -> None:
+        self.count += 1
+
+    @behaviour
+    def get(self) -> int:
+        return self.count
+
+
+async def _wait_thread_event(event: threading.Event) -> None:
+    while not event.is_set():
+        await anyio.sleep(0.005)
+
+
+async def test_mailbox_full_and_send_wait() -> None:
+    opened, entered = event("full-open"), event("full-entered")
+    async with Runtime(workers=2, mailbox_capacity=20, high_water=15, low_water=5) as rt:
+        g = rt.spawn(Gate, "full-open", "full-entered")
+        g.send(Gate.hold)
+        await _wait_thread_event(entered)
+        for _ in range(20):
+            g.send(Gate.tick)
+        with pytest.raises(MailboxFull, match=r"Gate#1.*send_wait"):
+            g.send(Gate.tick)
+        done = anyio.Event()
+
+        async def waiter() -> None:
+            await g.send_wait(Gate.tick)
+            done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            await anyio.sleep(0.05)
+            assert not done.is_set()  # cannot finish while the receiver is blocked
+            opened.set()
+        assert done.is_set()
+        assert await g.ask(Gate.get) == 21
+    assert rt.dead_letters.count == 0
+
+
+class Slow(Agent):
+    def __init__(self) -> None:
+        self.got: list[int] = []
+
+    @behaviour
+    def take(self, i: int) -> None:
+        time.sleep(0.0002)
+        self.got.append(i)
+
+    @behaviour
+    def summary(self) -> tuple[int, bool]:
+        return len(self.got), self.got == sorted(self.got)
+
+
+class Forwarder(Agent):
+    def __init__(self, target: Tag[Slow]) -> None:
+        self.target = target
+        self.i = 0
+
+    @behaviour
+    def forward(self, n: int) -> None:
+        for _ in range(n):
+            self.target.send(Slow.take, self.i)
+            self.i += 1
+
+
+async def test_sender_is_muted_and_released() -> None:
+    async with Runtime(workers=2, mailbox_capacity=200, high_water=40, low_water=10) as rt:
+        slow = rt.spawn(Slow)
+        fwd = rt.spawn(Forwarder, slow)
+        for _ in range(300):
+            await fwd.send_wait(Forwarder.forward, 5)
+    assert rt.stats().mutes > 0
+    stats = rt.stats()
+    assert stats.sent == stats.handled and stats.dead_letters == 0
+
+
+async def test_slow_receiver_mailbox_stays_bounded_under_muting() -> None:
+    async with Runtime(workers=2, mailbox_capacity=500, high_water=40, low_water=10) as rt:
+        slow = rt.spawn(Slow)
+        fwd = rt.spawn(Forwarder, slow)
+        for _ in range(1500):
+            await fwd.send_wait(Forwarder.forward, 1)
+        _, ordered = await slow.ask(Slow.summary)
+        assert ordered
+        # Muting holds the sender back: the receiver's queue never grows past high
+        # water by more than one turn of the sender.
+        assert rt.agent_stats(slow).mailbox_depth <= 40 + 64
+
+
+class Flaky(Agent):
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.ok = 0
+
+    @behaviour
+    def work(self, fail: bool) -> int:
+        if fail:
+            raise ValueError(f"{self.label} failed")
+        self.ok += 1
+        return self.ok
+
+
+class FlakyStop(Flaky):
+    supervision = Supervision("stop")
+
+
+class FlakyLimited(Flaky):
+    supervision = Supervision("restart", max_restarts=2, within=60.0)
+
+
+class FlakyEscalate(Flaky):
+    supervision = Supervision("escalate")
+
+
+async def test_restart_reinitialises_and_ask_gets_the_error() -> None:
+    async with Runtime() as rt:
+        f = rt.spawn(Flaky, "f")
+        assert await f.ask(Flaky.work, False) == 1
+        assert await f.ask(Flaky.work, False) == 2
+        with pytest.raises(ValueError, match="f failed"):
+            await f.ask(Flaky.work, True)
+        assert await f.ask(Flaky.work, False) == 1  # a fresh object from __init__("f")
+        assert rt.stats().restarts == 1
+        assert rt.is_alive(f)
+
+
+async def test_restart_intensity_limit_stops_the_agent() -> None:
+    async with Runtime() as rt:
+        f = rt.spawn(FlakyLimited, "lim")
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                await f.ask(Flaky.work, True)
+        assert await f.ask(Flaky.work, False) == 1
+        with pytest.raises(ValueError):
+            await f.ask(Flaky.work, True)  # third failure: over the limit
+        with pytest.raises(AgentStopped, match="FlakyLimited#1"):
+            await f.ask(Flaky.work, False)
+        assert not rt.is_alive(f)
+
+
+async def test_stop_policy_and_dead_letters() -> None:
+    async with Runtime() as rt:
+        f = rt.spawn(FlakyStop, "s")
+        f.send(Flaky.work, True)
+        f.send(Flaky.work, False)  # queued behind the failure or sent after the stop
+        with pytest.raises(AgentStopped):
+            await f.ask(Flaky.work, False)
+        f.send(Flaky.work, False)
+    assert rt.dead_letters.count == 3
+    assert len(rt.dead_letters) == 3
+    letter = rt.dead_letters.recent[-1]
+    assert isinstance(letter, DeadLetter)
+    assert letter == DeadLetter("outside", "FlakyStop#1", "FlakyStop.work")
+
+
+async def test_escalate_ends_the_runtime_with_the_error() -> None:
+    before = set(threading.enumerate())
+    with pytest.raises(ValueError, match="esc failed"):
+        async with Runtime(workers=2) as rt:
+            f = rt.spawn(FlakyEscalate, "esc")
+            f.send(Flaky.work, True)
+            await anyio.sleep(30)  # cancelled by the escalation
+    assert set(threading.enumerate()) == before
+
+
+stops: list[str] = []
+
+
+class Stoppable(Agent):
+    def __init__(self, opened: str) -> None:
+        self.opened = event(opened)
+        self.n = 0
+
+    @behaviour
+    def hold(self) -> None:
+        event("stop-entered").set()
+        assert self.opened.wait(30)
+
+    @behaviour
+    def tick(self) -> None:
+        self.n += 1
+
+    def on_stop(self) -> None:
+        stops.append(f"stopped after {self.n}")
+
+
+async def test_stop_after_message_in_progress_both_forms() -> None:
+    stops.clear()
+    opened = event("stop-open")
+    async with Runtime(workers=2) as rt:
+        a = rt.spawn(Stoppable, "stop-open")
+        a.send(Stoppable.tick)
+        a.send(Stoppable.hold)
+        for _ in range(5):
+            a.send(Stoppable.tick)
+        await _wait_thread_event(event("stop-entered"))
+        rt.stop(a)  # plain call: requests the stop; `hold` is in progress
+        opened.set()
+        await rt.stop(a)  # awaited: returns once on_stop ran
+        assert stops == ["stopped after 1"]
+        b = rt.spawn(Stoppable, "stop-open")
+        await b.ask(Stoppable.tick)
+        await rt.stop(b)
+        b.send(Stoppable.tick)
+        with pytest.raises(AgentStopped):
+            await b.ask(Stoppable.tick)
+    assert stops == ["stopped after 1", "stopped after 1"]
+    assert rt.dead_letters.count == 5 + 2
+    assert all(d.receiver in ("Stoppable#1", "Stoppable#2") for d in rt.dead_letters.recent)
+
+
+class Sleepy(Agent):
+    @behaviour
+    async def nap(self, seconds: float) -> str:
+        await anyio.sleep(seconds)
+        return "rested"
+
+    @behaviour
+    def ping(self) -> str:
+        return "pong"
+
+
+async def test_ask_timeout_and_cancellation_do_not_harm_the_target() -> None:
+    async with Runtime() as rt:
+        s = rt.spawn(Sleepy)
+        with pytest.raises(AskTimeout, match="Sleepy#1") as info:
+            await s.ask(Sleepy.nap, 0.2, timeout=0.01)
+        assert isinstance(info.value, TimeoutError)
+        with anyio.move_on_after(0.01) as scope:
+            await s.ask(Sleepy.nap, 0.2)
+        assert scope.cancelled_caught
+        assert await s.ask(Sleepy.ping) == "pong"
+        assert await s.ask(Sleepy.nap, 0.0) == "rested"
+    assert rt.dead_letters.count == 0
+
+
+class Asker(Agent):
+    def __init__(self, target: Tag[Sleepy]) -> None:
+        self.target = target
+
+    @behaviour
+    async def relay(self) -> str:
+        return await self.target.ask(Sleepy.ping)
+
+    @behaviour
+    async def relay_timeout(self) -> bool:
+        try:
+            await self.target.ask(Sleepy.nap, 0.5, timeout=0.01)
+        except AskTimeout:
+            return True
+        return False
+
+
+async def test_ask_from_inside_an_async_behaviour() -> None:
+    async with Runtime(workers=2) as rt:
+        s = rt.spawn(Sleepy)
+        a = rt.spawn(Asker, s)
+        assert await a.ask(Asker.relay) == "pong"
+        assert await a.ask(Asker.relay_timeout) is True
+
+
+class Player(Agent):
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.peers: tuple[Tag[Player], ...] = ()
+
+    @behaviour
+    def meet(self, peers: tuple[Tag[Player], ...]) -> None:
+        self.peers = peers
+
+    @behaviour
+    def hit(self, n: int) -> None:
+        if n > 0:
+            for p in self.peers:
+                p.send(Player.hit, n - 1)
+
+
+async def _trace(seed: int) -> list[tuple[str, str]]:
+    async with Runtime(deterministic=True, seed=seed) as rt:
+        players = [rt.spawn(Player, str(i)) for i in range(4)]
+        for p in players:
+            p.send(Player.meet, tuple(q for q in players if q != p))
+        for p in players:
+            p.send(Player.hit, 3)
+    return rt.trace
+
+
+async def test_deterministic_replay() -> None:
+    first = await _trace(7)
+    assert len(first) == 4 + 4 * (1 + 3 + 9 + 27)
+    assert await _trace(7) == first
+    assert await _trace(8) != first
+    assert await _trace(9) != first
+
+
+class Beat(Agent):
+    priority = Priority.HIGH
+
+    @behaviour
+    def ping(self) -> str:
+        return "beat"
+
+
+async def test_blocked_behaviour_does_not_stall_others() -> None:
+    for workers in (1, 2):
+        opened, entered = event(f"block-open{workers}"), event(f"block-entered{workers}")
+        async with Runtime(workers=workers, block_threshold=0.02) as rt:
+            gate = rt.spawn(Gate, f"block-open{workers}", f"block-entered{workers}")
+            others = [rt.spawn(Gate, f"block-open{workers}", "unused") for _ in range(4)]
+            beat = rt.spawn(Beat)
+            gate.send(Gate.hold)
+            await _wait_thread_event(entered)
+            # The gate's worker thread is stuck; every other agent must still answer.
+            for _ in range(50):
+                for o in others:
+                    o.send(Gate.tick)
+            assert [await o.ask(Gate.get) for o in others] == [50] * 4
+            assert await beat.ask(Beat.ping) == "beat"
+            assert not opened.is_set()
+            opened.set()
+            assert await gate.ask(Gate.get) == 0
