@@ -1,0 +1,176 @@
+"""CAP005 through the real ``capsys lint`` path: code, line, column and message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from capsys.lint.rules import implemented_codes
+from tests.capsys.lint.helpers import HEADER, found, lint_code
+
+ROOT = Path(__file__).resolve().parents[3]
+VIOLATIONS = sorted((ROOT / "examples" / "violations").glob("cap*.py"))
+VALID = sorted((ROOT / "examples").glob("*.py"))
+MARKER = re.compile(r"#\s*expect:\s*(CAP\d{3}(?:\s*,\s*CAP\d{3})*)")
+
+SPEC_EXAMPLE = """
+from capsys import Agent, behaviour, message, Iso, Val, Ref, Tag, iso, val, consume
+from runtime import Runtime
+
+@message
+class Order:
+    symbol: str
+    qty: int
+
+class Book(Agent):
+    def __init__(self, owner: Tag["Desk"]) -> None:
+        self.owner = owner
+        self.orders: list[Order] = []
+
+    @behaviour
+    def add(self, order: Order) -> None:
+        self.orders.append(order)
+
+    @behaviour
+    async def bulk(self, batch: Iso[list[Order]]) -> int:
+        items = batch.take()
+        self.orders.extend(items)
+        return len(self.orders)
+
+async def main() -> None:
+    async with Runtime() as rt:
+        desk = rt.spawn(Desk)
+        book = rt.spawn(Book, desk)
+        book.send(Book.add, Order("AAPL", 10))
+        n = await book.ask(Book.bulk, iso([Order("MSFT", 5)]))
+"""
+
+
+def expected_lines(path: Path, code: str) -> set[int]:
+    lines = set()
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        match = MARKER.search(text)
+        if match and code in {c.strip() for c in match.group(1).split(",")}:
+            lines.add(number)
+    return lines
+
+
+def reported_lines(path: Path, code: str, tmp_path: Path) -> set[int]:
+    text = path.read_text(encoding="utf-8")
+    diagnostics = lint_code(text, tmp_path, select={code}, name=path.name)
+    return {d.line for d in diagnostics if d.code == code}
+
+
+def check_violations(code: str, path: Path, tmp_path: Path) -> None:
+    assert reported_lines(path, code, tmp_path) == expected_lines(path, code)
+
+
+def check_valid(code: str, path: Path, tmp_path: Path) -> None:
+    assert reported_lines(path, code, tmp_path) == set()
+
+
+CODE = "CAP005"
+
+
+def test_registered() -> None:
+    assert CODE in implemented_codes()
+
+
+@pytest.mark.parametrize("path", VIOLATIONS, ids=lambda p: p.name)
+def test_violations_files(path: Path, tmp_path: Path) -> None:
+    check_violations(CODE, path, tmp_path)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_examples(path: Path, tmp_path: Path) -> None:
+    check_valid(CODE, path, tmp_path)
+
+
+def test_spec_example_is_clean(tmp_path: Path) -> None:
+    assert found(SPEC_EXAMPLE, tmp_path, CODE) == []
+
+
+def test_line_column_and_message(tmp_path: Path) -> None:
+    code = HEADER + (
+        "def f(sink) -> None:\n"
+        "    data = iso([1])\n"
+        "    sink.send(Sink.put, data)\n"
+        "    print(data.take())\n"
+    )
+    (diagnostic,) = lint_code(code, tmp_path, select={CODE})
+    assert (diagnostic.line, diagnostic.column) == (5, 11)
+    assert diagnostic.message == (
+        "'data' is used after it was moved (moved by send() at line 4); take what you "
+        "need before the move, or bind the name to a fresh iso(...) first"
+    )
+
+
+def test_possible_move_says_possibly(tmp_path: Path) -> None:
+    code = HEADER + (
+        "def f(sink, flag: bool) -> None:\n"
+        "    data = iso([1])\n"
+        "    if flag:\n"
+        "        consume(data)\n"
+        "    data.take()\n"
+    )
+    (diagnostic,) = lint_code(code, tmp_path, select={CODE})
+    assert (diagnostic.line, diagnostic.column) == (6, 5)
+    assert "possibly moved by consume() at line 5" in diagnostic.message
+
+
+def test_loop_carried_move_hint(tmp_path: Path) -> None:
+    code = HEADER + (
+        "def f(sinks) -> None:\n"
+        "    data = iso([1])\n"
+        "    for sink in sinks:\n"
+        "        sink.send(Sink.put, data)\n"
+    )
+    (diagnostic,) = lint_code(code, tmp_path, select={CODE})
+    assert (diagnostic.line, diagnostic.column) == (5, 29)
+    assert "earlier loop iteration" in diagnostic.message
+    assert "fresh iso(...) for each iteration" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import capsys as c\n", "from capsys import iso as wrap, Iso as Handle\n"],
+)
+def test_import_forms(imports: str, tmp_path: Path) -> None:
+    iso_call = "c.iso" if "as c" in imports else "wrap"
+    code = imports + (
+        f"def f(sink) -> None:\n    h = {iso_call}([1])\n    sink.send(S.put, h)\n    h.take()\n"
+    )
+    assert found(code, tmp_path, CODE) == [(5, 5)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # move then return in a branch
+        "h = iso([1])\nif flag:\n    sink.send(S.p, h)\n    return\nh.take()\n",
+        # both paths rebind
+        "h = iso([1])\nsink.send(S.p, h)\nh = iso([2])\nh.take()\n",
+        # del, then a new binding
+        "h = iso([1])\nsink.send(S.p, h)\ndel h\nh = iso([3])\nprint(h)\n",
+        # inspecting a moved handle is fine
+        "h = iso([1])\nsink.send(S.p, h)\nassert isinstance(h, object) and h is not None\n",
+        # a non-Iso value sent twice is CAP001's business, not a move
+        "rows = (1, 2)\nsink.send(S.p, rows)\nsink.send(S.p, rows)\n",
+    ],
+)
+def test_negative_snippets(body: str, tmp_path: Path) -> None:
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    code = HEADER + f"def f(sink, flag: bool) -> None:\n{indented}"
+    assert found(code, tmp_path, CODE) == []
+
+
+def test_file_without_capsys_import_is_not_checked(tmp_path: Path) -> None:
+    code = "def iso(x): return x\nh = iso([1])\nh.send(h)\nh.take()\n"
+    assert found(code, tmp_path, CODE) == []
+
+
+def test_suppression_comment(tmp_path: Path) -> None:
+    code = HEADER + ("h = iso([1])\nconsume(h)\nh.take()  # capsys: ignore[CAP005]\nprint(h)\n")
+    assert found(code, tmp_path, CODE) == [(5, 7)]

@@ -1,0 +1,122 @@
+"""CAP006 through the real ``capsys lint`` path, and its consume() fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from capsys.config import Config
+from capsys.lint.engine import fix_source
+from capsys.lint.index import ProjectIndex
+from tests.capsys.lint.helpers import HEADER, found, lint_code
+from tests.capsys.lint.test_cap005_use_after_move import (
+    SPEC_EXAMPLE,
+    VALID,
+    VIOLATIONS,
+    check_valid,
+    check_violations,
+)
+
+CODE = "CAP006"
+
+
+@pytest.mark.parametrize("path", VIOLATIONS, ids=lambda p: p.name)
+def test_violations_files(path: Path, tmp_path: Path) -> None:
+    check_violations(CODE, path, tmp_path)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_examples(path: Path, tmp_path: Path) -> None:
+    check_valid(CODE, path, tmp_path)
+
+
+def test_spec_example_is_clean(tmp_path: Path) -> None:
+    assert found(SPEC_EXAMPLE, tmp_path, CODE) == []
+
+
+def test_positions_and_messages(tmp_path: Path) -> None:
+    code = HEADER + (
+        "CACHE: list[int] = []\n"  # 2
+        "class Keeper(Agent):\n"  # 3
+        "    def __init__(self, items: list[int], h: Iso[list[int]]) -> None:\n"  # 4
+        "        self.items = items\n"  # 5
+        "        self.h = h\n"  # 6
+        "        a = iso(self.items)\n"  # 7
+        "        b = iso(items)\n"  # 8
+        "        c = iso(CACHE)\n"  # 9
+        "        rows = [1]\n"  # 10
+        "        keep = rows\n"  # 11
+        "        d = iso(rows)\n"  # 12
+    )
+    diagnostics = lint_code(code, tmp_path, select={CODE})
+    assert [(d.line, d.column) for d in diagnostics] == [(6, 18), (7, 17), (8, 17), (9, 17),
+                                                          (12, 17)]  # fmt: skip
+    messages = [d.message for d in diagnostics]
+    assert "'self.h = consume(h)'" in messages[0]
+    assert messages[1].startswith("iso() of the field self.items")
+    assert messages[2].startswith("iso() of the parameter 'items'")
+    assert messages[3].startswith("iso() of the module-level name 'CACHE'")
+    assert messages[4].startswith("iso() of 'rows', which is aliased ('keep = rows')")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "h = iso([1, 2])\n",
+        "h = iso(list(items))\n",
+        "rows = [1]\nrows.append(2)\nh = iso(rows)\n",
+        "h = iso(make())\ng = consume(h)\n",
+        "a = iso([1])\nb = consume(a)\nc = iso(b)\n",
+        "a = []\nb = a\na = []\nh = iso(a)\n",
+    ],
+)
+def test_fresh_values(body: str, tmp_path: Path) -> None:
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    code = HEADER + f"def f(items: list[int]) -> None:\n{indented}"
+    assert found(code, tmp_path, CODE) == []
+
+
+def _fix(code: str, tmp_path: Path) -> str:
+    path = tmp_path / "mod.py"
+    path.write_text(code, encoding="utf-8")
+    index = ProjectIndex([tmp_path])
+    return fix_source(path, code.encode(), Config(root=tmp_path), index).decode()
+
+
+ALIASED = HEADER + (
+    "def f(sink) -> None:\n"
+    "    data = iso([1, 2])\n"
+    "    other = data\n"
+    "    sink.send(Sink.put, other)\n"
+)
+
+
+def test_fix_applies_parses_relints_clean_and_is_idempotent(tmp_path: Path) -> None:
+    (diagnostic,) = lint_code(ALIASED, tmp_path, select={CODE})
+    assert diagnostic.fixable
+    fixed = _fix(ALIASED, tmp_path)
+    assert "    other = consume(data)\n" in fixed
+    cst.parse_module(fixed)
+    assert lint_code(fixed, tmp_path, select={CODE, "CAP005"}) == []
+    assert _fix(fixed, tmp_path) == fixed
+
+
+def test_fix_uses_the_name_consume_is_imported_as(tmp_path: Path) -> None:
+    code = "import capsys as c\n\ndef f() -> None:\n    a = c.iso([1])\n    b = a\n"
+    assert "    b = c.consume(a)\n" in _fix(code, tmp_path)
+
+
+def test_no_fix_without_consume_in_scope(tmp_path: Path) -> None:
+    code = "from capsys import iso\n\ndef f() -> None:\n    a = iso([1])\n    b = a\n"
+    (diagnostic,) = lint_code(code, tmp_path, select={CODE})
+    assert not diagnostic.fixable
+    assert _fix(code, tmp_path) == code
+
+
+def test_fix_is_unsafe_when_the_old_name_is_used_later(tmp_path: Path) -> None:
+    code = HEADER + ("def f() -> None:\n    a = iso([1])\n    b = a\n    print(a)\n")
+    (diagnostic,) = lint_code(code, tmp_path, select={CODE})
+    assert not diagnostic.fixable
+    assert _fix(code, tmp_path) == code

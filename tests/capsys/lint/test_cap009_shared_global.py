@@ -1,0 +1,114 @@
+"""CAP009 through the real ``capsys lint`` path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.capsys.lint.helpers import HEADER, found, lint_code
+from tests.capsys.lint.test_cap005_use_after_move import (
+    SPEC_EXAMPLE,
+    VALID,
+    VIOLATIONS,
+    check_valid,
+    check_violations,
+)
+
+CODE = "CAP009"
+
+
+@pytest.mark.parametrize("path", VIOLATIONS, ids=lambda p: p.name)
+def test_violations_files(path: Path, tmp_path: Path) -> None:
+    check_violations(CODE, path, tmp_path)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_examples(path: Path, tmp_path: Path) -> None:
+    check_valid(CODE, path, tmp_path)
+
+
+def test_spec_example_is_clean(tmp_path: Path) -> None:
+    assert found(SPEC_EXAMPLE, tmp_path, CODE) == []
+
+
+AGENT = HEADER + (
+    "import collections\n"  # 2
+    "SEEN: list[str] = []\n"  # 3
+    "QUEUE = collections.deque()\n"  # 4
+    "LIMIT = 10\n"  # 5
+    "NAMES = ('a', 'b')\n"  # 6
+    "count = 0\n"  # 7
+    "class Tracker(Agent):\n"  # 8
+    "    def __init__(self) -> None:\n"  # 9
+    "        self.seen = list(SEEN)\n"  # 10 (not a behaviour)
+    "    def on_start(self) -> None:\n"  # 11
+    "        QUEUE.append(1)\n"  # 12
+    "    def helper(self) -> None:\n"  # 13
+    "        SEEN.clear()\n"  # 14 (not a behaviour)
+    "    @behaviour\n"  # 15
+    "    def see(self, name: str) -> int:\n"  # 16
+    "        if name in NAMES and len(self.seen) < LIMIT:\n"  # 17
+    "            return count\n"  # 18 (rebound by reset: shared state)
+    "        return len(SEEN)\n"  # 19
+    "    @behaviour\n"  # 20
+    "    async def reset(self) -> None:\n"  # 21
+    "        global count\n"  # 22
+    "        count = 0\n"  # 23
+)
+
+
+def test_positions(tmp_path: Path) -> None:
+    assert found(AGENT, tmp_path, CODE) == [(12, 9), (18, 20), (19, 20), (22, 16)]
+
+
+def test_messages(tmp_path: Path) -> None:
+    messages = [d.message for d in lint_code(AGENT, tmp_path, select={CODE})]
+    assert messages[0].startswith(
+        "lifecycle hook Tracker.on_start mutates the module-level deque 'QUEUE'"
+    )
+    assert messages[1].startswith("behaviour Tracker.see reads the module-level variable 'count'")
+    assert messages[2].startswith("behaviour Tracker.see reads the module-level list 'SEEN'")
+    assert messages[3].startswith(
+        "behaviour Tracker.reset rebinds the module-level name 'count' with a global statement"
+    )
+
+
+def test_global_rebound_elsewhere_is_mutable_state(tmp_path: Path) -> None:
+    code = HEADER + (
+        "total = 0\n"
+        "def bump() -> None:\n"
+        "    global total\n"
+        "    total += 1\n"
+        "class Reader(Agent):\n"
+        "    @behaviour\n"
+        "    def get(self) -> int:\n"
+        "        return total\n"
+    )
+    assert found(code, tmp_path, CODE) == [(9, 16)]
+
+
+def test_imported_mutable_global_of_the_project(tmp_path: Path) -> None:
+    files = {"state.py": "REGISTRY: dict[str, int] = {}\nVERSION = '1'\n"}
+    code = HEADER + (
+        "from state import REGISTRY, VERSION\n"
+        "class Reg(Agent):\n"
+        "    @behaviour\n"
+        "    def add(self, k: str) -> str:\n"
+        "        REGISTRY[k] = 1\n"
+        "        return VERSION\n"
+    )
+    assert found(code, tmp_path, CODE, files=files) == [(6, 9)]
+
+
+def test_non_agent_classes_and_functions_are_not_checked(tmp_path: Path) -> None:
+    code = HEADER + (
+        "SEEN: list[str] = []\n"
+        "class Plain:\n"
+        "    @behaviour\n"
+        "    def see(self) -> None:\n"
+        "        SEEN.append('x')\n"
+        "def f() -> None:\n"
+        "    SEEN.append('y')\n"
+    )
+    assert found(code, tmp_path, CODE) == []

@@ -1,0 +1,76 @@
+"""CAP010 through the real ``capsys lint`` path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.capsys.lint.helpers import HEADER, found, lint_code
+from tests.capsys.lint.test_cap005_use_after_move import (
+    SPEC_EXAMPLE,
+    VALID,
+    VIOLATIONS,
+    check_valid,
+    check_violations,
+)
+
+CODE = "CAP010"
+
+
+@pytest.mark.parametrize("path", VIOLATIONS, ids=lambda p: p.name)
+def test_violations_files(path: Path, tmp_path: Path) -> None:
+    check_violations(CODE, path, tmp_path)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_examples(path: Path, tmp_path: Path) -> None:
+    check_valid(CODE, path, tmp_path)
+
+
+def test_spec_example_is_clean(tmp_path: Path) -> None:
+    assert found(SPEC_EXAMPLE, tmp_path, CODE) == []
+
+
+def test_positions_and_message(tmp_path: Path) -> None:
+    code = HEADER + (
+        "import asyncio\n"  # 2
+        "class Poller(Agent):\n"  # 3
+        "    def __init__(self) -> None:\n"  # 4
+        "        self.rows: list[int] = []\n"  # 5
+        "    async def poll(self) -> None:\n"  # 6
+        "        self.rows.append(1)\n"  # 7
+        "    @behaviour\n"  # 8
+        "    async def start(self) -> None:\n"  # 9
+        "        asyncio.create_task(self.poll())\n"  # 10
+        "        snapshot = tuple(self.rows)\n"  # 11
+        "        await asyncio.to_thread(print, snapshot)\n"  # 12
+    )
+    (diagnostic,) = lint_code(code, tmp_path, select={CODE})
+    assert (diagnostic.line, diagnostic.column) == (10, 29)
+    assert diagnostic.message == (
+        "the state of agent Poller escapes: the coroutine self.poll() is handed to "
+        "asyncio.create_task(), which runs concurrently with the agent's behaviours; give it "
+        "immutable copies or an Iso, and report back by sending to self.me"
+    )
+
+
+def test_outside_agent_classes_is_fine(tmp_path: Path) -> None:
+    code = HEADER + (
+        "import threading\n"
+        "class Plain:\n"
+        "    def go(self) -> None:\n"
+        "        threading.Thread(target=self.go).start()\n"
+    )
+    assert found(code, tmp_path, CODE) == []
+
+
+def test_agent_defined_in_another_file(tmp_path: Path) -> None:
+    files = {"base.py": HEADER + "class Base(Agent):\n    pass\n"}
+    code = HEADER + (
+        "from base import Base\n"
+        "class Child(Base):\n"
+        "    def go(self, tg) -> None:\n"
+        "        tg.start_soon(self.go, tg)\n"
+    )
+    assert found(code, tmp_path, CODE, files=files) == [(5, 23)]
