@@ -22,6 +22,7 @@ from capsys.lint.index import (
     NameResolver,
     ProjectIndex,
     is_mutable_value,
+    mutable_kind,
     summarize,
 )
 from capsys.lint.shapes import ShapeBuilder
@@ -335,6 +336,7 @@ class FileContext:
         self.names = NameResolver(self.summary, frozenset(scan.bound))
         self.shapes = ShapeBuilder(index)
         self._bindings: dict[int, dict[str, list[cst.CSTNode]]] = {}
+        self.memo: dict[tuple[str, int], object] = {}  # per-file memo for rule helpers
 
     # -- classes -------------------------------------------------------------------
 
@@ -494,7 +496,7 @@ class FileContext:
                 and isinstance(node.targets[0].target, cst.Name)
                 and is_mutable_value(node.value, self.names)
             ):
-                mutable = _mutable_kind(node.value, self.names)
+                mutable = mutable_kind(node.value, self.names)
             elif isinstance(node, cst.AugAssign):
                 continue
             else:
@@ -504,15 +506,3 @@ class FileContext:
         if mutable is not None:
             return Shape(ShapeKind.CLASS, mutable)
         return None
-
-
-def _mutable_kind(value: cst.BaseExpression, names: NameResolver) -> str:
-    if isinstance(value, (cst.List, cst.ListComp)):
-        return "builtins.list"
-    if isinstance(value, (cst.Dict, cst.DictComp)):
-        return "builtins.dict"
-    if isinstance(value, (cst.Set, cst.SetComp)):
-        return "builtins.set"
-    if isinstance(value, cst.Call):
-        return names.qualified(value.func) or "builtins.object"
-    return "builtins.object"

@@ -7,7 +7,9 @@ before parsing. Positions are computed only for files that have findings.
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,25 @@ def imports_capsys(data: bytes) -> bool:
     return _IMPORTS_CAPSYS.search(data) is not None
 
 
+_COMPILE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError)
+
+
+def _compile_error(data: bytes) -> Exception | None:
+    """The error of this interpreter's own (C) parser on the source, or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(data, "<capsys lint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except _COMPILE_ERRORS as exc:  # UnicodeDecodeError is a ValueError
+        return exc
+    return None
+
+
+def compiles(data: bytes) -> bool:
+    """Whether this interpreter's own (C) parser accepts the source."""
+    return _compile_error(data) is None
+
+
 def _suppressed_codes(line: str) -> frozenset[str] | None:
     """Codes suppressed on a source line; an empty set means every code."""
     match = _SUPPRESS.search(line)
@@ -86,6 +107,14 @@ def _cap000(path: str, config: Config, line: int, column: int, error: str) -> Di
 
 def _parse_error(path: str, data: bytes, config: Config, exc: Exception) -> Diagnostic:
     if isinstance(exc, cst.ParserSyntaxError):
+        # CPython locates syntax errors more precisely than libcst's parser: prefer it
+        # when it rejects the file too.
+        native = _compile_error(data)
+        if isinstance(native, SyntaxError) and native.lineno:
+            message = native.msg or "invalid syntax"
+            return _cap000(
+                path, config, native.lineno, max(native.offset or 1, 1), f"syntax error: {message}"
+            )
         message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
         return _cap000(path, config, exc.raw_line, exc.raw_column + 1, f"syntax error: {message}")
     if isinstance(exc, UnicodeDecodeError):
@@ -93,6 +122,8 @@ def _parse_error(path: str, data: bytes, config: Config, exc: Exception) -> Diag
         line = data.count(b"\n", 0, start) + 1
         column = start - (data.rfind(b"\n", 0, start) + 1) + 1
         return _cap000(path, config, line, column, f"not valid {exc.encoding} text ({exc.reason})")
+    if isinstance(exc, SyntaxError):  # a bad encoding declaration
+        return _cap000(path, config, exc.lineno or 1, 1, f"cannot decode it ({exc.msg})")
     if isinstance(exc, RecursionError):
         return _cap000(path, config, 1, 1, "too deeply nested to parse")
     return _cap000(path, config, 1, 1, f"{type(exc).__name__}: {exc}")
@@ -100,6 +131,16 @@ def _parse_error(path: str, data: bytes, config: Config, exc: Exception) -> Diag
 
 def _read_error(path: str, config: Config, exc: OSError) -> Diagnostic:
     return _cap000(path, config, 1, 1, f"cannot read it ({exc.strerror or exc})")
+
+
+# libcst's errors, plus decoding: bad bytes, a bad or unknown coding declaration.
+_PARSE_ERRORS = (
+    cst.ParserSyntaxError,
+    UnicodeDecodeError,
+    SyntaxError,
+    RecursionError,
+    LookupError,
+)
 
 
 def parse(data: bytes) -> cst.Module:
@@ -170,12 +211,19 @@ def lint_source(
     shown = display if display is not None else str(path)
     result = FileResult(shown)
     if not imports_capsys(data):
+        # Nothing to check, but a file that is not valid Python is still reported
+        # (CAP000), so it is not mistaken for a clean one. The C parser decides fast;
+        # libcst has the last word (it knows newer grammar than this interpreter).
         result.skipped = True
-        return result
+        if compiles(data):
+            return result
     try:
         module = parse(data)
-    except (cst.ParserSyntaxError, UnicodeDecodeError, RecursionError, LookupError) as exc:
-        result.diagnostics.append(_parse_error(shown, data, config, exc))
+    except _PARSE_ERRORS as exc:
+        if config.enabled("CAP000"):
+            result.diagnostics.append(_parse_error(shown, data, config, exc))
+        return result
+    if result.skipped:
         return result
     index.begin_file()
     try:
@@ -237,7 +285,7 @@ def fix_source(
         return data
     try:
         module = parse(data)
-    except (cst.ParserSyntaxError, UnicodeDecodeError, RecursionError, LookupError):
+    except _PARSE_ERRORS:
         return data
     original = module.code
     for _ in range(10):

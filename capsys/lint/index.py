@@ -31,6 +31,7 @@ __all__ = [
     "ProjectIndex",
     "dotted_name",
     "is_mutable_value",
+    "mutable_kind",
     "module_name_for",
     "summarize",
 ]
@@ -161,6 +162,7 @@ class ClassSummary:
     fields: tuple[tuple[str, str], ...]  # (name, annotation source) of annotated fields
     has_metaclass: bool = False
     defines_setattr: bool = False
+    behaviours: tuple[tuple[str, str | None], ...] = ()  # (name, return annotation source)
 
     @property
     def qualname(self) -> str:
@@ -176,7 +178,8 @@ class ModuleSummary:
     imports: dict[str, str] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)  # names bound at the top level
     classes: dict[str, ClassSummary] = field(default_factory=dict)
-    mutable_globals: set[str] = field(default_factory=set)
+    mutable_globals: set[str] = field(default_factory=set)  # containers and `global` names
+    container_globals: dict[str, str] = field(default_factory=dict)  # name -> container class
 
 
 def capsys_public_name(qualified: str | None) -> str | None:
@@ -222,13 +225,24 @@ class NameResolver:
         return capsys_public_name(self.qualified(expr))
 
 
+def mutable_kind(expr: cst.BaseExpression, resolver: NameResolver) -> str | None:
+    """The container class of a list/dict/set display or comprehension, or of a call to a
+    mutable container type (``builtins.list``...); None for anything else."""
+    if isinstance(expr, (cst.List, cst.ListComp)):
+        return "builtins.list"
+    if isinstance(expr, (cst.Dict, cst.DictComp)):
+        return "builtins.dict"
+    if isinstance(expr, (cst.Set, cst.SetComp)):
+        return "builtins.set"
+    if isinstance(expr, cst.Call):
+        qualified = resolver.qualified(expr.func)
+        return qualified if qualified in _MUTABLE_CONSTRUCTORS else None
+    return None
+
+
 def is_mutable_value(expr: cst.BaseExpression, resolver: NameResolver) -> bool:
     """A list/dict/set display or comprehension, or a call to a mutable container type."""
-    if isinstance(expr, (cst.List, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp)):
-        return True
-    if isinstance(expr, cst.Call):
-        return resolver.qualified(expr.func) in _MUTABLE_CONSTRUCTORS
-    return False
+    return mutable_kind(expr, resolver) is not None
 
 
 def _top_level(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
@@ -289,17 +303,20 @@ def _class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> C
     has_metaclass = any(arg.keyword is not None for arg in node.bases)
     decorators, frozen = _decorator_info(node, resolver)
     fields: list[tuple[str, str]] = []
+    behaviours: list[tuple[str, str | None]] = []
     defines_setattr = False
     body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
     for stmt in _top_level(body):
         if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
             annotation = _EMPTY_MODULE.code_for_node(stmt.annotation.annotation)
             fields.append((stmt.target.value, annotation))
-        elif isinstance(stmt, cst.FunctionDef) and stmt.name.value in (
-            "__setattr__",
-            "__delattr__",
-        ):
-            defines_setattr = True
+        elif isinstance(stmt, cst.FunctionDef):
+            if stmt.name.value in ("__setattr__", "__delattr__"):
+                defines_setattr = True
+            if any(resolver.capsys_name(d.decorator) == "behaviour" for d in stmt.decorators):
+                returns = stmt.returns
+                code = _EMPTY_MODULE.code_for_node(returns.annotation) if returns else None
+                behaviours.append((stmt.name.value, code))
     return ClassSummary(
         node.name.value,
         module,
@@ -309,6 +326,7 @@ def _class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> C
         tuple(fields),
         has_metaclass,
         defines_setattr,
+        tuple(behaviours),
     )
 
 
@@ -343,16 +361,16 @@ def summarize(
     for stmt in statements:
         if isinstance(stmt, cst.ClassDef):
             summary.classes[stmt.name.value] = _class_summary(stmt, name, resolver)
-        elif isinstance(stmt, cst.Assign) and is_mutable_value(stmt.value, resolver):
+        elif isinstance(stmt, cst.Assign) and (kind := mutable_kind(stmt.value, resolver)):
             for target in stmt.targets:
-                summary.mutable_globals.update(_target_names(target.target))
+                summary.container_globals.update(dict.fromkeys(_target_names(target.target), kind))
         elif (
             isinstance(stmt, cst.AnnAssign)
             and stmt.value is not None
-            and is_mutable_value(stmt.value, resolver)
+            and (kind := mutable_kind(stmt.value, resolver))
         ):
-            summary.mutable_globals.update(_target_names(stmt.target))
-    summary.mutable_globals.update(global_names)
+            summary.container_globals.update(dict.fromkeys(_target_names(stmt.target), kind))
+    summary.mutable_globals.update(summary.container_globals, global_names)
     return summary
 
 
@@ -474,6 +492,24 @@ class ProjectIndex:
                 return qualified
             qualified = target
         return qualified
+
+    def behaviour_return(
+        self, agent: str, name: str, _depth: int = 0
+    ) -> tuple[ClassSummary, str | None] | None:
+        """(defining class, return annotation source) of behaviour ``name`` of ``agent``,
+        looked up through the agent's project base classes."""
+        cls = self.lookup_class(agent)
+        if cls is None or _depth > 16:
+            return None
+        for behaviour, returns in cls.behaviours:
+            if behaviour == name:
+                return cls, returns
+        for base in cls.bases:
+            if base is not None:
+                found = self.behaviour_return(self.resolve_export(base), name, _depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def mutable_global(self, qualified: str) -> bool:
         """Whether ``pkg.mod.NAME`` is a module-level mutable global of the project."""

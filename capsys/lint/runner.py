@@ -18,7 +18,7 @@ from pathlib import Path
 
 from capsys.config import Config
 from capsys.lint.cache import Cache, cache_key
-from capsys.lint.engine import FileResult, imports_capsys, lint_file, lint_source
+from capsys.lint.engine import FileResult, lint_file, lint_source
 from capsys.lint.index import ProjectIndex, file_hash
 from capsys.lint.model import Diagnostic
 
@@ -101,8 +101,6 @@ def lint_paths(
         except OSError:
             todo.append((real, shown, None))  # the engine reports it (CAP000)
             continue
-        if not imports_capsys(data):
-            continue
         digest = digests[real] = file_hash(data)
         cached = cache.get(real, digest) if cache is not None else None
         if cached is not None:
@@ -133,7 +131,9 @@ def _run(todo: list[Job], config: Config, jobs: int | None) -> list[FileResult]:
             workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(config,)
         ) as pool:
             chunk = max(1, len(todo) // (workers * 4))
-            results = list(pool.map(_lint_one, todo, chunksize=chunk))
+            # Workers read the files themselves: cheaper than pickling the bytes.
+            jobs_only = [(real, shown, None) for real, shown, _ in todo]
+            results = list(pool.map(_lint_one, jobs_only, chunksize=chunk))
     else:
         index = ProjectIndex(_roots(config))
         results = [_lint_job(job, config, index) for job in todo]

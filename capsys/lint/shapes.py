@@ -24,7 +24,7 @@ from capsys.sendable import (
     static_problem,
 )
 
-__all__ = ["ShapeBuilder", "problem_of"]
+__all__ = ["ShapeBuilder", "parse_annotation", "problem_of", "string_value"]
 
 _AGENT_BASE = CAPSYS_NAMES["Agent"]
 
@@ -120,7 +120,7 @@ def _subscript_args(node: cst.Subscript) -> list[cst.BaseExpression]:
     return args
 
 
-def _string_value(node: cst.BaseExpression) -> str | None:
+def string_value(node: cst.BaseExpression) -> str | None:
     if not isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
         return None
     try:
@@ -130,7 +130,7 @@ def _string_value(node: cst.BaseExpression) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _parse_annotation(text: str) -> cst.BaseExpression | None:
+def parse_annotation(text: str) -> cst.BaseExpression | None:
     try:
         return cst.parse_expression(text.strip())
     except (cst.ParserSyntaxError, RecursionError, ValueError):
@@ -154,9 +154,9 @@ class ShapeBuilder:
         """The ``Shape`` of the annotation ``expr`` written where ``resolver`` resolves."""
         if _depth > 40:
             return ANY_SHAPE
-        text = _string_value(expr)
+        text = string_value(expr)
         if text is not None:
-            parsed = _parse_annotation(text)
+            parsed = parse_annotation(text)
             return ANY_SHAPE if parsed is None else self.shape(parsed, resolver, _depth + 1)
         if isinstance(expr, cst.Name) and expr.value == "None":
             return Shape(ShapeKind.NONE)
@@ -267,7 +267,7 @@ class ShapeBuilder:
         """The fields of a record class with their shapes (ClassVar fields excluded)."""
         resolver = self._resolver_of(cls.module)
         for name, annotation in cls.fields:
-            parsed = _parse_annotation(annotation)
+            parsed = parse_annotation(annotation)
             if parsed is None or resolver is None:
                 yield name, ANY_SHAPE
                 continue

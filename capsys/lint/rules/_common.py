@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import libcst as cst
 
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
+from capsys.lint.index import mutable_kind
+from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
+
+_AGENT_BASE = CAPSYS_NAMES["Agent"]
 
 __all__ = [
     "BOUNDARY_METHODS",
+    "Boundary",
     "agent_method",
+    "behaviour_ref",
+    "boundary",
     "call_name",
     "call_values",
+    "expr_shape",
+    "field_shape",
+    "is_agent_shape",
+    "literal_shape",
+    "rebinds",
     "self_name",
 ]
 
@@ -74,3 +87,270 @@ def rebinds(site: Site, method: cst.FunctionDef, name: str) -> bool:
         and any(p.name.value == name for p in function_params(node))
         for node in inner
     )
+
+
+# --------------------------------------------------------------------------------------
+# Boundaries: calls that hand values to another agent.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One call that crosses an agent boundary, as far as the syntax makes it evident."""
+
+    call: cst.Call
+    verb: str  # send, send_wait, ask, spawn, quorum, broadcast
+    target: str  # "Log.add" (a behaviour) or "Log" (the class spawned)
+    where: str  # "send to Log.add", "spawn of Log"
+    payload: tuple[tuple[str, cst.Arg], ...]  # (label, argument) after the target
+    behaviour: tuple[str, str] | None  # (qualified agent class, behaviour name)
+
+
+_TAG_VERBS = frozenset({"send", "send_wait", "ask"})
+_SKIP_KEYWORDS = {
+    "ask": frozenset({"timeout"}),
+    "quorum": frozenset({"timeout", "accept"}),
+    "broadcast": frozenset({"fanout"}),
+}
+
+
+def behaviour_ref(ctx: FileContext, expr: cst.BaseExpression) -> tuple[str, str] | None:
+    """(qualified agent class, behaviour name) for ``Agent.behaviour`` written here."""
+    if not isinstance(expr, cst.Attribute):
+        return None
+    if not ctx.is_agent_class(expr.value):
+        return None
+    qualified = ctx.qualified(expr.value)
+    return (qualified, expr.attr.value) if qualified is not None else None
+
+
+def _label(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        return f"{expr.value.value}.{expr.attr.value}"
+    if isinstance(expr, cst.Name):
+        return expr.value
+    return "the behaviour"
+
+
+def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
+    """The boundary ``call`` crosses, when evident: a ``send``/``send_wait``/``ask`` whose
+    first argument is a behaviour of a known agent class, a ``spawn`` of a known agent
+    class, or the runtime's ``quorum``/``broadcast``."""
+    func = call.func
+    method = func.attr.value if isinstance(func, cst.Attribute) else None
+    capsys = ctx.names.capsys_name(func)
+    if method in _TAG_VERBS:
+        verb, index = method, 0
+    elif method == "spawn" or capsys == "spawn":
+        verb, index = "spawn", 0
+    elif capsys == "quorum":
+        verb, index = "quorum", 2
+    elif capsys == "broadcast":
+        verb, index = "broadcast", 1
+    else:
+        return None
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    if len(positional) <= index or any(a.star for a in call.args[: index + 1]):
+        return None
+    first = positional[index].value
+    ref = None
+    if verb == "spawn":
+        if not ctx.is_agent_class(first):
+            return None
+        target = _label(first)
+        where = f"spawn of {target}"
+    else:
+        ref = behaviour_ref(ctx, first)
+        if ref is None and verb in _TAG_VERBS:
+            return None
+        target = _label(first)
+        where = f"{verb} to {target}"
+    skip = _SKIP_KEYWORDS.get(verb, frozenset())
+    payload: list[tuple[str, cst.Arg]] = []
+    position = 0
+    seen_target = False
+    for arg in call.args:
+        if arg.star:
+            continue
+        if arg.keyword is not None:
+            if arg.keyword.value not in skip:
+                payload.append((f'"{arg.keyword.value}"', arg))
+            continue
+        if not seen_target:
+            if arg is positional[index]:
+                seen_target = True
+            continue
+        position += 1
+        payload.append((str(position), arg))
+    return Boundary(call, verb, target, where, tuple(payload), ref)
+
+
+# --------------------------------------------------------------------------------------
+# Evident shapes of expressions (literals, displays, annotated names, fields).
+# --------------------------------------------------------------------------------------
+
+
+def _agent_fields(ctx: FileContext, agent: AgentClass) -> dict[str, list[cst.CSTNode]]:
+    """Field name -> the statements assigning ``self.<field>`` in the class's methods."""
+    key = ("fields", id(agent.node))
+    cached = ctx.memo.get(key)
+    if isinstance(cached, dict):
+        return cached
+    found: dict[str, list[cst.CSTNode]] = {}
+    for method in agent.methods:
+        me = self_name(method)
+        if me is None:
+            continue
+        for node in _walk_statements(method):
+            targets: list[cst.BaseExpression] = []
+            if isinstance(node, cst.Assign):
+                targets = [t.target for t in node.targets]
+            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+                targets = [node.target]
+            for target in targets:
+                for attr in _self_attrs(target, me):
+                    found.setdefault(attr, []).append(node)
+    ctx.memo[key] = found
+    return found
+
+
+def _self_attrs(target: cst.BaseExpression, me: str) -> Iterator[str]:
+    if (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Name)
+        and target.value.value == me
+    ):
+        yield target.attr.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _self_attrs(element.value, me)
+
+
+class _Statements(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[cst.CSTNode] = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.found.append(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.found.append(node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.found.append(node)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.found.append(node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.found.append(node)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        self.found.append(node)
+
+
+def _walk_statements(function: cst.FunctionDef) -> list[cst.CSTNode]:
+    visitor = _Statements()
+    function.body.visit(visitor)
+    return visitor.found
+
+
+def field_shape(ctx: FileContext, agent: AgentClass, name: str) -> Shape | None:
+    """The evident type of ``self.<name>``: its annotation in the class, or a mutable
+    container when every assignment to it is one (None when not evident)."""
+    assignments = _agent_fields(ctx, agent).get(name)
+    if not assignments:
+        return None
+    for node in assignments:
+        if isinstance(node, cst.AnnAssign):
+            return ctx.shape(node.annotation.annotation)
+    values: list[cst.BaseExpression] = []
+    for node in assignments:
+        if isinstance(node, cst.AugAssign):
+            continue
+        if not isinstance(node, cst.Assign) or len(node.targets) != 1:
+            return None
+        values.append(node.value)
+    shapes = [literal_shape(ctx, v) for v in values]
+    if not shapes or any(s is None for s in shapes):
+        return None
+    first = shapes[0]
+    assert first is not None
+    if all(s == first for s in shapes) and first.kind is ShapeKind.CLASS:
+        return first
+    return None
+
+
+_LITERAL_NAMES = {"True": "builtins.bool", "False": "builtins.bool"}
+
+
+def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
+    """The shape of a literal, display, lambda or container-constructor call."""
+    if isinstance(expr, (cst.List, cst.ListComp)):
+        return Shape(ShapeKind.CLASS, "builtins.list")
+    if isinstance(expr, (cst.Dict, cst.DictComp)):
+        return Shape(ShapeKind.CLASS, "builtins.dict")
+    if isinstance(expr, (cst.Set, cst.SetComp)):
+        return Shape(ShapeKind.CLASS, "builtins.set")
+    if isinstance(expr, cst.Lambda):
+        return Shape(ShapeKind.CALLABLE, "Callable")
+    if isinstance(expr, cst.Integer):
+        return Shape(ShapeKind.CLASS, "builtins.int")
+    if isinstance(expr, cst.Float):
+        return Shape(ShapeKind.CLASS, "builtins.float")
+    if isinstance(expr, cst.Imaginary):
+        return Shape(ShapeKind.CLASS, "builtins.complex")
+    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        prefix = expr.prefix.lower() if isinstance(expr, cst.SimpleString) else ""
+        return Shape(ShapeKind.CLASS, "builtins.bytes" if "b" in prefix else "builtins.str")
+    if isinstance(expr, cst.Name) and expr.value in _LITERAL_NAMES:
+        return Shape(ShapeKind.CLASS, _LITERAL_NAMES[expr.value])
+    if isinstance(expr, cst.Name) and expr.value == "None":
+        return Shape(ShapeKind.NONE)
+    if isinstance(expr, cst.Call):
+        kind = mutable_kind(expr, ctx.names)
+        return Shape(ShapeKind.CLASS, kind) if kind is not None else None
+    return None
+
+
+def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> Shape | None:
+    """The evident type of an expression at ``site``, or None when it is not evident."""
+    literal = literal_shape(ctx, expr)
+    if literal is not None:
+        return literal
+    if isinstance(expr, cst.Tuple):
+        items = [expr_shape(ctx, e.value, site) for e in expr.elements]
+        if any(i is None for i in items) or any(
+            isinstance(e, cst.StarredElement) for e in expr.elements
+        ):
+            return None
+        return Shape(ShapeKind.CLASS, "builtins.tuple", tuple(i for i in items if i is not None))
+    function = site.scope.function
+    if isinstance(expr, cst.Name):
+        shape = ctx.local_shape(expr, function)
+        if shape is not None:
+            return shape
+        bound_here = function is not None and (
+            expr.value in ctx.bindings(function) or ctx.param(function, expr.value) is not None
+        )
+        kind = ctx.summary.container_globals.get(expr.value)
+        if kind is not None and not bound_here and expr.value not in ctx.summary.imports:
+            return Shape(ShapeKind.CLASS, kind)
+        return None
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        found = site.scope.method()
+        if found is None:
+            return None
+        cls, method = found
+        agent = ctx.agent_of(cls)
+        if agent is None or expr.value.value != self_name(method):
+            return None
+        return field_shape(ctx, agent, expr.attr.value)
+    if isinstance(expr, cst.Call) and ctx.is_agent_class(expr.func):
+        qualified = ctx.qualified(expr.func) or ""
+        return Shape(ShapeKind.CLASS, qualified, (), frozenset({_AGENT_BASE}))
+    return None
+
+
+def is_agent_shape(shape: Shape) -> bool:
+    return shape.kind is ShapeKind.CLASS and _AGENT_BASE in shape.bases

@@ -38,6 +38,7 @@ from capsys.lint.model import Finding, Fix
 from capsys.lint.rules._common import (
     BOUNDARY_METHODS,
     agent_method,
+    boundary,
     call_values,
     rebinds,
     self_name,
@@ -47,16 +48,24 @@ CODE = "CAP008"
 _FUNCTIONS = frozenset({"spawn", "quorum", "broadcast"})
 
 
-def _target(ctx: FileContext, call: cst.Call) -> str | None:
-    """What the call is, when passing ``self`` to it lets the agent escape."""
+def _detail(ctx: FileContext, call: cst.Call, arg: cst.Arg, label: str, me: str) -> str | None:
+    """How passing ``self`` to ``call`` lets the agent escape, or None if it does not."""
     func = call.func
-    if isinstance(func, cst.Attribute) and func.attr.value in BOUNDARY_METHODS:
-        return f"{func.attr.value}()"
-    if ctx.names.capsys_name(func) in _FUNCTIONS:
-        return f"{ctx.names.capsys_name(func)}()"
+    b = boundary(ctx, call)
+    if b is not None:
+        for payload_label, payload_arg in b.payload:
+            if payload_arg is arg:
+                return f"{me} (the agent object) is passed as argument {payload_label} of {b.where}"
+        return None
+    method = func.attr.value if isinstance(func, cst.Attribute) else None
+    capsys = ctx.names.capsys_name(func)
+    if method in BOUNDARY_METHODS or capsys in _FUNCTIONS:
+        return f"{me} (the agent object) is passed as argument {label} of {method or capsys}"
+    if capsys == "iso":
+        return f"{me} (the agent object) is wrapped by iso()"
     if ctx.is_message_class(func):
-        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        return f"the @message {name}(...)"
+        name = ctx.module.code_for_node(func)
+        return f"{me} (the agent object) is stored in message {name}"
     return None
 
 
@@ -65,27 +74,28 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         found = agent_method(ctx, site)
         if found is None:
             continue
-        agent, method = found
+        _, method = found
         me = self_name(method)
         if me is None or rebinds(site, method, me):
             continue
-        assert isinstance(site.node, cst.Call)
         call = site.node
-        selfs = [
-            arg.value
-            for _, arg in call_values(call)
-            if isinstance(arg.value, cst.Name) and arg.value.value == me
-        ]
-        if not selfs:
-            continue
-        target = _target(ctx, call)
-        if target is None:
-            continue
-        for node in selfs:
-            detail = f"{me} (the {agent.name} agent object) is passed to {target}"
+        assert isinstance(call, cst.Call)
+        for label, arg in _labelled(call):
+            node = arg.value
+            if not isinstance(node, cst.Name) or node.value != me:
+                continue
+            detail = _detail(ctx, call, arg, label, me)
+            if detail is None:
+                continue
             fix = Fix.replace(
                 node,
                 cst.Attribute(value=cst.Name(me), attr=cst.Name("me")),
                 f"replace {me} by {me}.me",
             )
             yield Finding(CODE, node, format_message(CODE, detail=detail), fix)
+
+
+def _labelled(call: cst.Call) -> Iterator[tuple[str, cst.Arg]]:
+    """(label, argument): positions count from 1 after a boundary's target, as in mypy."""
+    for key, arg in call_values(call):
+        yield (f'"{key}"' if isinstance(key, str) else str(key + 1)), arg

@@ -10,9 +10,7 @@ from capsys.lint.engine import lint_source
 from capsys.lint.index import ProjectIndex
 from capsys.lint.model import Diagnostic
 
-HEADER = (
-    "from capsys import Agent, Iso, Ref, Tag, Val, behaviour, consume, iso, message, val\n"
-)
+HEADER = "from capsys import Agent, Iso, Ref, Tag, Val, behaviour, consume, iso, message, val\n"
 
 
 def lint_code(
@@ -41,9 +39,7 @@ def lint_code(
     return result.diagnostics
 
 
-def found(
-    code: str, tmp_path: Path, rule: str, **kwargs: object
-) -> list[tuple[int, int]]:
+def found(code: str, tmp_path: Path, rule: str, **kwargs: object) -> list[tuple[int, int]]:
     """(line, column) of every ``rule`` finding in ``code``."""
     diagnostics = lint_code(code, tmp_path, select={rule}, **kwargs)  # type: ignore[arg-type]
     return [(d.line, d.column) for d in diagnostics if d.code == rule]

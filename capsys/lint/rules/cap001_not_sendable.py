@@ -1,0 +1,98 @@
+"""CAP001 not-sendable: a non-sendable value crosses an agent boundary.
+
+## What it does
+Checks the arguments of ``send``/``send_wait``/``ask`` to a behaviour of a known agent
+class, of ``spawn`` of a known agent class, and of the runtime's ``quorum`` and
+``broadcast``, plus the reply of an ``ask``/``quorum`` (the behaviour's return type).
+Only what the syntax makes evident is reported: list/dict/set displays and
+comprehensions, ``list(...)``-style constructor calls, lambdas, names whose annotation
+or every assignment says what they are, and agent fields annotated in the class.
+
+## Why is this bad?
+Only Iso (moved), deeply immutable values (shared) and Tags may cross. Anything else
+stays reachable from the sender: two agents would mutate one object concurrently.
+
+## Example
+```python
+def use(log: Tag[Log]) -> None:
+    lines = ["a", "b"]
+    log.send(Log.add, lines)
+```
+
+## Use instead
+```python
+    lines = ("a", "b")
+    log.send(Log.add, lines)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext, Site
+from capsys.lint.index import NameResolver
+from capsys.lint.model import Finding
+from capsys.lint.rules._common import Boundary, boundary, expr_shape, is_agent_shape, self_name
+from capsys.lint.shapes import parse_annotation, problem_of
+
+CODE = "CAP001"
+
+
+def _is_self(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> bool:
+    found = site.scope.method()
+    return found is not None and isinstance(expr, cst.Name) and expr.value == self_name(found[1])
+
+
+def _payload(ctx: FileContext, b: Boundary, site: Site) -> Iterator[Finding]:
+    for label, arg in b.payload:
+        if _is_self(ctx, arg.value, site):
+            continue  # CAP008
+        shape = expr_shape(ctx, arg.value, site)
+        if shape is None or is_agent_shape(shape):
+            continue  # agent objects are CAP007
+        problem = problem_of(shape)
+        if problem is None:
+            continue
+        text = shape.display()
+        what = f"Argument {label} of {b.where} ({text})"
+        yield Finding(
+            CODE, arg.value, format_message(CODE, what=what, detail=problem.describe(text))
+        )
+
+
+def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
+    if b.verb not in ("ask", "quorum") or b.behaviour is None:
+        return
+    agent, name = b.behaviour
+    found = ctx.index.behaviour_return(agent, name)
+    if found is None:
+        return
+    cls, returns = found
+    if returns is None:
+        return  # CAP002 at the definition
+    summary = ctx.index.module(cls.module)
+    annotation = parse_annotation(returns)
+    if summary is None or annotation is None:
+        return
+    resolver = ctx.names if summary is ctx.summary else NameResolver(summary)
+    shape = ctx.shapes.shape(annotation, resolver)
+    problem = problem_of(shape)
+    if problem is None:
+        return
+    text = shape.display()
+    what = f"The reply of {b.verb} to {b.target} ({text})"
+    yield Finding(CODE, b.call, format_message(CODE, what=what, detail=problem.describe(text)))
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for site in ctx.calls:
+        assert isinstance(site.node, cst.Call)
+        b = boundary(ctx, site.node)
+        if b is None:
+            continue
+        yield from _payload(ctx, b, site)
+        yield from _reply(ctx, b)

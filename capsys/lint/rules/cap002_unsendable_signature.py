@@ -1,0 +1,90 @@
+"""CAP002 unsendable-signature: a behaviour's or agent ``__init__``'s parameter, or a
+behaviour's return type, is not sendable or not annotated.
+
+## What it does
+For every agent class, checks the parameters of each ``@behaviour`` and of ``__init__``
+(everything but ``self``) and each behaviour's return annotation against the
+sendability table (``capsys.sendable``). Names the linter cannot identify for sure
+(external classes, aliases, type variables) are left to the mypy plugin: no guessing.
+
+## Why is this bad?
+These signatures are the agent's boundary: every caller must send values of these
+types. A non-sendable type there means some caller will share mutable state; a missing
+annotation means nobody can check the callers.
+
+## Example
+```python
+class Cache(Agent):
+    @behaviour
+    def put(self, items: list[int]) -> None: ...
+```
+
+## Use instead
+```python
+    @behaviour
+    def put(self, items: tuple[int, ...]) -> None: ...
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext, function_params
+from capsys.lint.model import Finding
+from capsys.lint.rules._common import self_name
+from capsys.lint.shapes import problem_of
+
+CODE = "CAP002"
+_UNANNOTATED = "is not annotated; annotate it with a sendable type"
+
+
+def _params(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterator[Finding]:
+    me = self_name(function)
+    for param in function_params(function):
+        name = param.name.value
+        if name == me and param is function_params(function)[0]:
+            continue
+        what = f'Parameter "{name}"'
+        if param.annotation is None:
+            message = format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
+            yield Finding(CODE, param.name, message)
+            continue
+        yield from _declared(ctx, param.annotation.annotation, what, owner)
+
+
+def _declared(
+    ctx: FileContext, annotation: cst.BaseExpression, what: str, owner: str
+) -> Iterator[Finding]:
+    shape = ctx.shape(annotation)
+    problem = problem_of(shape)
+    if problem is None:
+        return
+    text = shape.display()
+    detail = f"is not sendable: {problem.describe(text)}"
+    yield Finding(
+        CODE, annotation, format_message(CODE, what=f"{what} ({text})", owner=owner, detail=detail)
+    )
+
+
+def _returns(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterator[Finding]:
+    what = "The return type"
+    if function.returns is None:
+        yield Finding(
+            CODE, function.name, format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
+        )
+        return
+    yield from _declared(ctx, function.returns.annotation, what, owner)
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for agent in ctx.agent_classes:
+        if agent.init is not None:
+            yield from _params(ctx, agent.init, f"{agent.name}.__init__")
+        for behaviour in agent.behaviours:
+            owner = f"behaviour {agent.name}.{behaviour.name}"
+            yield from _params(ctx, behaviour.node, owner)
+            yield from _returns(ctx, behaviour.node, owner)

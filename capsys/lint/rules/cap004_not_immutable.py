@@ -1,0 +1,116 @@
+"""CAP004 not-immutable: ``Val[T]`` or ``val(x)`` where ``T`` is not deeply immutable.
+
+## What it does
+Finds ``Val[...]`` in annotations whose type argument is not deeply immutable (per the
+sendability table), and ``val(x)`` where ``x`` is evidently mutable: a list/dict/set
+display, a ``list(...)``-style call, or a name annotated or assigned as one.
+
+## Why is this bad?
+``Val`` promises that nothing can change the value, so any number of agents may share
+it. A ``Val`` of a mutable type breaks the promise the moment someone mutates it.
+
+## Example
+```python
+settings: Val[dict[str, int]] = {"retries": 3}
+```
+
+## Use instead
+```python
+settings: Val[tuple[tuple[str, int], ...]] = (("retries", 3),)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext
+from capsys.lint.model import Finding
+from capsys.lint.rules._common import expr_shape
+from capsys.lint.shapes import parse_annotation, string_value
+from capsys.sendable import ShapeKind, static_problem
+
+CODE = "CAP004"
+
+
+class _ValSubscripts(cst.CSTVisitor):
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.found: list[cst.Subscript] = []
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if self.ctx.names.capsys_name(node.value) == "Val":
+            self.found.append(node)
+
+
+def _vals(
+    ctx: FileContext, annotation: cst.BaseExpression
+) -> Iterator[tuple[cst.CSTNode, cst.Subscript]]:
+    """(node to report, Val[...] subscript) in an annotation, looking into strings."""
+    text = string_value(annotation)
+    if text is not None:
+        parsed = parse_annotation(text)
+        if parsed is not None:
+            for _, sub in _vals(ctx, parsed):
+                yield annotation, sub
+        return
+    visitor = _ValSubscripts(ctx)
+    annotation.visit(visitor)
+    for sub in visitor.found:
+        yield sub, sub
+    # string parts nested in a subscript, e.g. Iso["Val[list[int]]"]
+    if not visitor.found and "Val" in ctx.module.code_for_node(annotation):
+        for part in _strings(annotation):
+            for _, sub in _vals(ctx, part):
+                yield part, sub
+
+
+class _Strings(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[cst.BaseExpression] = []
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.found.append(node)
+
+
+def _strings(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    visitor = _Strings()
+    node.visit(visitor)
+    return visitor.found
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for site in ctx.annotations:
+        assert isinstance(site.node, cst.Annotation)
+        for node, sub in _vals(ctx, site.node.annotation):
+            shape = ctx.shape(sub)
+            if shape.kind is not ShapeKind.VAL:
+                continue
+            problem = static_problem(shape)
+            if problem is None or problem.is_any:
+                continue
+            inner = shape.args[0].display() if shape.args else "Any"
+            message = format_message(CODE, what=shape.display(), detail=problem.describe(inner))
+            yield Finding(CODE, node, message)
+    for site in ctx.calls:
+        call = site.node
+        assert isinstance(call, cst.Call)
+        if ctx.names.capsys_name(call.func) != "val" or not call.args:
+            continue
+        arg = call.args[0]
+        if arg.star or arg.keyword is not None:
+            continue
+        evident = expr_shape(ctx, arg.value, site)
+        if evident is None:
+            continue
+        problem = static_problem(evident, immutable=True)
+        if problem is None or problem.is_any:
+            continue
+        text = evident.display()
+        what = f"The argument of val() ({text})"
+        yield Finding(
+            CODE, arg.value, format_message(CODE, what=what, detail=problem.describe(text))
+        )

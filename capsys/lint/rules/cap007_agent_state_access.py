@@ -1,0 +1,263 @@
+"""CAP007 agent-state-access: agent state reached around a ``Tag``.
+
+## What it does
+Finds agent classes instantiated directly (``Counter()`` instead of
+``rt.spawn(Counter)``), attributes other than ``send``/``ask``/``send_wait`` reached
+through a name that is evidently a ``Tag`` (a parameter or variable annotated
+``Tag[...]``, the result of ``spawn``, ``self.me``, an agent field holding a Tag), and
+agent objects passed across a boundary.
+
+## Why is this bad?
+An agent's state is private, touched only by its behaviours one message at a time.
+Creating the object directly or reaching into it bypasses the mailbox and races with
+the agent.
+
+## Example
+```python
+counter = Counter()
+```
+
+## Use instead
+```python
+async with Runtime() as rt:
+    counter = rt.spawn(Counter)
+    counter.send(Counter.inc)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import AgentClass, FileContext, Site
+from capsys.lint.model import Finding
+from capsys.lint.rules._common import agent_method, boundary, expr_shape, is_agent_shape, self_name
+
+CODE = "CAP007"
+_TAG_SURFACE = frozenset({"send", "send_wait", "ask"})
+
+
+def _short(qualified: str | None) -> str:
+    return qualified.rsplit(".", 1)[-1] if qualified else "Agent"
+
+
+def _tag_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
+    """The agent name of a ``Tag[A]`` / ``Tag`` annotation, or None if it is not one."""
+    head = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+    if ctx.names.capsys_name(head) != "Tag":
+        return None
+    if isinstance(annotation, cst.Subscript) and annotation.slice:
+        element = annotation.slice[0].slice
+        if isinstance(element, cst.Index):
+            inner = element.value
+            if isinstance(inner, (cst.SimpleString, cst.ConcatenatedString)):
+                value = inner.evaluated_value
+                return value.strip() if isinstance(value, str) else "Agent"
+            if isinstance(inner, (cst.Name, cst.Attribute)):
+                return _short(ctx.names.qualified(inner) or ctx.module.code_for_node(inner))
+    return "Agent"
+
+
+def _spawned(ctx: FileContext, expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Await):
+        return None
+    if not isinstance(expr, cst.Call):
+        return None
+    func = expr.func
+    if not (
+        (isinstance(func, cst.Attribute) and func.attr.value == "spawn")
+        or ctx.names.capsys_name(func) == "spawn"
+    ):
+        return None
+    args = [a for a in expr.args if a.keyword is None and not a.star]
+    if not args or not ctx.is_agent_class(args[0].value):
+        return None
+    return _short(ctx.qualified(args[0].value))
+
+
+def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
+    """The agent name if every assignment of ``self.<field>`` in the class stores a Tag."""
+    key = ("tag-fields", id(agent.node))
+    cache = ctx.memo.get(key)
+    if not isinstance(cache, dict):
+        cache = {}
+        ctx.memo[key] = cache
+    if field in cache:
+        found: str | None = cache[field]
+        return found
+    result: str | None = None
+    names: set[str | None] = set()
+    assigned = False
+    for method in agent.methods:
+        me = self_name(method)
+        if me is None:
+            continue
+        for node in _assignments(method, me, field):
+            assigned = True
+            if isinstance(node, cst.AnnAssign):
+                names.add(_tag_annotation(ctx, node.annotation.annotation))
+            elif isinstance(node, cst.Assign) and len(node.targets) == 1:
+                names.add(_tag_value(ctx, node.value, method))
+            else:
+                names.add(None)
+    if assigned and None not in names and len(names) == 1:
+        result = names.pop()
+    cache[field] = result
+    return result
+
+
+def _tag_value(ctx: FileContext, value: cst.BaseExpression, method: cst.FunctionDef) -> str | None:
+    spawned = _spawned(ctx, value)
+    if spawned is not None:
+        return spawned
+    if isinstance(value, cst.Name):
+        param = ctx.param(method, value.value)
+        if (
+            param is not None
+            and param.annotation is not None
+            and value.value not in ctx.bindings(method)
+        ):
+            return _tag_annotation(ctx, param.annotation.annotation)
+    return None
+
+
+class _FieldAssignments(cst.CSTVisitor):
+    def __init__(self, me: str, field: str) -> None:
+        self.me, self.field = me, field
+        self.found: list[cst.CSTNode] = []
+
+    def _is_field(self, target: cst.BaseExpression) -> bool:
+        return (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == self.me
+            and target.attr.value == self.field
+        )
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            if self._is_field(t.target):
+                self.found.append(node)
+            elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
+                self._is_field(e.value) for e in t.target.elements
+            ):
+                self.found.append(t)  # unpacking: not evident
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if self._is_field(node.target):
+            self.found.append(node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if self._is_field(node.target):
+            self.found.append(node)
+
+
+def _assignments(method: cst.FunctionDef, me: str, field: str) -> list[cst.CSTNode]:
+    visitor = _FieldAssignments(me, field)
+    method.body.visit(visitor)
+    return visitor.found
+
+
+def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> str | None:
+    """The agent name when ``expr`` is evidently a Tag at ``site``."""
+    spawned = _spawned(ctx, expr)
+    if spawned is not None:
+        return spawned
+    found = agent_method(ctx, site)
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and found:
+        agent, method = found
+        if expr.value.value == self_name(method):
+            if expr.attr.value == "me":
+                return agent.name
+            return _tag_field(ctx, agent, expr.attr.value)
+        return None
+    if not isinstance(expr, cst.Name):
+        return None
+    function = site.scope.function
+    if function is None or site.scope.in_lambda:
+        return None
+    binds = ctx.bindings(function).get(expr.value, [])
+    param = ctx.param(function, expr.value)
+    if param is not None:
+        if binds or param.annotation is None:
+            return None
+        return _tag_annotation(ctx, param.annotation.annotation)
+    names: set[str | None] = set()
+    for node in binds:
+        if isinstance(node, cst.AnnAssign):
+            names.add(_tag_annotation(ctx, node.annotation.annotation))
+        elif (
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+        ):
+            names.add(_spawned(ctx, node.value))
+        else:
+            return None
+    if len(names) == 1 and None not in names:
+        return names.pop()
+    return None
+
+
+def _instantiations(ctx: FileContext) -> Iterator[Finding]:
+    if ctx.module_name == "runtime" or ctx.module_name.startswith("runtime."):
+        return  # the runtime is what creates agents
+    for site in ctx.calls:
+        call = site.node
+        assert isinstance(call, cst.Call)
+        if not ctx.is_agent_class(call.func):
+            continue
+        name = _short(ctx.qualified(call.func))
+        detail = (
+            f"agent {name} is instantiated directly, so its state would be reachable "
+            f"around its mailbox; create it with rt.spawn({name}, ...) and use the Tag"
+        )
+        yield Finding(CODE, call, format_message(CODE, detail=detail))
+
+
+def _through_tag(ctx: FileContext) -> Iterator[Finding]:
+    for site in ctx.attributes:
+        node = site.node
+        assert isinstance(node, cst.Attribute)
+        attr = node.attr.value
+        if attr in _TAG_SURFACE or (attr.startswith("__") and attr.endswith("__")):
+            continue
+        agent = _tag_of(ctx, node.value, site)
+        if agent is None:
+            continue
+        detail = (
+            f'"{attr}" is reached through a Tag[{agent}], but a Tag is only the address of '
+            f"the agent and its state is private; call a behaviour instead: "
+            f"tag.send({agent}.<behaviour>, ...) or await tag.ask({agent}.<behaviour>, ...)"
+        )
+        yield Finding(CODE, node, format_message(CODE, detail=detail))
+
+
+def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
+    for site in ctx.calls:
+        assert isinstance(site.node, cst.Call)
+        b = boundary(ctx, site.node)
+        if b is None:
+            continue
+        for label, arg in b.payload:
+            if isinstance(arg.value, cst.Call):
+                continue  # Agent(...) itself is reported as an instantiation
+            shape = expr_shape(ctx, arg.value, site)
+            if shape is None or not is_agent_shape(shape):
+                continue
+            other = _short(shape.name)
+            detail = (
+                f"Argument {label} of {b.where} is an agent object ({other}): holding "
+                f"another agent's object reaches its state around its mailbox; pass its "
+                f"Tag[{other}] instead"
+            )
+            yield Finding(CODE, arg.value, format_message(CODE, detail=detail))
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    yield from _instantiations(ctx)
+    yield from _through_tag(ctx)
+    yield from _agent_objects_sent(ctx)

@@ -1,0 +1,143 @@
+"""CAP011 blocking-call-in-async-behaviour: a blocking call inside an ``async`` behaviour.
+
+## What it does
+Finds calls that block the thread (``time.sleep``, ``requests.*``,
+``urllib.request.urlopen``, blocking socket calls, ``subprocess.run`` and friends,
+``open(...)``, ``Path.read_text``-style file I/O) written directly in the body of an
+``async def`` behaviour. Calls inside a nested ``def`` or ``lambda`` are not reported:
+they may well be handed to a thread.
+
+## Why is this bad?
+An async behaviour shares its worker's event loop with other agents: while the call
+blocks, none of them runs.
+
+## Example
+```python
+class Poller(Agent):
+    @behaviour
+    async def poll(self) -> None:
+        time.sleep(1.0)
+```
+
+## Use instead
+```python
+        await anyio.sleep(1.0)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from capsys.diagnostics import format_message
+from capsys.lint.context import FileContext
+from capsys.lint.model import Finding
+from capsys.lint.rules._common import agent_method
+
+CODE = "CAP011"
+
+_SLEEP = "use await anyio.sleep(...)"
+_HTTP = "use an async HTTP client, or anyio.to_thread.run_sync on immutable arguments"
+_PROCESS = "use await anyio.run_process(...)"
+_FILE = "use anyio.open_file(...) / anyio.Path, or anyio.to_thread.run_sync"
+_SOCKET = "use anyio.connect_tcp(...) and its async socket streams"
+_THREAD = "move the call to a thread with anyio.to_thread.run_sync"
+
+_FUNCTIONS: dict[str, str] = {
+    "time.sleep": _SLEEP,
+    "urllib.request.urlopen": _HTTP,
+    "socket.create_connection": _SOCKET,
+    "socket.getaddrinfo": "use await anyio.getaddrinfo(...)",
+    "socket.gethostbyname": "use await anyio.getaddrinfo(...)",
+    "socket.gethostbyname_ex": "use await anyio.getaddrinfo(...)",
+    "socket.gethostbyaddr": "use await anyio.getnameinfo(...)",
+    "subprocess.run": _PROCESS,
+    "subprocess.call": _PROCESS,
+    "subprocess.check_call": _PROCESS,
+    "subprocess.check_output": _PROCESS,
+    "subprocess.getoutput": _PROCESS,
+    "subprocess.getstatusoutput": _PROCESS,
+    "os.system": _PROCESS,
+    "os.wait": _PROCESS,
+    "os.waitpid": _PROCESS,
+    "builtins.open": _FILE,
+    "builtins.input": _THREAD,
+    "io.open": _FILE,
+    "shutil.copy": _THREAD,
+    "shutil.copy2": _THREAD,
+    "shutil.copyfile": _THREAD,
+    "shutil.copytree": _THREAD,
+    "shutil.rmtree": _THREAD,
+    "shutil.move": _THREAD,
+}
+_REQUESTS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
+_PATH_METHODS = frozenset(
+    {"read_text", "read_bytes", "write_text", "write_bytes", "open", "touch", "unlink"}
+)
+_PATH_CLASSES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
+_SOCKET_METHODS = frozenset(
+    {"recv", "recv_into", "recvfrom", "send", "sendall", "sendto", "accept", "connect", "makefile"}
+)
+_SOCKET_CLASSES = frozenset({"socket.socket", "socket.create_connection"})
+
+
+def _blocking_function(ctx: FileContext, call: cst.Call) -> tuple[str, str] | None:
+    qualified = ctx.names.qualified(call.func)
+    if qualified is None:
+        return None
+    hint = _FUNCTIONS.get(qualified)
+    if hint is not None:
+        return qualified.removeprefix("builtins."), hint
+    module, _, attr = qualified.rpartition(".")
+    if module == "requests" and attr in _REQUESTS:
+        return qualified, _HTTP
+    return None
+
+
+def _receiver_class(
+    ctx: FileContext, receiver: cst.BaseExpression, function: cst.FunctionDef
+) -> str | None:
+    if isinstance(receiver, cst.Call):
+        return ctx.names.qualified(receiver.func)
+    if isinstance(receiver, cst.Name):
+        return ctx.evident_class(receiver, function)
+    return None
+
+
+def _blocking_method(
+    ctx: FileContext, call: cst.Call, function: cst.FunctionDef
+) -> tuple[str, str] | None:
+    func = call.func
+    if not isinstance(func, cst.Attribute):
+        return None
+    method = func.attr.value
+    if method not in _PATH_METHODS and method not in _SOCKET_METHODS:
+        return None
+    cls = _receiver_class(ctx, func.value, function)
+    if cls in _PATH_CLASSES and method in _PATH_METHODS:
+        return f"Path.{method}", _FILE
+    if cls in _SOCKET_CLASSES and method in _SOCKET_METHODS:
+        return f"socket.{method}", _SOCKET
+    return None
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for site in ctx.calls:
+        found = agent_method(ctx, site)
+        if found is None:
+            continue
+        agent, method = found
+        behaviour = agent.behaviour(method)
+        if behaviour is None or not behaviour.is_async or not site.scope.directly_in(method):
+            continue
+        assert isinstance(site.node, cst.Call)
+        blocking = _blocking_function(ctx, site.node) or _blocking_method(ctx, site.node, method)
+        if blocking is None:
+            continue
+        name, hint = blocking
+        message = format_message(
+            CODE, call=f"{name}()", owner=f"{agent.name}.{behaviour.name}", hint=hint
+        )
+        yield Finding(CODE, site.node, message)
