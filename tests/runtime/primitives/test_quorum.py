@@ -1,0 +1,96 @@
+"""quorum(): decides on the threshold, counts votes with accept=, survives failures,
+stopped agents and timeouts."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from capsys import Agent, behaviour
+from runtime import Runtime
+from runtime.primitives import majority, quorum, supermajority
+
+pytestmark = pytest.mark.anyio
+
+
+class Voter(Agent):
+    def __init__(self, vote: bool, delay: float = 0.0, fail: bool = False) -> None:
+        self.vote_value = vote
+        self.delay = delay
+        self.fail = fail
+        self.asked = 0
+
+    @behaviour
+    async def vote(self, proposal: str) -> bool:
+        self.asked += 1
+        if self.delay:
+            await anyio.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError(f"voter cannot judge {proposal}")
+        return self.vote_value
+
+    @behaviour
+    def times_asked(self) -> int:
+        return self.asked
+
+
+def test_thresholds() -> None:
+    assert [majority(n) for n in (1, 2, 3, 4, 10)] == [1, 2, 2, 3, 6]
+    assert [supermajority(n) for n in (3, 9, 10)] == [2, 6, 7]
+
+
+async def test_every_reply_counts_without_accept() -> None:
+    async with Runtime() as rt:
+        voters = [rt.spawn(Voter, i % 2 == 0) for i in range(5)]
+        result = await quorum(voters, 5, Voter.vote, "p1")
+        assert result.reached and bool(result)
+        assert sorted(result.values) == [False, False, True, True, True]
+        assert {tag for tag, _ in result.accepted} == set(voters)
+        assert not result.timed_out and result.missing == ()
+
+
+async def test_accept_counts_votes_and_fails_fast_when_out_of_reach() -> None:
+    async with Runtime() as rt:
+        voters = [rt.spawn(Voter, i < 3) for i in range(10)]  # 3 yes, 7 no
+        result = await quorum(voters, majority(10), Voter.vote, "p2", accept=bool)
+        assert not result.reached
+        assert len(result.accepted) == 3 or len(result.rejected) >= 5
+        assert len(result.rejected) + len(result.failures) >= 10 - majority(10) + 1
+
+
+async def test_failures_and_stopped_agents_count_as_no() -> None:
+    async with Runtime() as rt:
+        good = [rt.spawn(Voter, True) for _ in range(3)]
+        bad = rt.spawn(Voter, True, 0.0, True)
+        gone = rt.spawn(Voter, True)
+        await rt.stop(gone)
+        result = await quorum([*good, bad, gone], 3, Voter.vote, "p3")
+        assert result.reached
+        assert {tag for tag, _ in result.failures} <= {bad, gone}
+        everyone = await quorum([*good, bad, gone], 5, Voter.vote, "p4")
+        assert not everyone.reached  # decided at the first failure: 5 of 5 is out of reach
+        assert len(everyone.failures) >= 1 and {t for t, _ in everyone.failures} <= {bad, gone}
+        assert all(isinstance(err, Exception) for _, err in everyone.failures)
+
+
+async def test_decides_early_and_timeout_reports_missing() -> None:
+    async with Runtime() as rt:
+        fast = [rt.spawn(Voter, True) for _ in range(2)]
+        slow = rt.spawn(Voter, True, 1.0)
+        early = await quorum([*fast, slow], 2, Voter.vote, "p5", timeout=0.9)
+        assert early.reached and not early.timed_out
+        assert early.missing == (slow,)
+        late = await quorum([*fast, slow], 3, Voter.vote, "p6", timeout=0.2)
+        assert late.timed_out and not late.reached
+        assert late.missing == (slow,)
+        # the slow voter was not harmed by the cancelled asks: it still answers
+        assert await slow.ask(Voter.times_asked) == 2
+
+
+async def test_bad_threshold_is_a_clear_error() -> None:
+    from capsys.errors import CapabilityUsageError
+
+    async with Runtime() as rt:
+        voters = [rt.spawn(Voter, True) for _ in range(2)]
+        with pytest.raises(CapabilityUsageError, match="between 1 and the number of agents"):
+            await quorum(voters, 3, Voter.vote, "p7")
