@@ -26,6 +26,7 @@ from capsys.lint.index import (
     summarize,
 )
 from capsys.lint.shapes import ShapeBuilder
+from capsys.lint.walk import children, walk
 from capsys.sendable import Shape, ShapeKind
 
 __all__ = [
@@ -119,73 +120,71 @@ class MessageClass:
     name: str
 
 
-class _Scan(cst.CSTVisitor):
+class _Scan:
     """The one full walk of a file: collects the sites every rule looks at."""
 
-    def __init__(self) -> None:
-        self.stack: list[ScopeNode] = []
-        self.scope = Scope()
+    def __init__(self, module: cst.Module) -> None:
         self.calls: list[Site] = []
         self.attributes: list[Site] = []
         self.annotations: list[Site] = []
         self.nested_imports: list[cst.Import | cst.ImportFrom] = []
         self.globals: list[str] = []
         self.bound: set[str] = set()
+        self._run(module)
 
-    def _push(self, node: ScopeNode) -> None:
-        self.stack.append(node)
-        self.scope = Scope(tuple(self.stack))
+    def _run(self, module: cst.Module) -> None:
+        stack: list[tuple[cst.CSTNode, Scope]] = [(module, Scope())]
+        calls, attributes, annotations = self.calls, self.attributes, self.annotations
+        bound = self.bound
+        while stack:
+            node, scope = stack.pop()
+            kind = type(node)
+            if kind is cst.Call:
+                calls.append(Site(node, scope))
+            elif kind is cst.Attribute:
+                attributes.append(Site(node, scope))
+            elif kind is cst.Annotation:
+                annotations.append(Site(node, scope))
+            elif kind is cst.Param:
+                assert isinstance(node, cst.Param)
+                bound.add(node.name.value)
+            elif kind is cst.AssignTarget:
+                assert isinstance(node, cst.AssignTarget)
+                if isinstance(node.target, cst.Name):
+                    bound.add(node.target.value)
+            elif kind is cst.Import or kind is cst.ImportFrom:
+                assert isinstance(node, (cst.Import, cst.ImportFrom))
+                if scope.chain:
+                    self.nested_imports.append(node)
+            elif kind is cst.Global:
+                assert isinstance(node, cst.Global)
+                self.globals.extend(item.name.value for item in node.names)
+            if kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
+                assert isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+                self._enter(node, scope, stack)
+                continue
+            found = list(children(node))
+            found.reverse()
+            stack.extend((child, scope) for child in found)
 
-    def _pop(self) -> None:
-        self.stack.pop()
-        self.scope = Scope(tuple(self.stack))
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.bound.add(node.name.value)
-        self._push(node)
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._pop()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.bound.add(node.name.value)
-        self._push(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._pop()
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._push(node)
-
-    def leave_Lambda(self, original_node: cst.Lambda) -> None:
-        self._pop()
-
-    def visit_Param(self, node: cst.Param) -> None:
-        self.bound.add(node.name.value)
-
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        if isinstance(node.target, cst.Name):
-            self.bound.add(node.target.value)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(Site(node, self.scope))
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.attributes.append(Site(node, self.scope))
-
-    def visit_Annotation(self, node: cst.Annotation) -> None:
-        self.annotations.append(Site(node, self.scope))
-
-    def visit_Import(self, node: cst.Import) -> None:
-        if self.stack:
-            self.nested_imports.append(node)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if self.stack:
-            self.nested_imports.append(node)
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.globals.extend(item.name.value for item in node.names)
+    def _enter(self, node: ScopeNode, scope: Scope, stack: list[tuple[cst.CSTNode, Scope]]) -> None:
+        """Decorators (and a class's bases) belong to the outer scope; the rest inside."""
+        inner = Scope((*scope.chain, node))
+        outer: list[cst.CSTNode] = []
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            self.bound.add(node.name.value)
+            outer.extend(d.decorator for d in node.decorators)
+        if isinstance(node, cst.ClassDef):
+            outer.extend(arg.value for arg in (*node.bases, *node.keywords))
+            inside: list[cst.CSTNode] = [node.body]
+        elif isinstance(node, cst.FunctionDef):
+            inside = [node.params, node.body]
+            if node.returns is not None:
+                inside.append(node.returns)
+        else:
+            inside = [node.params, node.body]
+        stack.extend((child, inner) for child in reversed(inside))
+        stack.extend((child, scope) for child in reversed(outer))
 
 
 def function_params(function: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
@@ -200,111 +199,61 @@ def function_params(function: cst.FunctionDef | cst.Lambda) -> list[cst.Param]:
     return params
 
 
-class _Bindings(cst.CSTVisitor):
-    """All bindings of names in one function body (not in nested scopes)."""
+def _targets(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _targets(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _targets(target.value)
 
-    def __init__(self, root: cst.CSTNode) -> None:
-        self.root = root
-        self.found: list[tuple[str, cst.CSTNode]] = []
 
-    def _nested(self, node: cst.CSTNode) -> bool:
-        return node is not self.root
+def _alias_names(node: cst.Import | cst.ImportFrom) -> Iterator[str]:
+    if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+        return
+    assert not isinstance(node.names, cst.ImportStar)
+    for alias in node.names:
+        name = alias.asname.name if alias.asname else alias.name
+        if isinstance(name, cst.Name):
+            yield name.value
+        elif isinstance(name, cst.Attribute):  # import a.b binds a
+            head: cst.BaseExpression = name
+            while isinstance(head, cst.Attribute):
+                head = head.value
+            if isinstance(head, cst.Name):
+                yield head.value
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.found.append((node.name.value, node))
-        return not self._nested(node)
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.found.append((node.name.value, node))
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ListComp(self, node: cst.ListComp) -> bool:
-        return False
-
-    def visit_SetComp(self, node: cst.SetComp) -> bool:
-        return False
-
-    def visit_DictComp(self, node: cst.DictComp) -> bool:
-        return False
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
-        return False
-
-    def _targets(self, target: cst.BaseExpression, owner: cst.CSTNode) -> None:
-        if isinstance(target, cst.Name):
-            self.found.append((target.value, owner))
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._targets(element.value, owner)
-        elif isinstance(target, cst.StarredElement):
-            self._targets(target.value, owner)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
+def _binding_names(node: cst.CSTNode) -> Iterator[str]:
+    """The names one node binds in its scope (for the nodes that bind any)."""
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        yield node.name.value
+    elif isinstance(node, cst.Assign):
         for target in node.targets:
-            self._targets(target.target, node)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._targets(node.target, node)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._targets(node.target, node)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._targets(node.target, node)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._targets(node.target, node)
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
+            yield from _targets(target.target)
+    elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.Del)):
+        yield from _targets(node.target)
+    elif isinstance(node, cst.WithItem):
         if node.asname is not None:
-            self._targets(node.asname.name, node)
-
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+            yield from _targets(node.asname.name)
+    elif isinstance(node, cst.ExceptHandler):
         if node.name is not None:
-            self._targets(node.name.name, node)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._targets(node.target, node)
-
-    def visit_Global(self, node: cst.Global) -> None:
-        for item in node.names:
-            self.found.append((item.name.value, node))
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        for item in node.names:
-            self.found.append((item.name.value, node))
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            name = alias.asname.name if alias.asname else alias.name
-            if isinstance(name, cst.Name):
-                self.found.append((name.value, node))
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        for alias in node.names:
-            name = alias.asname.name if alias.asname else alias.name
-            if isinstance(name, cst.Name):
-                self.found.append((name.value, node))
-
-    def visit_MatchAs(self, node: cst.MatchAs) -> None:
-        if node.name is not None:
-            self.found.append((node.name.value, node))
-
-    def visit_MatchStar(self, node: cst.MatchStar) -> None:
-        if node.name is not None:
-            self.found.append((node.name.value, node))
+            yield from _targets(node.name.name)
+    elif isinstance(node, (cst.Global, cst.Nonlocal)):
+        yield from (item.name.value for item in node.names)
+    elif isinstance(node, (cst.Import, cst.ImportFrom)):
+        yield from _alias_names(node)
+    elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
+        yield node.name.value
 
 
 def iter_function_bindings(function: cst.FunctionDef) -> Iterator[tuple[str, cst.CSTNode]]:
-    """(name, binding statement) for every binding in ``function``'s own body."""
-    visitor = _Bindings(function)
-    function.body.visit(visitor)
-    yield from visitor.found
+    """(name, binding statement) for every binding in ``function``'s own body (nested
+    functions and classes bind their name here; their bodies are not entered)."""
+    for node in walk(function.body, into_scopes=False):
+        for name in _binding_names(node):
+            yield name, node
 
 
 class FileContext:
@@ -324,8 +273,7 @@ class FileContext:
         self.config = config
         self.index = index
         self.module_name = module_name
-        scan = _Scan()
-        module.visit(scan)
+        scan = _Scan(module)
         self.calls: Sequence[Site] = scan.calls
         self.attributes: Sequence[Site] = scan.attributes
         self.annotations: Sequence[Site] = scan.annotations

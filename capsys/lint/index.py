@@ -386,14 +386,6 @@ def module_name_for(path: Path) -> tuple[str, bool, Path]:
     return ".".join(reversed(parts)), is_package, folder
 
 
-class _Globals(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.names.extend(item.name.value for item in node.names)
-
-
 def file_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -459,9 +451,14 @@ class ProjectIndex:
         self.consulted[name] = (str(path), file_hash(data))
         global_names: list[str] = []
         if b"global" in data:
-            visitor = _Globals()
-            tree.visit(visitor)
-            global_names = visitor.names
+            from capsys.lint.walk import walk
+
+            global_names = [
+                item.name.value
+                for node in walk(tree)
+                if isinstance(node, cst.Global)
+                for item in node.names
+            ]
         return summarize(tree, name, path.name == "__init__.py", (), global_names)
 
     def lookup_class(self, qualified: str, _depth: int = 0) -> ClassSummary | None:

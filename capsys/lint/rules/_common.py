@@ -9,6 +9,7 @@ import libcst as cst
 
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.index import mutable_kind
+from capsys.lint.walk import walk
 from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
 
 _AGENT_BASE = CAPSYS_NAMES["Agent"]
@@ -226,33 +227,11 @@ def _self_attrs(target: cst.BaseExpression, me: str) -> Iterator[str]:
             yield from _self_attrs(element.value, me)
 
 
-class _Statements(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found: list[cst.CSTNode] = []
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        self.found.append(node)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self.found.append(node)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self.found.append(node)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self.found.append(node)
-
-    def visit_For(self, node: cst.For) -> None:
-        self.found.append(node)
-
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        self.found.append(node)
+_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.WithItem)
 
 
 def _walk_statements(function: cst.FunctionDef) -> list[cst.CSTNode]:
-    visitor = _Statements()
-    function.body.visit(visitor)
-    return visitor.found
+    return [node for node in walk(function.body) if isinstance(node, _STATEMENTS)]
 
 
 def field_shape(ctx: FileContext, agent: AgentClass, name: str) -> Shape | None:

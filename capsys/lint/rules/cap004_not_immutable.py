@@ -31,19 +31,10 @@ from capsys.lint.context import FileContext
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import expr_shape
 from capsys.lint.shapes import parse_annotation, string_value
+from capsys.lint.walk import walk
 from capsys.sendable import ShapeKind, static_problem
 
 CODE = "CAP004"
-
-
-class _ValSubscripts(cst.CSTVisitor):
-    def __init__(self, ctx: FileContext) -> None:
-        self.ctx = ctx
-        self.found: list[cst.Subscript] = []
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        if self.ctx.names.capsys_name(node.value) == "Val":
-            self.found.append(node)
 
 
 def _vals(
@@ -57,29 +48,13 @@ def _vals(
             for _, sub in _vals(ctx, parsed):
                 yield annotation, sub
         return
-    visitor = _ValSubscripts(ctx)
-    annotation.visit(visitor)
-    for sub in visitor.found:
-        yield sub, sub
-    # string parts nested in a subscript, e.g. Iso["Val[list[int]]"]
-    if not visitor.found and "Val" in ctx.module.code_for_node(annotation):
-        for part in _strings(annotation):
-            for _, sub in _vals(ctx, part):
-                yield part, sub
-
-
-class _Strings(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found: list[cst.BaseExpression] = []
-
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self.found.append(node)
-
-
-def _strings(node: cst.CSTNode) -> list[cst.BaseExpression]:
-    visitor = _Strings()
-    node.visit(visitor)
-    return visitor.found
+    for node in walk(annotation):
+        if isinstance(node, cst.Subscript) and ctx.names.capsys_name(node.value) == "Val":
+            yield node, node
+        elif isinstance(node, cst.SimpleString) and node is not annotation:
+            # a string nested in a subscript, e.g. Iso["Val[list[int]]"]
+            for _, sub in _vals(ctx, node):
+                yield node, sub
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:

@@ -35,9 +35,11 @@ from capsys.diagnostics import format_message
 from capsys.lint.context import AgentClass, FileContext, Site
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import agent_method, boundary, expr_shape, is_agent_shape, self_name
+from capsys.lint.walk import walk
 
 CODE = "CAP007"
-_TAG_SURFACE = frozenset({"send", "send_wait", "ask"})
+# Tag's own public surface, plus its one slot; anything else is agent state.
+_TAG_SURFACE = frozenset({"send", "send_wait", "ask", "_address"})
 
 
 def _short(qualified: str | None) -> str:
@@ -124,41 +126,31 @@ def _tag_value(ctx: FileContext, value: cst.BaseExpression, method: cst.Function
     return None
 
 
-class _FieldAssignments(cst.CSTVisitor):
-    def __init__(self, me: str, field: str) -> None:
-        self.me, self.field = me, field
-        self.found: list[cst.CSTNode] = []
-
-    def _is_field(self, target: cst.BaseExpression) -> bool:
-        return (
-            isinstance(target, cst.Attribute)
-            and isinstance(target.value, cst.Name)
-            and target.value.value == self.me
-            and target.attr.value == self.field
-        )
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for t in node.targets:
-            if self._is_field(t.target):
-                self.found.append(node)
-            elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
-                self._is_field(e.value) for e in t.target.elements
-            ):
-                self.found.append(t)  # unpacking: not evident
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if self._is_field(node.target):
-            self.found.append(node)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if self._is_field(node.target):
-            self.found.append(node)
+def _is_field(target: cst.BaseExpression, me: str, field: str) -> bool:
+    return (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Name)
+        and target.value.value == me
+        and target.attr.value == field
+    )
 
 
 def _assignments(method: cst.FunctionDef, me: str, field: str) -> list[cst.CSTNode]:
-    visitor = _FieldAssignments(me, field)
-    method.body.visit(visitor)
-    return visitor.found
+    """The statements assigning ``self.<field>`` in a method (unpacking targets are
+    returned as their ``AssignTarget``, which the caller treats as not evident)."""
+    found: list[cst.CSTNode] = []
+    for node in walk(method.body):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if _is_field(t.target, me, field):
+                    found.append(node)
+                elif isinstance(t.target, (cst.Tuple, cst.List)) and any(
+                    _is_field(e.value, me, field) for e in t.target.elements
+                ):
+                    found.append(t)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and _is_field(node.target, me, field):
+            found.append(node)
+    return found
 
 
 def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> str | None:
@@ -202,9 +194,13 @@ def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> str | Non
     return None
 
 
+def _in_implementation(ctx: FileContext) -> bool:
+    """capsys and the runtime implement agents and Tags: they create and open them."""
+    root = ctx.module_name.split(".", 1)[0]
+    return root in ("capsys", "runtime")
+
+
 def _instantiations(ctx: FileContext) -> Iterator[Finding]:
-    if ctx.module_name == "runtime" or ctx.module_name.startswith("runtime."):
-        return  # the runtime is what creates agents
     for site in ctx.calls:
         call = site.node
         assert isinstance(call, cst.Call)
@@ -258,6 +254,8 @@ def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if _in_implementation(ctx):
+        return
     yield from _instantiations(ctx)
     yield from _through_tag(ctx)
     yield from _agent_objects_sent(ctx)
