@@ -1,0 +1,168 @@
+"""Whole programs: the violation examples, the clean examples, the catalogue's examples,
+real libraries that do not use capsys, and the mypy daemon."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capsys.diagnostics import RULES, Checker
+from tests.mypy_plugin.harness import (
+    PLUGIN_CODES,
+    REPO,
+    Result,
+    expected_markers,
+    parse,
+    run_mypy,
+    runtime_search_path,
+    write_files,
+)
+
+VIOLATIONS = REPO / "examples" / "violations"
+# CAP000 is a file that does not parse: the linter's rule; mypy stops at a syntax error.
+VIOLATION_FILES = sorted(p.name for p in VIOLATIONS.glob("cap*.py") if p.name[:6] != "cap000")
+EXAMPLES = sorted(p.name for p in (REPO / "examples").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def violations(tmp_path_factory: pytest.TempPathFactory, mypy_cache: Path) -> Result:
+    folder = tmp_path_factory.mktemp("violations")
+    files = {name: (VIOLATIONS / name).read_text() for name in VIOLATION_FILES}
+    return run_mypy(folder, write_files(folder, files), cache_dir=mypy_cache)
+
+
+def test_violation_files_exist() -> None:
+    assert len(VIOLATION_FILES) >= 7
+
+
+@pytest.mark.parametrize("name", VIOLATION_FILES)
+def test_violations_report_exactly_their_markers(violations: Result, name: str) -> None:
+    expected = expected_markers((VIOLATIONS / name).read_text())
+    assert violations.cap(name) == expected, violations.messages(name)
+
+
+def test_every_plugin_code_is_demonstrated(violations: Result) -> None:
+    assert {code for _, code in violations.cap()} == PLUGIN_CODES
+
+
+def test_examples_have_no_capsys_findings(tmp_path: Path, mypy_cache: Path) -> None:
+    files = {name: (REPO / "examples" / name).read_text() for name in EXAMPLES}
+    names = write_files(tmp_path, files)
+    result = run_mypy(tmp_path, names, cache_dir=mypy_cache)
+    assert not result.internal_error
+    assert result.cap() == set(), result.stdout
+    # The plugin adds nothing to what mypy itself says about these programs.
+    plain = run_mypy(tmp_path, names, cache_dir=mypy_cache, plugin=False)
+    assert {f for f in result.findings if f.path in files} == {
+        f for f in plain.findings if f.path in files
+    }
+
+
+def _catalogue_files() -> dict[str, str]:
+    files = {}
+    for rule in RULES:
+        if Checker.MYPY in rule.checkers:
+            files[f"{rule.code.lower()}_bad.py"] = rule.bad
+            files[f"{rule.code.lower()}_good.py"] = rule.good
+    return files
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory, mypy_cache: Path) -> Result:
+    folder = tmp_path_factory.mktemp("catalogue")
+    return run_mypy(folder, write_files(folder, _catalogue_files()), cache_dir=mypy_cache)
+
+
+@pytest.mark.parametrize(
+    "code", sorted(r.code for r in RULES if Checker.MYPY in r.checkers), ids=str
+)
+def test_catalogue_examples(catalogue: Result, code: str) -> None:
+    bad = {c for _, c in catalogue.cap(f"{code.lower()}_bad.py")}
+    assert code in bad, catalogue.messages(f"{code.lower()}_bad.py")
+    assert catalogue.cap(f"{code.lower()}_good.py") == set()
+
+
+NO_CAPSYS = """\
+from typing import Any
+
+
+class Agent:
+    def send(self, what: Any, *args: Any) -> None: ...
+    def ask(self, what: Any) -> list[int]: return []
+
+
+class Tag:
+    def __getattr__(self, name: str) -> Any: ...
+
+
+def behaviour(fn: Any) -> Any:
+    return fn
+
+
+def val(x: list[int]) -> list[int]:
+    return x
+
+
+class Runtime:
+    def spawn(self, cls: type[Agent], items: list[int]) -> Agent:
+        return cls()
+
+
+agent = Agent()
+agent.send(agent, [1], {"a": 2})
+print(agent.ask(len), Tag().anything, val([1]), Runtime().spawn(Agent, [1]))
+checked: int = "yes"
+"""
+
+
+def test_libraries_and_programs_without_capsys_get_nothing(tmp_path: Path) -> None:
+    write_files(tmp_path, {"plain.py": NO_CAPSYS})
+    result = run_mypy(tmp_path, ["-m", "plain", "-p", "anyio", "-m", "trio"], strict=False)
+    assert not result.internal_error, result.stdout + result.stderr
+    assert result.status == 1, result.stdout + result.stderr
+    assert not any(f.code.startswith("CAP") for f in result.findings)
+    # It did check the file (its one deliberate error) and found nothing capsys in it.
+    assert {(f.line, f.code) for f in result.findings if f.path == "plain.py"} == {
+        (len(NO_CAPSYS.splitlines()), "assignment")
+    }
+
+
+def test_the_project_itself_does_not_crash_the_plugin(tmp_path: Path, mypy_cache: Path) -> None:
+    result = run_mypy(tmp_path, ["-p", "capsys", "-p", "mypy_plugin"], cache_dir=mypy_cache)
+    assert not result.internal_error, result.stdout + result.stderr
+    assert not any(f.code.startswith("CAP") for f in result.findings)
+
+
+def test_dmypy_run(tmp_path: Path) -> None:
+    source = (VIOLATIONS / "cap001_not_sendable.py").read_text()
+    write_files(tmp_path, {"prog.py": source})
+    config = tmp_path / "mypy.ini"
+    config.write_text(
+        "[mypy]\nstrict = True\nplugins = mypy_plugin\n"
+        f"mypy_path = {':'.join(runtime_search_path(tmp_path))}\n"
+    )
+    dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(tmp_path / "status.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        runs = []
+        for _ in range(2):  # the second run is answered by the warm daemon
+            done = subprocess.run(
+                [*dmypy, "run", "--", "--config-file", str(config), "prog.py"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            runs.append(done)
+    finally:
+        subprocess.run([*dmypy, "stop"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    expected = expected_markers(source)
+    for done in runs:
+        assert "INTERNAL ERROR" not in done.stdout + done.stderr
+        found = {(f.line, f.code) for f in parse(done.stdout, tmp_path) if f.code in PLUGIN_CODES}
+        assert found == expected, done.stdout + done.stderr
