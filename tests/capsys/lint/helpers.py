@@ -43,3 +43,15 @@ def found(code: str, tmp_path: Path, rule: str, **kwargs: object) -> list[tuple[
     """(line, column) of every ``rule`` finding in ``code``."""
     diagnostics = lint_code(code, tmp_path, select={rule}, **kwargs)  # type: ignore[arg-type]
     return [(d.line, d.column) for d in diagnostics if d.code == rule]
+
+
+def where(code: str, needle: str, nth: int = 0, *, header: bool = True) -> tuple[int, int]:
+    """(line, 1-based column) of the ``nth`` occurrence of ``needle`` in the linted text
+    (``HEADER`` + dedented ``code`` when ``header``)."""
+    text = (HEADER if header else "") + textwrap.dedent(code)
+    at = -1
+    for _ in range(nth + 1):
+        at = text.index(needle, at + 1)
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return line, column

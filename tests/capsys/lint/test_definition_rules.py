@@ -1,0 +1,477 @@
+"""The definition rules (CAP001-CAP004, CAP007, CAP008, CAP011): code, line and column
+on positive snippets, and silence on the negative ones (precision matters as much)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .helpers import HEADER, found, lint_code, where
+
+
+def _at(code: str, tmp_path: Path, rule: str, **kwargs: object) -> list[tuple[int, int]]:
+    return found(HEADER + code, tmp_path, rule, **kwargs)
+
+
+# -- CAP002 ---------------------------------------------------------------------------
+
+AGENT = """
+class Cache(Agent):
+    def __init__(self, store: dict[str, int], n: int) -> None:
+        pass
+
+    @behaviour
+    def put(self, items: list[int], ok: tuple[int, ...]) -> None: ...
+
+    @behaviour
+    def get(self, key):  # untyped
+        pass
+
+    @behaviour
+    async def keys(self) -> set[str]: ...
+
+    def helper(self, anything: list[int]) -> None: ...
+"""
+
+
+def test_cap002_positions(tmp_path: Path) -> None:
+    assert _at(AGENT, tmp_path, "CAP002") == [
+        where(AGENT, "dict[str, int]"),
+        where(AGENT, "list[int]"),
+        where(AGENT, "get"),  # no return annotation: at the name
+        where(AGENT, "key"),
+        where(AGENT, "set[str]"),
+    ]
+
+
+def test_cap002_sendable_signatures_are_clean(tmp_path: Path) -> None:
+    code = """
+import datetime, decimal, enum, pathlib, uuid
+from dataclasses import dataclass
+from typing import Literal, NamedTuple, Optional, Union
+
+class Color(enum.Enum):
+    RED = 1
+
+class Point(NamedTuple):
+    x: int
+    y: float
+
+@dataclass(frozen=True)
+class Box:
+    p: Point
+    c: Color
+
+@message
+class Order:
+    qty: int
+    box: Box
+
+class Other(Agent):
+    pass
+
+class Good(Agent):
+    def __init__(self, peer: Tag[Other], name: str, when: datetime.datetime) -> None: ...
+
+    @behaviour
+    def a(self, o: Order, b: Box, p: Point, c: Color, items: Iso[list[int]]) -> None: ...
+
+    @behaviour
+    def b(self, v: Val[tuple[int, ...]], u: Optional[uuid.UUID], d: decimal.Decimal,
+          x: Union[int, str], lit: Literal["a", "b"], path: pathlib.PurePath,
+          f: frozenset[str], n: None, t: tuple[()], s: "str") -> tuple[int, str]: ...
+
+    @behaviour
+    async def c(self, *args: int, **kwargs: str) -> "Order | None": ...
+"""
+    assert _at(code, tmp_path, "CAP002") == []
+
+
+def test_cap002_unknown_names_are_not_guessed(tmp_path: Path) -> None:
+    code = """
+import numpy as np
+from typing import Any, TypeVar
+from elsewhere import Thing
+T = TypeVar("T")
+Alias = list[int]
+
+class A(Agent):
+    @behaviour
+    def f(self, a: np.ndarray, t: Thing, x: Any, y: T, z: Alias, w: "Undefined") -> Thing: ...
+"""
+    assert _at(code, tmp_path, "CAP002") == []
+
+
+def test_cap002_mutable_record_plain_class_and_agent(tmp_path: Path) -> None:
+    code = """
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+@dataclass
+class Mutable:
+    x: int
+
+class Plain:
+    pass
+
+class Other(Agent):
+    pass
+
+class A(Agent):
+    @behaviour
+    def f(self, m: Mutable, p: Plain, o: Other, s: Sequence[int], c: Callable[[], None],
+          r: Ref[int], v: Val[list[int]], nested: tuple[int, list[int]]) -> None: ...
+"""
+    needles = [
+        "Mutable,",
+        "Plain,",
+        "Other,",
+        "Sequence[int]",
+        "Callable[[]",
+        "Ref[",
+        "Val[",
+        "tuple[int, l",
+    ]
+    assert _at(code, tmp_path, "CAP002") == [where(code, n) for n in needles]
+
+
+def test_cap002_through_other_files_and_inheritance(tmp_path: Path) -> None:
+    files = {
+        "shop/__init__.py": "",
+        "shop/base.py": "import capsys as c\n\nclass Base(c.Agent):\n    pass\n",
+        "shop/models.py": "class Cart:\n    items: list[int]\n",
+    }
+    code = """
+from shop.base import Base
+from shop.models import Cart
+from capsys import behaviour
+
+class Shop(Base):
+    @behaviour
+    def add(self, cart: Cart) -> None: ...
+"""
+    assert found(code, tmp_path, "CAP002", files=files) == [where(code, "Cart)", header=False)]
+
+
+# -- CAP003 ---------------------------------------------------------------------------
+
+
+def test_cap003_fields_and_frozenness(tmp_path: Path) -> None:
+    code = """
+from dataclasses import dataclass
+from typing import ClassVar
+
+class Account:
+    pass
+
+@message
+class Transfer:
+    source: Account
+    amount: int
+    notes: list[str]
+    registry: ClassVar[list[str]] = []
+
+@message
+@dataclass(frozen=False)
+class Loose:
+    x: int
+
+@message
+class Sneaky:
+    x: int
+    def __setattr__(self, name: str, value: object) -> None: ...
+
+@message
+class Derived(Account):
+    y: int
+"""
+    assert _at(code, tmp_path, "CAP003") == [
+        where(code, "Account\n"),
+        where(code, "list[str]"),
+        where(code, "Loose"),
+        where(code, "Sneaky"),
+        where(code, "Derived"),
+    ]
+
+
+def test_cap003_good_messages(tmp_path: Path) -> None:
+    code = """
+from dataclasses import dataclass
+
+@message
+class Base:
+    x: int
+
+@message
+class Child(Base):
+    items: tuple[int, ...]
+    peer: Tag[Agent]
+    data: Iso[list[int]]
+
+@dataclass
+class NotAMessage:
+    items: list[int]
+"""
+    assert _at(code, tmp_path, "CAP003") == []
+
+
+# -- CAP001 ---------------------------------------------------------------------------
+
+SENDS = """
+from runtime import Runtime
+
+class Log(Agent):
+    def __init__(self, seed: tuple[str, ...]) -> None:
+        self.lines: list[str] = []
+
+    @behaviour
+    def add(self, lines: tuple[str, ...]) -> None: ...
+
+    @behaviour
+    def snapshot(self) -> list[str]: ...
+
+    @behaviour
+    def forward(self, other: Tag["Log"]) -> None:
+        other.send(Log.add, self.lines)
+
+def feed(log: Tag[Log], given: list[str], fine: tuple[str, ...]) -> None:
+    lines = ["a", "b"]
+    log.send(Log.add, lines)
+    log.send(Log.add, lines=["c"])
+    log.send(Log.add, given)
+    log.send(Log.add, fine)
+    log.send(Log.add, (1, 2))
+    log.send(Log.add, lambda: 1)
+
+async def main() -> None:
+    async with Runtime() as rt:
+        log = rt.spawn(Log, ["boot"])
+        seen = await log.ask(Log.snapshot)
+        await log.ask(Log.add, {1}, timeout=1.0)
+"""
+
+
+def test_cap001_positions(tmp_path: Path) -> None:
+    assert _at(SENDS, tmp_path, "CAP001") == [
+        where(SENDS, "self.lines)"),
+        where(SENDS, "lines)", 1),
+        where(SENDS, '["c"]'),
+        where(SENDS, "given)"),
+        where(SENDS, "lambda"),
+        where(SENDS, '["boot"]'),
+        where(SENDS, "log.ask(Log.snapshot)"),  # the reply: list[str]
+        where(SENDS, "{1}"),
+    ]
+
+
+def test_cap001_not_evident_is_silent(tmp_path: Path) -> None:
+    code = """
+import socket
+from elsewhere import Unknown
+
+class Log(Agent):
+    @behaviour
+    def add(self, lines: tuple[str, ...]) -> None: ...
+
+def feed(log: Tag[Log], sock: socket.socket, u: Unknown) -> None:
+    sock.send([1, 2])           # not a Tag: the first argument is no behaviour
+    u.send(Unknown.add, [1])    # unknown class
+    items = [1]
+    items = tuple(items)
+    log.send(Log.add, items)    # rebound: not evidently a list
+    for row in [[1]]:
+        log.send(Log.add, row)  # loop variable: not evident
+    log.send(Log.add, iso([1]))
+"""
+    assert _at(code, tmp_path, "CAP001") == []
+
+
+# -- CAP004 ---------------------------------------------------------------------------
+
+
+def test_cap004_positions(tmp_path: Path) -> None:
+    code = """
+settings: Val[dict[str, int]] = {"retries": 3}
+limits = val([1, 2, 3])
+names: Val[tuple[str, ...]] = ("ok",)
+fine = val((1, "a"))
+
+def f(x: "Val[set[int]]", y: list[int]) -> Iso[Val[list[int]]]:
+    return val(y)
+"""
+    assert _at(code, tmp_path, "CAP004") == [
+        where(code, "Val[dict"),
+        where(code, "[1, 2, 3]"),
+        where(code, '"Val[set[int]]"'),
+        where(code, "Val[list"),
+        where(code, "y)\n"),
+    ]
+
+
+# -- CAP007 ---------------------------------------------------------------------------
+
+
+def test_cap007_positions(tmp_path: Path) -> None:
+    code = """
+from runtime import Runtime
+
+class Counter(Agent):
+    def __init__(self, peer: Tag["Counter"]) -> None:
+        self.peer = peer
+        self.n = 0
+
+    @behaviour
+    def inc(self) -> None:
+        self.n += 1
+        print(self.peer.n, self.me.n)
+        self.peer.send(Counter.inc)
+
+counter = Counter(None)
+
+def use(tag: Tag[Counter]) -> None:
+    print(tag.n)
+    tag.send(Counter.inc)
+    tag.n = 3
+
+async def main() -> None:
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, None)
+        print(c.n, c == c)
+        c.send(Counter.inc, Counter(None))
+"""
+    assert _at(code, tmp_path, "CAP007") == [
+        where(code, "self.peer.n"),
+        where(code, "self.me.n"),
+        where(code, "Counter(None)"),
+        where(code, "tag.n"),
+        where(code, "tag.n", 1),
+        where(code, "c.n"),
+        where(code, "Counter(None)", 1),
+    ]
+
+
+def test_cap007_negatives(tmp_path: Path) -> None:
+    code = """
+class Counter(Agent):
+    @behaviour
+    def inc(self) -> None: ...
+
+class NotAnAgent:
+    pass
+
+def use(tag: Tag[Counter], other: NotAnAgent) -> None:
+    NotAnAgent()
+    print(other.x, hash(tag), tag.__class__)
+    tag = 3
+    print(tag.real)
+"""
+    assert _at(code, tmp_path, "CAP007") == []
+
+
+# -- CAP008 ---------------------------------------------------------------------------
+
+
+def test_cap008_positions_and_fix(tmp_path: Path) -> None:
+    code = """
+@message
+class Hello:
+    sender: Tag[Agent]
+
+class Boss(Agent):
+    @behaviour
+    def register(self, worker: Tag[Agent]) -> None: ...
+
+class Worker(Agent):
+    @behaviour
+    def hello(self, boss: Tag[Boss]) -> None:
+        boss.send(Boss.register, self)
+        boss.send(Boss.register, worker=self)
+        Hello(self)
+        self.runtime.spawn(Worker, self)
+        h = iso(self)
+        boss.send(Boss.register, self.me)
+        print(self)
+        f = lambda self: boss.send(Boss.register, self)
+"""
+    assert _at(code, tmp_path, "CAP008") == [
+        where(code, "self)"),
+        where(code, "self)", 1),
+        where(code, "self)", 2),
+        where(code, "self)", 3),
+        where(code, "self)", 4),
+    ]
+
+
+# -- CAP011 ---------------------------------------------------------------------------
+
+
+def test_cap011_positions(tmp_path: Path) -> None:
+    code = """
+import socket
+import subprocess
+import time as t
+from pathlib import Path
+import requests
+import urllib.request
+
+class Poller(Agent):
+    @behaviour
+    async def poll(self, url: str) -> None:
+        t.sleep(1.0)
+        subprocess.run(["true"], check=True)
+        requests.get(url)
+        urllib.request.urlopen(url)
+        with open("x") as fh:
+            print(fh)
+        Path("x").read_text()
+        p = Path("y")
+        p.write_text("z")
+        s = socket.socket()
+        s.recv(10)
+
+        def later() -> None:
+            t.sleep(1)
+
+    @behaviour
+    def tick(self) -> None:
+        t.sleep(0.01)
+
+async def not_a_behaviour() -> None:
+    t.sleep(1)
+"""
+    assert _at(code, tmp_path, "CAP011") == [
+        where(code, "t.sleep(1.0)"),
+        where(code, "subprocess.run"),
+        where(code, "requests.get"),
+        where(code, "urllib.request.urlopen"),
+        where(code, 'open("x")'),
+        where(code, 'Path("x").read_text()'),
+        where(code, "p.write_text"),
+        where(code, "s.recv"),
+    ]
+
+
+def test_cap011_message_and_severity(tmp_path: Path) -> None:
+    code = """
+import time
+
+class P(Agent):
+    @behaviour
+    async def poll(self) -> None:
+        time.sleep(1)
+"""
+    (d,) = lint_code(HEADER + code, tmp_path, select={"CAP011"})
+    assert d.severity == "warning"
+    assert d.message.startswith(
+        "time.sleep() blocks the worker thread inside async behaviour P.poll"
+    )
+
+
+def test_files_without_capsys_are_skipped(tmp_path: Path) -> None:
+    code = """
+import time
+class Agent: ...
+counter = Agent()
+async def poll() -> None:
+    time.sleep(1)
+"""
+    assert lint_code(code, tmp_path) == []
