@@ -28,8 +28,9 @@ CACHE_DIR = ".capsys_cache"
 _FORMAT = 1
 
 
-def cache_key(config_fingerprint: str, version: str = __version__) -> str:
+def cache_key(config_fingerprint: str, version: str | None = None) -> str:
     """What a cached result depends on besides the files: the tool and its settings."""
+    version = version if version is not None else __version__
     rules = ",".join(f"{r.code}:{r.module}" for r in all_rules())
     text = f"{_FORMAT}|{version}|{config_fingerprint}|{rules}"
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

@@ -15,7 +15,7 @@ from .helpers import lint_code
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py"))
 
-SPEC_EXAMPLE = '''
+SPEC_EXAMPLE = """
 from capsys import Agent, behaviour, message, Iso, Val, Ref, Tag, iso, val, consume
 from runtime import Runtime
 
@@ -53,7 +53,7 @@ async def main() -> None:
         n = await book.ask(Book.bulk, iso([Order("MSFT", 5)]))   # request-reply
         frozen: Val[tuple[int, ...]] = val((1, 2))
         print(n, frozen)
-'''
+"""
 
 
 def test_spec_example_is_clean(tmp_path: Path) -> None:

@@ -1,0 +1,304 @@
+"""``capsys lint`` end to end: output formats, exit status, fixes, suppression,
+configuration, .gitignore, the cache and CAP000."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from capsys.cli import main
+from capsys.lint import cache as lint_cache
+from capsys.lint import runner as lint_runner
+from capsys.lint.output import JSON_SCHEMA
+
+SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+
+ESCAPE = """\
+from capsys import Agent, Tag, behaviour
+
+
+class Boss(Agent):
+    @behaviour
+    def register(self, worker: Tag["Worker"]) -> None:
+        pass
+
+
+class Worker(Agent):
+    @behaviour
+    def hello(self, boss: Tag[Boss]) -> None:
+        boss.send(Boss.register, self)
+        boss.send(Boss.register, self)  # capsys: ignore[CAP008]
+"""
+
+BLOCKING = """\
+import time
+
+from capsys import Agent, behaviour
+
+
+class Poller(Agent):
+    @behaviour
+    async def poll(self) -> None:
+        time.sleep(1.0)
+"""
+
+CLEAN = """\
+from capsys import Agent, behaviour
+
+
+class Fine(Agent):
+    @behaviour
+    def ping(self, n: int) -> int:
+        return n
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _write(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'demo'\n",
+            "app/escape.py": ESCAPE,
+            "app/poll.py": BLOCKING,
+            "app/fine.py": CLEAN,
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["lint", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_text_output_is_sorted_with_summary(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "--no-cache")
+    assert code == 1
+    assert out.splitlines() == [
+        "app/escape.py:13:34: CAP008 self (the agent object) is passed as argument 1 of send "
+        "to Boss.register; send self.me (its Tag) instead",
+        "app/poll.py:9:9: CAP011 time.sleep() blocks the worker thread inside async behaviour "
+        "Poller.poll; use await anyio.sleep(...)",
+    ]
+    assert "3 file(s) checked, 2 finding(s), 0 cache hit(s)" in err
+
+
+def test_exit_status(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "--no-cache", "app/fine.py")[0] == 0
+    assert _run(capsys, "--no-cache", "app/escape.py")[0] == 1
+    code, _, err = _run(capsys, "--select", "CAP999")
+    assert code == 2 and "unknown code" in err
+    code, _, err = _run(capsys, "missing.py")
+    assert code == 2 and "no such file" in err
+    (project / "pyproject.toml").write_text("[tool.capsys]\nselect = 'CAP001'\n")
+    code, _, err = _run(capsys, "--no-cache")
+    assert code == 2 and "select" in err
+
+
+def test_json_format_follows_its_schema(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--no-cache", "--format", "json")
+    data = json.loads(out)
+    jsonschema.validate(data, JSON_SCHEMA)
+    assert code == 1
+    assert data["files_checked"] == 3
+    first = data["diagnostics"][0]
+    assert (first["path"], first["line"], first["column"], first["code"]) == (
+        "app/escape.py",
+        13,
+        34,
+        "CAP008",
+    )
+    assert first["name"] == "self-escape" and first["fixable"] is True
+    assert data["diagnostics"][1]["severity"] == "warning"
+
+
+def test_sarif_validates_against_the_official_schema(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _run(capsys, "--no-cache", "--format", "sarif")
+    log = json.loads(out)
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(schema).validate(log)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+    assert [r["level"] for r in run["results"]] == ["error", "warning"]
+    region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (13, 34)
+
+
+def test_github_annotations(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(capsys, "--no-cache", "--format", "github")
+    lines = out.splitlines()
+    assert lines[0].startswith(
+        "::error file=app/escape.py,line=13,col=34,endLine=13,endColumn=38,"
+        "title=CAP008 self-escape::CAP008 self (the agent object)"
+    )
+    assert lines[1].startswith("::warning file=app/poll.py,line=9,col=9,")
+
+
+def test_fix_is_applied_once_and_idempotent(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = project / "app" / "escape.py"
+    code, out, _ = _run(capsys, "--no-cache", "--diff", "app/escape.py")
+    assert code == 1
+    assert "-        boss.send(Boss.register, self)\n" in out
+    assert "+        boss.send(Boss.register, self.me)\n" in out
+    assert target.read_text() == ESCAPE  # --diff changes nothing
+    code, out, err = _run(capsys, "--no-cache", "--fix", "app/escape.py")
+    assert code == 0 and out == "" and "1 file(s) fixed" in err
+    fixed = target.read_text()
+    compile(fixed, "escape.py", "exec")
+    assert fixed.count("self.me)") == 1  # the suppressed line is left alone
+    assert _run(capsys, "--no-cache", "--fix", "app/escape.py")[0] == 0
+    assert target.read_text() == fixed
+    assert _run(capsys, "--no-cache", "--diff", "app/escape.py")[1] == ""
+
+
+def test_suppression_comments(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(
+        project,
+        {
+            "app/poll.py": BLOCKING.replace(
+                "time.sleep(1.0)", "time.sleep(1.0)  # capsys: ignore[CAP005, CAP011]"
+            ),
+            "app/other.py": BLOCKING.replace(
+                "time.sleep(1.0)", "time.sleep(1.0)  # capsys: ignore[CAP005]"
+            ),
+        },
+    )
+    _, out, _ = _run(capsys, "--no-cache", "app/poll.py", "app/other.py")
+    assert [line.split(":")[0] for line in out.splitlines()] == ["app/other.py"]
+
+
+def test_config_select_ignore_exclude_severity(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text('[tool.capsys]\nselect = ["CAP011"]\n')
+    assert [line[:13] for line in _run(capsys, "--no-cache")[1].splitlines()] == ["app/poll.py:9"]
+    pyproject.write_text(
+        '[tool.capsys]\nignore = ["CAP011"]\n[tool.capsys.severity]\nCAP008 = "warning"\n'
+    )
+    _, out, _ = _run(capsys, "--no-cache", "--format", "json")
+    (only,) = json.loads(out)["diagnostics"]
+    assert (only["code"], only["severity"]) == ("CAP008", "warning")
+    pyproject.write_text('[tool.capsys]\nexclude = ["app/escape.py"]\n')
+    _, out, err = _run(capsys, "--no-cache")
+    assert "escape" not in out and "2 file(s) checked" in err
+    # the command line adds to the file's settings
+    _, out, _ = _run(capsys, "--no-cache", "--ignore", "CAP011")
+    assert out == ""
+    _, out, _ = _run(capsys, "--no-cache", "--select", "CAP008", "app/escape.py")
+    assert out.count("CAP008") == 1  # an explicitly named file is checked even if excluded
+    _, out, _ = _run(capsys, "--no-cache", "--force-exclude", "app/escape.py")
+    assert out == ""
+
+
+def test_include_sets_the_default_paths(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(project, {"other/poll.py": BLOCKING})
+    (project / "pyproject.toml").write_text('[tool.capsys]\ninclude = ["other"]\n')
+    _, out, err = _run(capsys, "--no-cache")
+    assert out.startswith("other/poll.py:9:9: CAP011") and "1 file(s) checked" in err
+
+
+def test_gitignore_is_honoured(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / ".git").mkdir()
+    _write(
+        project,
+        {
+            ".gitignore": "# generated\nbuild_out/\n*.gen.py\n!keep.gen.py\n",
+            "build_out/poll.py": BLOCKING,
+            "app/x.gen.py": BLOCKING,
+            "app/keep.gen.py": BLOCKING,
+            "app/sub/.gitignore": "local.py\n",
+            "app/sub/local.py": BLOCKING,
+            "app/sub/shown.py": BLOCKING,
+        },
+    )
+    _, out, _ = _run(capsys, "--no-cache", "--select", "CAP011")
+    paths = [line.split(":")[0] for line in out.splitlines()]
+    assert paths == ["app/keep.gen.py", "app/poll.py", "app/sub/shown.py"]
+
+
+def test_cache_hits_and_invalidation(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, first, err = _run(capsys)
+    assert "0 cache hit(s)" in err and (project / ".capsys_cache").is_dir()
+    code2, second, err = _run(capsys)
+    assert (code2, second) == (code, first) and "3 cache hit(s)" in err
+    # edit a file: only that one is checked again
+    (project / "app" / "poll.py").write_text(BLOCKING.replace("1.0", "2.0"))
+    _, out, err = _run(capsys)
+    assert "2 cache hit(s)" in err and out == first
+    # change the configuration: nothing is reused
+    (project / "pyproject.toml").write_text('[tool.capsys]\nignore = ["CAP011"]\n')
+    _, out, err = _run(capsys)
+    assert "0 cache hit(s)" in err and "CAP011" not in out
+    _run(capsys)
+    # upgrade capsys: nothing is reused
+    monkeypatch.setattr(lint_cache, "__version__", "99.0")
+    assert "0 cache hit(s)" in _run(capsys)[2]
+    # --no-cache neither reads nor writes
+    assert "0 cache hit(s)" in _run(capsys, "--no-cache")[2]
+
+
+def test_cache_follows_dependencies(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(
+        project,
+        {
+            "app/__init__.py": "",
+            "app/base.py": "class Base:\n    pass\n",
+            "app/user.py": (
+                "from capsys import Agent, behaviour\nfrom app.base import Base\n\n\n"
+                "class User(Base):\n    pass\n\n\nu = User()\n"
+            ),
+        },
+    )
+    assert "CAP007" not in _run(capsys, "app/user.py")[1]
+    (project / "app" / "base.py").write_text(
+        "from capsys import Agent\n\n\nclass Base(Agent):\n    pass\n"
+    )
+    _, out, err = _run(capsys, "app/user.py")
+    assert "app/user.py:9:5: CAP007" in out and "0 cache hit(s)" in err
+
+
+def test_cap000_and_the_run_goes_on(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "app" / "broken.py").write_text("def broken(:\n    pass\n")
+    (project / "app" / "binary.py").write_bytes(b"import capsys\nx = '\xff\xfe'\n")
+    code, out, _ = _run(capsys, "--no-cache")
+    lines = out.splitlines()
+    assert lines[0].startswith("app/binary.py:2:6: CAP000 cannot check this file: not valid utf-8")
+    assert lines[1].startswith("app/broken.py:1:12: CAP000 cannot check this file: syntax error")
+    assert any("CAP011" in line for line in lines)
+    assert code == 1
+
+
+def test_parallel_output_is_identical(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(12):
+        _write(project, {f"many/m{i:02}.py": BLOCKING, f"many/e{i:02}.py": ESCAPE})
+    _, serial, _ = _run(capsys, "--no-cache", "--jobs", "1")
+    monkeypatch.setattr(lint_runner, "PARALLEL_THRESHOLD", 4)
+    _, parallel, _ = _run(capsys, "--no-cache", "--jobs", "2")
+    assert parallel == serial and serial.count("\n") == 2 + 24
