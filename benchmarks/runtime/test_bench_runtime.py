@@ -1,0 +1,596 @@
+"""Savina-style micro-benchmarks of the runtime against a hand-written asyncio actor
+(one task + ``asyncio.Queue`` per actor) measured in the same run.
+
+Run: ``.venv/bin/python -m pytest benchmarks/runtime --benchmarks -q -s``. Every test
+prints and records a ratio line (see the summary at the end); pytest-benchmark's table
+shows the capsys/asyncio timings. Each number is the best of ``ROUNDS`` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from benchmarks.conftest import RATIOS
+from capsys import Agent, Tag, behaviour
+from runtime import Runtime
+
+ROUNDS = 3
+
+
+def best(fn: Callable[[], float], rounds: int = ROUNDS) -> float:
+    return min(fn() for _ in range(rounds))
+
+
+def on(backend: str, fn: Callable[..., Awaitable[float]], *args: Any) -> Callable[[], float]:
+    return lambda: anyio.run(fn, *args, backend=backend)
+
+
+def report(name: str, line: str) -> None:
+    print(f"\n{name}: {line}")
+    RATIOS.append((name, line))
+
+
+# ------------------------------------------------------------------ the baseline
+
+
+class BaseActor:
+    """The hand-written baseline: one task and one asyncio.Queue per actor."""
+
+    def __init__(self) -> None:
+        self.q: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        q = self.q
+        while True:
+            msg = await q.get()
+            if msg is None:
+                return
+            fn, args, fut = msg
+            result = fn(*args)
+            if isinstance(result, Awaitable):
+                result = await result
+            if fut is not None:
+                fut.set_result(result)
+
+    def send(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.q.put_nowait((fn, args, None))
+
+    async def ask(self, fn: Callable[..., Any], *args: Any) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        self.q.put_nowait((fn, args, fut))
+        return await fut
+
+    async def stop(self) -> None:
+        self.q.put_nowait(None)
+        await self.task
+
+
+# ------------------------------------------------------------------- pingpong
+
+PP = 20_000
+
+
+class Ping(Agent):
+    def __init__(self) -> None:
+        self.left = 0
+
+    @behaviour
+    def ping(self, peer: Tag[Ping], n: int) -> None:
+        if n:
+            peer.send(Ping.ping, self.me, n - 1)
+
+
+async def ours_pingpong(n: int, workers: int | None = None) -> float:
+    async with Runtime(workers=workers) as rt:
+        a, b = rt.spawn(Ping), rt.spawn(Ping)
+        t = time.perf_counter()
+        a.send(Ping.ping, b, 2 * n)
+    return time.perf_counter() - t
+
+
+async def base_pingpong(n: int) -> float:
+    done = asyncio.get_running_loop().create_future()
+    actors: list[BaseActor] = []
+
+    def ping(i: int, k: int) -> None:
+        if k:
+            actors[1 - i].send(ping, 1 - i, k - 1)
+        else:
+            done.set_result(None)
+
+    actors.extend([BaseActor(), BaseActor()])
+    t = time.perf_counter()
+    actors[0].send(ping, 0, 2 * n)
+    await done
+    dt = time.perf_counter() - t
+    for a in actors:
+        await a.stop()
+    return dt
+
+
+def test_pingpong(benchmark: Any) -> None:
+    base = best(on("asyncio", base_pingpong, PP))
+    ours = best(on("asyncio", ours_pingpong, PP))
+    trio = best(on("trio", ours_pingpong, PP))
+    benchmark.pedantic(on("asyncio", ours_pingpong, PP), rounds=1, iterations=1)
+    us = 1e6 / PP
+    report(
+        "pingpong round trip",
+        f"capsys {ours * us:.2f} us, baseline {base * us:.2f} us -> {base / ours:.2f}x faster "
+        f"(target >= 2x); trio {trio * us:.2f} us = {ours / trio:.2f}x asyncio (target >= 0.8)",
+    )
+
+
+# ------------------------------------------------------------------- counting
+
+COUNT = 200_000
+
+
+class Sink(Agent):
+    def __init__(self) -> None:
+        self.n = 0
+
+    @behaviour
+    def inc(self, k: int) -> None:
+        self.n += k
+
+
+class Producer(Agent):
+    def __init__(self, sink: Tag[Sink]) -> None:
+        self.sink = sink
+
+    @behaviour
+    def run(self, n: int) -> float:
+        sink = self.sink
+        t = time.perf_counter()
+        for _ in range(n):
+            sink.send(Sink.inc, 1)
+        return time.perf_counter() - t
+
+
+SEND_COST: list[float] = []
+
+
+async def ours_counting(n: int, workers: int | None = None) -> float:
+    async with Runtime(workers=workers) as rt:
+        sink = rt.spawn(Sink)
+        p = rt.spawn(Producer, sink)
+        t = time.perf_counter()
+        SEND_COST.append(await p.ask(Producer.run, n) / n)
+    return time.perf_counter() - t
+
+
+async def base_counting(n: int) -> float:
+    state = [0]
+
+    def inc(k: int) -> None:
+        state[0] += k
+
+    sink = BaseActor()
+    t = time.perf_counter()
+    for _ in range(n):
+        sink.send(inc, 1)
+    await sink.stop()
+    return time.perf_counter() - t
+
+
+def test_counting(benchmark: Any) -> None:
+    base = best(on("asyncio", base_counting, COUNT))
+    ours = best(on("asyncio", ours_counting, COUNT))
+    trio = best(on("trio", ours_counting, COUNT))
+    benchmark.pedantic(on("asyncio", ours_counting, COUNT), rounds=1, iterations=1)
+    report(
+        "counting",
+        f"capsys {COUNT / ours / 1e3:.0f}k msg/s, baseline {COUNT / base / 1e3:.0f}k msg/s -> "
+        f"{base / ours:.2f}x (target >= 2x); trio {ours / trio:.2f}x asyncio",
+    )
+    report("send from a behaviour", f"{min(SEND_COST) * 1e9:.0f} ns per send (target <= 500)")
+
+
+# --------------------------------------------------------------------- fanout
+
+FAN_K = 100
+FAN_ROUNDS = 1_000
+
+
+class Source(Agent):
+    def __init__(self, sinks: tuple[Tag[Sink], ...]) -> None:
+        self.sinks = sinks
+
+    @behaviour
+    def blast(self, rounds: int) -> None:
+        for _ in range(rounds):
+            for s in self.sinks:
+                s.send(Sink.inc, 1)
+
+
+class Relay(Agent):
+    def __init__(self, source: Tag[Source]) -> None:
+        self.source = source
+
+    @behaviour
+    def go(self, rounds: int) -> None:
+        for _ in range(rounds // 10):
+            self.source.send(Source.blast, 10)
+
+
+async def ours_fanout(rounds: int, workers: int | None = None) -> float:
+    async with Runtime(workers=workers) as rt:
+        sinks = tuple(rt.spawn(Sink) for _ in range(FAN_K))
+        src = rt.spawn(Source, sinks)
+        t = time.perf_counter()
+        for _ in range(rounds // 10):
+            src.send(Source.blast, 10)
+    return time.perf_counter() - t
+
+
+async def base_fanout(rounds: int) -> float:
+    counts = [0] * FAN_K
+
+    def inc(i: int) -> None:
+        counts[i] += 1
+
+    sinks = [BaseActor() for _ in range(FAN_K)]
+
+    def blast(r: int) -> None:
+        for _ in range(r):
+            for i, s in enumerate(sinks):
+                s.send(inc, i)
+
+    src = BaseActor()
+    t = time.perf_counter()
+    for _ in range(rounds // 10):
+        src.send(blast, 10)
+    await src.stop()
+    for s in sinks:
+        await s.stop()
+    return time.perf_counter() - t
+
+
+def test_fanout(benchmark: Any) -> None:
+    total = FAN_K * FAN_ROUNDS
+    base = best(on("asyncio", base_fanout, FAN_ROUNDS))
+    ours = best(on("asyncio", ours_fanout, FAN_ROUNDS))
+    trio = best(on("trio", ours_fanout, FAN_ROUNDS))
+    benchmark.pedantic(on("asyncio", ours_fanout, FAN_ROUNDS), rounds=1, iterations=1)
+    report(
+        "fanout",
+        f"capsys {total / ours / 1e3:.0f}k msg/s, baseline {total / base / 1e3:.0f}k msg/s -> "
+        f"{base / ours:.2f}x (target >= 2x); trio {ours / trio:.2f}x asyncio",
+    )
+
+
+# ----------------------------------------------------------------- threadring
+
+RING = 100
+HOPS = 100_000
+
+
+class Link(Agent):
+    def __init__(self) -> None:
+        self.next: Tag[Link] | None = None
+
+    @behaviour
+    def connect(self, nxt: Tag[Link]) -> None:
+        self.next = nxt
+
+    @behaviour
+    def token(self, n: int) -> None:
+        if n and self.next is not None:
+            self.next.send(Link.token, n - 1)
+
+
+async def ours_threadring(hops: int, workers: int | None = None) -> float:
+    async with Runtime(workers=workers) as rt:
+        ring = [rt.spawn(Link) for _ in range(RING)]
+        for i, link in enumerate(ring):
+            link.send(Link.connect, ring[(i + 1) % RING])
+        await ring[0].ask(Link.token, 0)
+        t = time.perf_counter()
+        ring[0].send(Link.token, hops)
+    return time.perf_counter() - t
+
+
+async def base_threadring(hops: int) -> float:
+    done = asyncio.get_running_loop().create_future()
+    ring = [BaseActor() for _ in range(RING)]
+
+    def token(i: int, n: int) -> None:
+        if n:
+            j = (i + 1) % RING
+            ring[j].send(token, j, n - 1)
+        else:
+            done.set_result(None)
+
+    t = time.perf_counter()
+    ring[0].send(token, 0, hops)
+    await done
+    dt = time.perf_counter() - t
+    for a in ring:
+        await a.stop()
+    return dt
+
+
+def test_threadring(benchmark: Any) -> None:
+    base = best(on("asyncio", base_threadring, HOPS))
+    ours = best(on("asyncio", ours_threadring, HOPS))
+    trio = best(on("trio", ours_threadring, HOPS))
+    benchmark.pedantic(on("asyncio", ours_threadring, HOPS), rounds=1, iterations=1)
+    report(
+        "threadring",
+        f"capsys {HOPS / ours / 1e3:.0f}k msg/s, baseline {HOPS / base / 1e3:.0f}k msg/s -> "
+        f"{base / ours:.2f}x (target >= 2x); trio {ours / trio:.2f}x asyncio",
+    )
+
+
+# ---------------------------------------------------------------------- spawn
+
+SPAWNS = 20_000
+
+
+class Idle(Agent):
+    @behaviour
+    def poke(self) -> None:
+        pass
+
+
+async def ours_spawn(n: int) -> float:
+    async with Runtime() as rt:
+        spawn = rt.spawn
+        t = time.perf_counter()
+        for _ in range(n):
+            spawn(Idle)
+        return time.perf_counter() - t
+
+
+async def base_spawn(n: int) -> float:
+    t = time.perf_counter()
+    actors = [BaseActor() for _ in range(n)]
+    await asyncio.sleep(0)  # let the tasks start, as a spawned actor must be able to run
+    dt = time.perf_counter() - t
+    for a in actors:
+        a.q.put_nowait(None)
+    await asyncio.gather(*(a.task for a in actors))
+    return dt
+
+
+def test_spawn(benchmark: Any) -> None:
+    base = best(on("asyncio", base_spawn, SPAWNS))
+    ours = best(on("asyncio", ours_spawn, SPAWNS))
+    benchmark.pedantic(on("asyncio", ours_spawn, SPAWNS), rounds=1, iterations=1)
+    report(
+        "spawn",
+        f"capsys {ours / SPAWNS * 1e6:.2f} us, baseline {base / SPAWNS * 1e6:.2f} us -> "
+        f"{base / ours:.1f}x faster (target >= 10x, <= 3 us)",
+    )
+
+
+# ---------------------------------------------------------------- fan-in ask
+
+CLIENTS = 100
+ASKS = 200
+
+
+class Server(Agent):
+    def __init__(self) -> None:
+        self.total = 0
+
+    @behaviour
+    def add(self, k: int) -> int:
+        self.total += k
+        return self.total
+
+
+class Client(Agent):
+    @behaviour
+    async def go(self, server: Tag[Server], n: int) -> None:
+        for i in range(n):
+            await server.ask(Server.add, i)
+
+
+async def ours_fanin(workers: int | None = None) -> float:
+    async with Runtime(workers=workers) as rt:
+        server = rt.spawn(Server)
+        clients = [rt.spawn(Client) for _ in range(CLIENTS)]
+        t = time.perf_counter()
+        for c in clients:
+            c.send(Client.go, server, ASKS)
+    return time.perf_counter() - t
+
+
+async def base_fanin() -> float:
+    total = [0]
+
+    def add(k: int) -> int:
+        total[0] += k
+        return total[0]
+
+    server = BaseActor()
+
+    async def go(n: int) -> None:
+        for i in range(n):
+            await server.ask(add, i)
+
+    clients = [BaseActor() for _ in range(CLIENTS)]
+    t = time.perf_counter()
+    for c in clients:
+        c.send(go, ASKS)
+    for c in clients:
+        await c.stop()
+    dt = time.perf_counter() - t
+    await server.stop()
+    return dt
+
+
+def test_fanin_ask(benchmark: Any) -> None:
+    total = CLIENTS * ASKS
+    base = best(on("asyncio", base_fanin))
+    ours = best(on("asyncio", ours_fanin))
+    trio = best(on("trio", ours_fanin))
+    benchmark.pedantic(on("asyncio", ours_fanin), rounds=1, iterations=1)
+    report(
+        "fan-in ask",
+        f"capsys {total / ours / 1e3:.0f}k asks/s, baseline {total / base / 1e3:.0f}k asks/s "
+        f"-> {base / ours:.2f}x (target >= 1.5x); trio {ours / trio:.2f}x asyncio",
+    )
+
+
+# --------------------------------------------------------------------- memory
+
+IDLE_AGENTS = 100_000
+
+
+async def ours_memory(n: int) -> float:
+    async with Runtime() as rt:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        tags = [rt.spawn(Idle) for _ in range(n)]
+        used = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        del tags
+    return used / n
+
+
+async def base_memory(n: int) -> float:
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    actors = [BaseActor() for _ in range(n)]
+    await asyncio.sleep(0)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    for a in actors:
+        a.q.put_nowait(None)
+    await asyncio.gather(*(a.task for a in actors))
+    return used / n
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+async def million_idle() -> float:
+    async with Runtime() as rt:
+        before = _rss_kib()
+        tags = [rt.spawn(Idle) for _ in range(1_000_000)]
+        grown = _rss_kib() - before
+        tags[-1].send(Idle.poke)
+        del tags
+    return grown * 1024.0
+
+
+def test_memory_per_idle_agent(benchmark: Any) -> None:
+    base = on("asyncio", base_memory, IDLE_AGENTS // 10)()
+    ours = on("asyncio", ours_memory, IDLE_AGENTS)()
+    benchmark.pedantic(on("asyncio", ours_memory, IDLE_AGENTS // 10), rounds=1, iterations=1)
+    report(
+        "memory per idle agent",
+        f"capsys {ours:.0f} B, baseline {base:.0f} B -> {base / ours:.1f}x smaller "
+        "(target <= 512 B)",
+    )
+    grown = on("asyncio", million_idle)()
+    report(
+        "1,000,000 idle agents",
+        f"RSS grew {grown / 2**20:.0f} MiB (target < 1024 MiB)",
+    )
+
+
+# ----------------------------------------------------------- scaling on 2 workers
+
+HASH_AGENTS = 8
+HASHES = 6
+MB = b"x" * (1 << 20)
+
+
+class Hasher(Agent):
+    @behaviour
+    def digest(self) -> None:
+        hashlib.sha256(MB).digest()  # releases the GIL for large buffers
+
+
+async def ours_hashing(workers: int) -> float:
+    async with Runtime(workers=workers) as rt:
+        hashers = [rt.spawn(Hasher) for _ in range(HASH_AGENTS)]
+        t = time.perf_counter()
+        for _ in range(HASHES):
+            for h in hashers:
+                h.send(Hasher.digest)
+    return time.perf_counter() - t
+
+
+def test_two_worker_scaling(benchmark: Any) -> None:
+    one = best(on("asyncio", ours_hashing, 1))
+    two = best(on("asyncio", ours_hashing, 2))
+    benchmark.pedantic(on("asyncio", ours_hashing, 2), rounds=1, iterations=1)
+    report(
+        "2 workers, sha256 over 1 MB",
+        f"1 worker {one * 1e3:.0f} ms, 2 workers {two * 1e3:.0f} ms -> {one / two:.2f}x "
+        "(target >= 1.8x)",
+    )
+
+
+# ------------------------------------------------------------ a stuck behaviour
+
+STUCK_COUNT = 100_000
+
+
+class Sleeper(Agent):
+    @behaviour
+    def stall(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+async def ours_with_stuck(stuck: bool) -> float:
+    async with Runtime(workers=2) as rt:
+        sinks = [rt.spawn(Sink) for _ in range(4)]
+        producers = [rt.spawn(Producer, s) for s in sinks]
+        sleeper = rt.spawn(Sleeper)
+        if stuck:
+            sleeper.send(Sleeper.stall, 1.0)
+            await anyio.sleep(0.01)
+        t = time.perf_counter()
+        for p in producers:
+            await p.ask(Producer.run, STUCK_COUNT // 4)
+        for s in sinks:
+            await s.ask(Sink.inc, 0)
+        return time.perf_counter() - t
+
+
+def test_stuck_behaviour(benchmark: Any) -> None:
+    free = best(on("asyncio", ours_with_stuck, False))
+    stuck = best(on("asyncio", ours_with_stuck, True))
+    benchmark.pedantic(on("asyncio", ours_with_stuck, True), rounds=1, iterations=1)
+    report(
+        "one behaviour in time.sleep(1)",
+        f"others keep {free / stuck * 100:.0f}% of their throughput (target >= 80%)",
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_default_worker_count_inputs(workers: int, benchmark: Any) -> None:
+    """The numbers behind ``runtime.default_workers()`` on a GIL build."""
+    pp = best(on("asyncio", ours_pingpong, PP, workers))
+    cnt = best(on("asyncio", ours_counting, COUNT, workers))
+    fan = best(on("asyncio", ours_fanout, FAN_ROUNDS, workers))
+    fin = best(on("asyncio", ours_fanin, workers))
+    benchmark.pedantic(on("asyncio", ours_counting, COUNT, workers), rounds=1, iterations=1)
+    report(
+        f"workers={workers}",
+        f"pingpong {pp / PP * 1e6:.2f} us, counting {COUNT / cnt / 1e3:.0f}k/s, fanout "
+        f"{FAN_K * FAN_ROUNDS / fan / 1e3:.0f}k/s, fan-in {CLIENTS * ASKS / fin / 1e3:.0f}k/s",
+    )
