@@ -98,5 +98,5 @@ async def main(tasks: int = 20_000, workers: int = 8) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    anyio.run(main, *args)
+    numbers = [int(a) for a in sys.argv[1:3]]
+    anyio.run(lambda: main(*numbers))

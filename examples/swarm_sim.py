@@ -94,5 +94,5 @@ async def main(agents: int = 2_000, steps: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    anyio.run(main, *args)
+    numbers = [int(a) for a in sys.argv[1:3]]
+    anyio.run(lambda: main(*numbers))
