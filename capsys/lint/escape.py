@@ -198,6 +198,10 @@ _TAKES_COROUTINE = frozenset({"create_task", "ensure_future", "run_coroutine_thr
 _WORK_KEYWORDS = frozenset({"target", "args", "kwargs", "function", "func", "fn"})
 
 
+# Attributes of an agent meant to be shared: its Tag and the runtime's primitives.
+_SHAREABLE = frozenset({"me", "runtime"})
+
+
 def _chain(expr: cst.BaseExpression) -> list[str] | None:
     """``a.b.c`` -> ["a", "b", "c"]; None for anything else."""
     parts: list[str] = []
@@ -259,13 +263,15 @@ class _AgentView:
         return isinstance(expr, cst.Name) and expr.value == self.self_name
 
     def _uses_self(self, node: cst.FunctionDef | cst.Lambda) -> bool:
-        """Whether a nested function reads ``self`` other than for ``self.me``."""
+        """Whether a nested function reads ``self`` other than for ``self.me``/``.runtime``."""
         if self.self_name is None or self.self_name in bound_names(node):
             return False
         harmless = {
             id(n.value)
             for n in _walk(node.body)
-            if isinstance(n, cst.Attribute) and n.attr.value == "me" and self._is_self(n.value)
+            if isinstance(n, cst.Attribute)
+            and n.attr.value in _SHAREABLE
+            and self._is_self(n.value)
         }
         return any(
             name.value == self.self_name and id(name) not in harmless
@@ -299,7 +305,7 @@ class _AgentView:
         if isinstance(expr, cst.Attribute):
             chain = _chain(expr)
             if chain is not None and chain[0] == self.self_name and len(chain) > 1:
-                if chain[1] == "me":
+                if chain[1] in _SHAREABLE:
                     return None
                 state = self._callable_state(expr)
                 if state is not None:

@@ -45,6 +45,7 @@ class NameResolver(Protocol):
 # Calls that move an Iso passed to them (as a bare name, positional or keyword).
 _MOVING_METHODS = frozenset({"send", "ask", "send_wait", "signal", "spawn", "put", "put_nowait"})
 _MOVING_FUNCTIONS = frozenset({"quorum", "broadcast"})
+_LITERALS = frozenset({cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis})
 # Builtins that inspect a handle without using it (they work on a moved handle).
 _INSPECTORS = frozenset({"type", "isinstance", "id"})
 # Methods that make their argument reachable from the receiver (for CAP006 aliasing).
@@ -162,66 +163,63 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 _walk = walk
 
 
-def _loads(node: cst.CSTNode, out: list[cst.Name]) -> None:
-    """Append every ``Name`` read in ``node`` (skipping attribute names, keywords,
-    parameters, store targets, imports, ``global`` and annotations)."""
-    kind = type(node)
-    if kind is cst.Name:
-        out.append(node)  # type: ignore[arg-type]
-    elif kind not in _LOAD_SPECIAL:
-        for child in children(node):
-            _loads(child, out)
-    elif isinstance(node, (cst.Attribute, cst.Arg)):
-        _loads(node.value, out)
-    elif isinstance(node, cst.Param):
-        if node.default is not None:
-            _loads(node.default, out)
-    elif isinstance(
-        node,
-        (
-            cst.Annotation, cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal,
-            cst.MatchStar,
-        ),
-    ):  # fmt: skip
-        return
-    elif isinstance(node, cst.FunctionDef):
-        for dec in node.decorators:
-            _loads(dec, out)
-        _loads(node.params, out)
-        _loads(node.body, out)
-    elif isinstance(node, cst.ClassDef):
-        for part in (*node.decorators, *node.bases, *node.keywords):
-            _loads(part, out)
-        _loads(node.body, out)
-    elif isinstance(node, cst.AssignTarget):
-        _target_loads(node.target, out)
-    elif isinstance(node, cst.AnnAssign):
-        _target_loads(node.target, out)
-        if node.value is not None:
-            _loads(node.value, out)
-    elif isinstance(node, (cst.For, cst.CompFor)):
-        _target_loads(node.target, out)
-        for child in children(node):
-            if child is not node.target:
-                _loads(child, out)
-    elif isinstance(node, cst.NamedExpr):
-        _loads(node.value, out)
-    elif isinstance(node, cst.Del):
-        _target_loads(node.target, out)
-    elif isinstance(node, cst.AsName):
-        _target_loads(node.name, out)
-    elif isinstance(node, cst.MatchAs):
-        if node.pattern is not None:
-            _loads(node.pattern, out)
-    elif isinstance(node, cst.MatchMapping):
-        for elem in node.elements:
-            _loads(elem.key, out)
-            _loads(elem.pattern, out)
-    elif isinstance(node, cst.MatchKeywordElement):
-        _loads(node.pattern, out)
-    else:
-        for child in children(node):
-            _loads(child, out)
+def _loads(root: cst.CSTNode, out: list[cst.Name]) -> None:
+    """Append every ``Name`` read in ``root`` (skipping attribute names, keywords,
+    parameters, store targets, imports, ``global`` and annotations). Iterative."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is cst.Name:
+            out.append(node)  # type: ignore[arg-type]
+        elif kind not in _LOAD_SPECIAL:
+            stack.extend(reversed(list(children(node))))
+        else:
+            stack.extend(reversed(_load_parts(node)))
+
+
+def _load_parts(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The parts of a special node whose names are read."""
+    if isinstance(node, (cst.Attribute, cst.Arg)):
+        return [node.value]
+    if isinstance(node, cst.Param):
+        return [node.default] if node.default is not None else []
+    if isinstance(node, cst.FunctionDef):
+        return [*node.decorators, node.params, node.body]
+    if isinstance(node, cst.ClassDef):
+        return [*node.decorators, *node.bases, *node.keywords, node.body]
+    if isinstance(node, cst.AssignTarget):
+        return _target_parts(node.target)
+    if isinstance(node, cst.AnnAssign):
+        value = [node.value] if node.value is not None else []
+        return [*_target_parts(node.target), *value]
+    if isinstance(node, (cst.For, cst.CompFor)):
+        rest = [child for child in children(node) if child is not node.target]
+        return [*_target_parts(node.target), *rest]
+    if isinstance(node, cst.NamedExpr):
+        return [node.value]
+    if isinstance(node, cst.Del):
+        return _target_parts(node.target)
+    if isinstance(node, cst.AsName):
+        return _target_parts(node.name)
+    if isinstance(node, cst.MatchAs):
+        return [node.pattern] if node.pattern is not None else []
+    if isinstance(node, cst.MatchMapping):
+        return [part for elem in node.elements for part in (elem.key, elem.pattern)]
+    if isinstance(node, cst.MatchKeywordElement):
+        return [node.pattern]
+    return []  # annotations, imports, global/nonlocal, star patterns
+
+
+def _target_parts(target: cst.BaseExpression) -> list[cst.CSTNode]:
+    """The read parts of a store target: ``a.b = ...`` reads ``a``, ``x = ...`` nothing."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [part for elem in target.elements for part in _target_parts(elem.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_parts(target.value)
+    if isinstance(target, cst.Name):
+        return []
+    return [target]
 
 
 _LOAD_SPECIAL = frozenset(
@@ -232,16 +230,6 @@ _LOAD_SPECIAL = frozenset(
         cst.AsName, cst.MatchAs, cst.MatchMapping, cst.MatchKeywordElement,
     }
 )  # fmt: skip
-
-
-def _target_loads(target: cst.BaseExpression, out: list[cst.Name]) -> None:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        for elem in target.elements:
-            _target_loads(elem.value, out)
-    elif isinstance(target, cst.StarredElement):
-        _target_loads(target.value, out)
-    elif not isinstance(target, cst.Name):
-        _loads(target, out)
 
 
 def load_names(node: cst.CSTNode) -> list[cst.Name]:
@@ -289,23 +277,30 @@ _BINDING_SPECIAL = frozenset(
 )  # fmt: skip
 
 
-def _collect_bindings(node: cst.CSTNode, out: _Bindings) -> None:
+def _collect_bindings(root: cst.CSTNode, out: _Bindings) -> None:
     """Names bound directly in one scope: nested functions, classes, lambdas and
-    comprehensions are other scopes (only their own name, or a walrus, binds here)."""
-    if type(node) not in _BINDING_SPECIAL:
-        for child in children(node):
-            _collect_bindings(child, out)
-        return
+    comprehensions are other scopes (only their own name, or a walrus, binds here).
+    Iterative, so long chains (``"a" "b" ...``, ``x + y + ...``) cannot overflow."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if type(node) in _BINDING_SPECIAL and not _bind(node, out):
+            continue
+        stack.extend(children(node))
+
+
+def _bind(node: cst.CSTNode, out: _Bindings) -> bool:
+    """Record what ``node`` binds; whether its children may bind names here too."""
     if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
         out.bound.add(node.name.value)
-        return
+        return False
     if isinstance(node, cst.Lambda):
-        return
+        return False
     if isinstance(node, _COMPREHENSIONS):
         for sub in walk(node):
             if isinstance(sub, cst.NamedExpr):
                 out.bound.update(_target_names(sub.target))
-        return
+        return False
     if isinstance(node, cst.AssignTarget):
         out.bound.update(_target_names(node.target))
     elif isinstance(node, cst.AnnAssign):
@@ -315,7 +310,7 @@ def _collect_bindings(node: cst.CSTNode, out: _Bindings) -> None:
         out.bound.update(_target_names(node.target))
     elif isinstance(node, cst.AsName):
         out.bound.update(_target_names(node.name))
-        return
+        return False
     elif isinstance(node, cst.ImportAlias):
         if node.asname is not None:
             out.bound.update(_target_names(node.asname.name))
@@ -325,17 +320,16 @@ def _collect_bindings(node: cst.CSTNode, out: _Bindings) -> None:
                 root = root.value
             if isinstance(root, cst.Name):
                 out.bound.add(root.value)
-        return
+        return False
     elif isinstance(node, cst.MatchCase):
         out.bound.update(_pattern_names(node.pattern))
     elif isinstance(node, cst.Global):
         out.globals.update(item.name.value for item in node.names)
-        return
+        return False
     elif isinstance(node, cst.Nonlocal):
         out.nonlocals.update(item.name.value for item in node.names)
-        return
-    for child in children(node):
-        _collect_bindings(child, out)
+        return False
+    return True
 
 
 _BINDINGS_CACHE: dict[int, tuple[cst.CSTNode, _Bindings]] = {}
@@ -1000,9 +994,14 @@ class _ScopeAnalysis:
 
     def expr(self, node: cst.BaseExpression, state: _State) -> _Flow:
         """Evaluate ``node`` in order: report loads of moved names, then apply moves."""
-        if isinstance(node, cst.Name):
-            self.use(node, state)
+        kind = type(node)
+        if kind is cst.Name:
+            self.use(node, state)  # type: ignore[arg-type]
             return state
+        if kind in _LITERALS:
+            return state
+        if kind is cst.ConcatenatedString or kind is cst.BinaryOperation:
+            return self.chain(node, state)
         if isinstance(node, cst.Attribute):
             return self.expr(node.value, state)
         if isinstance(node, cst.Call):
@@ -1053,6 +1052,23 @@ class _ScopeAnalysis:
             flow = self.generic(child, flow)
         return flow
 
+    def chain(self, node: cst.BaseExpression, state: _State) -> _Flow:
+        """``"a" "b" ...`` and ``x + y + ...`` without one Python frame per link."""
+        parts: list[cst.BaseExpression] = []
+        pending: list[cst.BaseExpression] = [node]
+        while pending:
+            current = pending.pop()
+            if isinstance(current, (cst.ConcatenatedString, cst.BinaryOperation)):
+                pending.extend((current.right, current.left))
+            else:
+                parts.append(current)
+        flow: _Flow = state
+        for part in parts:
+            if flow is None:
+                return None
+            flow = self.expr(part, flow)
+        return flow
+
     def generic(self, node: cst.CSTNode, state: _State) -> _Flow:
         if isinstance(node, cst.BaseExpression):
             return self.expr(node, state)
@@ -1083,8 +1099,9 @@ class _ScopeAnalysis:
             first = node.args[0]
             if capsys == "iso" and not first.star:
                 self.iso_freshness(first.value, flow)
-            if isinstance(first.value, cst.Name) and not first.star:
-                self.move(first.value, f"{capsys}()", flow)
+            value = first.value
+            if isinstance(value, cst.Name) and not first.star and value.value != self.self_name:
+                self.move(value, f"{capsys}()", flow)
             return flow
         if isinstance(func, cst.Attribute) and func.attr.value == "take" and not node.args:
             if isinstance(func.value, cst.Name) and func.value.value in flow.isos:
