@@ -214,8 +214,9 @@ def _chain(expr: cst.BaseExpression) -> list[str] | None:
     return parts[::-1]
 
 
-def _concurrent_api(call: cst.Call) -> str | None:
-    """The concurrent API a call starts (as written), or None."""
+def _concurrent_api(call: cst.Call, executors: set[str]) -> str | None:
+    """The concurrent API a call starts (as written), or None. ``executors``: local
+    names bound to an executor or pool."""
     chain = _chain(call.func)
     if chain is None:
         return None
@@ -224,8 +225,10 @@ def _concurrent_api(call: cst.Call) -> str | None:
     if last == "run_sync":
         return written if "to_thread" in chain[:-1] else None
     if last == "map":
-        receiver = ".".join(chain[:-1]).lower()
-        return written if ("executor" in receiver or "pool" in receiver) else None
+        receiver = ".".join(chain[:-1])
+        lowered = receiver.lower()
+        pool = "executor" in lowered or "pool" in lowered or receiver in executors
+        return written if pool else None
     if last == "to_thread":
         return written if len(chain) == 1 or chain[-2] == "asyncio" else None
     return written if last in _CONCURRENT else None
@@ -244,27 +247,48 @@ class _AgentView:
         self.self_name = params[0].name.value if params else None
         self.function = function
         self.closures: dict[str, cst.CSTNode] = {}  # local name -> def/lambda/bound method
+        self.field_aliases: dict[str, str] = {}  # local name -> "self.rows" it is bound to
         bindings: dict[str, list[cst.BaseExpression | None]] = {}
+        nested: list[cst.FunctionDef] = []
         for node in _walk(function.body):
             if isinstance(node, cst.FunctionDef):
                 bindings.setdefault(node.name.value, []).append(None)
-                if self._uses_self(node):
-                    self.closures[node.name.value] = node
+                nested.append(node)
             elif isinstance(node, cst.Assign):
                 for t in node.targets:
                     if isinstance(t.target, cst.Name):
                         bindings.setdefault(t.target.value, []).append(node.value)
-        for name, values in bindings.items():
-            value = values[0] if len(values) == 1 else None
-            if value is not None and self._callable_state(value) is not None:
+        single = {
+            name: values[0]
+            for name, values in bindings.items()
+            if len(values) == 1 and values[0] is not None
+        }
+        for name, value in single.items():
+            field = self._field(value)
+            if field is not None:
+                self.field_aliases[name] = field
+        for node in nested:
+            if self._uses_self(node):
+                self.closures[node.name.value] = node
+        for name, value in single.items():
+            if self._callable_state(value) is not None:
                 self.closures[name] = value
+
+    def _field(self, expr: cst.BaseExpression) -> str | None:
+        """``self.rows`` for ``self.rows`` (a field, not a method or a shareable)."""
+        if not (isinstance(expr, cst.Attribute) and self._is_self(expr.value)):
+            return None
+        name = expr.attr.value
+        if name in _SHAREABLE or name in self.methods:
+            return None
+        return f"{self.self_name}.{name}"
 
     def _is_self(self, expr: cst.BaseExpression) -> bool:
         return isinstance(expr, cst.Name) and expr.value == self.self_name
 
     def _uses_self(self, node: cst.FunctionDef | cst.Lambda) -> bool:
         """Whether a nested function reads ``self`` other than for ``self.me``/``.runtime``."""
-        if self.self_name is None or self.self_name in bound_names(node):
+        if self.self_name is None:
             return False
         harmless = {
             id(n.value)
@@ -273,8 +297,10 @@ class _AgentView:
             and n.attr.value in _SHAREABLE
             and self._is_self(n.value)
         }
+        inner = bound_names(node)
         return any(
-            name.value == self.self_name and id(name) not in harmless
+            (name.value == self.self_name and id(name) not in harmless)
+            or (name.value in self.field_aliases and name.value not in inner)
             for name in load_names(node.body)
         )
 
@@ -322,7 +348,8 @@ class _AgentView:
             if closure is not None:
                 assert isinstance(closure, cst.BaseExpression)
                 return f"{expr.value} ({self._callable_state(closure)})"
-            return None
+            alias = self.field_aliases.get(expr.value)
+            return f"{expr.value} (the field {alias})" if alias is not None else None
         if isinstance(expr, (cst.Lambda, cst.Call)) and not (
             coroutine and isinstance(expr, cst.Call)
         ):
@@ -361,6 +388,23 @@ def _work_args(call: cst.Call, api: str) -> Iterator[cst.Arg]:
             yield arg
 
 
+def _executor_names(function: cst.FunctionDef) -> set[str]:
+    """Names bound to ``...Executor(...)`` / ``...Pool(...)`` (assignment or ``with``)."""
+    names: set[str] = set()
+    for node in _walk(function.body):
+        pairs: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        if isinstance(node, cst.WithItem) and node.asname is not None:
+            pairs.append((node.asname.name, node.item))
+        elif isinstance(node, cst.Assign):
+            pairs.extend((t.target, node.value) for t in node.targets)
+        for target, value in pairs:
+            if isinstance(target, cst.Name) and isinstance(value, cst.Call):
+                chain = _chain(value.func)
+                if chain is not None and chain[-1].endswith(("Executor", "Pool")):
+                    names.add(target.value)
+    return names
+
+
 def state_escapes(agent: cst.ClassDef, functions: Sequence[cst.FunctionDef]) -> list[StateEscape]:
     """Every argument of a concurrent call in ``functions`` (methods of ``agent``,
     nested code included) that hands over agent state."""
@@ -372,10 +416,11 @@ def state_escapes(agent: cst.ClassDef, functions: Sequence[cst.FunctionDef]) -> 
             for d in function.decorators
         ):
             continue
+        executors = _executor_names(function)
         calls = [
             (node, api)
             for node in _walk(function.body)
-            if isinstance(node, cst.Call) and (api := _concurrent_api(node)) is not None
+            if isinstance(node, cst.Call) and (api := _concurrent_api(node, executors)) is not None
         ]
         if not calls:
             continue

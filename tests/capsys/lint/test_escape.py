@@ -233,3 +233,37 @@ class TestStateEscapes:
             """
         ).escapes()
         assert found == set()
+
+
+class TestAliasesAndExecutors:
+    def test_field_aliases_and_closures_over_them(self) -> None:
+        found = Module(
+            """\
+            class Saver:
+                def go(self, tg) -> None:
+                    rows = self.rows
+                    tg.start_soon(write, rows)
+                    tg.start_soon(lambda: rows.clear())
+                    copy = tuple(self.rows)
+                    tg.start_soon(write, copy)
+            """
+        ).escapes()
+        assert {(line, what) for line, _, what, _ in found} == {
+            (4, "rows (the field self.rows)"),
+            (5, "a lambda over self"),
+        }
+
+    def test_executor_bound_in_with(self) -> None:
+        found = Module(
+            """\
+            class Saver:
+                def work(self, x: int) -> int: ...
+
+                def go(self, items) -> None:
+                    with ThreadPoolExecutor() as ex:
+                        list(ex.map(self.work, items))
+                    results = []
+                    results.map(self.work)
+            """
+        ).escapes()
+        assert {(line, api) for line, _, _, api in found} == {(6, "ex.map")}
