@@ -58,6 +58,7 @@ from mypy_plugin.shapes import (
     Translator,
     decorator_fullname,
     is_agent,
+    is_message_class,
     record_state,
     says_frozen,
     shape_of,
@@ -484,8 +485,12 @@ def _module_name(api: CheckerPluginInterface) -> str:
     return api.tree.fullname if isinstance(api, TypeChecker) else ""
 
 
-def check_class_call(reporter: Reporter, info: TypeInfo, ctx: FunctionContext) -> None:
+def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
     """CAP007 for ``AgentClass(...)``; CAP008 for ``self`` stored in a message."""
+    made = get_proper_type(ctx.default_return_type)
+    if not isinstance(made, Instance):
+        return
+    info = made.type
     if is_agent(info):
         module = _module_name(ctx.api)
         if module == "runtime" or module.startswith("runtime."):
@@ -495,6 +500,8 @@ def check_class_call(reporter: Reporter, info: TypeInfo, ctx: FunctionContext) -
             f"around its mailbox; create it with rt.spawn({info.name}, ...) and use the Tag"
         )
         reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
+        return
+    if not is_message_class(info):
         return
     for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
         for expr, typ in zip(exprs, typs, strict=False):

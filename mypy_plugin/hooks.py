@@ -9,6 +9,7 @@ that a bug in a check can never turn into an INTERNAL ERROR of the user's mypy r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -117,6 +118,12 @@ class CapsysPlugin(Plugin):
         super().__init__(options)
         self.config = _load_config(options)
         self.reporter = Reporter(self.config)
+        self._fixed_function_hooks = self._function_hooks()
+        self._class_call_hook = functools.partial(
+            _guard, functools.partial(checks.check_class_call, self.reporter)
+        )
+        self._method_memo: dict[str, Callable[[MethodContext], Type] | None] = {}
+        self._not_classes: set[str] = set()
         self._config_data = {
             "capsys": capsys.__version__,
             "plugin": PLUGIN_VERSION,
@@ -154,62 +161,59 @@ class CapsysPlugin(Plugin):
                 return methods[name]
         return None
 
-    # ---- registration --------------------------------------------------------------
-
-    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        boundary = self._boundary_of_method(fullname)
-        if boundary is None:
-            return None
+    def _boundary_hook(self, boundary: Boundary) -> Callable[[_Ctx], Type]:
         reporter = self.reporter
 
-        def hook(ctx: MethodContext) -> Type:
+        def hook(ctx: _Ctx) -> Type:
             return _guard(lambda c: checks.check_boundary(reporter, boundary, c), ctx)
 
         return hook
 
-    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+    def _function_hooks(self) -> dict[str, Callable[[FunctionContext], Type]]:
+        """The hooks of the fixed fullnames, built once."""
         reporter = self.reporter
-        check: Callable[[FunctionContext], None] | None = None
-        boundary = _FUNCTION_BOUNDARIES.get(fullname)
-        if boundary is not None:
+        hooks: dict[str, Callable[[FunctionContext], Type]] = {
+            name: self._boundary_hook(b) for name, b in _FUNCTION_BOUNDARIES.items()
+        }
+        by_name: dict[str, Callable[[Reporter, FunctionContext], None]] = {
+            CAPSYS_NAMES["behaviour"]: checks.check_behaviour,
+            CAPSYS_NAMES["message"]: checks.check_message,
+            CAPSYS_NAMES["val"]: checks.check_val_call,
+            CAPSYS_NAMES["iso"]: checks.check_iso_call,
+        }
+        for name, check in by_name.items():
+            hooks[name] = functools.partial(_guard, functools.partial(check, reporter))
+        return hooks
 
-            def check(ctx: FunctionContext) -> None:
-                checks.check_boundary(reporter, boundary, ctx)
+    # ---- registration --------------------------------------------------------------
+    # mypy asks these for every call and attribute it checks: the answers are memoised
+    # per fullname (class hierarchies do not change during a run) and almost all None.
 
-        elif fullname == CAPSYS_NAMES["behaviour"]:
-
-            def check(ctx: FunctionContext) -> None:
-                checks.check_behaviour(reporter, ctx)
-
-        elif fullname == CAPSYS_NAMES["message"]:
-
-            def check(ctx: FunctionContext) -> None:
-                checks.check_message(reporter, ctx)
-
-        elif fullname == CAPSYS_NAMES["val"]:
-
-            def check(ctx: FunctionContext) -> None:
-                checks.check_val_call(reporter, ctx)
-
-        elif fullname == CAPSYS_NAMES["iso"]:
-
-            def check(ctx: FunctionContext) -> None:
-                checks.check_iso_call(reporter, ctx)
-
-        else:
-            # A constructor call: only agent classes (CAP007) and @message classes
-            # (CAP008 for self stored in one) are of interest.
-            info = self._type_info(fullname)
-            if info is None or not (is_agent(info) or is_message_class(info)):
-                return None
-
-            def check(ctx: FunctionContext) -> None:
-                checks.check_class_call(reporter, info, ctx)
-
-        def hook(ctx: FunctionContext) -> Type:
-            return _guard(check, ctx)
-
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        try:
+            return self._method_memo[fullname]
+        except KeyError:
+            pass
+        boundary = self._boundary_of_method(fullname)
+        hook = self._boundary_hook(boundary) if boundary is not None else None
+        self._method_memo[fullname] = hook
         return hook
+
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        hook = self._fixed_function_hooks.get(fullname)
+        if hook is not None:
+            return hook
+        if fullname in self._not_classes:
+            return None
+        # A constructor call: only agent classes (CAP007) and @message classes (CAP008
+        # for self stored in one) are of interest.
+        info = self._type_info(fullname)
+        if info is None:
+            self._not_classes.add(fullname)
+            return None
+        if is_agent(info) or is_message_class(info):
+            return self._class_call_hook
+        return None
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         # Tag defines __getattr__ (to explain at run time), so mypy accepts any
