@@ -23,6 +23,7 @@ __all__ = [
     "StateEscape",
     "mutable_global_kinds",
     "shared_global_uses",
+    "call_escapes",
     "state_escapes",
 ]
 
@@ -150,16 +151,13 @@ def shared_global_uses(
     not shadowed by a local. A name declared ``global`` is reported once, there."""
     found: list[SharedGlobalUse] = []
     declared: set[str] = set()
-    for node in _walk(function.body):
-        if isinstance(node, cst.Global):
-            for item in node.names:
-                declared.add(item.name.value)
-                found.append(SharedGlobalUse(item.name, item.name.value, "rebinds", function))
-    candidates = [
-        name
-        for name in load_names(function.body)
-        if name.value not in declared and is_mutable(name.value)
-    ]
+    statements: list[cst.Global] = []
+    loads = load_names(function.body, statements)
+    for node in statements:
+        for item in node.names:
+            declared.add(item.name.value)
+            found.append(SharedGlobalUse(item.name, item.name.value, "rebinds", function))
+    candidates = [name for name in loads if name.value not in declared and is_mutable(name.value)]
     if not candidates:
         return found
     local = bound_names(function) | _nested_bindings(function)
@@ -405,32 +403,56 @@ def _executor_names(function: cst.FunctionDef) -> set[str]:
     return names
 
 
+def _has_self(function: cst.FunctionDef) -> bool:
+    return not any(
+        isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
+        for d in function.decorators
+    )
+
+
+def call_escapes(
+    agent: cst.ClassDef, function: cst.FunctionDef, calls: Sequence[cst.Call]
+) -> list[StateEscape]:
+    """The escapes through ``calls``, which lie in ``function`` (a method of ``agent``,
+    maybe inside a nested function or lambda). Cheap when no call starts concurrent work:
+    the method is only analysed if one does."""
+    if not _has_self(function):
+        return []
+    executors: set[str] | None = None
+    started: list[tuple[cst.Call, str]] = []
+    for call in calls:
+        api = _concurrent_api(call, set())
+        if api is None and _chain_last(call.func) == "map":
+            if executors is None:
+                executors = _executor_names(function)
+            api = _concurrent_api(call, executors)
+        if api is not None:
+            started.append((call, api))
+    if not started:
+        return []
+    view = _AgentView(agent, function)
+    found: list[StateEscape] = []
+    for call, api in started:
+        coroutine = api.rsplit(".", 1)[-1] in _TAKES_COROUTINE
+        for arg in _work_args(call, api):
+            if not arg.star:
+                what = view.carried(arg.value, coroutine)
+                if what is not None:
+                    found.append(StateEscape(arg.value, what, api, function))
+    return found
+
+
+def _chain_last(expr: cst.BaseExpression) -> str | None:
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
 def state_escapes(agent: cst.ClassDef, functions: Sequence[cst.FunctionDef]) -> list[StateEscape]:
     """Every argument of a concurrent call in ``functions`` (methods of ``agent``,
     nested code included) that hands over agent state."""
     found: list[StateEscape] = []
     for function in functions:
-        if any(
-            isinstance(d.decorator, cst.Name)
-            and d.decorator.value in ("staticmethod", "classmethod")
-            for d in function.decorators
-        ):
-            continue
-        executors = _executor_names(function)
-        calls = [
-            (node, api)
-            for node in _walk(function.body)
-            if isinstance(node, cst.Call) and (api := _concurrent_api(node, executors)) is not None
-        ]
-        if not calls:
-            continue
-        view = _AgentView(agent, function)
-        for node, api in calls:
-            coroutine = api.rsplit(".", 1)[-1] in _TAKES_COROUTINE
-            for arg in _work_args(node, api):
-                if arg.star:
-                    continue
-                what = view.carried(arg.value, coroutine)
-                if what is not None:
-                    found.append(StateEscape(arg.value, what, api, function))
+        calls = [node for node in _walk(function.body) if isinstance(node, cst.Call)]
+        found.extend(call_escapes(agent, function, calls))
     return found

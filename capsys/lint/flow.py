@@ -121,7 +121,9 @@ def _fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
         names = tuple(
             f.name
             for f in dataclasses.fields(kind)
-            if f.name not in _SKIPPED_FIELDS and "whitespace" not in f.name
+            if f.name not in _SKIPPED_FIELDS
+            and "whitespace" not in f.name
+            and f.type not in (str, bool, "str", "bool")
         )
         _FIELDS[kind] = names
     return names
@@ -130,25 +132,25 @@ def _fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
 _IS_NODE: dict[type, bool] = {}
 
 
-def _is_node(value: object) -> bool:
+def _node_type(kind: type) -> bool:
     # isinstance() against libcst's abstract classes goes through ABCMeta: cache per type.
-    kind = type(value)
     known = _IS_NODE.get(kind)
     if known is None:
-        known = _IS_NODE[kind] = isinstance(value, cst.CSTNode)
+        known = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
     return known
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The syntactic children of ``node`` in field order (no whitespace nodes)."""
+    out: list[cst.CSTNode] = []
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if type(value) is tuple or type(value) is list:
-            for item in value:
-                if _is_node(item):
-                    yield item
-        elif _is_node(value):
-            yield value
+        kind = type(value)
+        if kind is tuple or kind is list:
+            out.extend(item for item in value if _node_type(type(item)))
+        elif value is not None and _node_type(kind):
+            out.append(value)
+    return out
 
 
 def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -157,13 +159,13 @@ def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(list(children(current))))
+        stack.extend(reversed(children(current)))
 
 
 _walk = walk
 
 
-def _loads(root: cst.CSTNode, out: list[cst.Name]) -> None:
+def _loads(root: cst.CSTNode, out: list[cst.Name], globals_: list[cst.Global] | None) -> None:
     """Append every ``Name`` read in ``root`` (skipping attribute names, keywords,
     parameters, store targets, imports, ``global`` and annotations). Iterative."""
     stack = [root]
@@ -173,8 +175,10 @@ def _loads(root: cst.CSTNode, out: list[cst.Name]) -> None:
         if kind is cst.Name:
             out.append(node)  # type: ignore[arg-type]
         elif kind not in _LOAD_SPECIAL:
-            stack.extend(reversed(list(children(node))))
+            stack.extend(reversed(children(node)))
         else:
+            if globals_ is not None and kind is cst.Global:
+                globals_.append(node)  # type: ignore[arg-type]
             stack.extend(reversed(_load_parts(node)))
 
 
@@ -232,10 +236,11 @@ _LOAD_SPECIAL = frozenset(
 )  # fmt: skip
 
 
-def load_names(node: cst.CSTNode) -> list[cst.Name]:
-    """The ``Name`` nodes read in ``node`` (any depth, nested scopes included)."""
+def load_names(node: cst.CSTNode, globals_: list[cst.Global] | None = None) -> list[cst.Name]:
+    """The ``Name`` nodes read in ``node`` (any depth, nested scopes included); the
+    ``global`` statements met on the way are appended to ``globals_`` if given."""
     out: list[cst.Name] = []
-    _loads(node, out)
+    _loads(node, out, globals_)
     return out
 
 

@@ -39,22 +39,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext
-from capsys.lint.escape import state_escapes
+from capsys.lint.context import AgentClass, FileContext
+from capsys.lint.escape import call_escapes
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import self_name
+from capsys.lint.rules._common import agent_method, self_name
 
 CODE = "CAP010"
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for agent in ctx.agent_classes:
-        for escape in state_escapes(agent.node, agent.methods):
-            me = self_name(escape.function) or "self"
+    # The file's one walk already listed every call with its scope: group the calls by
+    # the agent method holding them instead of walking the methods again.
+    by_method: dict[int, tuple[AgentClass, cst.FunctionDef, list[cst.Call]]] = {}
+    for site in ctx.calls:
+        found = agent_method(ctx, site)
+        if found is None:
+            continue
+        agent, method = found
+        assert isinstance(site.node, cst.Call)
+        by_method.setdefault(id(method), (agent, method, []))[2].append(site.node)
+    for agent, method, calls in by_method.values():
+        for escape in call_escapes(agent.node, method, calls):
+            me = self_name(method) or "self"
             detail = (
                 f"the state of agent {agent.name} escapes: {escape.what} is handed to "
-                f"{escape.api}(), which runs concurrently with the agent's behaviours; give it immutable copies or an "
-                f"Iso, and report back by sending to {me}.me"
+                f"{escape.api}(), which runs concurrently with the agent's behaviours; give it "
+                f"immutable copies or an Iso, and report back by sending to {me}.me"
             )
             yield Finding(CODE, escape.node, format_message(CODE, detail=detail))
