@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mypy.plugin import Plugin
 
-from mypy_plugin.hooks import CapsysPlugin
+from mypy_plugin.plugin import CapsysPlugin
 
 __all__ = ["CapsysPlugin", "plugin"]
 

@@ -10,41 +10,30 @@ that a bug in a check can never turn into an INTERNAL ERROR of the user's mypy r
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import re
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mypy.checker import TypeChecker
-from mypy.errors import CompileError
-from mypy.nodes import TypeAlias, TypeInfo
-from mypy.options import Options
+from mypy.nodes import SymbolTableNode, TypeAlias, TypeInfo
 from mypy.plugin import (
     AnalyzeTypeContext,
     AttributeContext,
     ClassDefContext,
     FunctionContext,
     MethodContext,
-    Plugin,
-    ReportConfigContext,
 )
 from mypy.semanal_shared import has_placeholder
 from mypy.types import AnyType, Type, TypeAliasType, TypeOfAny
 
-import capsys
-from capsys.config import Config, ConfigError, find_pyproject, load_config
-from capsys.diagnostics import RULES
-from capsys.sendable import CAPSYS_NAMES, STATIC_KINDS, SUGGESTIONS
+from capsys.config import Config
+from capsys.sendable import CAPSYS_NAMES
 from mypy_plugin import checks
 from mypy_plugin.checks import Boundary, Reporter
 from mypy_plugin.shapes import is_agent, is_message_class
 
-__all__ = ["CapsysPlugin", "PLUGIN_VERSION", "STRICT_ENV"]
+__all__ = ["Hooks", "STRICT_ENV"]
 
-# Part of the cache key: bump when a check changes what it reports.
-PLUGIN_VERSION = "1"
 STRICT_ENV = "CAPSYS_PLUGIN_STRICT"
 
 _TAG = CAPSYS_NAMES["Tag"]
@@ -79,8 +68,6 @@ _FUNCTION_BOUNDARIES: dict[str, Boundary] = {
     ),
 }
 
-_THIRD_PARTY = re.compile(r"/(typeshed|site-packages|dist-packages)/")
-
 _Ctx = TypeVar("_Ctx", FunctionContext, MethodContext)
 
 
@@ -88,55 +75,22 @@ def _strict() -> bool:
     return bool(os.environ.get(STRICT_ENV))
 
 
-def table_fingerprint() -> str:
-    """Changes whenever the sendability table or the catalogue's wording does."""
-    text = repr(
-        (
-            sorted((name, kind.value) for name, kind in STATIC_KINDS.items()),
-            sorted(SUGGESTIONS.items()),
-            [(r.code, r.message, r.summary) for r in RULES],
-        )
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+class Hooks:
+    """The plugin's answers to mypy's ``get_*_hook`` questions.
 
+    Built on the first question, so a fully cached mypy run (which asks none) never
+    imports the checks or the sendability table.
+    """
 
-def _load_config(options: Options) -> Config:
-    """``[tool.capsys]`` from the pyproject next to mypy's config file, else from the cwd."""
-    start = Path(options.config_file).parent if options.config_file else Path.cwd()
-    try:
-        return load_config(start)
-    except ConfigError as exc:
-        # What mypy raises for its own plugin errors: printed, exit status 2, no traceback.
-        where = find_pyproject(start) or start
-        raise CompileError([f"{where}: error: {exc}"], use_stdout=False) from None
-
-
-class CapsysPlugin(Plugin):
-    """The capability rules as mypy hooks; every check lives in ``mypy_plugin.checks``."""
-
-    def __init__(self, options: Options) -> None:
-        super().__init__(options)
-        self.config = _load_config(options)
-        self.reporter = Reporter(self.config)
+    def __init__(self, config: Config, lookup: Callable[[str], SymbolTableNode | None]) -> None:
+        self.reporter = Reporter(config)
+        self.lookup_fully_qualified = lookup
         self._fixed_function_hooks = self._function_hooks()
         self._class_call_hook = functools.partial(
             _guard, functools.partial(checks.check_class_call, self.reporter)
         )
         self._method_memo: dict[str, Callable[[MethodContext], Type] | None] = {}
         self._not_classes: set[str] = set()
-        self._config_data = {
-            "capsys": capsys.__version__,
-            "plugin": PLUGIN_VERSION,
-            "table": table_fingerprint(),
-            "config": self.config.fingerprint(),
-        }
-
-    def report_config_data(self, ctx: ReportConfigContext) -> Any:
-        # mypy reports nothing in typeshed and installed packages, so a changed table or
-        # setting need not re-check them: only the project's own modules are keyed.
-        if _THIRD_PARTY.search(ctx.path.replace(os.sep, "/")):
-            return None
-        return self._config_data
 
     # ---- lookups -------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""The plugin class mypy instantiates: configuration, cache keys, and delegation.
+
+Kept light on purpose: a mypy run whose modules all come from the cache asks for no hook,
+so it should pay for reading ``[tool.capsys]`` and nothing more. The checks and the
+sendability table are imported with ``mypy_plugin.hooks`` on the first hook question.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mypy.errors import CompileError
+from mypy.options import Options
+from mypy.plugin import (
+    AnalyzeTypeContext,
+    AttributeContext,
+    ClassDefContext,
+    FunctionContext,
+    MethodContext,
+    Plugin,
+    ReportConfigContext,
+)
+from mypy.types import Type
+
+import capsys
+from capsys.config import Config, ConfigError, find_pyproject, load_config
+
+if TYPE_CHECKING:
+    from mypy_plugin.hooks import Hooks
+
+__all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
+
+# Part of the cache key: bump when a check changes what it reports.
+PLUGIN_VERSION = "1"
+
+# mypy reports nothing in typeshed and installed packages: they are not keyed.
+_THIRD_PARTY = re.compile(r"/(typeshed|site-packages|dist-packages)/")
+
+
+def table_fingerprint() -> str:
+    """Changes whenever the sendability table or the rule catalogue does (their source)."""
+    digest = hashlib.sha256(capsys.__version__.encode())
+    for name in ("sendable.py", "diagnostics.py"):
+        # An unusual install (zipped) has no files: the version alone keys the cache.
+        with contextlib.suppress(OSError):
+            digest.update((Path(capsys.__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _load_config(options: Options) -> Config:
+    """``[tool.capsys]`` from the pyproject next to mypy's config file, else from the cwd."""
+    start = Path(options.config_file).parent if options.config_file else Path.cwd()
+    try:
+        return load_config(start)
+    except ConfigError as exc:
+        # What mypy raises for its own plugin errors: printed, exit status 2, no traceback.
+        where = find_pyproject(start) or start
+        raise CompileError([f"{where}: error: {exc}"], use_stdout=False) from None
+
+
+class CapsysPlugin(Plugin):
+    """The capability rules as mypy hooks (``mypy_plugin.hooks`` says which, where)."""
+
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+        self.config = _load_config(options)
+        self._hooks: Hooks | None = None
+        self._config_data = {
+            "plugin": PLUGIN_VERSION,
+            "table": table_fingerprint(),
+            "config": self.config.fingerprint(),
+        }
+
+    def report_config_data(self, ctx: ReportConfigContext) -> Any:
+        if _THIRD_PARTY.search(ctx.path.replace(os.sep, "/")):
+            return None
+        return self._config_data
+
+    @property
+    def hooks(self) -> Hooks:
+        if self._hooks is None:
+            from mypy_plugin.hooks import Hooks
+
+            self._hooks = Hooks(self.config, self.lookup_fully_qualified)
+        return self._hooks
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        return self.hooks.get_method_hook(fullname)
+
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        return self.hooks.get_function_hook(fullname)
+
+    def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
+        return self.hooks.get_attribute_hook(fullname)
+
+    def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        return self.hooks.get_base_class_hook(fullname)
+
+    def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
+        return self.hooks.get_type_analyze_hook(fullname)
