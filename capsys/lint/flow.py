@@ -32,6 +32,7 @@ __all__ = [
     "consume_expression",
     "line_of",
     "load_names",
+    "may_move",
     "module_flow",
 ]
 
@@ -1292,6 +1293,27 @@ def consume_expression(module: cst.Module) -> cst.BaseExpression | None:
 # one-entry cache keyed by the module object (identity) is all that is needed.
 _FLOW_CACHE: list[tuple[cst.Module, FlowResult]] = []
 _LINE_CACHE: list[tuple[cst.Module, dict[int, int]]] = []
+
+
+_MOVING_NAMES = frozenset({"iso", "consume", "Iso"})
+# Lower-case public functions of capsys/runtime (any other lower-case name is a module).
+_NOT_MODULES = frozenset(
+    {"behaviour", "message", "val", "run", "channel", "quorum", "broadcast", "shard"}
+)
+
+
+def may_move(imported: Iterable[str]) -> bool:
+    """Whether a module whose imports resolve to ``imported`` (qualified names) can hold
+    an Iso at all: it imports ``iso``, ``consume`` or ``Iso``, or a capsys module whose
+    attributes it may use (``import capsys as c``). Lets most agent modules skip the
+    dataflow entirely."""
+    for name in imported:
+        if name.split(".", 1)[0] not in ("capsys", "runtime"):
+            continue
+        last = name.rsplit(".", 1)[-1]
+        if last in _MOVING_NAMES or (last.islower() and last not in _NOT_MODULES):
+            return True
+    return False
 
 
 def module_flow(module: cst.Module, resolver: NameResolver) -> FlowResult:

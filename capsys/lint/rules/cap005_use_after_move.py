@@ -35,7 +35,7 @@ from collections.abc import Iterator
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
-from capsys.lint.flow import UseAfterMove, line_of, module_flow
+from capsys.lint.flow import UseAfterMove, line_of, may_move, module_flow
 from capsys.lint.model import Finding
 
 CODE = "CAP005"
@@ -60,6 +60,8 @@ def _hint(use: UseAfterMove) -> str:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if not may_move(ctx.summary.imports.values()):
+        return
     for use in module_flow(ctx.module, ctx.names).uses_after_move:
         message = format_message(CODE, name=use.name, where=_where(ctx, use), hint=_hint(use))
         yield Finding(CODE, use.node, message)

@@ -40,7 +40,13 @@ import libcst as cst
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
-from capsys.lint.flow import AliasedIso, NonFreshIso, consume_expression, module_flow
+from capsys.lint.flow import (
+    AliasedIso,
+    NonFreshIso,
+    consume_expression,
+    may_move,
+    module_flow,
+)
 from capsys.lint.model import Finding, Fix
 
 CODE = "CAP006"
@@ -91,6 +97,8 @@ def _fix(module: cst.Module, alias: AliasedIso) -> Fix | None:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if not may_move(ctx.summary.imports.values()):
+        return
     result = module_flow(ctx.module, ctx.names)
     for alias in result.aliases:
         yield Finding(

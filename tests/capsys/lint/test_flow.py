@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from capsys.lint.flow import FlowResult, analyze_module, consume_expression, load_names
+from capsys.lint.flow import FlowResult, analyze_module, consume_expression, load_names, may_move
 
 HEADER = "from capsys import Agent, Iso, Tag, behaviour, consume, iso\n"
 
@@ -834,3 +834,20 @@ class TestHelpers:
             "m",
             "o",
         ]
+
+
+@pytest.mark.parametrize(
+    ("imported", "expected"),
+    [
+        (["capsys.Agent", "capsys.behaviour", "capsys.Tag"], False),
+        (["runtime.Runtime", "runtime.quorum", "os.path"], False),
+        (["capsys.iso"], True),
+        (["capsys.capabilities.consume"], True),
+        (["capsys.Iso"], True),
+        (["capsys"], True),
+        (["capsys.capabilities"], True),
+        (["lib.iso"], False),
+    ],
+)
+def test_may_move(imported: list[str], expected: bool) -> None:
+    assert may_move(imported) is expected
