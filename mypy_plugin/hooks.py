@@ -49,6 +49,7 @@ _METHOD_BOUNDARIES: dict[str, dict[str, Boundary]] = {
         "ask": Boundary("ask", target=0, reply=True, skip=frozenset({"timeout"})),
     },
     _RUNTIME: {"spawn": Boundary("spawn", target=0, target_is_class=True)},
+    "runtime.ray.RayRuntime": {"spawn": Boundary("spawn", target=0, target_is_class=True)},
     _CHANNEL: {
         "send": Boundary("Channel.send", target=None),
         "put": Boundary("Channel.put", target=None),
@@ -106,7 +107,7 @@ class Hooks:
         owner, _, name = fullname.rpartition(".")
         if name not in _BOUNDARY_METHOD_NAMES:
             return None
-        # A subclass (a RayRuntime, a Channel subclass) keeps its base's boundary.
+        # A subclass (of Runtime, of Channel) keeps its base's boundary.
         info = self._type_info(owner)
         if info is None:
             return None

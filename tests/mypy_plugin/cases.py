@@ -73,6 +73,9 @@ async def use(store: Tag[Store]) -> None:
 """
 
 CASES["spawn_arguments"] = """
+from runtime.ray import RayRuntime
+
+
 class Boss(Agent):
     pass
 
@@ -101,6 +104,11 @@ async def main(items: list[int]) -> None:
         rt.spawn(Worker, name="w", boss=boss)
         rt.spawn(Holder, items)  # expect: CAP001
         rt.spawn(Holder, items=[1])  # expect: CAP001
+
+
+def on_ray(ray_runtime: RayRuntime, items: list[int]) -> None:
+    ray_runtime.spawn(Holder, items)  # expect: CAP001
+    ray_runtime.spawn(Worker, "w")
 """
 
 CASES["primitives"] = """
@@ -596,4 +604,47 @@ async def main() -> None:
         book.send(Book.add, Order("AAPL", 10))
         n = await book.ask(Book.bulk, iso([Order("MSFT", 5)]))
         print(n)
+"""
+
+CASES["variants"] = """
+from typing import TypeVar
+
+T = TypeVar("T")
+I = TypeVar("I", bound=int)
+
+
+class Sink(Agent):
+    @behaviour
+    def take(self, item: object) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def config(self, cfg: Val[list[int]]) -> None:  # expect: CAP002, CAP004
+        pass
+
+    @behaviour
+    def ping(self) -> None:
+        pass
+
+    @behaviour
+    async def later(self, other: Tag[Sink]) -> None:
+        def inner() -> None:
+            other.send(Sink.take, self)  # expect: CAP008
+
+        inner()
+        self.me.send(Sink.take, self.me)
+        self.me.send(Sink.take, self.runtime)  # expect: CAP001
+
+
+async def use(sink: Tag[Sink], local: Ref[list[int]], item: T, small: I) -> T:
+    sink.send(Sink.take, local)  # expect: CAP001
+    sink.send(Sink.take, item)  # expect: CAP001
+    sink.send(Sink.take, small)
+    await sink.ask(Sink.take, [1])  # type: ignore[CAP001]
+    await sink.ask(Sink.ping)
+    sink.send(Sink.take, (1, (2, "x"), frozenset({3.0})))
+    sink.send(Sink.take, {"a": 1})  # expect: CAP001
+    sink.send(Sink.take, {1, 2})  # expect: CAP001
+    sink.send(Sink.take, bytearray(b"x"))  # expect: CAP001
+    return item
 """

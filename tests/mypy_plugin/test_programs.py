@@ -1,5 +1,4 @@
-"""Whole programs: the violation examples, the clean examples, the catalogue's examples,
-real libraries that do not use capsys, and the mypy daemon."""
+"""Whole programs: the violation examples, the clean examples, real libraries that do not use capsys, and the mypy daemon."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from capsys.diagnostics import RULES, Checker
 from tests.mypy_plugin.harness import (
     PLUGIN_CODES,
     REPO,
@@ -60,30 +58,6 @@ def test_examples_have_no_capsys_findings(tmp_path: Path, mypy_cache: Path) -> N
     assert {f for f in result.findings if f.path in files} == {
         f for f in plain.findings if f.path in files
     }
-
-
-def _catalogue_files() -> dict[str, str]:
-    files = {}
-    for rule in RULES:
-        if Checker.MYPY in rule.checkers:
-            files[f"{rule.code.lower()}_bad.py"] = rule.bad
-            files[f"{rule.code.lower()}_good.py"] = rule.good
-    return files
-
-
-@pytest.fixture(scope="module")
-def catalogue(tmp_path_factory: pytest.TempPathFactory, mypy_cache: Path) -> Result:
-    folder = tmp_path_factory.mktemp("catalogue")
-    return run_mypy(folder, write_files(folder, _catalogue_files()), cache_dir=mypy_cache)
-
-
-@pytest.mark.parametrize(
-    "code", sorted(r.code for r in RULES if Checker.MYPY in r.checkers), ids=str
-)
-def test_catalogue_examples(catalogue: Result, code: str) -> None:
-    bad = {c for _, c in catalogue.cap(f"{code.lower()}_bad.py")}
-    assert code in bad, catalogue.messages(f"{code.lower()}_bad.py")
-    assert catalogue.cap(f"{code.lower()}_good.py") == set()
 
 
 NO_CAPSYS = """\
