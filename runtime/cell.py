@@ -26,7 +26,7 @@ import anyio
 
 from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.errors import CapabilityUsageError
-from capsys.sendable import prepare_payload
+from capsys.sendable import RUNTIME_KINDS, PayloadKind, prepare_payload
 from capsys.tag import Tag
 from runtime.errors import AskTimeout
 from runtime.supervision import Supervision, supervision_of
@@ -102,6 +102,13 @@ class ClassInfo:
                 "decorated with @behaviour can be sent to or asked of an agent"
             )
         name = fn.__name__
+        if fn.__module__.startswith("runtime.") and "." not in fn.__qualname__:
+            # A primitive's own module-level behaviour (broadcast's relay): it runs on any
+            # agent. Only the runtime's modules may do this: user code sends the agent's
+            # own behaviours, so agent state stays behind them.
+            entry = Entry(fn, inspect.iscoroutinefunction(fn), f"{self.name}.{name}", name)
+            self.dispatch[fn] = entry
+            return entry
         impl = getattr(self.cls, name, None)
         owners = [k for k in self.cls.__mro__ if k.__dict__.get(name) is fn]
         if impl is None or not owners or getattr(impl, BEHAVIOUR_ATTR, None) is None:
@@ -144,6 +151,19 @@ current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
 )
 
 _create_lock = threading.Lock()
+_KINDS = RUNTIME_KINDS
+_SHARE = PayloadKind.SHARE
+# One send in 64 carries a latency stamp: runtime.metrics.SAMPLE_EVERY - 1 (not imported:
+# runtime.metrics imports this module; tests check the two agree).
+SAMPLE_MASK = 63
+_SAMPLE_MASK = SAMPLE_MASK
+
+
+def _stamp(rt: Runtime) -> Any:
+    from runtime.metrics import Stamp  # imported at first use: metrics imports this module
+
+    return Stamp(rt.probe.latency)
+
 
 # A message is a plain tuple: (entry, args, kwargs, reply, sender cell or None).
 Message = tuple[Entry, tuple[Any, ...], dict[str, Any], "Reply | None", "Cell | None"]
@@ -179,6 +199,7 @@ class Cell:
         "__weakref__",
         "agent",
         "args",
+        "cpu",
         "ema",
         "handled",
         "info",
@@ -215,7 +236,8 @@ class Cell:
         self.stopped = False
         self.mute_on: Cell | None = None
         self.handled = 0
-        self.ema = 0.0
+        self.ema = 0.0  # EMA of handling seconds per message, sampled turns
+        self.cpu = 0.0  # EMA of CPU time / wall time on sampled turns
         self.x: _Extra | None = None
 
     # ------------------------------------------------------------------ Address
@@ -231,17 +253,43 @@ class Cell:
     def post(
         self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        # HOT PATH (every tag.send): one dict lookup resolves the behaviour, the shallow
-        # sendability check is a dict lookup per argument, then deliver().
+        # HOT PATH (every tag.send). Measured on the counting benchmark: each function
+        # call here costs as much as the rest of the send, so the common case (a send
+        # from a behaviour to a live agent, immutable positional arguments) is inlined:
+        # one dict lookup resolves the behaviour, one per argument is the shallow
+        # sendability check, then append + test-and-set of the scheduling lock.
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         rt = self.rt
-        if args or kwargs:
+        if kwargs:
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
-        w = tls.w
-        if w is not None and w.rt is rt:
-            self.deliver((entry, args, kwargs, None, w.current or current_async.get()), w)
         else:
-            self.deliver((entry, args, kwargs, None, None), None)
+            for a in args:
+                if _KINDS.get(a.__class__) is not _SHARE:  # not a plain immutable atom
+                    args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+                    break
+        w = tls.w
+        mb = self.mailbox
+        if w is None or w.rt is not rt or mb is None or self.stopped or rt.closing:
+            w, sender = current(rt)
+            self.deliver((entry, args, kwargs, None, sender), w)
+            return
+        sender = w.current
+        if sender is None:
+            sender = current_async.get()
+        w.sent += 1  # this worker's own counter: only this thread writes it
+        if w.sent & _SAMPLE_MASK:
+            mb.append((entry, args, kwargs, None, sender))  # atomic (GIL / deque lock)
+        else:  # one send in SAMPLE_EVERY carries a latency stamp (runtime.metrics)
+            mb.append((entry, args, kwargs, _stamp(rt), sender))
+        n = len(mb)
+        if n > w.max_depth:
+            w.max_depth = n
+        if n >= rt.high_water and sender is not None and sender is not self:
+            sender.mute_on = self  # acted on at the end of the sender's turn
+        if self.lock.acquire(False):  # type: ignore[union-attr]  # idle -> scheduled
+            w.push_lifo(self)
+        if self.stopped:
+            self.drain_dead()  # see deliver()
 
     async def post_wait(
         self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -308,9 +356,12 @@ class Cell:
             rt.dead_letter(msg, self)
             return
         if w is None:
-            rt.count_outside_send(len(mb), self, wait)
+            sample = rt.count_outside_send(len(mb), self, wait)
         else:
             w.sent += 1
+            sample = not w.sent & _SAMPLE_MASK
+        if sample and msg[3] is None:
+            msg = (msg[0], msg[1], msg[2], _stamp(rt), msg[4])
         mb.append(msg)
         n = len(mb)
         if w is not None:

@@ -23,8 +23,9 @@ import itertools
 import logging
 import sys
 import threading
+import time
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -38,6 +39,7 @@ from runtime.backends import Loop, current_loop
 from runtime.cell import Cell, Message, Priority, class_info, current, make_tag
 from runtime.deadletters import DeadLetters
 from runtime.errors import AgentStopped, MailboxFull
+from runtime.metrics import SAMPLE_EVERY, Metrics, Probe
 from runtime.scheduler import BATCH, DeterministicWorker, Monitor, Worker
 
 __all__ = ["Runtime", "RuntimeStats", "AgentStats", "run", "default_workers"]
@@ -213,6 +215,8 @@ class Runtime:
         self.exiting = False  # workers leave their loops
         self.cancel_async = False  # forced shutdown: cancel async behaviours
         self.error: BaseException | None = None
+        self.probe = Probe()  # sampled latencies, read by runtime.metrics
+        self._spawns = itertools.count()
 
     # ------------------------------------------------------------------ public
 
@@ -230,6 +234,7 @@ class Runtime:
                 "(or from an agent), not before the block or after it ended"
             )
         info = class_info(cls)  # type: ignore[arg-type]
+        t0 = 0 if next(self._spawns) % SAMPLE_EVERY else time.perf_counter_ns()
         given_args: tuple[Any, ...] = args
         given_kwargs: dict[str, Any] = kwargs
         if args or kwargs:
@@ -263,6 +268,8 @@ class Runtime:
             self.live.add(cell)
         if info.on_start is not None:
             cell.post_control(info.on_start, w)
+        if t0:
+            self.probe.spawn.record(time.perf_counter_ns() - t0)
         return tag
 
     def stop(self, tag: Tag[Any]) -> StopHandle:
@@ -302,6 +309,16 @@ class Runtime:
             handoffs=self._monitor.handoffs if self._monitor is not None else 0,
             max_mailbox_depth=max([self._ext_depth, *(w.max_depth for w in ws)]),
         )
+
+    def metrics(self, agents: Iterable[Tag[Any]] = ()) -> Metrics:
+        """A metrics snapshot (``runtime.metrics.Metrics``), with per-agent figures for
+        the agents named: rates since the previous snapshot, latency percentiles."""
+        return Metrics.take(self, agents)
+
+    def cpu_intensity(self, tag: Tag[Any]) -> float:
+        """Share of the agent's handling time spent on the CPU (EMA over sampled turns):
+        near 1.0 for CPU-bound behaviours, near 0 for ones that sleep or wait."""
+        return self._cell_of(tag).cpu
 
     def agent_stats(self, tag: Tag[Any]) -> AgentStats:
         """Per-agent counters: messages handled, EMA of handling time, mailbox depth."""
@@ -526,13 +543,15 @@ class Runtime:
             with self._ext_lock:
                 self._ext_sent += 1
 
-    def count_outside_send(self, depth: int, cell: Cell, wait: bool) -> None:
+    def count_outside_send(self, depth: int, cell: Cell, wait: bool) -> bool:
+        """Count a send from outside the workers; True if it is a sampled one."""
         with self._ext_lock:
             if depth >= self.capacity and not wait:
                 raise MailboxFull(cell.name, self.capacity)
             self._ext_sent += 1
             if depth + 1 > self._ext_depth:
                 self._ext_depth = depth + 1
+            return not self._ext_sent % SAMPLE_EVERY
 
     def dead_letter(self, msg: Message, cell: Cell) -> None:
         sender = msg[4]
