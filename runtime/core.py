@@ -198,7 +198,7 @@ class Runtime:
         self._searching = 0
         self._ext_lock = threading.Lock()  # counters of sends from outside any worker
         self._ext_sent = 0
-        self._ext_spawned = 0
+        self._failed_spawns = 0  # spawns whose __init__ raised
         self._ext_depth = 0
         self._counters: dict[type, itertools.count[int]] = {}
         self._monitor: Monitor | None = None
@@ -216,7 +216,7 @@ class Runtime:
         self.cancel_async = False  # forced shutdown: cancel async behaviours
         self.error: BaseException | None = None
         self.probe = Probe()  # sampled latencies, read by runtime.metrics
-        self._spawns = itertools.count()
+        self._spawns = itertools.count()  # next() is atomic: counts spawns on any thread
 
     # ------------------------------------------------------------------ public
 
@@ -257,17 +257,16 @@ class Runtime:
         tag = make_tag(cell)
         agent._capsys_tag = tag
         agent._capsys_runtime = self
-        cast(Any, agent).__init__(*given_args, **given_kwargs)
-        w, _ = current(self)
-        if w is not None:
-            w.spawned += 1
-        else:
+        try:
+            cast(Any, agent).__init__(*given_args, **given_kwargs)
+        except BaseException:
             with self._ext_lock:
-                self._ext_spawned += 1
+                self._failed_spawns += 1
+            raise
         if info.on_stop is not None:
             self.live.add(cell)
         if info.on_start is not None:
-            cell.post_control(info.on_start, w)
+            cell.post_control(info.on_start, current(self)[0])
         if t0:
             self.probe.spawn.record(time.perf_counter_ns() - t0)
         return tag
@@ -293,7 +292,8 @@ class Runtime:
     def stats(self) -> RuntimeStats:
         """A snapshot of the counters (see ``RuntimeStats``)."""
         ws = list(self.workers)
-        spawned = self._ext_spawned + sum(w.spawned for w in ws)
+        # repr(count(n)) == "count(n)": read the counter without advancing it.
+        spawned = int(repr(self._spawns)[6:-1]) - self._failed_spawns
         stopped = sum(w.stops_started for w in ws)
         return RuntimeStats(
             workers=len(ws),

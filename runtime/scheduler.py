@@ -27,6 +27,7 @@ import collections
 import contextlib
 import logging
 import random
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,6 @@ class Worker:
         # counters, written by this thread only
         self.sent = 0
         self.handled = 0
-        self.spawned = 0
         self.steals = 0
         self.mutes = 0
         self.restarts = 0
@@ -606,23 +606,34 @@ class Monitor:
         self.max_spares = max_spares
         self.spares = 0
         self.stop_event = threading.Event()
-        self.seen: dict[int, tuple[int, float]] = {}
+        self.seen: dict[int, tuple[int, float, tuple[int, int] | None]] = {}
         self.handoffs = 0
         self.thread = threading.Thread(target=self.body, name="capsys-monitor", daemon=True)
 
     def body(self) -> None:
         rt = self.rt
+        # On a GIL build a worker that is busy running Python (a long loop of sends) is
+        # not blocked: another thread could not run Python meanwhile anyway, and moving
+        # its queue or starting a spare only adds GIL hand-offs (measured: counting fell
+        # to half). So it counts as blocked only while its innermost frame stays on the
+        # same instruction: one C call (time.sleep, blocking I/O, hashing) that released
+        # the GIL. Free-threaded builds hand off any long turn.
+        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         while not self.stop_event.wait(self.interval):
             now = time.monotonic()
+            frames = sys._current_frames() if gil else {}
             for w in list(rt.workers):
                 turns = w.turns
+                thread = w.thread
+                frame = frames.get(thread.ident) if thread is not None else None  # type: ignore[arg-type]
+                where = (id(frame.f_code), frame.f_lasti) if frame is not None else None
                 last = self.seen.get(w.index)
-                if not w.busy or last is None or last[0] != turns:
-                    self.seen[w.index] = (turns, now)
+                if not w.busy or last is None or last[0] != turns or last[2] != where:
+                    self.seen[w.index] = (turns, now, where)
                     continue
                 if now - last[1] < self.threshold:
                     continue
-                self.seen[w.index] = (turns, now)  # report each stall once per threshold
+                self.seen[w.index] = (turns, now, where)  # report each stall once per threshold
                 if self.hand_off(w):
                     self.handoffs += 1
 
