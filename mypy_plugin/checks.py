@@ -55,6 +55,7 @@ from capsys.config import Config
 from capsys.diagnostics import get_rule
 from capsys.sendable import Problem, Shape, ShapeKind, static_problem
 from mypy_plugin.shapes import (
+    AGENT,
     Translator,
     decorator_fullname,
     is_agent,
@@ -267,11 +268,7 @@ def check_boundary(
             continue
         other = _agent_type(typ)
         if other is not None:
-            detail = (
-                f"Argument {label} of {where} is an agent object ({other.name}): holding "
-                f"another agent's object reaches its state around its mailbox; pass its "
-                f"Tag[{other.name}] instead"
-            )
+            detail = holding_detail(f"Argument {label} of {where}", other.name)
             reporter.report(ctx.api, "CAP007", expr, detail=detail)
             continue
         what = (
@@ -374,8 +371,31 @@ def _check_declared(
         reporter.report(api, "CAP012", ctx, what=f"{what} of {owner}", type=shape.display())
         return
     text = shape.display()
+    agent = held_agent(shape)
+    if agent is not None:
+        reporter.report(api, "CAP007", ctx, detail=holding_detail(f"{what} of {owner}", agent))
+        return
     detail = f"is not sendable: {problem.describe(text)}"
     reporter.report(api, "CAP002", ctx, what=f"{what} ({text})", owner=owner, detail=detail)
+
+
+def held_agent(shape: Shape) -> str | None:
+    """The agent class when ``shape`` is an agent object (or an optional one)."""
+    if shape.kind is ShapeKind.CLASS and AGENT in shape.bases:
+        return shape.display()
+    if shape.kind is ShapeKind.UNION:
+        for item in shape.args:
+            found = held_agent(item)
+            if found is not None:
+                return found
+    return None
+
+
+def holding_detail(what: str, agent: str) -> str:
+    return (
+        f"{what} is an agent object ({agent}): holding another agent's object reaches its "
+        f"state around its mailbox; use its Tag[{agent}] instead"
+    )
 
 
 def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
@@ -427,8 +447,13 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
             continue  # inherited: checked at the base (which must be a message itself)
         shape = shape_of(declared)
         problem = static_problem(shape)
-        if problem is not None:
-            what = f'Field "{name}" of message {info.name}'
+        if problem is None:
+            continue
+        what = f'Field "{name}" of message {info.name}'
+        agent = held_agent(shape)
+        if agent is not None and not problem.is_any:
+            reporter.report(ctx.api, "CAP007", where, detail=holding_detail(what, agent))
+        else:
             reporter.problem(ctx.api, where, problem, shape, "CAP003", what)
 
 

@@ -389,7 +389,8 @@ class Bad:
     a: list[int]  # expect: CAP003
     b: dict[str, int]  # expect: CAP003
     c: int
-    d: Sink  # expect: CAP003
+    d: Sink  # expect: CAP007
+    e: Optional[Sink] = None  # expect: CAP007
 
 
 @message
@@ -473,7 +474,7 @@ def poke(tag: Tag[Counter]) -> int:
 
 class Keeper(Agent):
     @behaviour
-    def keep(self, c: Counter) -> None:  # expect: CAP002
+    def keep(self, c: Counter) -> None:  # expect: CAP007
         pass
 
 
