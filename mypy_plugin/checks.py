@@ -521,7 +521,7 @@ def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
         if module == "runtime" or module.startswith("runtime."):
             return  # the runtime is what creates agents
         detail = (
-            f"agent {info.name} is instantiated directly, so its state would be reachable "
+            f"Agent class {info.name} is instantiated directly, so its state would be reachable "
             f"around its mailbox; create it with rt.spawn({info.name}, ...) and use the Tag"
         )
         reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
