@@ -14,8 +14,11 @@ How it maps onto Ray:
   ``control`` group, so ``rt.stop`` takes effect after the message in progress (queued
   messages go to the dead letters), as on the local runtime.
 * **Ordering.** Ray executes the calls one caller submits to one actor in submission
-  order (the default, in-order scheduling queue; out-of-order execution is not enabled),
-  so messages from one sender to one receiver are handled in the order sent.
+  order (its default in-order scheduling queue; ``allow_out_of_order_execution`` stays
+  off and tasks are never retried), so messages from one sender to one receiver are
+  handled in the order sent. Ray documents this for single-threaded actors; a host
+  also has the control thread, but every message goes through the one-thread default
+  group, in queue order (``tests/runtime/ray`` checks it).
 * **The boundary.** Arguments pass ``capsys.sendable.prepare_payload`` on the sending
   side, so a non-sendable value raises ``NotSendableError`` before anything is
   serialized and an ``Iso`` is moved (the sender's handle dies). Each moved ``Iso``
@@ -23,6 +26,9 @@ How it maps onto Ray:
   immutable values are serialized as they are; a ``Tag`` travels as its actor handle and
   is interned per process, so tags of one agent compare equal everywhere. An ask's reply
   is checked with ``check_value`` inside the actor.
+* **Names.** Agents spawned by the program are ``Book#1``, ``Book#2``...; an agent
+  spawned by an agent carries its parent's name (``Pong#1@Ping#1``), so names stay
+  unique without a central counter.
 * **Shutdown.** Leaving ``async with`` waits until every message sent so far was handled
   (termination detection over per-process sent/handled counters, polled in two
   consecutive equal rounds), then stops every agent (``on_stop``) and kills the actors.
@@ -35,7 +41,10 @@ Differences from the local runtime: mailboxes are unbounded unless
 agent surface on its first ``ask`` (``spawn`` does not wait for the actor to start); the
 ``escalate`` supervision policy stops the agent and raises its error when the runtime
 exits; scheduling options of the local executor (workers, priorities, deterministic
-mode) do not apply.
+mode) and the primitives built on its internals do not apply. Agent classes must be
+importable in Ray's worker processes (Ray gives them the driver's working and script
+directories; classes of ``__main__`` are pickled by value; for others use
+``ray.cloudpickle.register_pickle_by_value(module)``).
 """
 
 from __future__ import annotations
@@ -687,6 +696,7 @@ class RayRuntime:
         options = {
             "num_cpus": 0,
             "max_restarts": 0,
+            "max_task_retries": 0,  # a retry could reorder messages
             "max_pending_calls": self.settings.mailbox_capacity or -1,
             **self.settings.actor_options,
         }
@@ -712,7 +722,8 @@ class RayRuntime:
     @ray.method(concurrency_group=_CONTROL)
     def dead_letters(self) -> DeadLetters:
         """Every message that reached a stopped agent, gathered from all actors (one
-        control call per agent; after exit, the final log)."""
+        control call per agent; after exit, the final log). Seen from inside an agent
+        (``self.runtime``), it covers that agent and the agents it spawned."""
         ctx = self._ctx
         if ctx is None:
             return DeadLetters(self.settings.dead_letters_kept)

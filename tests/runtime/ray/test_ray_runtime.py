@@ -363,6 +363,17 @@ async def test_exit_handles_every_message_already_sent(tmp_path: Path) -> None:
     assert path.read_text() == str(sum(range(1, 101)))  # on_stop ran after all notes
 
 
+async def test_an_error_in_the_body_still_stops_every_agent(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    with pytest.raises(KeyError):
+        async with RayRuntime() as rt:
+            j = rt.spawn(Journal, str(path))
+            await j.ask(Journal.note, 4)
+            raise KeyError("body failed")
+    assert path.read_text() == "4"  # on_stop ran before the actors were killed
+    assert ray.is_initialized()  # Ray was running before: the runtime leaves it running
+
+
 async def test_agents_spawn_and_talk_through_tags() -> None:
     async with RayRuntime() as rt:
         ping = rt.spawn(Ping)
