@@ -419,6 +419,7 @@ class Stacked:  # expect: CAP003
 
 CASES["val"] = """
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -440,6 +441,10 @@ pair = val((1, "a"))
 frozen = val(frozenset({1}))
 plain = val(Plain(1))  # expect: CAP004
 moved = val(iso([1]))  # expect: CAP004
+
+
+def loose(x: Any) -> None:
+    val(x)
 """
 
 CASES["agent_state"] = """
