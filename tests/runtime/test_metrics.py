@@ -1,0 +1,90 @@
+"""Metrics: counters, sampled latencies, per-agent figures, and the Prometheus text."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+
+from capsys import Agent, behaviour
+from runtime import Priority, Runtime
+from runtime.metrics import LatencyHistogram, Metrics, to_prometheus
+
+pytestmark = pytest.mark.anyio
+
+
+class Hasher(Agent):
+    priority = Priority.HIGH
+
+    def __init__(self) -> None:
+        self.digest = b""
+
+    @behaviour
+    def hash(self, data: bytes) -> None:
+        for _ in range(20):
+            self.digest = hashlib.sha256(self.digest + data).digest()
+
+    @behaviour
+    def done(self) -> bytes:
+        return self.digest
+
+
+def test_histogram_percentiles_are_close() -> None:
+    rng = random.Random(3)
+    values = sorted(rng.randrange(1_000, 10_000_000) for _ in range(5_000))
+    hist = LatencyHistogram()
+    for v in values:
+        hist.record(v)
+    for q in (0.5, 0.9, 0.99):
+        exact = values[round(q * len(values)) - 1] / 1e9
+        assert exact <= hist.percentile(q) <= exact * 1.26
+    assert hist.percentile(1.0) == values[-1] / 1e9
+    assert hist.mean == pytest.approx(sum(values) / len(values) / 1e9)
+    assert LatencyHistogram().percentile(0.5) == 0.0
+
+
+async def test_snapshot_counts_and_samples() -> None:
+    async with Runtime() as rt:
+        agents = [rt.spawn(Hasher) for _ in range(130)]
+        for i in range(2_000):
+            agents[i % 4].send(Hasher.hash, b"x")
+        for tag in agents[:4]:
+            await tag.ask(Hasher.done)
+        m = rt.metrics(agents=agents[:4])
+        assert isinstance(m, Metrics)
+        assert m.spawned == 130 and m.agents == 130
+        assert m.handled >= 2_004 and m.sent >= m.handled
+        assert m.latency_samples >= 2_000 // 64 - 1
+        assert 0 < m.latency_p50 <= m.latency_p90 <= m.latency_p99 <= m.latency_max
+        assert m.spawn_latency_seconds > 0
+        assert m.throughput > 0 and m.uptime_seconds > 0
+        assert [a.name for a in m.agent_metrics] == [rt.agent_stats(t).name for t in agents[:4]]
+        for a in m.agent_metrics:
+            assert a.handled == 501
+            assert a.priority is Priority.HIGH
+            assert a.mean_handling_seconds > 0
+            assert 0 < a.cpu_intensity <= 1.0
+            assert a.messages_per_second > 0
+        later = rt.metrics(agents=agents[:1])  # nothing happened since: rates drop to 0
+        assert later.agent_metrics[0].messages_per_second == 0
+        assert later.throughput == pytest.approx(0, abs=5)
+
+
+async def test_prometheus_text_parses() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with Runtime() as rt:
+        tag = rt.spawn(Hasher)
+        for _ in range(100):
+            tag.send(Hasher.hash, b"y")
+        await tag.ask(Hasher.done)
+        name = rt.agent_stats(tag).name
+        text = to_prometheus(rt.metrics(agents=[tag]))
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    handled = families["capsys_handled"].samples[0].value
+    assert handled >= 101
+    agent = families["capsys_agent_handled"].samples[0]
+    assert agent.labels == {"agent": name} and agent.value == 101
+    quantiles = {s.labels["quantile"] for s in families["capsys_message_latency_seconds"].samples}
+    assert quantiles == {"0.5", "0.9", "0.99", "1"}
