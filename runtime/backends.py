@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import sniffio
 
@@ -23,17 +23,13 @@ __all__ = ["Loop", "current_loop", "Reply", "Parker"]
 _get_ident = threading.get_ident
 
 
-class Reply:
+class Reply(Protocol):
     """Where the answer of one ``ask`` lands; resolved from any thread, awaited on its
     own loop. If the asker went away (cancelled, timed out) the answer is dropped."""
 
-    __slots__ = ()
+    def resolve(self, ok: bool, value: Any) -> None: ...
 
-    def resolve(self, ok: bool, value: Any) -> None:
-        raise NotImplementedError
-
-    async def wait(self) -> Any:
-        raise NotImplementedError
+    def wait(self) -> Awaitable[Any]: ...
 
 
 class Loop:
@@ -75,24 +71,22 @@ def _aio_set(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
         fut.set_exception(value)
 
 
-class _AioReply(Reply):
-    __slots__ = ("fut", "loop", "tid")
+class _AioReply(asyncio.Future):  # type: ignore[type-arg]
+    """The reply slot *is* the future the asker awaits: one object per ask, and no
+    coroutine between the asker and the answer (measured on the fan-in benchmark)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, tid: int) -> None:
-        self.loop = loop
-        self.tid = tid
-        self.fut: asyncio.Future[Any] = loop.create_future()
+    tid: int
 
     def resolve(self, ok: bool, value: Any) -> None:
         if _get_ident() == self.tid:
-            _aio_set(self.fut, ok, value)
+            _aio_set(self, ok, value)
             return
         # RuntimeError: the asker's loop is closed, nobody is waiting.
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(_aio_set, self.fut, ok, value)
+            self.get_loop().call_soon_threadsafe(_aio_set, self, ok, value)
 
-    async def wait(self) -> Any:
-        return await self.fut
+    def wait(self) -> Awaitable[Any]:
+        return self
 
 
 class _FutureEvent:
@@ -131,7 +125,9 @@ class AsyncioLoop(Loop):
         return True
 
     def new_reply(self) -> Reply:
-        return _AioReply(self.loop, self.thread_id)
+        reply = _AioReply(loop=self.loop)
+        reply.tid = self.thread_id
+        return reply
 
     def new_event(self) -> Any:
         return _FutureEvent(self.loop.create_future())
@@ -152,7 +148,7 @@ class AsyncioLoop(Loop):
 # -------------------------------------------------------------------------------- trio
 
 
-class _TrioReply(Reply):
+class _TrioReply:
     __slots__ = ("event", "ok", "tid", "token", "value")
 
     def __init__(self, loop: TrioLoop) -> None:
@@ -172,7 +168,10 @@ class _TrioReply(Reply):
         with contextlib.suppress(Exception):
             self.token.run_sync_soon(self.event.set)
 
-    async def wait(self) -> Any:
+    def wait(self) -> Awaitable[Any]:
+        return self._wait()
+
+    async def _wait(self) -> Any:
         await self.event.wait()
         if self.ok:
             return self.value

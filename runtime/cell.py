@@ -66,6 +66,7 @@ class ClassInfo:
     __slots__ = (
         "cls",
         "dispatch",
+        "high",
         "name",
         "on_start",
         "on_stop",
@@ -81,6 +82,7 @@ class ClassInfo:
         self.dispatch: dict[Callable[..., Any], Entry] = {}
         self.supervision: Supervision = supervision_of(cls)
         self.priority = Priority(getattr(cls, "priority", Priority.NORMAL))
+        self.high = self.priority >= Priority.HIGH  # a bool: enum compares are slow
         self.on_start = self._hook("on_start")
         self.on_stop = self._hook("on_stop")
 
@@ -313,16 +315,16 @@ class Cell:
         rt = self.rt
         if args or kwargs:
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
-        w, sender = current(rt)
-        if w is None:
+        w = tls.w
+        if w is not None and w.rt is rt and w.loop is not None:  # from an async behaviour
+            reply = w.loop.new_reply()
+            self.deliver((entry, args, kwargs, reply, current_async.get()), w, wait=True)
+        else:
             from runtime.backends import current_loop
 
             await self.wait_for_room()
             reply = current_loop().new_reply()
-        else:
-            assert w.loop is not None
-            reply = w.loop.new_reply()
-        self.deliver((entry, args, kwargs, reply, sender), w, wait=True)
+            self.deliver((entry, args, kwargs, reply, None), None, wait=True)
         if timeout is None:
             return await reply.wait()
         with anyio.move_on_after(timeout):

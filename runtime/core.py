@@ -488,7 +488,7 @@ class Runtime:
         if w is not None:
             w.push_lifo(cell)
             return
-        (self.inject_hi if cell.info.priority >= Priority.HIGH else self.inject).append(cell)
+        (self.inject_hi if cell.info.high else self.inject).append(cell)
         self.notify()
 
     def take_injected(self) -> Cell | None:
