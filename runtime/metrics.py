@@ -284,5 +284,5 @@ def to_prometheus(metrics: Metrics, prefix: str = "capsys") -> str:
                 yield family
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot())  # type: ignore[arg-type]
+    registry.register(_Snapshot())
     return generate_latest(registry).decode()
