@@ -1,0 +1,64 @@
+"""Ctrl-C: the runtime shuts down gracefully (on_stop runs, threads end) on both backends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import anyio
+    import runtime
+    from capsys import Agent, behaviour
+    from runtime import Runtime
+
+    class Ticker(Agent):
+        def __init__(self) -> None:
+            self.n = 0
+
+        @behaviour
+        def tick(self) -> None:
+            self.n += 1
+
+        def on_stop(self) -> None:
+            print("on_stop ran", flush=True)
+
+    async def main() -> None:
+        async with Runtime(workers=2) as rt:
+            t = rt.spawn(Ticker)
+            t.send(Ticker.tick)
+            print("ready", flush=True)
+            await anyio.sleep(60)
+
+    try:
+        runtime.run(main, backend=sys.argv[1])
+    except KeyboardInterrupt:
+        import threading
+        print("interrupted; threads left:", threading.active_count() - 1, flush=True)
+        sys.exit(130)
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_ctrl_c_shuts_down_gracefully(backend: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, backend],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "on_stop ran" in out
+    assert "interrupted; threads left: 0" in out
