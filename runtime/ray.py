@@ -72,7 +72,7 @@ from typing_extensions import ParamSpec
 
 from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.capabilities import Iso
-from capsys.errors import CapabilityUsageError
+from capsys.errors import CapabilityUsageError, NotSendableError
 from capsys.sendable import check_value, prepare_payload
 from capsys.tag import Tag
 from runtime.cell import ClassInfo, class_info
@@ -124,6 +124,20 @@ def _unbox(
         moved = True
         kwargs = {k: Iso(v.value) if v.__class__ is _IsoBox else v for k, v in kwargs.items()}
     return args, kwargs, moved
+
+
+def _caused_by_iso(exc: BaseException) -> bool:
+    """Whether a serialization error comes from an ``Iso`` refusing to be pickled."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, CapabilityUsageError) or "an Iso handle cannot be pickled" in str(
+            cause
+        ):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -287,6 +301,18 @@ class RayAddress:
         except PendingCallsLimitExceeded:
             ctx.uncount_sent()
             raise MailboxFull(self.name, self.capacity or 0) from None
+        except TypeError as exc:  # Ray could not serialize an argument
+            ctx.uncount_sent()
+            if _caused_by_iso(exc):
+                raise NotSendableError(
+                    f"an argument of {what} holds an Iso inside a container: only an Iso "
+                    "passed as an argument of its own is moved to another process; pass it "
+                    "separately, or take() the value and send an immutable copy (CAP001)"
+                ) from None
+            raise
+        except BaseException:
+            ctx.uncount_sent()
+            raise
 
     def post(
         self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -701,9 +727,13 @@ class RayRuntime:
             **self.settings.actor_options,
         }
         ctx.count_sent()  # the spawn itself: done once __init__ and on_start have run
-        handle = _HostActor.options(**options).remote(
-            info.cls, name, given_args, given_kwargs, self.settings
-        )
+        try:
+            handle = _HostActor.options(**options).remote(
+                info.cls, name, given_args, given_kwargs, self.settings
+            )
+        except BaseException:
+            ctx.uncount_sent()
+            raise
         ctx.owned.append(handle)
         address = _address_of(handle, info.cls, name, self.settings.mailbox_capacity)
         return cast(Tag[A], Tag(address))

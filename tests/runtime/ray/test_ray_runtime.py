@@ -284,6 +284,8 @@ async def test_not_sendable_is_refused_before_serialization() -> None:
             rt.spawn(Counter, [0])  # type: ignore[arg-type]
         with pytest.raises(NotSendableError, match="reply"):
             await c.ask(Counter.leak)
+        with pytest.raises(NotSendableError, match="inside a container"):
+            c.send(Counter.add, (iso([1]),))  # type: ignore[arg-type]  # not picklable
         moved = iso([1])
         moved.take()
         with pytest.raises(MovedError):
