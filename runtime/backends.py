@@ -75,6 +75,8 @@ class _AioReply(asyncio.Future):  # type: ignore[type-arg]
     """The reply slot *is* the future the asker awaits: one object per ask, and no
     coroutine between the asker and the answer (measured on the fan-in benchmark)."""
 
+    __slots__ = ("tid",)
+
     tid: int
 
     def resolve(self, ok: bool, value: Any) -> None:

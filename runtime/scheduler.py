@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from capsys.sendable import check_value
+from capsys.sendable import RUNTIME_KINDS, PayloadKind, check_value
 from runtime.backends import Loop, Parker, current_loop
 from runtime.cell import Cell, Message, current_async, tls
 
@@ -51,6 +51,8 @@ INJECT_EVERY = 61  # as Go: a prime, so it does not resonate with other periods
 LIFO_STREAK = 16  # Tokio uses 3 polls; a turn here is one message, so allow more
 YIELD_EVERY = 32  # turns between loop yields while async behaviours are in flight
 EMA_ALPHA = 0.2
+_KINDS = RUNTIME_KINDS
+_SHARE = PayloadKind.SHARE
 
 
 class Worker:
@@ -300,6 +302,9 @@ class Worker:
             self.turns += 1
 
     def answer(self, reply: Any, result: Any, what: str) -> None:
+        if _KINDS.get(result.__class__) is _SHARE:  # the common case: an immutable atom
+            reply.resolve(True, result)
+            return
         try:
             value = check_value(result, f"the reply of {what}", self.rt.debug)
         except Exception as exc:
