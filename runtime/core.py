@@ -59,11 +59,20 @@ _UNSET: Any = object()
 def default_workers() -> int:
     """The default worker count.
 
-    Free-threaded builds: the core count. GIL builds: 2, measured on a 2-core machine
-    (Python 3.11, see benchmarks/runtime): one worker and two are within a few percent
-    of each other on pure-Python message passing (a sync ping-pong stays on one worker
-    through the LIFO slot either way), while two keep the other agents running when a
-    behaviour blocks its thread or releases the GIL (sha256 over 1 MB: 1.9x one worker).
+    Free-threaded builds: the core count. GIL builds: 2 (at most the core count), by
+    measurement (benchmarks/runtime, test_default_worker_count_inputs; Python 3.11, a
+    shared 2-core machine, best of 3, two runs):
+
+    ==========  ================  ==============  ==============  ============
+    workers     pingpong (round)  counting        fanout          fan-in ask
+    ==========  ================  ==============  ==============  ============
+    1           18.8 / 19.5 us    109k / 103k/s   128k / 116k/s   42k / 49k/s
+    2           13.1 / 19.7 us    123k / 110k/s   160k / 139k/s   51k / 42k/s
+    ==========  ================  ==============  ==============  ============
+
+    Two workers are as fast or faster on pure-Python message passing (a sync ping-pong
+    stays on one thread through the LIFO slot either way) and keep the other agents
+    running while a behaviour blocks its thread or releases the GIL.
     """
     import os
 
