@@ -284,9 +284,11 @@ class RayAddress:
     def _prepare(
         self, behaviour: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[str, str, tuple[Any, ...], dict[str, Any]]:
+        """Resolve the behaviour, check the arguments and put moved ``Iso``s in transport
+        form (once: a retried submission sends the same boxes)."""
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         if args or kwargs:
-            args, kwargs = prepare_payload(entry.what, args, kwargs, self.ctx.debug)
+            args, kwargs = _box(*prepare_payload(entry.what, args, kwargs, self.ctx.debug))
         return entry.name, entry.what, args, kwargs
 
     def _submit(
@@ -294,7 +296,6 @@ class RayAddress:
     ) -> Any:
         """Count the message and hand it to Ray; ``MailboxFull`` past the pending limit."""
         ctx = self.ctx
-        args, kwargs = _box(args, kwargs)
         ctx.count_sent()
         try:
             return getattr(self.handle, method).remote(name, what, ctx.sender, args, kwargs)
