@@ -293,3 +293,26 @@ async def test_stats_snapshot() -> None:
     assert stats.spawned == 1 and stats.sent == stats.handled + stats.dead_letters
     assert stats.handled == 11
     assert stats.max_mailbox_depth >= 1
+
+
+class PingPong(Agent):
+    def __init__(self) -> None:
+        self.seen = 0
+
+    @behaviour
+    def ping(self, peer: Tag[PingPong], n: int) -> None:
+        self.seen += 1
+        if n:
+            peer.send(PingPong.ping, self.me, n - 1)
+
+    @behaviour
+    def count(self) -> int:
+        return self.seen
+
+
+async def test_sync_ping_pong_stays_on_one_worker() -> None:
+    async with Runtime(workers=2) as rt:
+        a, b = rt.spawn(PingPong), rt.spawn(PingPong)
+        a.send(PingPong.ping, b, 20_000)
+    assert rt.stats().steals == 0  # the LIFO slot kept the pair on one thread
+    assert rt.stats().handled == 20_001
