@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from mypy.checker import TypeChecker
 from mypy.errorcodes import ErrorCode
@@ -52,7 +52,7 @@ from mypy.types import (
 from mypy.typevars import fill_typevars
 
 from capsys.config import Config
-from capsys.diagnostics import get_rule
+from capsys.diagnostics import RULES, Checker, get_rule
 from capsys.sendable import Problem, Shape, ShapeKind, static_problem
 from mypy_plugin.shapes import (
     AGENT,
@@ -65,7 +65,8 @@ from mypy_plugin.shapes import (
     shape_of,
 )
 
-PLUGIN_CODES = ("CAP001", "CAP002", "CAP003", "CAP004", "CAP007", "CAP008", "CAP012")
+# The codes the catalogue assigns to the mypy checker.
+PLUGIN_CODES = tuple(rule.code for rule in RULES if Checker.MYPY in rule.checkers)
 
 
 def _error_code(code: str) -> ErrorCode:
@@ -93,7 +94,7 @@ class Reporter:
         if rule is None or not self.config.enabled(code):
             return
         message = rule.format(**fields)
-        errors = getattr(getattr(api, "msg", None), "errors", None)
+        errors: Any = getattr(getattr(api, "msg", None), "errors", None)
         watchers = getattr(errors, "_watchers", None)
         if not watchers:
             api.fail(message, ctx, code=ERROR_CODES[code])
@@ -103,11 +104,11 @@ class Reporter:
         # the finding and, worse, take it as a reason to reject the overload; the
         # winning overload is not checked again, so the finding is reported past them.
         # Identical findings from several tries are merged by mypy.
-        setattr(errors, "_watchers", [])  # noqa: B010 - a private attribute of Errors
+        errors._watchers = []  # a private attribute of mypy's Errors
         try:
             api.fail(message, ctx, code=ERROR_CODES[code])
         finally:
-            setattr(errors, "_watchers", watchers)  # noqa: B010
+            errors._watchers = watchers
 
     def problem(
         self, api: _Api, ctx: Context, problem: Problem, shape: Shape, code: str, what: str
@@ -126,7 +127,7 @@ class Reporter:
 
 
 # --------------------------------------------------------------------------------------
-# Call-site boundaries: send / ask / send_wait / spawn (and, later, the primitives).
+# Call-site boundaries: send / ask / send_wait / spawn and the runtime's primitives.
 # --------------------------------------------------------------------------------------
 
 
@@ -399,6 +400,7 @@ def holding_detail(what: str, agent: str) -> str:
 
 
 def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
+    """CAP002 (CAP007, CAP012) for a ``@behaviour``'s parameters and result."""
     deco = ctx.context
     if not isinstance(deco, Decorator):
         return
@@ -410,6 +412,8 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
 
 
 def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
+    """CAP003 for a ``@message`` class that is not frozen or has a field that is not
+    sendable (CAP007 for a field holding an agent object)."""
     cls = ctx.context
     if not isinstance(cls, ClassDef):
         return
@@ -449,12 +453,12 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
         problem = static_problem(shape)
         if problem is None:
             continue
-        what = f'Field "{name}" of message {info.name}'
+        field = f'Field "{name}" of message {info.name}'
         agent = held_agent(shape)
         if agent is not None and not problem.is_any:
-            reporter.report(ctx.api, "CAP007", where, detail=holding_detail(what, agent))
+            reporter.report(ctx.api, "CAP007", where, detail=holding_detail(field, agent))
         else:
-            reporter.problem(ctx.api, where, problem, shape, "CAP003", what)
+            reporter.problem(ctx.api, where, problem, shape, "CAP003", field)
 
 
 def _own_field_lines(info: TypeInfo) -> dict[str, Context]:
@@ -472,8 +476,12 @@ def _own_field_lines(info: TypeInfo) -> dict[str, Context]:
 
 
 def check_val_type(reporter: Reporter, api: _Api, ctx: Context, inner: Type) -> None:
-    """CAP004 for a ``Val[T]`` annotation."""
-    shape = Shape(ShapeKind.VAL, "Val", (shape_of(inner),))
+    """CAP004 for a ``Val[T]`` annotation (a generic ``Val[T]`` of an unbounded type
+    variable is left to the places where ``T`` is known)."""
+    inner_shape = shape_of(inner)
+    if inner_shape.kind is ShapeKind.TYPEVAR and not inner_shape.args:
+        return
+    shape = Shape(ShapeKind.VAL, "Val", (inner_shape,))
     problem = static_problem(shape)
     if problem is not None and not problem.is_any:
         reporter.report(
@@ -507,10 +515,6 @@ def check_iso_call(reporter: Reporter, ctx: FunctionContext) -> None:
                 reporter.report(ctx.api, "CAP008", expr, detail=detail)
 
 
-def _module_name(api: CheckerPluginInterface) -> str:
-    return api.tree.fullname if isinstance(api, TypeChecker) else ""
-
-
 def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
     """CAP007 for ``AgentClass(...)``; CAP008 for ``self`` stored in a message."""
     made = get_proper_type(ctx.default_return_type)
@@ -518,9 +522,6 @@ def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
         return
     info = made.type
     if is_agent(info):
-        module = _module_name(ctx.api)
-        if module == "runtime" or module.startswith("runtime."):
-            return  # the runtime is what creates agents
         detail = (
             f"Agent class {info.name} is instantiated directly, so its state would be reachable "
             f"around its mailbox; create it with rt.spawn({info.name}, ...) and use the Tag"

@@ -419,7 +419,7 @@ class Stacked:  # expect: CAP003
 
 CASES["val"] = """
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass
@@ -443,8 +443,16 @@ plain = val(Plain(1))  # expect: CAP004
 moved = val(iso([1]))  # expect: CAP004
 
 
-def loose(x: Any) -> None:
+def loose(x: Any, y: Val[Any]) -> None:
     val(x)
+
+
+T = TypeVar("T")
+L = TypeVar("L", bound=list[int])
+
+
+def generic(x: Val[T], y: Val[L]) -> Val[T]:  # expect: CAP004
+    return x
 """
 
 CASES["agent_state"] = """
