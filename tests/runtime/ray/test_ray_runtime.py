@@ -297,7 +297,7 @@ async def test_ask_timeout_leaves_the_agent_working() -> None:
     async with RayRuntime() as rt:
         c = rt.spawn(Counter, 3)
         with pytest.raises(AskTimeout, match="Counter#1"):
-            await c.ask(Counter.slow_get, 2.0, timeout=0.2)
+            await c.ask(Counter.slow_get, 1.0, timeout=0.1)
         assert await c.ask(Counter.get) == 3
 
 
@@ -425,7 +425,7 @@ async def test_trio_backend() -> None:
         c.send(Counter.add, 2)
         assert await c.ask(Counter.get) == 3
         with pytest.raises(AskTimeout):
-            await c.ask(Counter.slow_get, 2.0, timeout=0.2)
+            await c.ask(Counter.slow_get, 1.0, timeout=0.1)
         await rt.stop(c)
         with pytest.raises(AgentStopped):
             await c.ask(Counter.get)
