@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 import libcst as cst
 
@@ -82,11 +83,14 @@ class Scope:
         return bool(self.chain) and self.chain[-1] is function
 
 
+N = TypeVar("N", bound=cst.CSTNode)
+
+
 @dataclass(frozen=True)
-class Site:
+class Site(Generic[N]):
     """A node of interest and its scope."""
 
-    node: cst.CSTNode
+    node: N
     scope: Scope
 
 
@@ -124,9 +128,9 @@ class _Scan:
     """The one full walk of a file: collects the sites every rule looks at."""
 
     def __init__(self, module: cst.Module) -> None:
-        self.calls: list[Site] = []
-        self.attributes: list[Site] = []
-        self.annotations: list[Site] = []
+        self.calls: list[Site[cst.Call]] = []
+        self.attributes: list[Site[cst.Attribute]] = []
+        self.annotations: list[Site[cst.Annotation]] = []
         self.nested_imports: list[cst.Import | cst.ImportFrom] = []
         self.globals: list[str] = []
         self.bound: set[str] = set()
@@ -139,29 +143,26 @@ class _Scan:
         while stack:
             node, scope = stack.pop()
             kind = type(node)
+            # Exact type tests: isinstance() against libcst classes goes through ABCMeta.
             if kind is cst.Call:
-                calls.append(Site(node, scope))
+                calls.append(Site(cast(cst.Call, node), scope))
             elif kind is cst.Attribute:
-                attributes.append(Site(node, scope))
+                attributes.append(Site(cast(cst.Attribute, node), scope))
             elif kind is cst.Annotation:
-                annotations.append(Site(node, scope))
+                annotations.append(Site(cast(cst.Annotation, node), scope))
             elif kind is cst.Param:
-                assert isinstance(node, cst.Param)
-                bound.add(node.name.value)
+                bound.add(cast(cst.Param, node).name.value)
             elif kind is cst.AssignTarget:
-                assert isinstance(node, cst.AssignTarget)
-                if isinstance(node.target, cst.Name):
-                    bound.add(node.target.value)
+                target = cast(cst.AssignTarget, node).target
+                if isinstance(target, cst.Name):
+                    bound.add(target.value)
             elif kind is cst.Import or kind is cst.ImportFrom:
-                assert isinstance(node, (cst.Import, cst.ImportFrom))
                 if scope.chain:
-                    self.nested_imports.append(node)
+                    self.nested_imports.append(cast("cst.Import | cst.ImportFrom", node))
             elif kind is cst.Global:
-                assert isinstance(node, cst.Global)
-                self.globals.extend(item.name.value for item in node.names)
-            if kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
-                assert isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
-                self._enter(node, scope, stack)
+                self.globals.extend(item.name.value for item in cast(cst.Global, node).names)
+            elif kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
+                self._enter(cast(ScopeNode, node), scope, stack)
                 continue
             found = list(children(node))
             found.reverse()
@@ -227,33 +228,60 @@ def _alias_names(node: cst.Import | cst.ImportFrom) -> Iterator[str]:
 
 def _binding_names(node: cst.CSTNode) -> Iterator[str]:
     """The names one node binds in its scope (for the nodes that bind any)."""
-    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+    kind = type(node)
+    if kind is cst.FunctionDef or kind is cst.ClassDef:
+        assert isinstance(node, (cst.FunctionDef, cst.ClassDef))
         yield node.name.value
-    elif isinstance(node, cst.Assign):
+    elif kind is cst.Assign:
+        assert isinstance(node, cst.Assign)
         for target in node.targets:
             yield from _targets(target.target)
-    elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.Del)):
-        yield from _targets(node.target)
-    elif isinstance(node, cst.WithItem):
+    elif kind in _TARGET_NODES:
+        yield from _targets(node.target)  # type: ignore[attr-defined]
+    elif kind is cst.WithItem:
+        assert isinstance(node, cst.WithItem)
         if node.asname is not None:
             yield from _targets(node.asname.name)
-    elif isinstance(node, cst.ExceptHandler):
+    elif kind is cst.ExceptHandler:
+        assert isinstance(node, cst.ExceptHandler)
         if node.name is not None:
             yield from _targets(node.name.name)
-    elif isinstance(node, (cst.Global, cst.Nonlocal)):
+    elif kind is cst.Global or kind is cst.Nonlocal:
+        assert isinstance(node, (cst.Global, cst.Nonlocal))
         yield from (item.name.value for item in node.names)
-    elif isinstance(node, (cst.Import, cst.ImportFrom)):
+    elif kind is cst.Import or kind is cst.ImportFrom:
+        assert isinstance(node, (cst.Import, cst.ImportFrom))
         yield from _alias_names(node)
-    elif isinstance(node, (cst.MatchAs, cst.MatchStar)) and node.name is not None:
-        yield node.name.value
+    elif (kind is cst.MatchAs or kind is cst.MatchStar) and node.name is not None:  # type: ignore[attr-defined]
+        yield node.name.value  # type: ignore[attr-defined]
+
+
+_TARGET_NODES = frozenset({cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.Del})
+_BINDING_NODES = frozenset(
+    {
+        cst.FunctionDef,
+        cst.ClassDef,
+        cst.Assign,
+        *_TARGET_NODES,
+        cst.WithItem,
+        cst.ExceptHandler,
+        cst.Global,
+        cst.Nonlocal,
+        cst.Import,
+        cst.ImportFrom,
+        cst.MatchAs,
+        cst.MatchStar,
+    }
+)
 
 
 def iter_function_bindings(function: cst.FunctionDef) -> Iterator[tuple[str, cst.CSTNode]]:
     """(name, binding statement) for every binding in ``function``'s own body (nested
     functions and classes bind their name here; their bodies are not entered)."""
     for node in walk(function.body, into_scopes=False):
-        for name in _binding_names(node):
-            yield name, node
+        if type(node) in _BINDING_NODES:
+            for name in _binding_names(node):
+                yield name, node
 
 
 class FileContext:
@@ -274,9 +302,9 @@ class FileContext:
         self.index = index
         self.module_name = module_name
         scan = _Scan(module)
-        self.calls: Sequence[Site] = scan.calls
-        self.attributes: Sequence[Site] = scan.attributes
-        self.annotations: Sequence[Site] = scan.annotations
+        self.calls: Sequence[Site[cst.Call]] = scan.calls
+        self.attributes: Sequence[Site[cst.Attribute]] = scan.attributes
+        self.annotations: Sequence[Site[cst.Annotation]] = scan.annotations
         self.summary: ModuleSummary = summarize(
             module, module_name, is_package, scan.nested_imports, scan.globals
         )

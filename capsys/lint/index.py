@@ -159,10 +159,10 @@ class ClassSummary:
     bases: tuple[str | None, ...]  # qualified names; None for an expression we cannot name
     decorators: tuple[str | None, ...]
     dataclass_frozen: bool | None  # None: not a @dataclass; else its frozen= flag
-    fields: tuple[tuple[str, str], ...]  # (name, annotation source) of annotated fields
+    fields: tuple[tuple[str, cst.BaseExpression], ...]  # (name, annotation) of annotated fields
     has_metaclass: bool = False
     defines_setattr: bool = False
-    behaviours: tuple[tuple[str, str | None], ...] = ()  # (name, return annotation source)
+    behaviours: tuple[tuple[str, cst.BaseExpression | None], ...] = ()  # (name, returns)
 
     @property
     def qualname(self) -> str:
@@ -274,9 +274,6 @@ def _target_names(target: cst.BaseExpression) -> Iterator[str]:
         yield from _target_names(target.value)
 
 
-_EMPTY_MODULE = cst.Module(body=[])
-
-
 def _decorator_info(
     node: cst.ClassDef, resolver: NameResolver
 ) -> tuple[tuple[str | None, ...], bool | None]:
@@ -302,21 +299,19 @@ def _class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> C
     bases = tuple(resolver.qualified(arg.value) for arg in node.bases if arg.keyword is None)
     has_metaclass = any(arg.keyword is not None for arg in node.bases)
     decorators, frozen = _decorator_info(node, resolver)
-    fields: list[tuple[str, str]] = []
-    behaviours: list[tuple[str, str | None]] = []
+    fields: list[tuple[str, cst.BaseExpression]] = []
+    behaviours: list[tuple[str, cst.BaseExpression | None]] = []
     defines_setattr = False
     body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
     for stmt in _top_level(body):
         if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
-            annotation = _EMPTY_MODULE.code_for_node(stmt.annotation.annotation)
-            fields.append((stmt.target.value, annotation))
+            fields.append((stmt.target.value, stmt.annotation.annotation))
         elif isinstance(stmt, cst.FunctionDef):
             if stmt.name.value in ("__setattr__", "__delattr__"):
                 defines_setattr = True
             if any(resolver.capsys_name(d.decorator) == "behaviour" for d in stmt.decorators):
-                returns = stmt.returns
-                code = _EMPTY_MODULE.code_for_node(returns.annotation) if returns else None
-                behaviours.append((stmt.name.value, code))
+                returns = stmt.returns.annotation if stmt.returns is not None else None
+                behaviours.append((stmt.name.value, returns))
     return ClassSummary(
         node.name.value,
         module,
@@ -492,8 +487,8 @@ class ProjectIndex:
 
     def behaviour_return(
         self, agent: str, name: str, _depth: int = 0
-    ) -> tuple[ClassSummary, str | None] | None:
-        """(defining class, return annotation source) of behaviour ``name`` of ``agent``,
+    ) -> tuple[ClassSummary, cst.BaseExpression | None] | None:
+        """(defining class, return annotation) of behaviour ``name`` of ``agent``,
         looked up through the agent's project base classes."""
         cls = self.lookup_class(agent)
         if cls is None or _depth > 16:

@@ -267,14 +267,13 @@ class ShapeBuilder:
         """The fields of a record class with their shapes (ClassVar fields excluded)."""
         resolver = self._resolver_of(cls.module)
         for name, annotation in cls.fields:
-            parsed = parse_annotation(annotation)
-            if parsed is None or resolver is None:
+            if resolver is None:
                 yield name, ANY_SHAPE
                 continue
-            head = parsed.value if isinstance(parsed, cst.Subscript) else parsed
+            head = annotation.value if isinstance(annotation, cst.Subscript) else annotation
             if resolver.qualified(head) == "typing.ClassVar":
                 continue
-            yield name, self.shape(parsed, resolver, depth)
+            yield name, self.shape(annotation, resolver, depth)
 
 
 def problem_of(shape: Shape, *, immutable: bool = False) -> Problem | None:

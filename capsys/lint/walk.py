@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-__all__ = ["children", "walk"]
+__all__ = ["children", "is_node", "walk"]
 
 # Fields that only hold whitespace, comments, parentheses or punctuation.
 _SKIP = frozenset(
@@ -53,6 +53,18 @@ _SKIP = frozenset(
     }
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# isinstance() against libcst classes goes through ABCMeta (slow); each concrete type is
+# classified once instead.
+_IS_NODE: dict[type, bool] = {}
+
+
+def is_node(value: object) -> bool:
+    """``isinstance(value, cst.CSTNode)``, memoised per concrete type."""
+    kind = type(value)
+    flag = _IS_NODE.get(kind)
+    if flag is None:
+        flag = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+    return flag
 
 
 def _fields(cls: type) -> tuple[str, ...]:
@@ -71,12 +83,26 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The child nodes that can hold code, in field order (not always source order)."""
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (list, tuple)):
+        kind = type(value)
+        if kind is tuple or kind is list:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if is_node(item):
                     yield item
+        elif is_node(value):
+            yield value
+
+
+_SCOPES = frozenset(
+    {
+        cst.FunctionDef,
+        cst.Lambda,
+        cst.ClassDef,
+        cst.ListComp,
+        cst.SetComp,
+        cst.DictComp,
+        cst.GeneratorExp,
+    }
+)
 
 
 def walk(node: cst.CSTNode, *, into_scopes: bool = True) -> Iterator[cst.CSTNode]:
@@ -86,19 +112,10 @@ def walk(node: cst.CSTNode, *, into_scopes: bool = True) -> Iterator[cst.CSTNode
     or comprehensions below ``node`` (it still yields those nodes themselves).
     """
     stack = [node]
-    scopes = (
-        cst.FunctionDef,
-        cst.Lambda,
-        cst.ClassDef,
-        cst.ListComp,
-        cst.SetComp,
-        cst.DictComp,
-        cst.GeneratorExp,
-    )
     while stack:
         current = stack.pop()
         yield current
-        if not into_scopes and current is not node and isinstance(current, scopes):
+        if not into_scopes and current is not node and type(current) in _SCOPES:
             continue
         found = list(children(current))
         found.reverse()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
 
@@ -67,7 +68,7 @@ def self_name(method: cst.FunctionDef) -> str | None:
     return params[0].name.value if params else None
 
 
-def agent_method(ctx: FileContext, site: Site) -> tuple[AgentClass, cst.FunctionDef] | None:
+def agent_method(ctx: FileContext, site: Site[Any]) -> tuple[AgentClass, cst.FunctionDef] | None:
     """The agent class and method whose body (maybe a nested def/lambda) holds ``site``."""
     found = site.scope.method()
     if found is None:
@@ -79,7 +80,7 @@ def agent_method(ctx: FileContext, site: Site) -> tuple[AgentClass, cst.Function
     return agent, method
 
 
-def rebinds(site: Site, method: cst.FunctionDef, name: str) -> bool:
+def rebinds(site: Site[Any], method: cst.FunctionDef, name: str) -> bool:
     """Whether a def or lambda nested in ``method`` around ``site`` rebinds ``name``."""
     chain = site.scope.chain
     inner = chain[chain.index(method) + 1 :] if method in chain else ()
@@ -292,7 +293,7 @@ def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
     return None
 
 
-def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> Shape | None:
+def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> Shape | None:
     """The evident type of an expression at ``site``, or None when it is not evident."""
     literal = literal_shape(ctx, expr)
     if literal is not None:

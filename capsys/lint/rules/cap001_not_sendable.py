@@ -29,6 +29,7 @@ def use(log: Tag[Log]) -> None:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import libcst as cst
 
@@ -37,17 +38,17 @@ from capsys.lint.context import FileContext, Site
 from capsys.lint.index import NameResolver
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import Boundary, boundary, expr_shape, is_agent_shape, self_name
-from capsys.lint.shapes import parse_annotation, problem_of
+from capsys.lint.shapes import problem_of
 
 CODE = "CAP001"
 
 
-def _is_self(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> bool:
+def _is_self(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> bool:
     found = site.scope.method()
     return found is not None and isinstance(expr, cst.Name) and expr.value == self_name(found[1])
 
 
-def _payload(ctx: FileContext, b: Boundary, site: Site) -> Iterator[Finding]:
+def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding]:
     for label, arg in b.payload:
         if _is_self(ctx, arg.value, site):
             continue  # CAP008
@@ -75,11 +76,10 @@ def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
     if returns is None:
         return  # CAP002 at the definition
     summary = ctx.index.module(cls.module)
-    annotation = parse_annotation(returns)
-    if summary is None or annotation is None:
+    if summary is None:
         return
     resolver = ctx.names if summary is ctx.summary else NameResolver(summary)
-    shape = ctx.shapes.shape(annotation, resolver)
+    shape = ctx.shapes.shape(returns, resolver)
     problem = problem_of(shape)
     if problem is None:
         return
@@ -90,7 +90,6 @@ def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
-        assert isinstance(site.node, cst.Call)
         b = boundary(ctx, site.node)
         if b is None:
             continue

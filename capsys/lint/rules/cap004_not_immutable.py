@@ -59,7 +59,6 @@ def _vals(
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.annotations:
-        assert isinstance(site.node, cst.Annotation)
         for node, sub in _vals(ctx, site.node.annotation):
             shape = ctx.shape(sub)
             if shape.kind is not ShapeKind.VAL:
@@ -70,15 +69,14 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             inner = shape.args[0].display() if shape.args else "Any"
             message = format_message(CODE, what=shape.display(), detail=problem.describe(inner))
             yield Finding(CODE, node, message)
-    for site in ctx.calls:
-        call = site.node
-        assert isinstance(call, cst.Call)
+    for call_site in ctx.calls:
+        call = call_site.node
         if ctx.names.capsys_name(call.func) != "val" or not call.args:
             continue
         arg = call.args[0]
         if arg.star or arg.keyword is not None:
             continue
-        evident = expr_shape(ctx, arg.value, site)
+        evident = expr_shape(ctx, arg.value, call_site)
         if evident is None:
             continue
         problem = static_problem(evident, immutable=True)

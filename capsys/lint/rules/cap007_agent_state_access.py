@@ -28,6 +28,7 @@ async with Runtime() as rt:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import libcst as cst
 
@@ -153,7 +154,7 @@ def _assignments(method: cst.FunctionDef, me: str, field: str) -> list[cst.CSTNo
     return found
 
 
-def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site) -> str | None:
+def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
     """The agent name when ``expr`` is evidently a Tag at ``site``."""
     spawned = _spawned(ctx, expr)
     if spawned is not None:
@@ -203,7 +204,6 @@ def _in_implementation(ctx: FileContext) -> bool:
 def _instantiations(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
         call = site.node
-        assert isinstance(call, cst.Call)
         if not ctx.is_agent_class(call.func):
             continue
         name = _short(ctx.qualified(call.func))
@@ -217,7 +217,6 @@ def _instantiations(ctx: FileContext) -> Iterator[Finding]:
 def _through_tag(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.attributes:
         node = site.node
-        assert isinstance(node, cst.Attribute)
         attr = node.attr.value
         if attr in _TAG_SURFACE or (attr.startswith("__") and attr.endswith("__")):
             continue
@@ -234,7 +233,6 @@ def _through_tag(ctx: FileContext) -> Iterator[Finding]:
 
 def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
-        assert isinstance(site.node, cst.Call)
         b = boundary(ctx, site.node)
         if b is None:
             continue

@@ -79,7 +79,6 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if me is None or rebinds(site, method, me):
             continue
         call = site.node
-        assert isinstance(call, cst.Call)
         for label, arg in _labelled(call):
             node = arg.value
             if not isinstance(node, cst.Name) or node.value != me:

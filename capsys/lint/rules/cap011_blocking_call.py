@@ -71,6 +71,8 @@ _FUNCTIONS: dict[str, str] = {
     "shutil.copytree": _THREAD,
     "shutil.rmtree": _THREAD,
     "shutil.move": _THREAD,
+    "select.select": _THREAD,
+    "urllib.request.urlretrieve": _HTTP,
 }
 _REQUESTS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
 _PATH_METHODS = frozenset(
@@ -91,7 +93,7 @@ def _blocking_function(ctx: FileContext, call: cst.Call) -> tuple[str, str] | No
     if hint is not None:
         return qualified.removeprefix("builtins."), hint
     module, _, attr = qualified.rpartition(".")
-    if module == "requests" and attr in _REQUESTS:
+    if module in ("requests", "httpx") and attr in _REQUESTS:
         return qualified, _HTTP
     return None
 
@@ -132,7 +134,6 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         behaviour = agent.behaviour(method)
         if behaviour is None or not behaviour.is_async or not site.scope.directly_in(method):
             continue
-        assert isinstance(site.node, cst.Call)
         blocking = _blocking_function(ctx, site.node) or _blocking_method(ctx, site.node, method)
         if blocking is None:
             continue

@@ -412,6 +412,7 @@ import time as t
 from pathlib import Path
 import requests
 import urllib.request
+import httpx
 
 class Poller(Agent):
     @behaviour
@@ -427,6 +428,8 @@ class Poller(Agent):
         p.write_text("z")
         s = socket.socket()
         s.recv(10)
+        httpx.post(url)
+        await httpx.AsyncClient().get(url)
 
         def later() -> None:
             t.sleep(1)
@@ -447,6 +450,7 @@ async def not_a_behaviour() -> None:
         where(code, 'Path("x").read_text()'),
         where(code, "p.write_text"),
         where(code, "s.recv"),
+        where(code, "httpx.post"),
     ]
 
 
