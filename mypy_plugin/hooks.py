@@ -23,6 +23,7 @@ from mypy.plugin import (
     FunctionContext,
     MethodContext,
 )
+from mypy.semanal import SemanticAnalyzer
 from mypy.semanal_shared import has_placeholder
 from mypy.types import AnyType, Type, TypeAliasType, TypeOfAny
 
@@ -198,7 +199,8 @@ class Hooks:
 
         def hook(ctx: ClassDefContext) -> None:
             try:
-                checks.check_agent_class(reporter, ctx)
+                if not _internal(ctx.api):
+                    checks.check_agent_class(reporter, ctx)
             except Exception:
                 if _strict():
                     raise
@@ -236,7 +238,12 @@ _INTERNAL = ("capsys", "runtime", "mypy_plugin")
 
 
 def _internal(api: object) -> bool:
-    module = api.tree.fullname if isinstance(api, TypeChecker) else ""
+    if isinstance(api, TypeChecker):
+        module = api.tree.fullname
+    elif isinstance(api, SemanticAnalyzer):
+        module = api.cur_mod_id
+    else:
+        return False
     return module.split(".", 1)[0] in _INTERNAL
 
 
