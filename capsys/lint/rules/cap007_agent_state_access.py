@@ -94,6 +94,16 @@ def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
     result: str | None = None
     names: set[str | None] = set()
     assigned = False
+    body = agent.node.body.body if isinstance(agent.node.body, cst.IndentedBlock) else ()
+    for stmt in body:  # a class-level declaration: `peer: Tag[Other]`
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if (
+                isinstance(small, cst.AnnAssign)
+                and isinstance(small.target, cst.Name)
+                and small.target.value == field
+            ):
+                assigned = True
+                names.add(_tag_annotation(ctx, small.annotation.annotation))
     for method in agent.methods:
         me = self_name(method)
         if me is None:

@@ -80,18 +80,32 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             continue
         call = site.node
         for label, arg in _labelled(call):
-            node = arg.value
-            if not isinstance(node, cst.Name) or node.value != me:
+            selves = list(_selves(arg.value, me))
+            if not selves:
                 continue
             detail = _detail(ctx, call, arg, label, me)
             if detail is None:
                 continue
-            fix = Fix.replace(
-                node,
-                cst.Attribute(value=cst.Name(me), attr=cst.Name("me")),
-                f"replace {me} by {me}.me",
-            )
-            yield Finding(CODE, node, format_message(CODE, detail=detail), fix)
+            for node in selves:
+                fix = Fix.replace(
+                    node,
+                    cst.Attribute(value=cst.Name(me), attr=cst.Name("me")),
+                    f"replace {me} by {me}.me",
+                )
+                yield Finding(CODE, node, format_message(CODE, detail=detail), fix)
+
+
+_DISPLAYS = (cst.Tuple, cst.List, cst.Set)
+
+
+def _selves(value: cst.BaseExpression, me: str) -> Iterator[cst.Name]:
+    """``self`` as the argument itself or as an item of a tuple/list/set display in it."""
+    if isinstance(value, cst.Name):
+        if value.value == me:
+            yield value
+    elif isinstance(value, _DISPLAYS):
+        for element in value.elements:
+            yield from _selves(element.value, me)
 
 
 def _labelled(call: cst.Call) -> Iterator[tuple[str, cst.Arg]]:

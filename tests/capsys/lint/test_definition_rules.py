@@ -315,6 +315,8 @@ def test_cap007_positions(tmp_path: Path) -> None:
 from runtime import Runtime
 
 class Counter(Agent):
+    boss: Tag[Agent]
+
     def __init__(self, peer: Tag["Counter"]) -> None:
         self.peer = peer
         self.n = 0
@@ -322,7 +324,7 @@ class Counter(Agent):
     @behaviour
     def inc(self) -> None:
         self.n += 1
-        print(self.peer.n, self.me.n)
+        print(self.peer.n, self.me.n, self.boss.state)
         self.peer.send(Counter.inc)
 
 counter = Counter(None)
@@ -341,6 +343,7 @@ async def main() -> None:
     assert _at(code, tmp_path, "CAP007") == [
         where(code, "self.peer.n"),
         where(code, "self.me.n"),
+        where(code, "self.boss.state"),
         where(code, "Counter(None)"),
         where(code, "tag.n"),
         where(code, "tag.n", 1),
@@ -391,6 +394,8 @@ class Worker(Agent):
         boss.send(Boss.register, self.me)
         print(self)
         f = lambda self: boss.send(Boss.register, self)
+        boss.send(Boss.register, (self, 1))
+        print((self, 2))
 """
     assert _at(code, tmp_path, "CAP008") == [
         where(code, "self)"),
@@ -398,6 +403,7 @@ class Worker(Agent):
         where(code, "self)", 2),
         where(code, "self)", 3),
         where(code, "self)", 4),
+        where(code, "self, 1"),
     ]
 
 
