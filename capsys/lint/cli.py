@@ -15,13 +15,13 @@ from typing import TextIO
 
 from capsys.config import Config, ConfigError, load_config
 from capsys.diagnostics import CODES
-from capsys.lint.engine import InternalError, fix_source
-from capsys.lint.files import config_excludes, discover
-from capsys.lint.index import ProjectIndex
-from capsys.lint.output import FORMATS, render
-from capsys.lint.runner import lint_paths
 
-__all__ = ["add_arguments", "run"]
+# The linter itself (libcst and the rules) is imported only when ``lint`` runs, so that
+# ``capsys rules`` / ``capsys explain`` start fast.
+
+__all__ = ["FORMATS", "add_arguments", "run"]
+
+FORMATS = ("text", "json", "sarif", "github")  # capsys.lint.output renders each
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -98,6 +98,9 @@ def _relative(path: Path) -> Path:
 
 def _fix(files: Sequence[Path], config: Config, *, write: bool, unsafe: bool, out: TextIO) -> int:
     """Apply (``write``) or show the fixes; returns the number of files changed."""
+    from capsys.lint.engine import fix_source
+    from capsys.lint.index import ProjectIndex
+
     index = ProjectIndex([config.root] if config.root is not None else [Path.cwd()])
     changed = 0
     for path in files:
@@ -120,6 +123,11 @@ def _fix(files: Sequence[Path], config: Config, *, write: bool, unsafe: bool, ou
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``capsys lint`` with parsed arguments; returns the exit status."""
+    from capsys.lint.engine import InternalError
+    from capsys.lint.files import config_excludes, discover
+    from capsys.lint.output import render
+    from capsys.lint.runner import lint_paths
+
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:

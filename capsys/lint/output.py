@@ -37,7 +37,7 @@ from capsys.lint.rules import implemented_codes
 
 __all__ = ["FORMATS", "JSON_SCHEMA", "SARIF_SCHEMA_URI", "render"]
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github")  # the same tuple as capsys.lint.cli.FORMATS
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/capsys/capsys"
 

@@ -302,3 +302,20 @@ def test_parallel_output_is_identical(
     monkeypatch.setattr(lint_runner, "PARALLEL_THRESHOLD", 4)
     _, parallel, _ = _run(capsys, "--no-cache", "--jobs", "2")
     assert parallel == serial and serial.count("\n") == 2 + 24
+
+
+def test_cli_formats_are_the_rendered_ones() -> None:
+    from capsys.lint import cli, output
+
+    assert cli.FORMATS == output.FORMATS
+
+
+def test_rules_command_does_not_import_the_linter() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from capsys.cli import main; main(['rules']); print('libcst' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False")
