@@ -190,6 +190,7 @@ class TrioLoop(Loop):
         self.token = trio.lowlevel.current_trio_token()
         self.thread_id = _get_ident()
         self.nursery: Any = None  # set by a worker that runs async behaviours
+        self.scopes: set[Any] = set()
 
     def call_threadsafe(self, fn: Callable[..., object], *args: Any) -> bool:
         try:
@@ -205,11 +206,21 @@ class TrioLoop(Loop):
         return self.trio.Event()
 
     def start(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
-        self.nursery.start_soon(fn, *args)
+        self.nursery.start_soon(self._guarded, fn, args)
+
+    async def _guarded(self, fn: Callable[..., Coroutine[Any, Any, None]], args: Any) -> None:
+        # Each task gets its own cancel scope: cancelling the nursery's would also
+        # cancel the worker loop that runs inside it.
+        with self.trio.CancelScope() as scope:
+            self.scopes.add(scope)
+            try:
+                await fn(*args)
+            finally:
+                self.scopes.discard(scope)
 
     def cancel_tasks(self) -> None:
-        if self.nursery is not None:
-            self.nursery.cancel_scope.cancel()
+        for scope in list(self.scopes):
+            scope.cancel()
 
     def checkpoint(self) -> Awaitable[None]:
         return self.trio.lowlevel.checkpoint()

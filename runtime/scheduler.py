@@ -324,6 +324,8 @@ class Worker:
             # Only the runtime cancels these tasks (shutdown past its timeout).
             self.inflight -= 1
             self.rt.dead_letter(msg, cell)  # also answers an ask with AgentStopped
+            self.stop_cell(cell)  # the runtime is closing: stop it now (on_stop runs)
+            self.rt.check_quiet()
             raise
         except Exception as exc:
             self.handled += 1

@@ -22,6 +22,12 @@ from runtime import (
 pytestmark = pytest.mark.anyio
 
 
+def threads() -> set[threading.Thread]:
+    """The live threads, without trio's idle thread cache (the I/O thread of the
+    anyio pytest plugin's trio guest run starts and parks there, not ours)."""
+    return {t for t in threading.enumerate() if not t.name.startswith("Trio thread")}
+
+
 @pytest.fixture(autouse=True)
 def _fresh_events() -> None:
     EVENTS.clear()
@@ -205,13 +211,13 @@ async def test_stop_policy_and_dead_letters() -> None:
 
 
 async def test_escalate_ends_the_runtime_with_the_error() -> None:
-    before = set(threading.enumerate())
+    before = threads()
     with pytest.raises(ValueError, match="esc failed"):
         async with Runtime(workers=2) as rt:
             f = rt.spawn(FlakyEscalate, "esc")
             f.send(Flaky.work, True)
             await anyio.sleep(30)  # cancelled by the escalation
-    assert set(threading.enumerate()) == before
+    assert threads() == before
 
 
 stops: list[str] = []
@@ -370,3 +376,27 @@ async def test_blocked_behaviour_does_not_stall_others() -> None:
             assert not opened.is_set()
             opened.set()
             assert await gate.ask(Gate.get) == 0
+
+
+class Dreamer(Agent):
+    @behaviour
+    async def dream(self) -> None:
+        await anyio.sleep(60)
+
+    def on_stop(self) -> None:
+        stops.append("dreamer stopped")
+
+
+async def test_error_in_body_cancels_running_async_behaviours() -> None:
+    stops.clear()
+    before = threads()
+    with anyio.fail_after(20):  # far below the 30 s drain timeout: no waiting for it
+        with pytest.raises(LookupError):
+            async with Runtime(workers=2) as rt:
+                d = rt.spawn(Dreamer)
+                d.send(Dreamer.dream)
+                await anyio.sleep(0.05)
+                raise LookupError("stop everything")
+    assert stops == ["dreamer stopped"]
+    assert rt.dead_letters.count == 1  # the cancelled dream
+    assert threads() == before
