@@ -200,7 +200,9 @@ class Runtime:
         self.workers: list[Worker] = []
         self.inject: collections.deque[Cell] = collections.deque()
         self.inject_hi: collections.deque[Cell] = collections.deque()
-        self.live: set[Cell] = set()  # cells with an on_stop hook that still must run
+        # Cells with an on_stop hook that still must run; set.add/discard are atomic
+        # under the GIL (and lock the set on free-threaded builds).
+        self.live: set[Cell] = set()
         self.mute_lock = threading.Lock()
         self._idle_lock = threading.Lock()
         self._parked: list[Worker] = []

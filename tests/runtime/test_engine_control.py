@@ -400,3 +400,24 @@ async def test_error_in_body_cancels_running_async_behaviours() -> None:
     assert stops == ["dreamer stopped"]
     assert rt.dead_letters.count == 1  # the cancelled dream
     assert threads() == before
+
+
+class Urgent(Agent):
+    priority = Priority.CRITICAL
+
+    @behaviour
+    def hit(self, n: int) -> None:
+        pass
+
+
+async def test_priority_is_honoured_by_the_scheduler() -> None:
+    async with Runtime(deterministic=True, seed=3) as rt:
+        normal = [rt.spawn(Player, str(i)) for i in range(3)]
+        urgent = rt.spawn(Urgent)
+        for p in normal:
+            p.send(Player.hit, 0)
+        for i in range(5):
+            urgent.send(Urgent.hit, i)
+    order = [name for name, _ in rt.trace]
+    assert order[:5] == ["Urgent#1"] * 5
+    assert sorted(order[5:]) == ["Player#1", "Player#2", "Player#3"]
