@@ -86,50 +86,6 @@ def parse(stdout: str, root: Path) -> tuple[Finding, ...]:
     return tuple(findings)
 
 
-def runtime_search_path(folder: Path) -> list[str]:
-    """Where mypy finds capsys, mypy_plugin and runtime.
-
-    Until ``runtime/core.py`` (``Runtime``, written in parallel with the plugin) exists
-    in the tree, a typed stub of its contract stands in for ``runtime.core`` and the
-    package's ``__init__``; every other runtime module is the real one.
-    """
-    if (REPO / "runtime" / "core.py").is_file() and (REPO / "runtime" / "__init__.py").is_file():
-        return [str(REPO)]
-    stubs = folder / "_runtime_stub"
-    package = stubs / "runtime"
-    if not package.exists():
-        package.mkdir(parents=True)
-        for entry in (REPO / "runtime").iterdir():
-            if entry.name not in ("core.py", "__init__.py", "__pycache__"):
-                (package / entry.name).symlink_to(entry)
-        (package / "core.pyi").write_text(_CORE_STUB)
-        (package / "__init__.pyi").write_text(_INIT_STUB)
-    return [str(stubs), str(REPO)]
-
-
-_CORE_STUB = """\
-from collections.abc import Callable
-from typing import TypeVar
-from typing_extensions import ParamSpec, Self
-from capsys.agent import Agent
-from capsys.tag import Tag
-
-P = ParamSpec("P")
-A = TypeVar("A", bound=Agent)
-
-class Runtime:
-    def __init__(self, workers: int | None = None) -> None: ...
-    def spawn(self, cls: Callable[P, A], /, *args: P.args, **kwargs: P.kwargs) -> Tag[A]: ...
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-"""
-_INIT_STUB = """\
-from runtime.core import Runtime as Runtime
-from runtime.primitives import broadcast as broadcast, channel as channel, quorum as quorum
-from runtime.primitives import Channel as Channel
-"""
-
-
 @contextmanager
 def _cwd(folder: Path) -> Iterator[None]:
     old = Path.cwd()
@@ -157,7 +113,6 @@ def run_mypy(
     ini: str = "",
     pyproject: str | None = None,
     cache_dir: Path | None = None,
-    plugin: bool = True,
     strict: bool = True,
     extra_args: Iterable[str] = (),
 ) -> Result:
@@ -167,10 +122,10 @@ def run_mypy(
     (``CAPSYS_PLUGIN_STRICT``) so a bug fails the test instead of hiding.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    search = ":".join(runtime_search_path(folder))
-    plugins = "plugins = mypy_plugin\n" if plugin else ""
     config = folder / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = {strict}\n{plugins}mypy_path = {search}\n{ini}")
+    config.write_text(
+        f"[mypy]\nstrict = {strict}\nplugins = mypy_plugin\nmypy_path = {REPO}\n{ini}"
+    )
     if pyproject is not None:
         (folder / "pyproject.toml").write_text(pyproject)
     args = ["--config-file", str(config), "--no-error-summary", "--hide-error-context"]
