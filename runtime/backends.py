@@ -80,8 +80,12 @@ class _AioReply(asyncio.Future):  # type: ignore[type-arg]
     tid: int
 
     def resolve(self, ok: bool, value: Any) -> None:
-        if _get_ident() == self.tid:
-            _aio_set(self, ok, value)
+        if _get_ident() == self.tid:  # same loop: resolve in place (the common case)
+            if not self.done():
+                if ok:
+                    self.set_result(value)
+                else:
+                    self.set_exception(value)
             return
         # RuntimeError: the asker's loop is closed, nobody is waiting.
         with contextlib.suppress(RuntimeError):
