@@ -21,6 +21,15 @@ def test_no_internal_error(result: Result) -> None:
     assert not result.internal_error, result.stdout + result.stderr
 
 
+def test_type_ignore_with_a_capsys_code_is_used(result: Result) -> None:
+    # The "suppressed" case's markers show the findings are gone; --strict would also
+    # warn about an ignore that suppressed nothing.
+    unused = [
+        f for f in result.findings if f.code == "unused-ignore" and f.path.startswith("case_")
+    ]
+    assert unused == [], result.stdout
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_findings_match_markers(result: Result, name: str) -> None:
     path = f"case_{name}.py"
