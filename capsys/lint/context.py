@@ -134,6 +134,8 @@ class _Scan:
         self.nested_imports: list[cst.Import | cst.ImportFrom] = []
         self.globals: list[str] = []
         self.bound: set[str] = set()
+        self.params: list[cst.Param] = []
+        self.assigns: list[cst.Assign | cst.AnnAssign] = []
         self._run(module)
 
     def _run(self, module: cst.Module) -> None:
@@ -151,7 +153,11 @@ class _Scan:
             elif kind is cst.Annotation:
                 annotations.append(Site(cast(cst.Annotation, node), scope))
             elif kind is cst.Param:
-                bound.add(cast(cst.Param, node).name.value)
+                param = cast(cst.Param, node)
+                bound.add(param.name.value)
+                self.params.append(param)
+            elif kind is cst.Assign or kind is cst.AnnAssign:
+                self.assigns.append(cast("cst.Assign | cst.AnnAssign", node))
             elif kind is cst.AssignTarget:
                 target = cast(cst.AssignTarget, node).target
                 if isinstance(target, cst.Name):
@@ -305,6 +311,8 @@ class FileContext:
         self.calls: Sequence[Site[cst.Call]] = scan.calls
         self.attributes: Sequence[Site[cst.Attribute]] = scan.attributes
         self.annotations: Sequence[Site[cst.Annotation]] = scan.annotations
+        self.params: Sequence[cst.Param] = scan.params  # every parameter, any scope
+        self.assigns: Sequence[cst.Assign | cst.AnnAssign] = scan.assigns  # any scope
         self.summary: ModuleSummary = summarize(
             module, module_name, is_package, scan.nested_imports, scan.globals
         )

@@ -164,20 +164,62 @@ def _assignments(method: cst.FunctionDef, me: str, field: str) -> list[cst.CSTNo
     return found
 
 
+def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
+    """(names, self fields) that may hold a Tag somewhere in the file: a cheap filter so
+    the precise, per-scope check runs only where it can find something."""
+    key = ("tag-candidates", 0)
+    cached = ctx.memo.get(key)
+    if isinstance(cached, tuple):
+        return cached
+    names = {
+        p.name.value
+        for p in ctx.params
+        if p.annotation is not None and _tag_annotation(ctx, p.annotation.annotation)
+    }
+    fields: set[str] = set()
+    for node in ctx.assigns:
+        if isinstance(node, cst.AnnAssign):
+            targets = [node.target]
+            is_tag = _tag_annotation(ctx, node.annotation.annotation) is not None
+        else:
+            targets = [t.target for t in node.targets]
+            value = node.value
+            is_tag = _spawned(ctx, value) is not None or (
+                isinstance(value, cst.Name) and value.value in names
+            )
+        if not is_tag:
+            continue
+        for target in targets:
+            if isinstance(target, cst.Name):
+                names.add(target.value)
+                fields.add(target.value)  # maybe a class-level field declaration
+            elif isinstance(target, cst.Attribute):
+                fields.add(target.attr.value)
+    result = (frozenset(names), frozenset(fields))
+    ctx.memo[key] = result
+    return result
+
+
 def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
     """The agent name when ``expr`` is evidently a Tag at ``site``."""
     spawned = _spawned(ctx, expr)
     if spawned is not None:
         return spawned
-    found = agent_method(ctx, site)
-    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and found:
+    tag_names, tag_fields = _candidates(ctx)
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        attr = expr.attr.value
+        if attr != "me" and attr not in tag_fields:
+            return None
+        found = agent_method(ctx, site)
+        if found is None:
+            return None
         agent, method = found
         if expr.value.value == self_name(method):
-            if expr.attr.value == "me":
+            if attr == "me":
                 return agent.name
-            return _tag_field(ctx, agent, expr.attr.value)
+            return _tag_field(ctx, agent, attr)
         return None
-    if not isinstance(expr, cst.Name):
+    if not isinstance(expr, cst.Name) or expr.value not in tag_names:
         return None
     function = site.scope.function
     if function is None or site.scope.in_lambda:
