@@ -182,6 +182,13 @@ class Runtime:
             raise ValueError(f"Runtime(workers={n}): at least one worker is needed")
         self.n_workers: int = n
         self.capacity: int = opts["mailbox_capacity"]
+        explicit = {**(_defaults.get() or {}), **given}
+        # Watermarks not given follow a smaller capacity (80% / 20% of it), so
+        # Runtime(mailbox_capacity=10) works without restating them.
+        if "high_water" not in explicit:
+            opts["high_water"] = min(opts["high_water"], max(1, self.capacity * 4 // 5))
+        if "low_water" not in explicit:
+            opts["low_water"] = min(opts["low_water"], opts["high_water"] // 4)
         self.high_water: int = opts["high_water"]
         self.low_water: int = opts["low_water"]
         if not 0 <= self.low_water < self.high_water <= self.capacity:

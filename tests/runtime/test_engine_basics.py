@@ -322,3 +322,12 @@ async def test_sync_ping_pong_stays_on_one_worker() -> None:
         a.send(PingPong.ping, b, 20_000)
     assert rt.stats().steals == 0  # the LIFO slot kept the pair on one thread
     assert rt.stats().handled == 20_001
+
+
+def test_watermarks_follow_a_small_capacity() -> None:
+    rt = Runtime(mailbox_capacity=10)
+    assert (rt.capacity, rt.high_water, rt.low_water) == (10, 8, 2)
+    rt = Runtime(mailbox_capacity=10, high_water=9)
+    assert (rt.high_water, rt.low_water) == (9, 2)
+    with pytest.raises(ValueError, match="low_water < high_water <= mailbox_capacity"):
+        Runtime(mailbox_capacity=10, high_water=20)
