@@ -134,7 +134,9 @@ class StopHandle:
         cell = self._cell
         rt = cell.rt
         x = cell.extra()
-        w, _ = current(rt)
+        w, me = current(rt)
+        if me is cell:
+            return  # an agent awaiting its own stop: it happens when this message ends
         loop = w.loop if w is not None and w.loop is not None else current_loop()
         reply = loop.new_reply()
         with rt.mute_lock:

@@ -421,3 +421,26 @@ async def test_priority_is_honoured_by_the_scheduler() -> None:
     order = [name for name, _ in rt.trace]
     assert order[:5] == ["Urgent#1"] * 5
     assert sorted(order[5:]) == ["Player#1", "Player#2", "Player#3"]
+
+
+class Quitter(Agent):
+    def __init__(self) -> None:
+        self.n = 0
+
+    @behaviour
+    async def quit(self) -> int:
+        await self.runtime.stop(self.me)  # must not wait for itself
+        return self.n
+
+    @behaviour
+    def tick(self) -> None:
+        self.n += 1
+
+
+async def test_agent_can_stop_itself() -> None:
+    async with Runtime() as rt:
+        q = rt.spawn(Quitter)
+        q.send(Quitter.tick)
+        assert await q.ask(Quitter.quit) == 1
+        with pytest.raises(AgentStopped):
+            await q.ask(Quitter.tick)
