@@ -409,11 +409,13 @@ class _Moved:
 
 
 def _merge_sites(a: tuple[MoveSite, ...], b: tuple[MoveSite, ...]) -> tuple[MoveSite, ...]:
-    out = list(a)
-    for site in b:
-        if not any(site is s for s in out):
-            out.append(site)
-    return tuple(out)
+    """The union of two site lists; a site is its moved node (one per node: a loop
+    evaluating the same move again adds nothing, so the fixpoint is reached)."""
+    if a == b:
+        return a
+    seen = {id(site.node) for site in a}
+    extra = tuple(site for site in b if id(site.node) not in seen)
+    return a + extra if extra else a
 
 
 @dataclass
@@ -539,6 +541,7 @@ class _ScopeAnalysis:
         self.loops: list[_Loop] = []
         self.try_frames: list[list[_Flow]] = []
         self.non_fresh_seen: set[int] = set()
+        self.sites: dict[int, MoveSite] = {}  # one MoveSite per moved node
         self.alias_seen: set[int] = set()
         if isinstance(scope, cst.FunctionDef):
             params = _param_list(scope.params)
@@ -996,7 +999,10 @@ class _ScopeAnalysis:
             self.move(value, "consume()", state)
 
     def move(self, name: cst.Name, how: str, state: _State) -> None:
-        state.moved[name.value] = _Moved(True, (MoveSite(name, how),))
+        site = self.sites.get(id(name))
+        if site is None:
+            site = self.sites[id(name)] = MoveSite(name, how)
+        state.moved[name.value] = _Moved(True, (site,))
 
     def expr(self, node: cst.BaseExpression, state: _State) -> _Flow:
         """Evaluate ``node`` in order: report loads of moved names, then apply moves."""

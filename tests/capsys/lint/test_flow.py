@@ -320,6 +320,25 @@ class TestLoops:
         assert analyzed.moves() == {(5, 28, "h", False)}
         (use,) = analyzed.result.uses_after_move
         assert use.repeated_move
+        assert len(use.sites) == 1  # one site per moved node, however many rounds
+
+    def test_nested_loops_keep_one_site_per_move(self) -> None:
+        analyzed = Analyzed(
+            """\
+            def f(sinks) -> None:
+                h = iso([1])
+                for a in sinks:
+                    for b in sinks:
+                        while a:
+                            for c in sinks:
+                                if c:
+                                    consume(h)
+                                else:
+                                    h.take()
+            """
+        )
+        assert analyzed.move_lines() == {9, 11}
+        assert {len(u.sites) for u in analyzed.result.uses_after_move} == {2}
 
     def test_rebinding_in_the_loop_is_fine(self) -> None:
         assert (

@@ -115,7 +115,7 @@ def _findings(source: str) -> dict[int, bool]:
     return lines
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=bodies, runs=st.lists(st.lists(st.booleans(), max_size=8), min_size=1, max_size=4))
 def test_analysis_agrees_with_the_runtime(body: list[str], runs: list[list[bool]]) -> None:
     source = _program(body)
