@@ -114,20 +114,30 @@ def run_mypy(
     pyproject: str | None = None,
     cache_dir: Path | None = None,
     strict: bool = True,
+    toml_config: bool = False,
     extra_args: Iterable[str] = (),
 ) -> Result:
     """mypy --strict with the plugin on ``targets`` (paths relative to ``folder``).
 
-    ``cache_dir`` None means ``--no-incremental``; the plugin re-raises its own errors
-    (``CAPSYS_PLUGIN_STRICT``) so a bug fails the test instead of hiding.
+    The mypy configuration goes to ``mypy.ini`` (``ini`` is appended to it), or with
+    ``toml_config`` to ``[tool.mypy]`` of the same ``pyproject.toml`` that holds
+    ``pyproject``. ``cache_dir`` None means ``--no-incremental``; the plugin re-raises
+    its own errors (``CAPSYS_PLUGIN_STRICT``) so a bug fails the test instead of hiding.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "mypy.ini"
-    config.write_text(
-        f"[mypy]\nstrict = {strict}\nplugins = mypy_plugin\nmypy_path = {REPO}\n{ini}"
-    )
-    if pyproject is not None:
-        (folder / "pyproject.toml").write_text(pyproject)
+    if toml_config:
+        config = folder / "pyproject.toml"
+        config.write_text(
+            f'[tool.mypy]\nstrict = {str(strict).lower()}\nplugins = ["mypy_plugin"]\n'
+            f'mypy_path = "{REPO}"\n\n{pyproject or ""}'
+        )
+    else:
+        config = folder / "mypy.ini"
+        config.write_text(
+            f"[mypy]\nstrict = {strict}\nplugins = mypy_plugin\nmypy_path = {REPO}\n{ini}"
+        )
+        if pyproject is not None:
+            (folder / "pyproject.toml").write_text(pyproject)
     args = ["--config-file", str(config), "--no-error-summary", "--hide-error-context"]
     if cache_dir is None:
         args.append("--no-incremental")

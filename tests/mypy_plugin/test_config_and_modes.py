@@ -59,6 +59,18 @@ def test_config_selects_codes(
     assert result.cap("snippet.py") == expected, result.stdout
 
 
+def test_plugin_and_capsys_settings_in_one_pyproject(tmp_path: Path, mypy_cache: Path) -> None:
+    write_files(tmp_path, {"snippet.py": SNIPPET})
+    result = run_mypy(
+        tmp_path,
+        ["snippet.py"],
+        pyproject="[tool.capsys]\ncheck-any = false\n",
+        toml_config=True,
+        cache_dir=mypy_cache,
+    )
+    assert result.cap("snippet.py") == ALL - {(ANY_LINE, "CAP012")}, result.stdout
+
+
 def test_malformed_config_is_a_clean_usage_error(tmp_path: Path) -> None:
     write_files(tmp_path, {"snippet.py": SNIPPET})
     result = run_mypy(tmp_path, ["snippet.py"], pyproject='[tool.capsys]\nignore = ["CAP999"]\n')
