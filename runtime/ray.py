@@ -14,11 +14,10 @@ How it maps onto Ray:
   ``control`` group, so ``rt.stop`` takes effect after the message in progress (queued
   messages go to the dead letters), as on the local runtime.
 * **Ordering.** Ray executes the calls one caller submits to one actor in submission
-  order (its default in-order scheduling queue; ``allow_out_of_order_execution`` stays
-  off and tasks are never retried), so messages from one sender to one receiver are
-  handled in the order sent. Ray documents this for single-threaded actors; a host
-  also has the control thread, but every message goes through the one-thread default
-  group, in queue order (``tests/runtime/ray`` checks it).
+  order: with ``max_concurrency=1`` (not async, no retries) it gives the actor its
+  ordered per-caller queue, and every message goes through the one-thread default group
+  (the control group never runs behaviours). So messages from one sender to one
+  receiver are handled in the order sent (``tests/runtime/ray`` checks it).
 * **The boundary.** Arguments pass ``capsys.sendable.prepare_payload`` on the sending
   side, so a non-sendable value raises ``NotSendableError`` before anything is
   serialized and an ``Iso`` is moved (the sender's handle dies). Each moved ``Iso``
@@ -647,7 +646,8 @@ class RayRuntime:
     (``None``: unbounded). ``debug``: deep sendability checks. ``shutdown_timeout``:
     seconds to wait for pending messages on exit. ``actor_options``: extra
     ``.options(...)`` for every agent actor (e.g. resources); agents default to
-    ``num_cpus=0`` so that many fit on a small machine.
+    ``num_cpus=0`` so that many fit on a small machine (concurrency, retries and the
+    pending-call limit are the runtime's own and cannot be overridden).
     """
 
     def __init__(
@@ -722,10 +722,13 @@ class RayRuntime:
         )
         options = {
             "num_cpus": 0,
-            "max_restarts": 0,
-            "max_task_retries": 0,  # a retry could reorder messages
-            "max_pending_calls": self.settings.mailbox_capacity or -1,
             **self.settings.actor_options,
+            # Not overridable: one thread in the default group is what makes Ray pick its
+            # ordered per-caller queue; a retry or restart could reorder or replay messages.
+            "max_concurrency": 1,
+            "max_restarts": 0,
+            "max_task_retries": 0,
+            "max_pending_calls": self.settings.mailbox_capacity or -1,
         }
         ctx.count_sent()  # the spawn itself: done once __init__ and on_start have run
         try:
