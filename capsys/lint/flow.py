@@ -846,6 +846,8 @@ class _ScopeAnalysis:
 
     def closure_check(self, node: cst.FunctionDef | cst.Lambda, state: _State) -> None:
         """A function or lambda defined after a move that reads the moved name."""
+        if not state.moved:
+            return
         inner = bound_names(node)
         body = node.body
         for name in load_names(body):

@@ -37,8 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
 from capsys.lint.escape import SharedGlobalUse, mutable_global_kinds, shared_global_uses
@@ -70,16 +68,17 @@ def _detail(use: SharedGlobalUse, owner: str, role: str, kind: str) -> str:
 def check(ctx: FileContext) -> Iterator[Finding]:
     if not ctx.agent_classes:
         return
-    local = ctx.mutable_globals
+    # Mutable module-level names of this file (and names rebound with `global`: a file
+    # without any has no global statement either), plus those imported from project files.
+    mutable = set(ctx.mutable_globals)
+    mutable.update(
+        local
+        for local, qualified in ctx.summary.imports.items()
+        if local not in mutable and ctx.index.mutable_global(qualified)
+    )
+    if not mutable:
+        return
     kinds = mutable_global_kinds(ctx.module)
-
-    def is_mutable(name: str) -> bool:
-        if name in local:
-            return True
-        if name in ctx.summary.defined:
-            return False
-        qualified = ctx.qualified(cst.Name(name))
-        return qualified is not None and ctx.index.mutable_global(qualified)
 
     for agent in ctx.agent_classes:
         behaviours = {id(b.node) for b in agent.behaviours}
@@ -91,7 +90,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             else:
                 continue
             owner = f"{agent.name}.{method.name.value}"
-            for use in shared_global_uses(method, is_mutable):
+            for use in shared_global_uses(method, mutable.__contains__):
                 kind = kinds.get(use.name, "mutable value")
                 if kind == "global":
                     kind = "variable"
