@@ -393,9 +393,10 @@ def held_agent(shape: Shape) -> str | None:
 
 
 def holding_detail(what: str, agent: str) -> str:
+    """CAP007's wording for an agent object at a boundary (the linter's too)."""
     return (
         f"{what} is an agent object ({agent}): holding another agent's object reaches its "
-        f"state around its mailbox; use its Tag[{agent}] instead"
+        f"state around its mailbox; pass its Tag[{agent}] instead"
     )
 
 
@@ -523,7 +524,7 @@ def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
     info = made.type
     if is_agent(info):
         detail = (
-            f"Agent class {info.name} is instantiated directly, so its state would be reachable "
+            f"agent {info.name} is instantiated directly, so its state would be reachable "
             f"around its mailbox; create it with rt.spawn({info.name}, ...) and use the Tag"
         )
         reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
