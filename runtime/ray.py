@@ -192,9 +192,9 @@ class _Context:
     """What one process (the driver, or one agent's actor) knows: its own message
     counters, the agents it spawned and stopped, and the dead letters it recorded."""
 
-    def __init__(self, sender: str, debug: bool, keep: int) -> None:
+    def __init__(self, sender: str, deep: bool, keep: int) -> None:
         self.sender = sender  # "outside" for the driver, else the agent's name
-        self.debug = debug
+        self.deep = deep  # deep sendability checks
         self.keep = keep
         self.lock = threading.Lock()
         self.sent = 0  # messages (and spawns) this process submitted to an agent
@@ -287,7 +287,7 @@ class RayAddress:
         form (once: a retried submission sends the same boxes)."""
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         if args or kwargs:
-            args, kwargs = _box(*prepare_payload(entry.what, args, kwargs, self.ctx.debug))
+            args, kwargs = _box(*prepare_payload(entry.what, args, kwargs, self.ctx.deep))
         return entry.name, entry.what, args, kwargs
 
     def _submit(
@@ -406,7 +406,7 @@ class _Host:
         settings: _Settings,
     ) -> None:
         global _context
-        ctx = _context = _Context(name, settings.debug, settings.dead_letters_kept)
+        ctx = _context = _Context(name, settings.deep, settings.dead_letters_kept)
         self.ctx = ctx
         self.cls = cls
         self.name = name
@@ -509,7 +509,7 @@ class _Host:
         if not reply:
             return _OK, None
         try:
-            value = check_value(result, f"the reply of {what}", self.ctx.debug)
+            value = check_value(result, f"the reply of {what}", self.ctx.deep)
         except Exception as exc:
             return _ERROR, _portable(exc)
         return _OK, (_IsoBox(value.take()) if value.__class__ is Iso else value)
@@ -572,7 +572,7 @@ _HostActor: Any = ray.remote(concurrency_groups={_CONTROL: 1})(_Host)  # type: i
 class _Settings(NamedTuple):
     """What every process of one runtime must agree on (sent to each host)."""
 
-    debug: bool
+    deep: bool
     dead_letters_kept: int
     mailbox_capacity: int | None
     actor_options: dict[str, Any]
@@ -643,7 +643,10 @@ class RayRuntime:
 
     ``address`` / ``namespace`` / ``ray_init_options`` go to ``ray.init`` when Ray is
     not initialised yet. ``mailbox_capacity``: Ray's per-caller pending-call limit
-    (``None``: unbounded). ``debug``: deep sendability checks. ``shutdown_timeout``:
+    (``None``: unbounded). ``deep_checks`` (default on, unlike the local runtime's
+    shallow default): every argument and reply is walked for sendability, because it is
+    serialized anyway (the walk costs far less than the pickling) and a shallow check
+    would let a list inside a tuple be silently copied to the agent. ``shutdown_timeout``:
     seconds to wait for pending messages on exit. ``actor_options``: extra
     ``.options(...)`` for every agent actor (e.g. resources); agents default to
     ``num_cpus=0`` so that many fit on a small machine (concurrency, retries and the
@@ -656,7 +659,7 @@ class RayRuntime:
         namespace: str | None = None,
         *,
         mailbox_capacity: int | None = None,
-        debug: bool = False,
+        deep_checks: bool = True,
         shutdown_timeout: float = 30.0,
         dead_letters_kept: int = 1000,
         actor_options: dict[str, Any] | None = None,
@@ -669,7 +672,7 @@ class RayRuntime:
         self.shutdown_timeout = shutdown_timeout
         self.ray_init_options = ray_init_options
         self.settings = _Settings(
-            debug, dead_letters_kept, mailbox_capacity, dict(actor_options or {})
+            deep_checks, dead_letters_kept, mailbox_capacity, dict(actor_options or {})
         )
         self._ctx: _Context | None = None
         self._entered = False
@@ -681,7 +684,7 @@ class RayRuntime:
     def _attached(cls, ctx: _Context, settings: _Settings) -> RayRuntime:
         """The ``self.runtime`` of an agent: the same runtime, seen from its actor."""
         rt = cls(
-            debug=settings.debug,
+            deep_checks=settings.deep,
             dead_letters_kept=settings.dead_letters_kept,
             mailbox_capacity=settings.mailbox_capacity,
             actor_options=settings.actor_options,
@@ -710,7 +713,7 @@ class RayRuntime:
         given_kwargs: dict[str, Any] = kwargs
         if args or kwargs:
             given_args, given_kwargs = prepare_payload(
-                info.spawn_what, args, kwargs, self.settings.debug
+                info.spawn_what, args, kwargs, self.settings.deep
             )
         given_args, given_kwargs = _box(given_args, given_kwargs)
         number = next(ctx.numbers.setdefault(info.name, itertools.count(1)))
@@ -786,7 +789,7 @@ class RayRuntime:
             ray.init(address=self.address, **options)
             self._owns_ray = True
         self._ctx = _context = _Context(
-            "outside", self.settings.debug, self.settings.dead_letters_kept
+            "outside", self.settings.deep, self.settings.dead_letters_kept
         )
         return self
 
