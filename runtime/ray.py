@@ -195,7 +195,6 @@ class _Context:
     def __init__(self, sender: str, deep: bool, keep: int) -> None:
         self.sender = sender  # "outside" for the driver, else the agent's name
         self.deep = deep  # deep sendability checks
-        self.keep = keep
         self.lock = threading.Lock()
         self.sent = 0  # messages (and spawns) this process submitted to an agent
         self.done = 0  # messages (and its own spawn) this agent's host completed
