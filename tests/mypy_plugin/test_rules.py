@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from capsys.diagnostics import format_message
+from capsys.sendable import SUGGESTIONS
 from tests.mypy_plugin.cases import CASES, HEADER
 from tests.mypy_plugin.harness import Result, expected_markers, run_mypy, write_files
 
@@ -35,3 +37,79 @@ def test_findings_match_markers(result: Result, name: str) -> None:
     path = f"case_{name}.py"
     expected = expected_markers(HEADER + CASES[name])
     assert result.cap(path) == expected, result.messages(path)
+
+
+LIST_HINT = SUGGESTIONS["builtins.list"]
+EXPECTED_MESSAGES = [
+    (
+        "send_arguments",
+        "CAP001",
+        format_message(
+            "CAP001", what="Argument 1 of send to Sink.take (list[int])", detail=LIST_HINT
+        ),
+    ),
+    (
+        "ask_reply",
+        "CAP001",
+        format_message(
+            "CAP001", what="The reply of ask to Store.dump (list[int])", detail=LIST_HINT
+        ),
+    ),
+    (
+        "spawn_arguments",
+        "CAP002",
+        format_message(
+            "CAP002",
+            what='Parameter "items" (list[int])',
+            owner="Holder.__init__",
+            detail=f"is not sendable: {LIST_HINT}",
+        ),
+    ),
+    (
+        "spawn_arguments",
+        "CAP002",
+        format_message(
+            "CAP002",
+            what='Parameter "items"',
+            owner="Loose.__init__",
+            detail="is not annotated; annotate it with a sendable type",
+        ),
+    ),
+    (
+        "messages",
+        "CAP003",
+        format_message(
+            "CAP003",
+            what='Field "a" of message Bad',
+            detail=f"its type list[int] is not sendable: {LIST_HINT}",
+        ),
+    ),
+    (
+        "val",
+        "CAP004",
+        format_message("CAP004", what="Val[dict[str, int]]", detail=SUGGESTIONS["builtins.dict"]),
+    ),
+    (
+        "primitives",
+        "CAP001",
+        format_message("CAP001", what="The item of Channel.put (list[str])", detail=LIST_HINT),
+    ),
+    (
+        "self_escape",
+        "CAP008",
+        format_message("CAP008", detail="self (the agent object) is stored in message Hello"),
+    ),
+    (
+        "any",
+        "CAP012",
+        format_message("CAP012", what="Argument 1 of send to Store.put", type="Any"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "code", "message"), EXPECTED_MESSAGES)
+def test_messages_use_the_catalogue_wording(
+    result: Result, name: str, code: str, message: str
+) -> None:
+    found = [text for _, text in result.messages(f"case_{name}.py", code)]
+    assert message in found, found
