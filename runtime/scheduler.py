@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from capsys.sendable import RUNTIME_KINDS, PayloadKind, check_value
-from runtime.backends import Loop, Parker, current_loop
+from runtime.backends import Loop, Parker, current_loop, flush_replies, start_reply_batching
 from runtime.cell import Cell, Message, current_async, tls
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ class Worker:
         self.busy = False
         self.thread: threading.Thread | None = None
         self.trace: list[tuple[str, str]] | None = None
+        self.outbox: dict[Any, Any] = {}  # batched cross-thread answers (backends)
 
     # ------------------------------------------------------------------- queues
 
@@ -225,6 +226,7 @@ class Worker:
         trace = self.trace
         batch = rt.batch
         lifo = self.lifo
+        outbox = self.outbox
         while True:
             if cell.stopping or rt.closing:
                 self.stop_cell(cell)
@@ -296,6 +298,8 @@ class Worker:
                 cell.lock.release()  # type: ignore[union-attr]
                 if mb and cell.lock.acquire(False):  # type: ignore[union-attr]
                     self.requeue(cell)
+            if outbox:
+                flush_replies()  # this turn's answers for other threads: one wake-up each
             if not lifo or self.lifo_streak >= LIFO_STREAK or self.hi:
                 return
             try:
@@ -318,6 +322,12 @@ class Worker:
 
     async def run_async(self, cell: Cell, msg: Message) -> None:
         """An async behaviour (or hook) as a task; the cell is busy until it ends."""
+        try:
+            await self._run_async(cell, msg)
+        finally:
+            flush_replies()  # answers this task gave to other threads' loops
+
+    async def _run_async(self, cell: Cell, msg: Message) -> None:
         current_async.set(cell)
         entry = msg[0]
         reply = msg[3]
@@ -430,6 +440,7 @@ class Worker:
         finally:
             self.inflight -= 1
             self.stopped_done(cell)
+            flush_replies()
             self.rt.check_quiet()
 
     def stopped_done(self, cell: Cell) -> None:
@@ -444,6 +455,7 @@ class Worker:
         loop = self.loop = current_loop()
         self.parker = Parker(loop)
         tls.w = self
+        self.outbox = start_reply_batching()
         try:
             if loop.backend == "trio":
                 import trio
@@ -462,6 +474,7 @@ class Worker:
                         with contextlib.suppress(BaseException):  # cancelled at shutdown
                             await task
         finally:
+            flush_replies()
             tls.w = None
 
     async def run(self) -> None:
@@ -470,6 +483,7 @@ class Worker:
         spins = 0
         lifo = self.lifo
         run_cell = self.run_cell
+        outbox = self.outbox
         while True:
             # HOT: the LIFO slot first (a request/reply pair stays on this thread),
             # unless its streak is used up, high-priority work waits, or it is time to
@@ -504,6 +518,8 @@ class Worker:
             self.busy = True
             run_cell(cell)
             self.busy = False
+            if outbox:  # answers left by a turn that ended early (async start, a stop)
+                flush_replies()
             if self.inflight:
                 since_yield += 1
                 if since_yield >= YIELD_EVERY:
@@ -514,6 +530,7 @@ class Worker:
 
     async def idle(self) -> None:
         rt = self.rt
+        flush_replies()
         rt.park(self)
         if self.has_work() or rt.exiting:
             rt.unpark(self)
