@@ -27,7 +27,7 @@ from capsys.lint.index import (
     summarize,
 )
 from capsys.lint.shapes import ShapeBuilder
-from capsys.lint.walk import children, walk
+from capsys.lint.walk import LEAVES, children, walk
 from capsys.sendable import Shape, ShapeKind
 
 __all__ = [
@@ -169,6 +169,8 @@ class _Scan:
                 self.globals.extend(item.name.value for item in cast(cst.Global, node).names)
             elif kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
                 self._enter(cast(ScopeNode, node), scope, stack)
+                continue
+            elif kind in LEAVES:
                 continue
             found = list(children(node))
             found.reverse()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-__all__ = ["children", "is_node", "walk"]
+__all__ = ["LEAVES", "children", "is_node", "walk"]
 
 # Fields that only hold whitespace, comments, parentheses or punctuation.
 _SKIP = frozenset(
@@ -79,8 +79,26 @@ def _fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+# Nodes with no child that can hold code: the walk does not look inside them.
+LEAVES = frozenset(
+    {
+        cst.Name,
+        cst.Integer,
+        cst.Float,
+        cst.Imaginary,
+        cst.SimpleString,
+        cst.Pass,
+        cst.Break,
+        cst.Continue,
+        cst.Ellipsis,
+    }
+)
+
+
 def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The child nodes that can hold code, in field order (not always source order)."""
+    if type(node) in LEAVES:
+        return
     for name in _fields(type(node)):
         value = getattr(node, name)
         kind = type(value)
@@ -115,7 +133,8 @@ def walk(node: cst.CSTNode, *, into_scopes: bool = True) -> Iterator[cst.CSTNode
     while stack:
         current = stack.pop()
         yield current
-        if not into_scopes and current is not node and type(current) in _SCOPES:
+        kind = type(current)
+        if kind in LEAVES or (not into_scopes and current is not node and kind in _SCOPES):
             continue
         found = list(children(current))
         found.reverse()
