@@ -319,3 +319,26 @@ def test_rules_command_does_not_import_the_linter() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+UNSAFE = """\
+from capsys import Iso, consume, iso
+
+
+def alias() -> Iso[list[int]]:
+    data = iso([1, 2])
+    other = data
+    print(data)
+    return other
+"""
+
+
+def test_unsafe_fixes_only_on_request(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = project / "app" / "alias.py"
+    target.write_text(UNSAFE)
+    assert _run(capsys, "--no-cache", "--fix", "app/alias.py")[0] == 1
+    assert target.read_text() == UNSAFE  # never applied silently
+    _, out, _ = _run(capsys, "--no-cache", "--diff", "--unsafe-fixes", "app/alias.py")
+    assert "+    other = consume(data)\n" in out
+    _run(capsys, "--no-cache", "--fix", "--unsafe-fixes", "app/alias.py")
+    assert "other = consume(data)" in target.read_text()
