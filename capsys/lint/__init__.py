@@ -1,7 +1,11 @@
 """``capsys lint``: the flow-sensitive capability linter, built on libcst.
 
-Layout: ``engine`` (one file: parse, scan, rules, positions), ``context`` (what rules may
-ask about a file: the import resolver and the project ``index``), ``rules/`` (one module
-per code), ``runner`` (many files: cache and process pool), ``files`` (discovery,
-excludes, .gitignore), ``output`` (text/json/sarif/github), ``cache``, ``cli``.
+A finding's path: file -> ``engine`` (pre-check, parse once, one ``context`` scan shared
+by every rule, positions only for findings, suppression comments) -> ``rules/`` (one
+module per code; messages from ``capsys.diagnostics``) -> ``output`` (text, json, sarif,
+github) -> exit status (``cli``). Around it: ``index`` (the project index and the import
+resolver), ``shapes`` (annotations -> ``capsys.sendable.Shape``), ``walk`` (a read-only
+tree walk), ``files`` (discovery, excludes, .gitignore), ``runner`` (process pool) and
+``cache`` (content-hash cache in ``.capsys_cache/``). ``flow`` and ``escape`` hold the
+dataflow behind CAP005/CAP006 and CAP009/CAP010.
 """
