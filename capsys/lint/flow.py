@@ -346,7 +346,7 @@ def _scope_bindings(scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.Class
     cached = _BINDINGS_CACHE.get(id(scope))
     if cached is not None and cached[0] is scope:
         return cached[1]
-    if len(_BINDINGS_CACHE) > 4096:
+    if len(_BINDINGS_CACHE) > 1024:
         _BINDINGS_CACHE.clear()
     found = _compute_bindings(scope)
     _BINDINGS_CACHE[id(scope)] = (scope, found)
