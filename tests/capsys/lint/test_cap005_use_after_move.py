@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from capsys.diagnostics import get_rule
 from capsys.lint.rules import implemented_codes
 from tests.capsys.lint.helpers import HEADER, found, lint_code
 
@@ -174,3 +175,11 @@ def test_file_without_capsys_import_is_not_checked(tmp_path: Path) -> None:
 def test_suppression_comment(tmp_path: Path) -> None:
     code = HEADER + ("h = iso([1])\nconsume(h)\nh.take()  # capsys: ignore[CAP005]\nprint(h)\n")
     assert found(code, tmp_path, CODE) == [(5, 7)]
+
+
+def test_catalogue_examples(tmp_path: Path) -> None:
+    """capsys explain shows the catalogue's bad and good programs: they must agree."""
+    rule = get_rule(CODE)
+    assert rule is not None
+    assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
+    assert found(rule.good, tmp_path, CODE, name="good.py") == []

@@ -8,6 +8,7 @@ import libcst as cst
 import pytest
 
 from capsys.config import Config
+from capsys.diagnostics import get_rule
 from capsys.lint.engine import fix_source
 from capsys.lint.index import ProjectIndex
 from tests.capsys.lint.helpers import HEADER, found, lint_code
@@ -120,3 +121,11 @@ def test_fix_is_unsafe_when_the_old_name_is_used_later(tmp_path: Path) -> None:
     (diagnostic,) = lint_code(code, tmp_path, select={CODE})
     assert not diagnostic.fixable
     assert _fix(code, tmp_path) == code
+
+
+def test_catalogue_examples(tmp_path: Path) -> None:
+    """capsys explain shows the catalogue's bad and good programs: they must agree."""
+    rule = get_rule(CODE)
+    assert rule is not None
+    assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
+    assert found(rule.good, tmp_path, CODE, name="good.py") == []

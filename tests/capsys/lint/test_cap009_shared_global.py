@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from capsys.diagnostics import get_rule
 from tests.capsys.lint.helpers import HEADER, found, lint_code
 from tests.capsys.lint.test_cap005_use_after_move import (
     SPEC_EXAMPLE,
@@ -112,3 +113,11 @@ def test_non_agent_classes_and_functions_are_not_checked(tmp_path: Path) -> None
         "    SEEN.append('y')\n"
     )
     assert found(code, tmp_path, CODE) == []
+
+
+def test_catalogue_examples(tmp_path: Path) -> None:
+    """capsys explain shows the catalogue's bad and good programs: they must agree."""
+    rule = get_rule(CODE)
+    assert rule is not None
+    assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
+    assert found(rule.good, tmp_path, CODE, name="good.py") == []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from capsys.diagnostics import get_rule
 from tests.capsys.lint.helpers import HEADER, found, lint_code
 from tests.capsys.lint.test_cap005_use_after_move import (
     SPEC_EXAMPLE,
@@ -74,3 +75,11 @@ def test_agent_defined_in_another_file(tmp_path: Path) -> None:
         "        tg.start_soon(self.go, tg)\n"
     )
     assert found(code, tmp_path, CODE, files=files) == [(5, 23)]
+
+
+def test_catalogue_examples(tmp_path: Path) -> None:
+    """capsys explain shows the catalogue's bad and good programs: they must agree."""
+    rule = get_rule(CODE)
+    assert rule is not None
+    assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
+    assert found(rule.good, tmp_path, CODE, name="good.py") == []
