@@ -131,6 +131,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
         given = [Path(p) for p in args.paths]
         config = _load_config(args, given)
         paths = given or _default_paths(config)

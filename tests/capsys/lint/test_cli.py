@@ -106,6 +106,8 @@ def test_exit_status(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "unknown code" in err
     code, _, err = _run(capsys, "missing.py")
     assert code == 2 and "no such file" in err
+    assert _run(capsys, "--jobs", "0")[0] == 2
+    assert _run(capsys, "--format", "xml")[0] == 2
     (project / "pyproject.toml").write_text("[tool.capsys]\nselect = 'CAP001'\n")
     code, _, err = _run(capsys, "--no-cache")
     assert code == 2 and "select" in err
