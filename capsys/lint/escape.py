@@ -356,6 +356,10 @@ class _AgentView:
             func = expr.func
             if isinstance(func, cst.Attribute) and self.carried(func.value, False):
                 return f"the coroutine {code_of(expr)}"
+            if isinstance(func, cst.Name) and isinstance(
+                self.closures.get(func.value), cst.FunctionDef
+            ):
+                return f"the coroutine {code_of(expr)} of a nested function that uses self"
             for arg in expr.args:
                 inner = self.carried(arg.value, coroutine=False)
                 if inner is not None:

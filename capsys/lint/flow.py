@@ -89,7 +89,7 @@ class NonFreshIso:
     node: cst.BaseExpression  # the argument of iso()
     kind: Literal["field", "parameter", "global", "aliased local"]
     text: str  # the argument as written
-    via: str | None  # for an aliased local: the statement that aliased it
+    via: str | None  # aliased local: the aliasing statement; an element: its container
 
 
 @dataclass
@@ -476,6 +476,7 @@ class _ModuleFacts:
     resolver: NameResolver
     module_names: frozenset[str]
     iso_functions: frozenset[str]  # module-level functions annotated to return an Iso
+    iso_methods: frozenset[str]  # methods of the module's classes annotated to return one
 
 
 def _is_iso_annotation(annotation: cst.BaseExpression, resolver: NameResolver) -> bool:
@@ -922,8 +923,14 @@ class _ScopeAnalysis:
         if isinstance(value, cst.Call):
             if self.resolver.capsys_name(value.func) in ("iso", "consume"):
                 return True
-            return isinstance(value.func, cst.Name) and value.func.value in (
-                self.facts.iso_functions
+            func = value.func
+            if isinstance(func, cst.Name):
+                return func.value in self.facts.iso_functions
+            return (  # self.make() where the class's make() returns an Iso
+                isinstance(func, cst.Attribute)
+                and isinstance(func.value, cst.Name)
+                and func.value.value == self.self_name
+                and func.attr.value in self.facts.iso_methods
             )
         return False
 
@@ -966,25 +973,35 @@ class _ScopeAnalysis:
         if id(arg) in self.non_fresh_seen:
             return
         finding: NonFreshIso | None = None
-        if isinstance(arg, cst.Attribute):
-            finding = NonFreshIso(arg, "field", code_of(arg), None)
-        elif isinstance(arg, cst.Name):
-            name = arg.value
-            if name in state.isos or name == self.self_name:
+        base = arg
+        while isinstance(base, cst.Subscript):  # an element is reachable like its container
+            base = base.value
+        container = None if base is arg else code_of(base)
+        if isinstance(base, cst.Attribute):
+            finding = NonFreshIso(arg, "field", code_of(arg), container)
+        elif isinstance(base, cst.Name):
+            if base.value in state.isos or base.value == self.self_name:
                 return
-            if name in self.params:
-                finding = NonFreshIso(arg, "parameter", name, None)
-            elif name in self.globals or (
-                isinstance(self.scope, cst.FunctionDef)
-                and name not in self.locals
-                and name in self.facts.module_names
-            ):
-                finding = NonFreshIso(arg, "global", name, None)
-            elif name in state.aliased:
-                finding = NonFreshIso(arg, "aliased local", name, state.aliased[name])
+            kind = self.outside_kind(base.value, state)
+            if kind is not None:
+                finding = NonFreshIso(arg, kind, code_of(arg), container)
+            elif base is arg and base.value in state.aliased:
+                finding = NonFreshIso(arg, "aliased local", base.value, state.aliased[base.value])
         if finding is not None:
             self.non_fresh_seen.add(id(arg))
             self.result.non_fresh.append(finding)
+
+    def outside_kind(self, name: str, state: _State) -> Literal["parameter", "global"] | None:
+        """Whether ``name`` is a parameter or a global (its object lives elsewhere)."""
+        if name in self.params:
+            return "parameter"
+        if name in self.globals or (
+            isinstance(self.scope, cst.FunctionDef)
+            and name not in self.locals
+            and name in self.facts.module_names
+        ):
+            return "global"
+        return None
 
     # ---------------------------------------------------------------- expressions
 
@@ -1210,14 +1227,26 @@ def _walk_module(module: cst.Module) -> Iterator[cst.CSTNode]:
 
 
 def _module_facts(module: cst.Module, resolver: NameResolver) -> _ModuleFacts:
-    iso_functions = {
-        stmt.name.value
-        for stmt in module.body
-        if isinstance(stmt, cst.FunctionDef)
-        and stmt.returns is not None
-        and _is_iso_annotation(stmt.returns.annotation, resolver)
+    def returns_iso(node: cst.BaseStatement) -> bool:
+        return (
+            isinstance(node, cst.FunctionDef)
+            and node.returns is not None
+            and _is_iso_annotation(node.returns.annotation, resolver)
+        )
+
+    functions = {
+        s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and returns_iso(s)
     }
-    return _ModuleFacts(resolver, frozenset(bound_names(module)), frozenset(iso_functions))
+    methods = {
+        method.name.value
+        for cls in module.body
+        if isinstance(cls, cst.ClassDef) and isinstance(cls.body, cst.IndentedBlock)
+        for method in cls.body.body
+        if isinstance(method, cst.FunctionDef) and returns_iso(method)
+    }
+    return _ModuleFacts(
+        resolver, frozenset(bound_names(module)), frozenset(functions), frozenset(methods)
+    )
 
 
 def _analyze_scope(

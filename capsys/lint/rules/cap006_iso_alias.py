@@ -62,24 +62,26 @@ def _alias_detail(alias: AliasedIso) -> str:
 
 def _fresh_detail(found: NonFreshIso) -> str:
     text = found.text
-    if found.kind == "field":
+    if found.kind == "aliased local":
         return (
-            f"iso() of the field {text}, which its object still references; iso() a fresh "
-            f"copy (iso(list({text})) or similar) or a newly built object"
+            f"iso() of {text!r}, which is aliased ('{found.via}'): the alias still reaches "
+            f"the object after the move; iso() a fresh object or drop the alias"
         )
-    if found.kind == "parameter":
-        return (
-            f"iso() of the parameter {text!r}, which the caller still references; take an "
-            f"Iso[...] parameter, or iso() a fresh copy (iso(list({text})) or similar)"
-        )
-    if found.kind == "global":
-        return (
-            f"iso() of the module-level name {text!r}, which the rest of the module can "
-            f"still reach; iso() a fresh copy or a newly built object"
-        )
+    owner = {
+        "field": "its object",
+        "parameter": "the caller",
+        "global": "the rest of the module",
+    }[found.kind]
+    what = {"field": "the field", "parameter": "the parameter", "global": "the module-level name"}
+    if found.via is not None:  # an element of a container
+        subject = f"{text}, an element of {what[found.kind]} {found.via},"
+    elif found.kind == "field":
+        subject = f"the field {text},"
+    else:
+        subject = f"{what[found.kind]} {text!r},"
     return (
-        f"iso() of {text!r}, which is aliased ('{found.via}'): the alias still reaches the "
-        f"object after the move; iso() a fresh object or drop the alias"
+        f"iso() of {subject} which {owner} still references; iso() a fresh copy "
+        f"(iso(list({text})) or similar) or a newly built object"
     )
 
 

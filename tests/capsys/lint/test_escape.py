@@ -267,3 +267,17 @@ class TestAliasesAndExecutors:
             """
         ).escapes()
         assert {(line, api) for line, _, _, api in found} == {(6, "ex.map")}
+
+
+def test_coroutine_of_a_nested_function_over_self() -> None:
+    found = Module(
+        """\
+        class Saver:
+            async def go(self) -> None:
+                async def job() -> None:
+                    self.n += 1
+
+                asyncio.create_task(job())
+        """
+    ).escapes()
+    assert {(line, col) for line, col, _, _ in found} == {(6, 28)}

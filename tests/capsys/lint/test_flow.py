@@ -870,3 +870,40 @@ class TestHelpers:
 )
 def test_may_move(imported: list[str], expected: bool) -> None:
     assert may_move(imported) is expected
+
+
+def test_elements_of_fields_parameters_and_globals_are_not_fresh() -> None:
+    analyzed = Analyzed(
+        """\
+        ROWS = [[1]]
+
+        class Keeper(Agent):
+            def give(self, groups: list[list[int]]) -> None:
+                iso(self.groups[0])
+                iso(groups[1][0])
+                iso(ROWS[0])
+                local = [[1]]
+                iso(local[0])
+        """
+    )
+    assert analyzed.non_fresh() == {
+        (6, 12, "field", "self.groups[0]"),
+        (7, 12, "parameter", "groups[1][0]"),
+        (8, 12, "global", "ROWS[0]"),
+    }
+
+
+def test_methods_annotated_to_return_an_iso() -> None:
+    assert moves(
+        """\
+        class Maker(Agent):
+            def make(self) -> Iso[list[int]]:
+                return iso([1])
+
+            @behaviour
+            def go(self, sink: Tag[Sink]) -> None:
+                h = self.make()
+                sink.send(Sink.put, h)
+                h.take()
+        """
+    ) == {(10, 8, "h", True)}
