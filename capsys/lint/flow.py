@@ -1286,18 +1286,22 @@ def analyze_module(module: cst.Module, resolver: NameResolver) -> FlowResult:
     """CAP005/CAP006 facts for every scope of ``module``."""
     facts = _module_facts(module, resolver)
     result = _run(facts, module, frozenset())
-    result.aliases = [_with_fix_safety(facts, module, alias) for alias in result.aliases]
+    if result.aliases:
+        result.aliases = _with_fix_safety(facts, module, result.aliases)
     return result
 
 
-def _with_fix_safety(facts: _ModuleFacts, module: cst.Module, alias: AliasedIso) -> AliasedIso:
-    """Would ``consume(a)`` in place of ``a`` make a later use of ``a`` a use after move?
-    Re-run the analysis with that alias as a move (only files with such findings pay)."""
-    trial = _run(facts, module, frozenset({id(alias.node)}))
-    broken = any(
-        any(site.node is alias.node for site in use.sites) for use in trial.uses_after_move
-    )
-    return AliasedIso(alias.node, alias.name, alias.target, fix_is_safe=not broken)
+def _with_fix_safety(
+    facts: _ModuleFacts, module: cst.Module, aliases: list[AliasedIso]
+) -> list[AliasedIso]:
+    """Would ``consume(a)`` in place of each aliased ``a`` make a later use of ``a`` a use
+    after move? One more run of the analysis with every alias as a move (the fixes are
+    applied together), only for files that have such findings."""
+    trial = _run(facts, module, frozenset(id(alias.node) for alias in aliases))
+    broken = {id(site.node) for use in trial.uses_after_move for site in use.sites}
+    return [
+        AliasedIso(a.node, a.name, a.target, fix_is_safe=id(a.node) not in broken) for a in aliases
+    ]
 
 
 def consume_expression(module: cst.Module) -> cst.BaseExpression | None:

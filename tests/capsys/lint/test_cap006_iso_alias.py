@@ -129,3 +129,11 @@ def test_catalogue_examples(tmp_path: Path) -> None:
     assert rule is not None
     assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
     assert found(rule.good, tmp_path, CODE, name="good.py") == []
+
+
+def test_two_aliases_of_one_handle_fix_only_the_last(tmp_path: Path) -> None:
+    code = HEADER + ("def f() -> None:\n    a = iso([1])\n    b = a\n    c = a\n")
+    fixed = _fix(code, tmp_path)
+    assert "    b = a\n    c = consume(a)\n" in fixed
+    assert lint_code(fixed, tmp_path, select={"CAP005"}) == []
+    assert _fix(fixed, tmp_path) == fixed
