@@ -36,7 +36,7 @@ from capsys.errors import CapabilityUsageError
 from capsys.sendable import prepare_payload
 from capsys.tag import Tag
 from runtime.backends import Loop, current_loop
-from runtime.cell import Cell, Message, Priority, class_info, current, make_tag
+from runtime.cell import Cell, Message, Priority, claim, class_info, current, make_tag
 from runtime.deadletters import DeadLetters
 from runtime.errors import AgentStopped, MailboxFull
 from runtime.metrics import SAMPLE_EVERY, Metrics, Probe
@@ -300,7 +300,7 @@ class Runtime:
             cell.stopping = True
             if cell.mailbox is None:
                 cell.ensure_mailbox()
-            if cell.lock.acquire(False):  # type: ignore[union-attr]
+            if claim(cell.lock):
                 w, _ = current(self)
                 self.schedule(cell, w)
         return StopHandle(cell)
@@ -574,13 +574,11 @@ class Runtime:
             return not self._ext_sent % SAMPLE_EVERY
 
     def dead_letter(self, msg: Message, cell: Cell) -> None:
-        sender = msg[4]
-        self.dead_letters.add(
-            sender.name if sender is not None else "outside", cell.name, msg[0].what
-        )
+        what = cell.info.entries[msg[0]].what
+        self.dead_letters.add(msg[4] or "outside", cell.name, what)
         reply = msg[3]
         if reply is not None:
-            reply.resolve(False, AgentStopped(cell.name, msg[0].what))
+            reply.resolve(False, AgentStopped(cell.name, what))
 
     def _cell_of(self, tag: Tag[Any]) -> Cell:
         cell = getattr(tag, "_address", None)

@@ -36,7 +36,7 @@ import anyio
 
 from capsys.sendable import RUNTIME_KINDS, PayloadKind, check_value
 from runtime.backends import Loop, Parker, current_loop, flush_replies, start_reply_batching
-from runtime.cell import Cell, Message, current_async, tls
+from runtime.cell import Cell, Message, claim, current_async, tls
 
 if TYPE_CHECKING:
     from runtime.core import Runtime
@@ -234,6 +234,7 @@ class Worker:
             mb = cell.mailbox
             assert mb is not None
             agent = cell.agent
+            entries = cell.info.entries
             n = 0  # messages handled this turn
             flushed = 0  # of which already added to the counters
             self.current = cell
@@ -245,15 +246,17 @@ class Worker:
             try:
                 while n < batch:
                     try:
-                        entry, args, kw, reply, sender = mb.popleft()
+                        msg = mb.popleft()
                     except IndexError:
                         break
+                    index, args, kw, reply, _ = msg
+                    entry = entries[index]
                     if trace is not None:
                         trace.append((cell.name, entry.name))
                     if entry.is_async:
                         self.current = None
                         self.inflight += 1
-                        self.loop.start(self.run_async, cell, (entry, args, kw, reply, sender))  # type: ignore[union-attr]
+                        self.loop.start(self.run_async, cell, msg)  # type: ignore[union-attr]
                         return  # the cell stays scheduled until the task finishes
                     n += 1
                     try:
@@ -262,7 +265,7 @@ class Worker:
                         self.handled += n - flushed
                         cell.handled += n - flushed
                         flushed = n
-                        if not self.failed(cell, (entry, args, kw, reply, sender), exc):
+                        if not self.failed(cell, msg, exc):
                             return  # stopped
                         agent = cell.agent  # restarted: a new object
                         continue
@@ -295,8 +298,9 @@ class Worker:
                 self.requeue(cell)
             else:
                 # Inlined finish(): release, then re-check for a racing send (see finish).
-                cell.lock.release()  # type: ignore[union-attr]
-                if mb and cell.lock.acquire(False):  # type: ignore[union-attr]
+                token = cell.lock
+                token.append(True)  # type: ignore[union-attr]  # release
+                if mb and claim(token):
                     self.requeue(cell)
             if outbox:
                 flush_replies()  # this turn's answers for other threads: one wake-up each
@@ -329,7 +333,7 @@ class Worker:
 
     async def _run_async(self, cell: Cell, msg: Message) -> None:
         current_async.set(cell)
-        entry = msg[0]
+        entry = cell.info.entries[msg[0]]
         reply = msg[3]
         ok = True
         try:
@@ -374,15 +378,16 @@ class Worker:
         if mb:
             self.requeue(cell)
             return
-        cell.lock.release()  # type: ignore[union-attr]
+        token = cell.lock
+        token.append(True)  # type: ignore[union-attr]  # release the scheduling token
         # A send may have appended after our emptiness check and failed to take the
-        # lock we still held: take it back if so (the GIL orders append before acquire).
-        if mb and cell.lock.acquire(False):  # type: ignore[union-attr]
+        # token we still held: take it back if so (its append precedes its claim).
+        if mb and claim(token):
             self.requeue(cell)
 
     def failed(self, cell: Cell, msg: Message, exc: Exception) -> bool:
         """Apply the agent's supervision policy; True if the cell keeps running."""
-        entry = msg[0]
+        entry = cell.info.entries[msg[0]]
         reply = msg[3]
         if reply is not None:
             reply.resolve(False, exc)
