@@ -8,7 +8,14 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from capsys.lint.flow import FlowResult, analyze_module, consume_expression, load_names, may_move
+from capsys.lint.flow import (
+    FlowResult,
+    analyze_module,
+    consume_expression,
+    line_of,
+    load_names,
+    may_move,
+)
 
 HEADER = "from capsys import Agent, Iso, Tag, behaviour, consume, iso\n"
 
@@ -907,3 +914,19 @@ def test_methods_annotated_to_return_an_iso() -> None:
                 h.take()
         """
     ) == {(10, 8, "h", True)}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_line_of_agrees_with_libcst_positions(newline: str) -> None:
+    source = (
+        "#!/usr/bin/env python\n# a header comment\n\nimport os\n\n\n"
+        "@decorate(\n    1,\n)\nclass A:\n    '''doc\n    string'''\n\n"
+        "    def f(self):  # trailing\n        x = (1 +\n             y)\n        return x\n"
+        "if True: z = 1; w = z\n\n# footer\n"
+    ).replace("\n", newline)
+    module = cst.parse_module(source)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    names = [n for n in positions if isinstance(n, cst.Name)]
+    assert len(names) > 10
+    for name in names:
+        assert line_of(module, name) == positions[name].start.line
