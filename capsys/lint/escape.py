@@ -14,8 +14,7 @@ from typing import Literal
 
 import libcst as cst
 
-from capsys.lint.flow import bound_names, code_of, load_names
-from capsys.lint.flow import walk as _walk
+from capsys.lint.flow import bound_names, code_of, load_names, walk
 
 __all__ = [
     "GlobalAccess",
@@ -82,7 +81,7 @@ def mutable_global_kinds(module: cst.Module) -> dict[str, str]:
     """Module-level names bound to a mutable container ("list", "dict", ...), and names
     some function rebinds with ``global`` ("global")."""
     kinds: dict[str, str] = {}
-    for node in _walk(module):
+    for node in walk(module):
         if isinstance(node, cst.Global):
             for item in node.names:
                 kinds.setdefault(item.name.value, "global")
@@ -114,7 +113,7 @@ def _writes(body: cst.CSTNode) -> dict[int, GlobalAccess]:
             for elem in expr.elements:
                 target(elem.value)
 
-    for node in _walk(body):
+    for node in walk(body):
         if (
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
@@ -133,11 +132,11 @@ def _writes(body: cst.CSTNode) -> dict[int, GlobalAccess]:
 def _nested_bindings(function: cst.FunctionDef) -> set[str]:
     """Names bound by scopes nested in ``function`` (their loads may not be globals)."""
     names: set[str] = set()
-    for node in _walk(function.body):
+    for node in walk(function.body):
         if isinstance(node, (cst.FunctionDef, cst.Lambda)):
             names |= bound_names(node)
         elif isinstance(node, cst.CompFor):
-            for sub in _walk(node.target):
+            for sub in walk(node.target):
                 if isinstance(sub, cst.Name):
                     names.add(sub.value)
     return names
@@ -248,7 +247,7 @@ class _AgentView:
         self.field_aliases: dict[str, str] = {}  # local name -> "self.rows" it is bound to
         bindings: dict[str, list[cst.BaseExpression | None]] = {}
         nested: list[cst.FunctionDef] = []
-        for node in _walk(function.body):
+        for node in walk(function.body):
             if isinstance(node, cst.FunctionDef):
                 bindings.setdefault(node.name.value, []).append(None)
                 nested.append(node)
@@ -290,7 +289,7 @@ class _AgentView:
             return False
         harmless = {
             id(n.value)
-            for n in _walk(node.body)
+            for n in walk(node.body)
             if isinstance(n, cst.Attribute)
             and n.attr.value in _SHAREABLE
             and self._is_self(n.value)
@@ -393,7 +392,7 @@ def _work_args(call: cst.Call, api: str) -> Iterator[cst.Arg]:
 def _executor_names(function: cst.FunctionDef) -> set[str]:
     """Names bound to ``...Executor(...)`` / ``...Pool(...)`` (assignment or ``with``)."""
     names: set[str] = set()
-    for node in _walk(function.body):
+    for node in walk(function.body):
         pairs: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
         if isinstance(node, cst.WithItem) and node.asname is not None:
             pairs.append((node.asname.name, node.item))
@@ -457,6 +456,6 @@ def state_escapes(agent: cst.ClassDef, functions: Sequence[cst.FunctionDef]) -> 
     nested code included) that hands over agent state."""
     found: list[StateEscape] = []
     for function in functions:
-        calls = [node for node in _walk(function.body) if isinstance(node, cst.Call)]
+        calls = [node for node in walk(function.body) if isinstance(node, cst.Call)]
         found.extend(call_escapes(agent, function, calls))
     return found
