@@ -331,3 +331,10 @@ def test_watermarks_follow_a_small_capacity() -> None:
     assert (rt.high_water, rt.low_water) == (9, 2)
     with pytest.raises(ValueError, match="low_water < high_water <= mailbox_capacity"):
         Runtime(mailbox_capacity=10, high_water=20)
+
+
+def test_sampling_rate_agrees_with_metrics() -> None:
+    from runtime.cell import SAMPLE_MASK
+    from runtime.metrics import SAMPLE_EVERY
+
+    assert SAMPLE_MASK == SAMPLE_EVERY - 1  # runtime.cell cannot import it (a cycle)
