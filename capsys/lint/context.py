@@ -136,6 +136,7 @@ class _Scan:
         self.bound: set[str] = set()
         self.params: list[cst.Param] = []
         self.assigns: list[cst.Assign | cst.AnnAssign] = []
+        self.fors: list[cst.For] = []
         self._run(module)
 
     def _run(self, module: cst.Module) -> None:
@@ -158,6 +159,8 @@ class _Scan:
                 self.params.append(param)
             elif kind is cst.Assign or kind is cst.AnnAssign:
                 self.assigns.append(cast("cst.Assign | cst.AnnAssign", node))
+            elif kind is cst.For:
+                self.fors.append(cast(cst.For, node))
             elif kind is cst.AssignTarget:
                 target = cast(cst.AssignTarget, node).target
                 if isinstance(target, cst.Name):
@@ -315,6 +318,7 @@ class FileContext:
         self.annotations: Sequence[Site[cst.Annotation]] = scan.annotations
         self.params: Sequence[cst.Param] = scan.params  # every parameter, any scope
         self.assigns: Sequence[cst.Assign | cst.AnnAssign] = scan.assigns  # any scope
+        self.fors: Sequence[cst.For] = scan.fors  # any scope
         self.summary: ModuleSummary = summarize(
             module, module_name, is_package, scan.nested_imports, scan.globals
         )

@@ -81,6 +81,46 @@ def _spawned(ctx: FileContext, expr: cst.BaseExpression) -> str | None:
     return _short(ctx.qualified(args[0].value))
 
 
+# Containers whose items an annotation like ``list[Tag[A]]`` makes evident.
+_CONTAINERS = frozenset(
+    {
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.set",
+        "builtins.frozenset",
+        "typing.List",
+        "typing.Tuple",
+        "typing.Sequence",
+        "typing.Iterable",
+        "collections.abc.Sequence",
+        "collections.abc.Iterable",
+    }
+)
+
+
+def _tags_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
+    """The agent name of ``list[Tag[A]]``-style annotations (a container of Tags)."""
+    if not isinstance(annotation, cst.Subscript) or not annotation.slice:
+        return None
+    if ctx.names.qualified(annotation.value) not in _CONTAINERS:
+        return None
+    element = annotation.slice[0].slice
+    if not isinstance(element, cst.Index):
+        return None
+    return _tag_annotation(ctx, element.value)
+
+
+def _tags_value(ctx: FileContext, value: cst.BaseExpression) -> str | None:
+    """The agent name of a list/tuple display or comprehension of ``spawn`` calls."""
+    if isinstance(value, (cst.ListComp, cst.GeneratorExp)):
+        return _spawned(ctx, value.elt)
+    if isinstance(value, (cst.List, cst.Tuple)) and value.elements:
+        agents = {_spawned(ctx, e.value) for e in value.elements}
+        if len(agents) == 1 and None not in agents:
+            return agents.pop()
+    return None
+
+
 def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
     """The agent name if every assignment of ``self.<field>`` in the class stores a Tag."""
     key = ("tag-fields", id(agent.node))
@@ -174,18 +214,25 @@ def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
     names = {
         p.name.value
         for p in ctx.params
-        if p.annotation is not None and _tag_annotation(ctx, p.annotation.annotation)
+        if p.annotation is not None
+        and (
+            _tag_annotation(ctx, p.annotation.annotation)
+            or _tags_annotation(ctx, p.annotation.annotation)
+        )
     }
     fields: set[str] = set()
     for node in ctx.assigns:
         if isinstance(node, cst.AnnAssign):
             targets = [node.target]
-            is_tag = _tag_annotation(ctx, node.annotation.annotation) is not None
+            annotation = node.annotation.annotation
+            is_tag = bool(_tag_annotation(ctx, annotation) or _tags_annotation(ctx, annotation))
         else:
             targets = [t.target for t in node.targets]
             value = node.value
-            is_tag = _spawned(ctx, value) is not None or (
-                isinstance(value, cst.Name) and value.value in names
+            is_tag = (
+                _spawned(ctx, value) is not None
+                or _tags_value(ctx, value) is not None
+                or (isinstance(value, cst.Name) and value.value in names)
             )
         if not is_tag:
             continue
@@ -195,6 +242,11 @@ def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
                 fields.add(target.value)  # maybe a class-level field declaration
             elif isinstance(target, cst.Attribute):
                 fields.add(target.attr.value)
+    for loop in ctx.fors:  # `for tag in tags:` over a container of Tags
+        it = loop.iter
+        over_tags = (isinstance(it, cst.Name) and it.value in names) or _tags_value(ctx, it)
+        if over_tags and isinstance(loop.target, cst.Name):
+            names.add(loop.target.value)
     result = (frozenset(names), frozenset(fields))
     ctx.memo[key] = result
     return result
@@ -206,6 +258,8 @@ def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str 
     if spawned is not None:
         return spawned
     tag_names, tag_fields = _candidates(ctx)
+    if isinstance(expr, cst.Subscript):  # tags[0]
+        return _tags_of(ctx, expr.value, site)
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
         attr = expr.attr.value
         if attr != "me" and attr not in tag_fields:
@@ -240,10 +294,45 @@ def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str 
             and isinstance(node.targets[0].target, cst.Name)
         ):
             names.add(_spawned(ctx, node.value))
+        elif isinstance(node, cst.For) and isinstance(node.target, cst.Name):
+            names.add(_tags_of(ctx, node.iter, site))
         else:
             return None
     if len(names) == 1 and None not in names:
         return names.pop()
+    return None
+
+
+def _tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
+    """The agent name when ``expr`` is evidently a container of Tags at ``site``."""
+    direct = _tags_value(ctx, expr)
+    if direct is not None:
+        return direct
+    if not isinstance(expr, cst.Name) or expr.value not in _candidates(ctx)[0]:
+        return None
+    function = site.scope.function
+    if function is None or site.scope.in_lambda:
+        return None
+    binds = ctx.bindings(function).get(expr.value, [])
+    param = ctx.param(function, expr.value)
+    if param is not None:
+        if binds or param.annotation is None:
+            return None
+        return _tags_annotation(ctx, param.annotation.annotation)
+    found: set[str | None] = set()
+    for node in binds:
+        if isinstance(node, cst.AnnAssign):
+            found.add(_tags_annotation(ctx, node.annotation.annotation))
+        elif (
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+        ):
+            found.add(_tags_value(ctx, node.value))
+        else:
+            return None
+    if len(found) == 1 and None not in found:
+        return found.pop()
     return None
 
 

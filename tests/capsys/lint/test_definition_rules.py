@@ -352,6 +352,38 @@ async def main() -> None:
     ]
 
 
+def test_cap007_through_containers_of_tags(tmp_path: Path) -> None:
+    code = """
+from runtime import Runtime
+
+class Node(Agent):
+    @behaviour
+    def ping(self) -> None: ...
+
+def poll(peers: list[Tag[Node]], many: tuple[Tag[Node], ...]) -> None:
+    for peer in peers:
+        print(peer.state)
+        peer.send(Node.ping)
+    print(many[0].state, peers[1].send)
+
+async def main() -> None:
+    async with Runtime() as rt:
+        nodes = [rt.spawn(Node) for _ in range(3)]
+        print(nodes[0].count)
+        for node in nodes:
+            node.count += 1
+        pair = (rt.spawn(Node), rt.spawn(Node))
+        print(pair[1].count, len(nodes), nodes.count(None))
+"""
+    assert _at(code, tmp_path, "CAP007") == [
+        where(code, "peer.state"),
+        where(code, "many[0].state"),
+        where(code, "nodes[0].count"),
+        where(code, "node.count"),
+        where(code, "pair[1].count"),
+    ]
+
+
 def test_cap007_negatives(tmp_path: Path) -> None:
     code = """
 class Counter(Agent):
