@@ -207,40 +207,69 @@ class AsyncioLoop(Loop):
 
 
 class _TrioReply:
-    __slots__ = ("event", "ok", "tid", "token", "value")
+    """An ask's answer on trio: the waiting task is parked with
+    ``wait_task_rescheduled`` and rescheduled with the outcome, which costs less than
+    a ``trio.Event`` per ask (measured on the fan-in benchmark). Everything but
+    ``resolve`` runs on the asker's thread."""
+
+    __slots__ = ("done", "lowlevel", "outcome", "result", "task", "tid", "token")
 
     def __init__(self, loop: TrioLoop) -> None:
-        self.event = loop.trio.Event()
+        self.lowlevel = loop.trio.lowlevel
+        self.outcome = loop.outcome
         self.token = loop.token
         self.tid = loop.thread_id
-        self.ok = True
-        self.value: Any = None
+        self.task: Any = None  # the waiting task, once it waits
+        self.result: tuple[bool, Any] | None = None  # an answer that came before the wait
+        self.done = False  # answered, or the asker went away
 
     def resolve(self, ok: bool, value: Any) -> None:
-        self.ok = ok
-        self.value = value
         if _get_ident() == self.tid:
-            self.event.set()
+            self._deliver(ok, value)
+        else:
+            _send_soon(self.token.run_sync_soon, self._deliver, ok, value)
+
+    def _deliver(self, ok: bool, value: Any) -> None:
+        if self.done:
+            return  # the asker was cancelled or timed out: drop the answer
+        self.done = True
+        task = self.task
+        if task is None:
+            self.result = (ok, value)
             return
-        _send_soon(self.token.run_sync_soon, self.event.set)
+        self.task = None
+        result = self.outcome.Value(value) if ok else self.outcome.Error(value)
+        self.lowlevel.reschedule(task, result)
 
     def wait(self) -> Awaitable[Any]:
         return self._wait()
 
     async def _wait(self) -> Any:
-        await self.event.wait()
-        if self.ok:
-            return self.value
-        raise self.value
+        if self.result is not None:
+            await self.lowlevel.checkpoint()
+            ok, value = self.result
+            if ok:
+                return value
+            raise value
+        self.task = self.lowlevel.current_task()
+
+        def abort(raise_cancel: Any) -> Any:
+            self.done = True  # a later answer is dropped
+            self.task = None
+            return self.lowlevel.Abort.SUCCEEDED
+
+        return await self.lowlevel.wait_task_rescheduled(abort)
 
 
 class TrioLoop(Loop):
     backend = "trio"
 
     def __init__(self) -> None:
+        import outcome  # a dependency of trio
         import trio
 
         self.trio = trio
+        self.outcome = outcome
         self.token = trio.lowlevel.current_trio_token()
         self.thread_id = _get_ident()
         self.nursery: Any = None  # set by a worker that runs async behaviours
