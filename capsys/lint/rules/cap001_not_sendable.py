@@ -2,8 +2,10 @@
 
 ## What it does
 Checks the arguments of ``send``/``send_wait``/``ask`` to a behaviour of a known agent
-class, of ``spawn`` of a known agent class, and of the runtime's ``quorum`` and
-``broadcast``, plus the reply of an ``ask``/``quorum`` (the behaviour's return type).
+class, of ``spawn`` of a known agent class, of the runtime's ``quorum`` and
+``broadcast``, the items put in a channel (``ch.send(x)`` / ``await ch.put(x)`` on a
+name bound to ``channel(...)``), and the reply of an ``ask``/``quorum`` (the
+behaviour's return type).
 Only what the syntax makes evident is reported: list/dict/set displays and
 comprehensions, ``list(...)``-style constructor calls, lambdas, names whose annotation
 or every assignment says what they are, and agent fields annotated in the class.
@@ -35,7 +37,7 @@ import libcst as cst
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext, Site
-from capsys.lint.index import NameResolver
+from capsys.lint.index import NameResolver, capsys_public_name
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import Boundary, boundary, expr_shape, is_agent_shape, self_name
 from capsys.lint.shapes import problem_of
@@ -88,10 +90,44 @@ def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
     yield Finding(CODE, b.call, format_message(CODE, what=what, detail=problem.describe(text)))
 
 
+_CHANNEL_METHODS = frozenset({"send", "put"})
+
+
+def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
+    """``ch.send(item)`` / ``await ch.put(item)`` on a name evidently bound to a channel."""
+    call = site.node
+    func = call.func
+    if not (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in _CHANNEL_METHODS
+        and isinstance(func.value, cst.Name)
+        and len(call.args) == 1
+        and call.args[0].keyword is None
+        and not call.args[0].star
+    ):
+        return
+    kind = capsys_public_name(ctx.evident_class(func.value, site.scope.function))
+    if kind not in ("channel", "Channel"):
+        return
+    item = call.args[0].value
+    if _is_self(ctx, item, site):
+        return
+    shape = expr_shape(ctx, item, site)
+    if shape is None or is_agent_shape(shape):
+        return
+    problem = problem_of(shape)
+    if problem is None:
+        return
+    text = shape.display()
+    what = f"The item of Channel.{func.attr.value} ({text})"
+    yield Finding(CODE, item, format_message(CODE, what=what, detail=problem.describe(text)))
+
+
 def check(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
         b = boundary(ctx, site.node)
         if b is None:
+            yield from _channel_item(ctx, site)
             continue
         yield from _payload(ctx, b, site)
         yield from _reply(ctx, b)

@@ -263,6 +263,22 @@ def test_cap001_positions(tmp_path: Path) -> None:
     ]
 
 
+def test_cap001_channel_items(tmp_path: Path) -> None:
+    code = """
+from runtime import channel
+from runtime.primitives.channel import Channel
+
+async def produce(out: Channel[int], n: int) -> None:
+    ch = channel(8)
+    ch.send([n])
+    await ch.put((n, "ok"))
+    await out.put({n})
+    other = make()
+    other.send([1])
+"""
+    assert _at(code, tmp_path, "CAP001") == [where(code, "[n]"), where(code, "{n}")]
+
+
 def test_cap001_not_evident_is_silent(tmp_path: Path) -> None:
     code = """
 import socket
