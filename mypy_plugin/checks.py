@@ -331,10 +331,13 @@ def check_signature(
     owner: str,
     with_return: bool,
     arg_types: list[Type | None] | None = None,
+    partial: frozenset[int] | set[int] = frozenset(),
 ) -> None:
     """CAP002 for every parameter but ``self`` (and the result of a behaviour).
 
-    ``arg_types`` replaces the declared parameter types when the caller analysed them.
+    ``arg_types`` replaces the declared parameter types when the caller analysed them;
+    for the indexes in ``partial`` an unknown (Any) part is a name not defined yet, not
+    a finding.
     """
     typ = func.type if isinstance(func.type, CallableType) else None
     declared_types: list[Type | None] = list(typ.arg_types) if typ is not None else []
@@ -345,7 +348,8 @@ def check_signature(
         argument = func.arguments[index]
         name = argument.variable.name
         declared = declared_types[index] if index < len(declared_types) else None
-        _check_declared(reporter, api, argument, f'Parameter "{name}"', owner, declared)
+        what = f'Parameter "{name}"'
+        _check_declared(reporter, api, argument, what, owner, declared, index in partial)
     if with_return:
         declared = typ.ret_type if typ is not None else None
         if declared is not None and func.is_coroutine:
@@ -354,8 +358,16 @@ def check_signature(
 
 
 def _check_declared(
-    reporter: Reporter, api: _Api, ctx: Context, what: str, owner: str, declared: Type | None
+    reporter: Reporter,
+    api: _Api,
+    ctx: Context,
+    what: str,
+    owner: str,
+    declared: Type | None,
+    partial: bool = False,
 ) -> None:
+    if declared is None and partial:
+        return  # it names something not defined yet: judged once it is
     proper = get_proper_type(declared) if declared is not None else None
     if proper is None or (
         isinstance(proper, AnyType) and proper.type_of_any == TypeOfAny.unannotated
@@ -366,7 +378,7 @@ def _check_declared(
     assert declared is not None
     shape = shape_of(declared)
     problem = static_problem(shape)
-    if problem is None:
+    if problem is None or (partial and problem.is_any):
         return
     if problem.is_any:
         reporter.report(api, "CAP012", ctx, what=f"{what} of {owner}", type=shape.display())
@@ -410,6 +422,21 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
         return  # a module-level function: the runtime rejects it, nothing to type here
     owner = f"behaviour {func.info.name}.{func.name}"
     check_signature(reporter, ctx.api, func, owner, with_return=True)
+    # The agent's __init__ again, now that mypy has analysed its signature: this sees
+    # the names defined after the class that semantic analysis could not (mypy merges
+    # the findings both passes make).
+    init = _own_init(func.info)
+    if init is not None and is_agent(func.info):
+        owner = f"{func.info.name}.__init__"
+        check_signature(reporter, ctx.api, init, owner, with_return=False)
+
+
+def _own_init(info: TypeInfo) -> FuncDef | None:
+    sym = info.names.get("__init__")
+    node = sym.node if sym is not None else None
+    if isinstance(node, Decorator):
+        node = node.func
+    return node if isinstance(node, FuncDef) else None
 
 
 def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
@@ -564,27 +591,44 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
     """CAP002 for the ``__init__`` parameters of an agent class.
 
     This runs during semantic analysis, before mypy analyses method signatures, so the
-    parameter types are analysed here (in the class's scope, errors left to mypy's own
-    analysis). A name not defined yet makes mypy defer and run this again.
+    parameter types are analysed here, in the class's scope, without side effects: no
+    errors (mypy's own analysis reports them) and no deferral (a name defined later in
+    the module must not cost the module another analysis pass). A parameter whose type
+    names something not defined yet is judged on the rest of its type.
     """
     api = ctx.api
     info = ctx.cls.info
-    sym = info.names.get("__init__")
-    node = sym.node if sym is not None else None
-    if isinstance(node, Decorator):
-        node = node.func
-    if not isinstance(node, FuncDef) or not isinstance(api, SemanticAnalyzer):
+    node = _own_init(info)
+    if node is None or not isinstance(api, SemanticAnalyzer):
         return
     analysed: list[Type | None] = []
+    partial: set[int] = set()
     if isinstance(node.type, CallableType):
-        with api.msg.filter_errors():
-            for raw in node.type.arg_types:
-                if isinstance(raw, AnyType):
-                    analysed.append(raw)
-                    continue
-                typ = api.anal_type(raw, allow_unbound_tvars=True, report_invalid_types=False)
-                if typ is None or has_placeholder(typ):
-                    return  # deferred by anal_type: checked again on the next pass
-                analysed.append(typ)
+        for index, raw in enumerate(node.type.arg_types):
+            typ: Type | None = raw
+            complete = True
+            if not isinstance(raw, AnyType):
+                typ, complete = _analyse_quietly(api, raw)
+            analysed.append(typ)
+            if not complete:
+                partial.add(index)
     owner = f"{info.name}.__init__"
-    check_signature(reporter, api, node, owner, with_return=False, arg_types=analysed)
+    check_signature(
+        reporter, api, node, owner, with_return=False, arg_types=analysed, partial=partial
+    )
+
+
+def _analyse_quietly(api: SemanticAnalyzer, raw: Type) -> tuple[Type | None, bool]:
+    """``raw`` analysed, and whether every name in it was defined already."""
+    state = (api.deferred, api.progress, api.num_incomplete_refs)
+    debug_len = len(api.deferral_debug_context)
+    try:
+        with api.msg.filter_errors():
+            typ = api.anal_type(
+                raw, allow_unbound_tvars=True, allow_placeholder=True, report_invalid_types=False
+            )
+        complete = api.num_incomplete_refs == state[2] and typ is not None
+        return typ, complete and typ is not None and not has_placeholder(typ)
+    finally:
+        api.deferred, api.progress, api.num_incomplete_refs = state
+        del api.deferral_debug_context[debug_len:]

@@ -91,8 +91,6 @@ class Hooks:
         self._class_call_hook = functools.partial(
             _guard, functools.partial(checks.check_class_call, self.reporter)
         )
-        self._method_memo: dict[str, Callable[[MethodContext], Type] | None] = {}
-        self._not_classes: set[str] = set()
 
     # ---- lookups -------------------------------------------------------------------
 
@@ -141,33 +139,20 @@ class Hooks:
             hooks[name] = functools.partial(_guard, functools.partial(check, reporter))
         return hooks
 
-    # ---- registration --------------------------------------------------------------
-    # mypy asks these for every call and attribute it checks: the answers are memoised
-    # per fullname (class hierarchies do not change during a run) and almost all None.
+    # ---- registration (memoised per fullname by the plugin class) ------------------
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        try:
-            return self._method_memo[fullname]
-        except KeyError:
-            pass
         boundary = self._boundary_of_method(fullname)
-        hook = self._boundary_hook(boundary) if boundary is not None else None
-        self._method_memo[fullname] = hook
-        return hook
+        return self._boundary_hook(boundary) if boundary is not None else None
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         hook = self._fixed_function_hooks.get(fullname)
         if hook is not None:
             return hook
-        if fullname in self._not_classes:
-            return None
         # A constructor call: only agent classes (CAP007) and @message classes (CAP008
         # for self stored in one) are of interest.
         info = self._type_info(fullname)
-        if info is None:
-            self._not_classes.add(fullname)
-            return None
-        if is_agent(info) or is_message_class(info):
+        if info is not None and (is_agent(info) or is_message_class(info)):
             return self._class_call_hook
         return None
 

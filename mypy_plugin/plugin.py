@@ -29,7 +29,9 @@ from mypy.plugin import (
 from mypy.types import Type
 
 import capsys
+import capsys.capabilities
 from capsys.config import Config, ConfigError, find_pyproject, load_config
+from capsys.tag import Tag
 
 if TYPE_CHECKING:
     from mypy_plugin.hooks import Hooks
@@ -38,6 +40,10 @@ __all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
 
 # Part of the cache key: bump when a check changes what it reports.
 PLUGIN_VERSION = "1"
+
+# Names the filters below compare with, taken from capsys itself (imported anyway).
+_TAG_PREFIX = f"{Tag.__module__}.{Tag.__qualname__}."
+_VAL = f"{capsys.capabilities.__name__}.Val"
 
 # mypy reports nothing in typeshed and installed packages: they are not keyed.
 _THIRD_PARTY = re.compile(r"/(typeshed|site-packages|dist-packages)/")
@@ -71,6 +77,8 @@ class CapsysPlugin(Plugin):
         super().__init__(options)
         self.config = _load_config(options)
         self._hooks: Hooks | None = None
+        self._method_memo: dict[str, Callable[[MethodContext], Type] | None] = {}
+        self._function_memo: dict[str, Callable[[FunctionContext], Type] | None] = {}
         self._config_data = {
             "plugin": PLUGIN_VERSION,
             "table": table_fingerprint(),
@@ -90,17 +98,31 @@ class CapsysPlugin(Plugin):
             self._hooks = Hooks(self.config, self.lookup_fully_qualified)
         return self._hooks
 
+    # mypy asks these for every call, attribute and annotation it analyses, and almost
+    # every answer is None: the cheap filters and per-fullname memos live here, in
+    # front of the checks (class hierarchies and names do not change during a run).
+
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        return self.hooks.get_method_hook(fullname)
+        memo = self._method_memo
+        if fullname not in memo:
+            memo[fullname] = self.hooks.get_method_hook(fullname)
+        return memo[fullname]
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
-        return self.hooks.get_function_hook(fullname)
+        memo = self._function_memo
+        if fullname not in memo:
+            memo[fullname] = self.hooks.get_function_hook(fullname)
+        return memo[fullname]
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
+        if not fullname.startswith(_TAG_PREFIX):
+            return None
         return self.hooks.get_attribute_hook(fullname)
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
         return self.hooks.get_base_class_hook(fullname)
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
+        if fullname != _VAL:
+            return None
         return self.hooks.get_type_analyze_hook(fullname)

@@ -662,3 +662,43 @@ async def use(sink: Tag[Sink], local: Ref[list[int]], item: T, small: I) -> T:
     sink.send(Sink.take, bytearray(b"x"))  # expect: CAP001
     return item
 """
+
+CASES["forward_references"] = """
+from typing import Optional
+
+
+class Early(Agent):
+    def __init__(
+        self,
+        peer: Tag[LaterAgent],
+        note: LaterMessage,
+        maybe: Optional[LaterMessage],
+        notes: list[LaterMessage],  # expect: CAP002
+        box: LaterBox,  # expect: CAP002
+        other: LaterAgent,  # expect: CAP007
+    ) -> None:
+        self.peer = peer
+
+    @behaviour
+    def ping(self) -> None:
+        pass
+
+
+class NoBehaviours(Agent):
+    def __init__(self, items: list[int], peer: Tag[LaterAgent]) -> None:  # expect: CAP002
+        self.items = items
+
+
+class LaterAgent(Agent):
+    pass
+
+
+@message
+class LaterMessage:
+    text: str
+
+
+class LaterBox:
+    def __init__(self) -> None:
+        self.items: list[int] = []
+"""
