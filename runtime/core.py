@@ -16,16 +16,19 @@ Lifecycle of ``async with Runtime() as rt``:
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import contextvars
 import dataclasses
 import itertools
 import logging
+import signal
 import sys
 import threading
 import time
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -631,6 +634,41 @@ def run(
         )
     token = _defaults.set({**(_defaults.get() or {}), **runtime_defaults})
     try:
-        return anyio.run(main, *args, backend=backend, backend_options=backend_options)
+        with _sigint_seen() as seen:
+            try:
+                return anyio.run(main, *args, backend=backend, backend_options=backend_options)
+            except asyncio.CancelledError:
+                # Python 3.10: anyio's asyncio runner turns Ctrl-C into a cancelled main
+                # task; 3.11+ (asyncio.Runner) raises KeyboardInterrupt, as trio does.
+                if seen:
+                    raise KeyboardInterrupt from None
+                raise
     finally:
         _defaults.reset(token)
+
+
+@contextlib.contextmanager
+def _sigint_seen() -> Iterator[list[int]]:
+    """Record Ctrl-C (then act as Python's default handler) while ``run`` runs.
+
+    Only on Python 3.10's asyncio path does ``run`` need to know; a handler the
+    program installed itself, or a call from another thread, is left alone.
+    """
+    seen: list[int] = []
+    if (
+        sys.version_info >= (3, 11)
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield seen
+        return
+
+    def on_sigint(signum: int, frame: types.FrameType | None) -> None:
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
