@@ -634,7 +634,7 @@ def run(
         )
     token = _defaults.set({**(_defaults.get() or {}), **runtime_defaults})
     try:
-        with _sigint_seen() as seen:
+        with _sigint_seen(backend) as seen:
             try:
                 return anyio.run(main, *args, backend=backend, backend_options=backend_options)
             except asyncio.CancelledError:
@@ -648,15 +648,17 @@ def run(
 
 
 @contextlib.contextmanager
-def _sigint_seen() -> Iterator[list[int]]:
+def _sigint_seen(backend: str) -> Iterator[list[int]]:
     """Record Ctrl-C (then act as Python's default handler) while ``run`` runs.
 
-    Only on Python 3.10's asyncio path does ``run`` need to know; a handler the
-    program installed itself, or a call from another thread, is left alone.
+    Only on Python 3.10's asyncio path does ``run`` need to know. Trio must keep seeing
+    the default handler (it installs its own KeyboardInterrupt delivery only then); a
+    handler the program installed itself, or a call from another thread, is left alone.
     """
     seen: list[int] = []
     if (
         sys.version_info >= (3, 11)
+        or backend != "asyncio"
         or threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):
