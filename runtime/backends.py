@@ -10,13 +10,12 @@ primitives on this machine). Nothing here polls.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
-
-import sniffio
 
 __all__ = ["Loop", "current_loop", "Reply", "Parker"]
 
@@ -86,29 +85,35 @@ class Reply(Protocol):
     def wait(self) -> Awaitable[Any]: ...
 
 
-class Loop:
-    """One running event loop and the thread that runs it."""
+class Loop(abc.ABC):
+    """One running event loop and the thread that runs it (asyncio or trio)."""
 
     backend: str
     thread_id: int
 
+    @abc.abstractmethod
     def call_threadsafe(self, fn: Callable[..., object], *args: Any) -> bool:
         """Run ``fn(*args)`` soon on this loop; False if the loop has finished."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def new_reply(self) -> Reply:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def new_event(self) -> Any:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def start(self, fn: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         """Start a task on this loop (called on the loop's own thread)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def cancel_tasks(self) -> None:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def checkpoint(self) -> Awaitable[None]:
         raise NotImplementedError
 
@@ -309,9 +314,22 @@ class TrioLoop(Loop):
         return self.trio.lowlevel.checkpoint()
 
 
+def running_backend() -> str:
+    """ "asyncio" or "trio": the backend of the loop running in this thread.
+
+    No sniffio (anyio no longer depends on it): a running asyncio loop is asyncio;
+    anything else that anyio runs is trio.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return "trio"
+    return "asyncio"
+
+
 def current_loop() -> Loop:
     """The loop running in this thread, whichever backend it is."""
-    if sniffio.current_async_library() == "trio":
+    if running_backend() == "trio":
         return TrioLoop()
     return AsyncioLoop()
 

@@ -64,7 +64,6 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 import anyio
 import ray
-import sniffio
 from ray import cloudpickle
 from ray.exceptions import PendingCallsLimitExceeded, RayActorError
 from typing_extensions import ParamSpec
@@ -74,6 +73,7 @@ from capsys.capabilities import Iso
 from capsys.errors import CapabilityUsageError, NotSendableError
 from capsys.sendable import check_value, prepare_payload
 from capsys.tag import Tag
+from runtime.backends import running_backend
 from runtime.cell import ClassInfo, class_info
 from runtime.deadletters import DeadLetter, DeadLetters
 from runtime.errors import AgentStopped, AskTimeout, MailboxFull
@@ -153,11 +153,7 @@ async def _await_ref(ref: Any) -> Any:
     """Await a Ray ``ObjectRef`` on asyncio or trio without cancelling the Ray task when
     the waiter is cancelled (the message is still handled, its reply dropped)."""
     fut: concurrent.futures.Future[Any] = ref.future()
-    try:
-        library = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        library = "asyncio"
-    if library != "asyncio":
+    if running_backend() != "asyncio":
         return await anyio.to_thread.run_sync(fut.result, abandon_on_cancel=True)
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[Any] = loop.create_future()

@@ -3,7 +3,7 @@
 Agents run on several worker threads, each with its own event loop, and outside code
 runs on yet another; a channel is shared by all of them. So the buffer is guarded by a
 ``threading.Lock`` and a waiting task is woken through its own loop's thread-safe entry
-point (``call_soon_threadsafe`` on asyncio, the trio token's ``run_sync_soon`` on trio).
+point (``runtime.backends.Loop.call_threadsafe``).
 
 A wake-up only says "look again": items are never handed to a particular waiter, so a
 waiter cancelled after being woken loses nothing (it passes the wake-up on). Items pass
@@ -12,8 +12,6 @@ the same sendability check as a ``send``; an ``Iso`` put into a channel is moved
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from capsys.errors import CapabilityError, CapabilityUsageError
 from capsys.sendable import prepare_payload
+from runtime.backends import current_loop
 
 __all__ = ["Channel", "ChannelClosed", "ChannelEmpty", "ChannelFull", "channel"]
 
@@ -40,46 +39,24 @@ class ChannelClosed(CapabilityError):
 
 
 class _Wakeup:
-    """A one-shot, thread-safe wake-up for the task that created it."""
+    """A one-shot, thread-safe wake-up for the task that created it: an event of the
+    task's own loop, set through that loop's thread-safe entry point."""
 
-    __slots__ = ("_fire", "_wait", "fired")
+    __slots__ = ("_event", "_loop", "fired")
 
     def __init__(self) -> None:
         self.fired = False
-        self._fire: Callable[[], None]
-        self._wait: Callable[[], Any]
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio, so trio: anyio's only other backend
-            import trio
-
-            event = trio.Event()
-            token = trio.lowlevel.current_trio_token()
-            self._wait = event.wait
-            self._fire = lambda: token.run_sync_soon(event.set)
-            return
-        future: asyncio.Future[None] = loop.create_future()
-
-        def resolve() -> None:
-            if not future.done():
-                future.set_result(None)
-
-        self._wait = lambda: future
-
-        def fire() -> None:
-            loop.call_soon_threadsafe(resolve)
-
-        self._fire = fire
+        self._loop = current_loop()
+        self._event = self._loop.new_event()
 
     def fire(self) -> None:
-        """Wake the waiter (called with the channel lock held; never blocks)."""
+        """Wake the waiter (called with the channel lock held; never blocks). A loop that
+        has already finished has nobody left to wake."""
         self.fired = True
-        # RuntimeError: its loop has already finished, so nobody is left to wake.
-        with contextlib.suppress(RuntimeError):
-            self._fire()
+        self._loop.call_threadsafe(self._event.set)
 
     async def wait(self) -> None:
-        await self._wait()
+        await self._event.wait()
 
 
 class Channel(Generic[T]):
