@@ -27,7 +27,7 @@ async with Runtime() as rt:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import libcst as cst
@@ -275,32 +275,14 @@ def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str 
         return None
     if not isinstance(expr, cst.Name) or expr.value not in tag_names:
         return None
-    function = site.scope.function
-    if function is None or site.scope.in_lambda:
-        return None
-    binds = ctx.bindings(function).get(expr.value, [])
-    param = ctx.param(function, expr.value)
-    if param is not None:
-        if binds or param.annotation is None:
-            return None
-        return _tag_annotation(ctx, param.annotation.annotation)
-    names: set[str | None] = set()
-    for node in binds:
-        if isinstance(node, cst.AnnAssign):
-            names.add(_tag_annotation(ctx, node.annotation.annotation))
-        elif (
-            isinstance(node, cst.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0].target, cst.Name)
-        ):
-            names.add(_spawned(ctx, node.value))
-        elif isinstance(node, cst.For) and isinstance(node.target, cst.Name):
-            names.add(_tags_of(ctx, node.iter, site))
-        else:
-            return None
-    if len(names) == 1 and None not in names:
-        return names.pop()
-    return None
+    return _local_agent(
+        ctx,
+        expr.value,
+        site,
+        lambda annotation: _tag_annotation(ctx, annotation),
+        lambda value: _spawned(ctx, value),
+        lambda iterable: _tags_of(ctx, iterable, site),
+    )
 
 
 def _tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
@@ -310,25 +292,52 @@ def _tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str
         return direct
     if not isinstance(expr, cst.Name) or expr.value not in _candidates(ctx)[0]:
         return None
+    return _local_agent(
+        ctx,
+        expr.value,
+        site,
+        lambda annotation: _tags_annotation(ctx, annotation),
+        lambda value: _tags_value(ctx, value),
+        None,
+    )
+
+
+def _local_agent(
+    ctx: FileContext,
+    name: str,
+    site: Site[Any],
+    from_annotation: Callable[[cst.BaseExpression], str | None],
+    from_value: Callable[[cst.BaseExpression], str | None],
+    from_loop: Callable[[cst.BaseExpression], str | None] | None,
+) -> str | None:
+    """The agent name a local ``name`` evidently refers to at ``site``: every binding of
+    it in the function (parameter annotation, annotated or plain assignment, a for loop
+    when ``from_loop`` is given) must agree, or there is no answer."""
     function = site.scope.function
     if function is None or site.scope.in_lambda:
         return None
-    binds = ctx.bindings(function).get(expr.value, [])
-    param = ctx.param(function, expr.value)
+    binds = ctx.bindings(function).get(name, [])
+    param = ctx.param(function, name)
     if param is not None:
         if binds or param.annotation is None:
             return None
-        return _tags_annotation(ctx, param.annotation.annotation)
+        return from_annotation(param.annotation.annotation)
     found: set[str | None] = set()
     for node in binds:
         if isinstance(node, cst.AnnAssign):
-            found.add(_tags_annotation(ctx, node.annotation.annotation))
+            found.add(from_annotation(node.annotation.annotation))
         elif (
             isinstance(node, cst.Assign)
             and len(node.targets) == 1
             and isinstance(node.targets[0].target, cst.Name)
         ):
-            found.add(_tags_value(ctx, node.value))
+            found.add(from_value(node.value))
+        elif (
+            from_loop is not None
+            and isinstance(node, cst.For)
+            and isinstance(node.target, cst.Name)
+        ):
+            found.add(from_loop(node.iter))
         else:
             return None
     if len(found) == 1 and None not in found:
