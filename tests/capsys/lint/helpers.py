@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -55,3 +56,65 @@ def where(code: str, needle: str, nth: int = 0, *, header: bool = True) -> tuple
     line = text.count("\n", 0, at) + 1
     column = at - (text.rfind("\n", 0, at) + 1) + 1
     return line, column
+
+
+# The violations programs and the valid examples, shared by the per-rule test modules.
+ROOT = Path(__file__).resolve().parents[3]
+VIOLATIONS = sorted((ROOT / "examples" / "violations").glob("cap*.py"))
+VALID = sorted((ROOT / "examples").glob("*.py"))
+MARKER = re.compile(r"#\s*expect:\s*(CAP\d{3}(?:\s*,\s*CAP\d{3})*)")
+
+SPEC_EXAMPLE = """
+from capsys import Agent, behaviour, message, Iso, Val, Ref, Tag, iso, val, consume
+from runtime import Runtime
+
+@message
+class Order:
+    symbol: str
+    qty: int
+
+class Book(Agent):
+    def __init__(self, owner: Tag["Desk"]) -> None:
+        self.owner = owner
+        self.orders: list[Order] = []
+
+    @behaviour
+    def add(self, order: Order) -> None:
+        self.orders.append(order)
+
+    @behaviour
+    async def bulk(self, batch: Iso[list[Order]]) -> int:
+        items = batch.take()
+        self.orders.extend(items)
+        return len(self.orders)
+
+async def main() -> None:
+    async with Runtime() as rt:
+        desk = rt.spawn(Desk)
+        book = rt.spawn(Book, desk)
+        book.send(Book.add, Order("AAPL", 10))
+        n = await book.ask(Book.bulk, iso([Order("MSFT", 5)]))
+"""
+
+
+def expected_lines(path: Path, code: str) -> set[int]:
+    lines = set()
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        match = MARKER.search(text)
+        if match and code in {c.strip() for c in match.group(1).split(",")}:
+            lines.add(number)
+    return lines
+
+
+def reported_lines(path: Path, code: str, tmp_path: Path) -> set[int]:
+    text = path.read_text(encoding="utf-8")
+    diagnostics = lint_code(text, tmp_path, select={code}, name=path.name)
+    return {d.line for d in diagnostics if d.code == code}
+
+
+def check_violations(code: str, path: Path, tmp_path: Path) -> None:
+    assert reported_lines(path, code, tmp_path) == expected_lines(path, code)
+
+
+def check_valid(code: str, path: Path, tmp_path: Path) -> None:
+    assert reported_lines(path, code, tmp_path) == set()

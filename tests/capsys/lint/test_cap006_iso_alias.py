@@ -11,13 +11,15 @@ from capsys.config import Config
 from capsys.diagnostics import get_rule
 from capsys.lint.engine import fix_source
 from capsys.lint.index import ProjectIndex
-from tests.capsys.lint.helpers import HEADER, found, lint_code
-from tests.capsys.lint.test_cap005_use_after_move import (
+from tests.capsys.lint.helpers import (
+    HEADER,
     SPEC_EXAMPLE,
     VALID,
     VIOLATIONS,
     check_valid,
     check_violations,
+    found,
+    lint_code,
 )
 
 CODE = "CAP006"

@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from capsys.diagnostics import get_rule
-from tests.capsys.lint.helpers import HEADER, found, lint_code
-from tests.capsys.lint.test_cap005_use_after_move import (
+from tests.capsys.lint.helpers import (
+    HEADER,
     SPEC_EXAMPLE,
     VALID,
     VIOLATIONS,
     check_valid,
     check_violations,
+    found,
+    lint_code,
 )
 
 CODE = "CAP009"
