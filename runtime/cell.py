@@ -24,7 +24,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import anyio
 
@@ -63,6 +63,17 @@ class Entry(NamedTuple):
     what: str  # "Book.add": names the boundary in NotSendableError messages
     name: str
     slot: int  # position in ClassInfo.entries: what a message carries
+
+
+_ANY_AGENT = "__capsys_any_agent__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def primitive_behaviour(fn: F) -> F:
+    """Mark a module-level ``@behaviour`` of a runtime primitive (broadcast's relay) as
+    runnable on any agent. Internal: only the runtime's own primitives use it."""
+    setattr(fn, _ANY_AGENT, True)
+    return fn
 
 
 class ClassInfo:
@@ -123,10 +134,9 @@ class ClassInfo:
                 "decorated with @behaviour can be sent to or asked of an agent"
             )
         name = fn.__name__
-        if fn.__module__.startswith("runtime.") and "." not in fn.__qualname__:
-            # A primitive's own module-level behaviour (broadcast's relay): it runs on any
-            # agent. Only the runtime's modules may do this: user code sends the agent's
-            # own behaviours, so agent state stays behind them.
+        if getattr(fn, _ANY_AGENT, False):
+            # A primitive's own behaviour (broadcast's relay) runs on any agent; user code
+            # sends the agent's own behaviours, so agent state stays behind them.
             entry = self._entry(fn, name)
             self.dispatch[fn] = entry
             return entry

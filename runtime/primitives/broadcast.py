@@ -25,6 +25,7 @@ from typing_extensions import ParamSpec
 
 from capsys import Agent, Tag, behaviour
 from capsys.errors import CapabilityUsageError
+from runtime.cell import primitive_behaviour
 
 __all__ = ["BroadcastResult", "broadcast"]
 
@@ -93,6 +94,7 @@ async def _spread(
     return tuple(delivered), tuple(unreachable), tuple(failed)
 
 
+@primitive_behaviour
 @behaviour
 async def _relay(
     agent: Agent,
