@@ -13,6 +13,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import signal
+import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -76,6 +78,10 @@ def _send_soon(
         batch.append((fn, args))
 
 
+def _nothing() -> None:
+    return None
+
+
 class Reply(Protocol):
     """Where the answer of one ``ask`` lands; resolved from any thread, awaited on its
     own loop. If the asker went away (cancelled, timed out) the answer is dropped."""
@@ -116,6 +122,11 @@ class Loop(abc.ABC):
     @abc.abstractmethod
     def checkpoint(self) -> Awaitable[None]:
         raise NotImplementedError
+
+    def wake_on_signals(self) -> Callable[[], None]:
+        """Make a signal wake this loop even when another thread catches it; returns
+        the undo. Trio always arranges this itself, so by default there is nothing to do."""
+        return _nothing
 
 
 # ----------------------------------------------------------------------------- asyncio
@@ -206,6 +217,49 @@ class AsyncioLoop(Loop):
 
     def checkpoint(self) -> Awaitable[None]:
         return asyncio.sleep(0)
+
+    def wake_on_signals(self) -> Callable[[], None]:
+        # asyncio.Runner's Ctrl-C handler is a plain ``signal.signal`` handler, which
+        # Python runs only when the main thread next executes bytecode. A signal that
+        # lands while the main thread is on its way into ``select``, or on one of our
+        # worker threads, leaves a loop with nothing scheduled (say, under
+        # ``await anyio.sleep(60)``) asleep with the handler pending: on 3.13 about
+        # one Ctrl-C in 20 hung the runtime. Python writes to the wakeup fd from
+        # whichever thread catches the signal, so a socket this loop reads closes the
+        # window. Only where no wakeup fd is set yet (``loop.add_signal_handler`` sets
+        # one) and only on the main thread, as ``set_wakeup_fd`` requires.
+        if threading.current_thread() is not threading.main_thread():
+            return _nothing
+        previous = signal.set_wakeup_fd(-1)
+        if previous != -1:
+            signal.set_wakeup_fd(previous)
+            return _nothing
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+
+        def drain() -> None:
+            with contextlib.suppress(OSError):
+                reader.recv(4096)
+
+        try:
+            self.loop.add_reader(reader.fileno(), drain)
+        except NotImplementedError:  # a loop without readers (Windows' proactor)
+            reader.close()
+            writer.close()
+            return _nothing
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+
+        def undo() -> None:
+            current = signal.set_wakeup_fd(-1)
+            if current != writer.fileno():  # someone replaced ours since: keep theirs
+                signal.set_wakeup_fd(current)
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(reader.fileno())
+            reader.close()
+            writer.close()
+
+        return undo
 
 
 # -------------------------------------------------------------------------------- trio

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import contextvars
 import dataclasses
 import itertools
@@ -28,7 +27,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -232,6 +231,7 @@ class Runtime:
         self._quiet_event: Any = None
         self._waiting_quiet = False
         self._exited_event: Any = None
+        self._undo_signal_wakeup: Callable[[], None] = lambda: None
         self._exited = 0
         self._started = False
         self.closing = False  # no more deliveries: every agent is being stopped
@@ -374,6 +374,7 @@ class Runtime:
             await self._tg.__aenter__()
             self._tg.start_soon(self._run_home_worker, worker)
         else:
+            self._undo_signal_wakeup = home.wake_on_signals()
             for i in range(self.n_workers):
                 self.add_worker(index=i)
             self._monitor = Monitor(self, self.block_threshold, max_spares=self.n_workers)
@@ -429,6 +430,7 @@ class Runtime:
                 w.thread.join(timeout=1.0)
         if self._monitor is not None:
             self._monitor.thread.join(timeout=1.0)
+        self._undo_signal_wakeup()
 
     async def _run_home_worker(self, worker: Worker) -> None:
         try:
@@ -634,43 +636,69 @@ def run(
         )
     token = _defaults.set({**(_defaults.get() or {}), **runtime_defaults})
     try:
-        with _sigint_seen(backend) as seen:
-            try:
-                return anyio.run(main, *args, backend=backend, backend_options=backend_options)
-            except asyncio.CancelledError:
-                # Python 3.10: anyio's asyncio runner turns Ctrl-C into a cancelled main
-                # task; 3.11+ (asyncio.Runner) raises KeyboardInterrupt, as trio does.
-                if seen:
-                    raise KeyboardInterrupt from None
-                raise
+        if _needs_sigint_cancel(backend):
+            return _run_cancelling_on_sigint(main, args, backend_options)
+        if backend == "trio":
+            # Trio's default raises KeyboardInterrupt at any unprotected bytecode; in a
+            # weakref callback or ``__del__`` that is "ignored" and the Ctrl-C is lost
+            # (seen on 3.10: a runtime that never shut down). At a checkpoint it
+            # reaches the main task, like a cancellation, and ``async with Runtime()``
+            # shuts down. The caller can still choose otherwise.
+            backend_options = {
+                "restrict_keyboard_interrupt_to_checkpoints": True,
+                **(backend_options or {}),
+            }
+        return anyio.run(main, *args, backend=backend, backend_options=backend_options)
     finally:
         _defaults.reset(token)
 
 
-@contextlib.contextmanager
-def _sigint_seen(backend: str) -> Iterator[list[int]]:
-    """Record Ctrl-C (then act as Python's default handler) while ``run`` runs.
+def _needs_sigint_cancel(backend: str) -> bool:
+    """Python 3.10's asyncio has no ``asyncio.Runner``: Ctrl-C raises KeyboardInterrupt
+    at whatever bytecode runs, and inside a weakref callback or ``__del__`` it is
+    "ignored" and lost (seen: a runtime that never shut down). Trio, 3.11+ asyncio, a
+    handler the program installed itself, or a call from another thread: left alone."""
+    return (
+        sys.version_info < (3, 11)
+        and backend == "asyncio"
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
 
-    Only on Python 3.10's asyncio path does ``run`` need to know. Trio must keep seeing
-    the default handler (it installs its own KeyboardInterrupt delivery only then); a
-    handler the program installed itself, or a call from another thread, is left alone.
-    """
+
+def _run_cancelling_on_sigint(
+    main: Callable[..., Awaitable[T]], args: tuple[Any, ...], options: dict[str, Any] | None
+) -> T:
+    """What ``asyncio.Runner`` does from 3.11: the first Ctrl-C cancels the main task
+    (so ``async with Runtime()`` shuts down) and ``KeyboardInterrupt`` is raised once
+    it has finished; a second Ctrl-C raises at once."""
     seen: list[int] = []
-    if (
-        sys.version_info >= (3, 11)
-        or backend != "asyncio"
-        or threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield seen
-        return
 
-    def on_sigint(signum: int, frame: types.FrameType | None) -> None:
-        seen.append(signum)
-        signal.default_int_handler(signum, frame)
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
 
-    signal.signal(signal.SIGINT, on_sigint)
+        def on_sigint(signum: int, frame: types.FrameType | None) -> None:
+            seen.append(signum)
+            if len(seen) == 1 and task is not None and not task.done():
+                task.cancel()
+                loop.call_soon_threadsafe(_wake)  # select() may be asleep
+                return
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return await main(*args)
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
     try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return anyio.run(guarded, backend="asyncio", backend_options=options)
+    except asyncio.CancelledError:
+        if seen:
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _wake() -> None:
+    return None

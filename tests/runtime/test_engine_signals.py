@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from runtime import Runtime
+
 SCRIPT = textwrap.dedent(
     """
     import sys
@@ -62,3 +64,21 @@ def test_ctrl_c_shuts_down_gracefully(backend: str) -> None:
     assert proc.returncode == 130, err
     assert "on_stop ran" in out
     assert "interrupted; threads left: 0" in out
+
+
+def _wakeup_fd() -> int:
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd)
+    return fd
+
+
+@pytest.mark.anyio
+async def test_a_signal_wakes_the_callers_loop_while_the_runtime_runs() -> None:
+    # Without a wakeup fd, a Ctrl-C that lands on a worker thread (or just before the
+    # main thread enters select) leaves asyncio's main loop asleep with the handler
+    # pending. Trio keeps its own wakeup fd; on asyncio the runtime sets one, and puts
+    # back what was there when it exits.
+    before = _wakeup_fd()
+    async with Runtime(workers=1):
+        assert _wakeup_fd() != -1
+    assert _wakeup_fd() == before
