@@ -14,6 +14,7 @@ from runtime import Runtime
 
 SCRIPT = textwrap.dedent(
     """
+    import signal
     import sys
     import anyio
     import runtime
@@ -38,6 +39,9 @@ SCRIPT = textwrap.dedent(
             print("ready", flush=True)
             await anyio.sleep(60)
 
+    # As in a terminal, even when the test run itself was started in the background
+    # (a shell without job control starts those with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         runtime.run(main, backend=sys.argv[1])
     except KeyboardInterrupt:
