@@ -84,10 +84,49 @@ class _Api(Protocol):
 
 
 class Reporter:
-    """Formats catalogue messages and drops codes the project's config turns off."""
+    """Formats catalogue messages and drops codes the project's config turns off.
 
-    def __init__(self, config: Config) -> None:
+    With ``memo`` it also remembers, for the rest of the run, the verdict on each plain
+    class met at a call site or in a signature while mypy type-checks, and which agent
+    ``__init__`` it has checked again. By then semantic analysis of every class a module
+    can see is over, so neither changes (mypy checks a module only after its imports).
+    The daemon (fine-grained mode) reuses the plugin across edits: no memo there.
+    """
+
+    def __init__(self, config: Config, memo: bool = False) -> None:
         self.config = config
+        self._verdicts: dict[TypeInfo, tuple[Shape, Problem | None]] | None = {} if memo else None
+        self._inits_checked: set[FuncDef] | None = set() if memo else None
+
+    def verdict(self, typ: Type, api: object) -> tuple[Shape, Problem | None]:
+        """``typ``'s shape and why it is not sendable (None: it is)."""
+        memo = self._verdicts
+        # Only a bare class (``float``, ``Reading``): every generic, alias or Any is
+        # translated again, since mypy's equality of those ignores what matters here
+        # (for one, all Any types are equal whatever their origin).
+        if (
+            memo is None
+            or type(typ) is not Instance
+            or typ.args
+            or not isinstance(api, TypeChecker)
+        ):
+            shape = shape_of(typ)
+            return shape, static_problem(shape)
+        found = memo.get(typ.type)
+        if found is None:
+            shape = shape_of(typ)
+            found = memo[typ.type] = (shape, static_problem(shape))
+        return found
+
+    def first_check_of(self, init: FuncDef) -> bool:
+        """False when this ``__init__`` was checked again already (memo only)."""
+        seen = self._inits_checked
+        if seen is None:
+            return True
+        if init in seen:
+            return False
+        seen.add(init)
+        return True
 
     def report(self, api: _Api, code: str, ctx: Context, **fields: object) -> None:
         rule = get_rule(code)
@@ -280,8 +319,7 @@ def check_boundary(
         if kind in (ARG_STAR, ARG_STAR2):
             what = f"An item of {'*' if kind == ARG_STAR else '**'}argument {label} of {where}"
         for item in _star_items(typ, kind) if kind in (ARG_STAR, ARG_STAR2) else [typ]:
-            shape = shape_of(item)
-            problem = static_problem(shape)
+            shape, problem = reporter.verdict(item, ctx.api)
             if problem is not None:
                 reporter.problem(ctx.api, expr, problem, shape, "CAP001", what)
                 break
@@ -302,8 +340,7 @@ def _check_reply(
     proper = get_proper_type(reply)
     if isinstance(proper, AnyType) and proper.type_of_any == TypeOfAny.unannotated:
         return  # the definition is reported (CAP002): one finding per cause
-    shape = shape_of(reply)
-    problem = static_problem(shape)
+    shape, problem = reporter.verdict(reply, ctx.api)
     if problem is not None:
         what = f"The reply of {boundary.verb} to {target}"
         reporter.problem(ctx.api, call, problem, shape, "CAP001", what)
@@ -376,8 +413,7 @@ def _check_declared(
         reporter.report(api, "CAP002", ctx, what=what, owner=owner, detail=detail)
         return
     assert declared is not None
-    shape = shape_of(declared)
-    problem = static_problem(shape)
+    shape, problem = reporter.verdict(declared, api)
     if problem is None or (partial and problem.is_any):
         return
     if problem.is_any:
@@ -426,7 +462,7 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
     # the names defined after the class that semantic analysis could not (mypy merges
     # the findings both passes make).
     init = _own_init(func.info)
-    if init is not None and is_agent(func.info):
+    if init is not None and is_agent(func.info) and reporter.first_check_of(init):
         owner = f"{func.info.name}.__init__"
         check_signature(reporter, ctx.api, init, owner, with_return=False)
 

@@ -84,8 +84,13 @@ class Hooks:
     imports the checks or the sendability table.
     """
 
-    def __init__(self, config: Config, lookup: Callable[[str], SymbolTableNode | None]) -> None:
-        self.reporter = Reporter(config)
+    def __init__(
+        self,
+        config: Config,
+        lookup: Callable[[str], SymbolTableNode | None],
+        memo: bool = False,
+    ) -> None:
+        self.reporter = Reporter(config, memo)
         self.lookup_fully_qualified = lookup
         self._fixed_function_hooks = self._function_hooks()
         self._class_call_hook = functools.partial(

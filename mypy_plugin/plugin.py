@@ -77,8 +77,12 @@ class CapsysPlugin(Plugin):
         super().__init__(options)
         self.config = _load_config(options)
         self._hooks: Hooks | None = None
+        # The daemon (fine-grained mode) keeps this plugin across edits, after which a
+        # class may have become an agent: it asks afresh every time.
+        self._memo = not options.fine_grained_incremental
         self._method_memo: dict[str, Callable[[MethodContext], Type] | None] = {}
         self._function_memo: dict[str, Callable[[FunctionContext], Type] | None] = {}
+        self._base_memo: dict[str, Callable[[ClassDefContext], None] | None] = {}
         self._config_data = {
             "plugin": PLUGIN_VERSION,
             "table": table_fingerprint(),
@@ -95,23 +99,30 @@ class CapsysPlugin(Plugin):
         if self._hooks is None:
             from mypy_plugin.hooks import Hooks
 
-            self._hooks = Hooks(self.config, self.lookup_fully_qualified)
+            self._hooks = Hooks(self.config, self.lookup_fully_qualified, self._memo)
         return self._hooks
 
-    # mypy asks these for every call, attribute and annotation it analyses, and almost
-    # every answer is None: the cheap filters and per-fullname memos live here, in
-    # front of the checks (class hierarchies and names do not change during a run).
+    # mypy asks these for every call, class, attribute and annotation it analyses, and
+    # almost every answer is None: the cheap filters and per-fullname memos live here,
+    # in front of the checks (mypy asks once a class is analysed, and class hierarchies
+    # do not change during a run).
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         memo = self._method_memo
         if fullname not in memo:
-            memo[fullname] = self.hooks.get_method_hook(fullname)
+            hook = self.hooks.get_method_hook(fullname)
+            if not self._memo:
+                return hook
+            memo[fullname] = hook
         return memo[fullname]
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         memo = self._function_memo
         if fullname not in memo:
-            memo[fullname] = self.hooks.get_function_hook(fullname)
+            hook = self.hooks.get_function_hook(fullname)
+            if not self._memo:
+                return hook
+            memo[fullname] = hook
         return memo[fullname]
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
@@ -120,7 +131,13 @@ class CapsysPlugin(Plugin):
         return self.hooks.get_attribute_hook(fullname)
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
-        return self.hooks.get_base_class_hook(fullname)
+        memo = self._base_memo
+        if fullname not in memo:
+            hook = self.hooks.get_base_class_hook(fullname)
+            if not self._memo:
+                return hook
+            memo[fullname] = hook
+        return memo[fullname]
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
         if fullname != _VAL:

@@ -133,3 +133,44 @@ def test_dmypy_run(tmp_path: Path) -> None:
         assert "INTERNAL ERROR" not in done.stdout + done.stderr
         found = {(f.line, f.code) for f in parse(done.stdout, tmp_path) if f.code in PLUGIN_CODES}
         assert found == expected, done.stdout + done.stderr
+
+
+def test_dmypy_sees_a_class_become_an_agent_after_an_edit(tmp_path: Path) -> None:
+    # The daemon keeps the plugin between runs: what it learnt about a class before an
+    # edit must not hide a finding after it. (Both versions import capsys: mypy 2.4's
+    # daemon crashes on an edit that adds imports of new packages, plugin or not.)
+    header = "from capsys import Agent, behaviour\n\n\n"
+    plain = header + "class Worker:\n    def __init__(self) -> None:\n        self.n = 0\n"
+    agent = (
+        header + "class Worker(Agent):\n"
+        "    def __init__(self) -> None:\n"
+        "        self.n = 0\n\n"
+        "    @behaviour\n"
+        "    def tick(self) -> None:\n"
+        "        self.n += 1\n"
+    )
+    prog = "from model import Worker\n\n\ndef make() -> Worker:\n    return Worker()\n"
+    write_files(tmp_path, {"model.py": plain, "prog.py": prog})
+    config = tmp_path / "mypy.ini"
+    config.write_text(f"[mypy]\nstrict = True\nplugins = mypy_plugin\nmypy_path = {REPO}\n")
+    dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(tmp_path / "status.json")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    outputs = []
+    try:
+        for model in (plain, agent):
+            (tmp_path / "model.py").write_text(model)
+            done = subprocess.run(
+                [*dmypy, "run", "--", "--config-file", str(config), "prog.py", "model.py"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert "INTERNAL ERROR" not in done.stdout + done.stderr
+            outputs.append(done.stdout)
+    finally:
+        subprocess.run([*dmypy, "stop"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    before, after = ({(f.line, f.code) for f in parse(out, tmp_path)} for out in outputs)
+    assert before == set(), outputs[0]
+    assert after == {(5, "CAP007")}, outputs[1]
