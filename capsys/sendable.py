@@ -29,6 +29,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 from capsys.capabilities import REF_MARKER, VAL_MARKER, Iso, MovedIso
 from capsys.errors import CapabilityUsageError, NotSendableError
+from capsys.names import CAPSYS_NAMES
 from capsys.tag import Tag
 
 __all__ = [
@@ -131,20 +132,6 @@ SUGGESTIONS: Final[dict[str, str]] = {
     "builtins.memoryview": "copy it into bytes, or move the owner as an Iso",
     "builtins.object": "declare a concrete sendable type",
     "builtins.type": "send a value or a Tag, not a class",
-}
-
-# Fully-qualified names of capsys' own capability types, for the checkers.
-CAPSYS_NAMES: Final[dict[str, str]] = {
-    "Iso": "capsys.capabilities.Iso",
-    "Val": "capsys.capabilities.Val",
-    "Ref": "capsys.capabilities.Ref",
-    "Tag": "capsys.tag.Tag",
-    "Agent": "capsys.agent.Agent",
-    "behaviour": "capsys.agent.behaviour",
-    "message": "capsys.agent.message",
-    "iso": "capsys.capabilities.iso",
-    "val": "capsys.capabilities.val",
-    "consume": "capsys.capabilities.consume",
 }
 
 _ENUM_BASE = "enum.Enum"

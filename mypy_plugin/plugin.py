@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +28,8 @@ from mypy.plugin import (
 from mypy.types import Type
 
 import capsys
-import capsys.capabilities
 from capsys.config import Config, ConfigError, find_pyproject, load_config
-from capsys.tag import Tag
+from capsys.names import CAPSYS_NAMES
 
 if TYPE_CHECKING:
     from mypy_plugin.hooks import Hooks
@@ -41,12 +39,9 @@ __all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
 # Part of the cache key: bump when a check changes what it reports.
 PLUGIN_VERSION = "1"
 
-# Names the filters below compare with, taken from capsys itself (imported anyway).
-_TAG_PREFIX = f"{Tag.__module__}.{Tag.__qualname__}."
-_VAL = f"{capsys.capabilities.__name__}.Val"
-
-# mypy reports nothing in typeshed and installed packages: they are not keyed.
-_THIRD_PARTY = re.compile(r"/(typeshed|site-packages|dist-packages)/")
+# Names the filters below compare with.
+_TAG_PREFIX = CAPSYS_NAMES["Tag"] + "."
+_VAL = CAPSYS_NAMES["Val"]
 
 
 def table_fingerprint() -> str:
@@ -90,7 +85,10 @@ class CapsysPlugin(Plugin):
         }
 
     def report_config_data(self, ctx: ReportConfigContext) -> Any:
-        if _THIRD_PARTY.search(ctx.path.replace(os.sep, "/")):
+        # Asked for every module of every run, typeshed's included. mypy reports nothing
+        # in typeshed and installed packages: they are not keyed.
+        path = ctx.path if os.sep == "/" else ctx.path.replace(os.sep, "/")
+        if "/site-packages/" in path or "/typeshed/" in path or "/dist-packages/" in path:
             return None
         return self._config_data
 

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from capsys import Agent, Tag
+from capsys.agent import Agent
 from capsys.errors import CapabilityUsageError
+from capsys.tag import Tag
 
 if TYPE_CHECKING:
     from runtime.core import Runtime

@@ -23,8 +23,9 @@ from typing import Any, Concatenate, TypeVar, overload
 import anyio
 from typing_extensions import ParamSpec
 
-from capsys import Agent, Tag, behaviour
+from capsys.agent import Agent, behaviour
 from capsys.errors import CapabilityUsageError
+from capsys.tag import Tag
 from runtime.cell import primitive_behaviour
 
 __all__ = ["BroadcastResult", "broadcast"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from capsys import Agent, behaviour, message
+from capsys.agent import Agent, behaviour, message
 
 __all__ = ["Lease", "LeaseManager"]
 

@@ -19,8 +19,9 @@ from typing import Any, Concatenate, Generic, TypeVar, overload
 import anyio
 from typing_extensions import ParamSpec
 
-from capsys import Agent, Tag
+from capsys.agent import Agent
 from capsys.errors import CapabilityUsageError
+from capsys.tag import Tag
 
 __all__ = ["QuorumResult", "majority", "quorum", "supermajority"]
 

@@ -14,8 +14,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from capsys import Tag
 from capsys.errors import CapabilityUsageError
+from capsys.tag import Tag
 
 __all__ = ["shard"]
 

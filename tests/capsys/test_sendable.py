@@ -10,7 +10,9 @@ from typing import Any, NamedTuple, NewType
 
 import pytest
 
+import capsys
 from capsys import Iso, NotSendableError, Ref, Tag, Val, iso, message
+from capsys.names import CAPSYS_NAMES
 from capsys.sendable import (
     KNOWN_TYPES,
     RUNTIME_KINDS,
@@ -215,3 +217,9 @@ def test_check_value_moves_a_reply_iso_and_refuses_mutables() -> None:
     assert isinstance(out, Iso) and out is not h
     with pytest.raises(NotSendableError, match=r"reply of A\.b is a set"):
         check_value({1}, "reply of A.b")
+
+
+@pytest.mark.parametrize("short", sorted(CAPSYS_NAMES))
+def test_checker_names_are_where_the_dsl_defines_them(short: str) -> None:
+    module, _, name = CAPSYS_NAMES[short].rpartition(".")
+    assert getattr(importlib.import_module(module), name) is getattr(capsys, short)

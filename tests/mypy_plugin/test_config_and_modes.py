@@ -3,12 +3,14 @@ runs and classes that come from other modules, from the cache or from stubs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.mypy_plugin.cases import HEADER
-from tests.mypy_plugin.harness import expected_markers, run_mypy, write_files
+from tests.mypy_plugin.harness import REPO, expected_markers, run_mypy, write_files
 
 SNIPPET = (
     HEADER
@@ -179,3 +181,16 @@ def test_changed_capsys_config_invalidates_the_cache(tmp_path: Path) -> None:
         tmp_path, ["snippet.py"], cache_dir=cache, pyproject='[tool.capsys]\nignore = ["CAP002"]\n'
     )
     assert changed.cap("snippet.py") == ALL - {(DEF_LINE, "CAP002")}
+
+
+def test_loading_the_plugin_leaves_the_dsl_and_the_checks_unimported() -> None:
+    # A fully cached mypy run asks no hook: it should pay for the configuration only.
+    probe = (
+        "import sys, mypy_plugin\n"
+        "print(sorted(m for m in ('capsys.agent', 'capsys.sendable', 'mypy_plugin.hooks') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stderr
