@@ -83,11 +83,33 @@ class _Api(Protocol):
     def fail(self, msg: str, ctx: Context, /, *, code: ErrorCode | None = None) -> object: ...
 
 
+_MemoKey = TypeInfo | tuple["_MemoKey", ...]
+
+
+def _memo_key(typ: Type) -> _MemoKey | None:
+    """The classes ``typ`` is made of, if it is a class or a generic of classes all the
+    way down (``float``, ``Reading``, ``Iso[list[float]]``, ``Tag[Sensor]``); else None.
+    Every other type is translated each time: mypy's equality of those ignores what
+    matters here (for one, all Any types are equal whatever their origin)."""
+    if type(typ) is not Instance:
+        return None
+    if not typ.args:
+        return typ.type
+    parts: list[_MemoKey] = [typ.type]
+    for arg in typ.args:
+        part = _memo_key(arg)
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts)
+
+
 class Reporter:
     """Formats catalogue messages and drops codes the project's config turns off.
 
-    With ``memo`` it also remembers, for the rest of the run, the verdict on each plain
-    class met at a call site or in a signature while mypy type-checks, and which agent
+    With ``memo`` it also remembers, for the rest of the run, the verdict on each class
+    (or generic of classes) met at a call site or in a signature while mypy type-checks,
+    and which agent
     ``__init__`` it has checked again. By then semantic analysis of every class a module
     can see is over, so neither changes (mypy checks a module only after its imports).
     The daemon (fine-grained mode) reuses the plugin across edits: no memo there.
@@ -95,27 +117,21 @@ class Reporter:
 
     def __init__(self, config: Config, memo: bool = False) -> None:
         self.config = config
-        self._verdicts: dict[TypeInfo, tuple[Shape, Problem | None]] | None = {} if memo else None
+        self._verdicts: dict[_MemoKey, tuple[Shape, Problem | None]] | None = {} if memo else None
         self._inits_checked: set[FuncDef] | None = set() if memo else None
 
     def verdict(self, typ: Type, api: object) -> tuple[Shape, Problem | None]:
         """``typ``'s shape and why it is not sendable (None: it is)."""
         memo = self._verdicts
-        # Only a bare class (``float``, ``Reading``): every generic, alias or Any is
-        # translated again, since mypy's equality of those ignores what matters here
-        # (for one, all Any types are equal whatever their origin).
-        if (
-            memo is None
-            or type(typ) is not Instance
-            or typ.args
-            or not isinstance(api, TypeChecker)
-        ):
+        key = _memo_key(typ) if memo is not None and isinstance(api, TypeChecker) else None
+        if key is None:
             shape = shape_of(typ)
             return shape, static_problem(shape)
-        found = memo.get(typ.type)
+        assert memo is not None
+        found = memo.get(key)
         if found is None:
             shape = shape_of(typ)
-            found = memo[typ.type] = (shape, static_problem(shape))
+            found = memo[key] = (shape, static_problem(shape))
         return found
 
     def first_check_of(self, init: FuncDef) -> bool:
@@ -513,8 +529,7 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
         where = own.get(name)
         if where is None:
             continue  # inherited: checked at the base (which must be a message itself)
-        shape = shape_of(declared)
-        problem = static_problem(shape)
+        shape, problem = reporter.verdict(declared, ctx.api)
         if problem is None:
             continue
         field = f'Field "{name}" of message {info.name}'
