@@ -22,7 +22,7 @@ from benchmarks.conftest import RATIOS
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = 180
-ROUNDS = {"cold": 5, "warm": 9}
+ROUNDS = {"cold": 5, "warm": 25}  # a warm run is ~0.3 s: more rounds tame the noise
 TARGETS = {"cold": 1.10, "warm": 1.05}
 
 
@@ -262,20 +262,26 @@ def test_mypy_plugin_overhead(benchmark: object, corpus: Path, mode: str) -> Non
         rounds=ROUNDS[mode],
         iterations=1,
     )
-    with_plugin = bench.stats.stats.median  # type: ignore[attr-defined]
-    plain = statistics.median(walls)
+    # Best of the rounds, as the runtime benchmarks do: on a shared machine a slow round
+    # measures the neighbours, and the fastest one is the closest to the work itself.
+    # The medians are reported beside it.
+    with_plugin = bench.stats.stats.min  # type: ignore[attr-defined]
+    plain = min(walls)
     ratio = with_plugin / plain
-    cpu_ratio = statistics.median(cpu[True]) / statistics.median(cpu[False])
+    cpu_ratio = min(cpu[True]) / min(cpu[False])
+    median_ratio = bench.stats.stats.median / statistics.median(walls)  # type: ignore[attr-defined]
     bench.extra_info.update(  # type: ignore[attr-defined]
-        plain_median_s=round(plain, 3),
+        plain_best_s=round(plain, 3),
         ratio_vs_plain=round(ratio, 3),
         cpu_ratio=round(cpu_ratio, 3),
+        median_ratio=round(median_ratio, 3),
     )
     verdict = "meets" if min(ratio, cpu_ratio) <= TARGETS[mode] else "MISSES"
     RATIOS.append(
         (
             f"mypy+plugin {mode}",
-            f"wall {ratio:.3f}x ({with_plugin:.2f}s vs {plain:.2f}s), "
-            f"cpu {cpu_ratio:.3f}x plain; {verdict} target <= {TARGETS[mode]:.2f}x",
+            f"best wall {ratio:.3f}x ({with_plugin:.2f}s vs {plain:.2f}s), "
+            f"best cpu {cpu_ratio:.3f}x, median wall {median_ratio:.3f}x; "
+            f"{verdict} target <= {TARGETS[mode]:.2f}x",
         )
     )
