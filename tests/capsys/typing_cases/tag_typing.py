@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import capsys
 from capsys import Agent, Iso, Ref, Tag, Val, behaviour, consume, iso, message, val
 
 
@@ -66,3 +67,8 @@ def capabilities() -> None:
 
 def anything(x: Any) -> None:
     del x
+
+
+def misspelt() -> object:
+    # capsys loads its names lazily at run time; type checkers must still know them all.
+    return capsys.Agnet  # E: [attr-defined]
