@@ -109,9 +109,9 @@ class Reporter:
 
     With ``memo`` it also remembers, for the rest of the run, the verdict on each class
     (or generic of classes) met at a call site or in a signature while mypy type-checks,
-    and which agent
-    ``__init__`` it has checked again. By then semantic analysis of every class a module
-    can see is over, so neither changes (mypy checks a module only after its imports).
+    and which agent ``__init__`` it has checked again. By then semantic analysis of
+    every class a module can see is over, so neither changes (mypy checks a module only
+    after its imports).
     The daemon (fine-grained mode) reuses the plugin across edits: no memo there.
     """
 

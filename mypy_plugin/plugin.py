@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mypy.errors import CompileError
 from mypy.options import Options
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from mypy_plugin.hooks import Hooks
 
 __all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
+
+H = TypeVar("H")  # a hook getter's answer: a hook or None
 
 # Part of the cache key: bump when a check changes what it reports.
 PLUGIN_VERSION = "1"
@@ -105,23 +107,20 @@ class CapsysPlugin(Plugin):
     # in front of the checks (mypy asks once a class is analysed, and class hierarchies
     # do not change during a run).
 
-    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
-        memo = self._method_memo
-        if fullname not in memo:
-            hook = self.hooks.get_method_hook(fullname)
-            if not self._memo:
-                return hook
+    def _remembered(self, memo: dict[str, H], fullname: str, ask: Callable[[str], H]) -> H:
+        """``ask(fullname)``, remembered for the run (not in the daemon: see __init__)."""
+        if fullname in memo:
+            return memo[fullname]
+        hook = ask(fullname)
+        if self._memo:
             memo[fullname] = hook
-        return memo[fullname]
+        return hook
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        return self._remembered(self._method_memo, fullname, self.hooks.get_method_hook)
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
-        memo = self._function_memo
-        if fullname not in memo:
-            hook = self.hooks.get_function_hook(fullname)
-            if not self._memo:
-                return hook
-            memo[fullname] = hook
-        return memo[fullname]
+        return self._remembered(self._function_memo, fullname, self.hooks.get_function_hook)
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         if not fullname.startswith(_TAG_PREFIX):
@@ -129,13 +128,7 @@ class CapsysPlugin(Plugin):
         return self.hooks.get_attribute_hook(fullname)
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
-        memo = self._base_memo
-        if fullname not in memo:
-            hook = self.hooks.get_base_class_hook(fullname)
-            if not self._memo:
-                return hook
-            memo[fullname] = hook
-        return memo[fullname]
+        return self._remembered(self._base_memo, fullname, self.hooks.get_base_class_hook)
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
         if fullname != _VAL:

@@ -682,7 +682,7 @@ def _run_cancelling_on_sigint(
             seen.append(signum)
             if len(seen) == 1 and task is not None and not task.done():
                 task.cancel()
-                loop.call_soon_threadsafe(_wake)  # select() may be asleep
+                loop.call_soon_threadsafe(lambda: None)  # select() may be asleep
                 return
             raise KeyboardInterrupt
 
@@ -698,7 +698,3 @@ def _run_cancelling_on_sigint(
         if seen:
             raise KeyboardInterrupt from None
         raise
-
-
-def _wake() -> None:
-    return None

@@ -107,30 +107,40 @@ def test_the_project_itself_does_not_crash_the_plugin(tmp_path: Path, mypy_cache
     assert not any(f.code.startswith("CAP") for f in result.findings)
 
 
-def test_dmypy_run(tmp_path: Path) -> None:
-    source = (VIOLATIONS / "cap001_not_sendable.py").read_text()
-    write_files(tmp_path, {"prog.py": source})
-    config = tmp_path / "mypy.ini"
+def _dmypy_runs(
+    folder: Path, versions: list[dict[str, str]], files: list[str]
+) -> list[subprocess.CompletedProcess[str]]:
+    """One ``dmypy run`` per version of the files (written just before it), all on one
+    daemon, which is stopped at the end. No run may end in an INTERNAL ERROR."""
+    config = folder / "mypy.ini"
     config.write_text(f"[mypy]\nstrict = True\nplugins = mypy_plugin\nmypy_path = {REPO}\n")
-    dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(tmp_path / "status.json")]
+    dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(folder / "status.json")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = []
     try:
-        runs = []
-        for _ in range(2):  # the second run is answered by the warm daemon
+        for version in versions:
+            write_files(folder, version)
             done = subprocess.run(
-                [*dmypy, "run", "--", "--config-file", str(config), "prog.py"],
-                cwd=tmp_path,
+                [*dmypy, "run", "--", "--config-file", str(config), *files],
+                cwd=folder,
                 env=env,
                 capture_output=True,
                 text=True,
                 timeout=300,
             )
+            assert "INTERNAL ERROR" not in done.stdout + done.stderr
             runs.append(done)
     finally:
-        subprocess.run([*dmypy, "stop"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+        subprocess.run([*dmypy, "stop"], cwd=folder, env=env, capture_output=True, timeout=60)
+    return runs
+
+
+def test_dmypy_run(tmp_path: Path) -> None:
+    source = (VIOLATIONS / "cap001_not_sendable.py").read_text()
+    # The second run is answered by the warm daemon.
+    runs = _dmypy_runs(tmp_path, [{"prog.py": source}] * 2, ["prog.py"])
     expected = expected_markers(source)
     for done in runs:
-        assert "INTERNAL ERROR" not in done.stdout + done.stderr
         found = {(f.line, f.code) for f in parse(done.stdout, tmp_path) if f.code in PLUGIN_CODES}
         assert found == expected, done.stdout + done.stderr
 
@@ -150,27 +160,8 @@ def test_dmypy_sees_a_class_become_an_agent_after_an_edit(tmp_path: Path) -> Non
         "        self.n += 1\n"
     )
     prog = "from model import Worker\n\n\ndef make() -> Worker:\n    return Worker()\n"
-    write_files(tmp_path, {"model.py": plain, "prog.py": prog})
-    config = tmp_path / "mypy.ini"
-    config.write_text(f"[mypy]\nstrict = True\nplugins = mypy_plugin\nmypy_path = {REPO}\n")
-    dmypy = [sys.executable, "-m", "mypy.dmypy", "--status-file", str(tmp_path / "status.json")]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    outputs = []
-    try:
-        for model in (plain, agent):
-            (tmp_path / "model.py").write_text(model)
-            done = subprocess.run(
-                [*dmypy, "run", "--", "--config-file", str(config), "prog.py", "model.py"],
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            assert "INTERNAL ERROR" not in done.stdout + done.stderr
-            outputs.append(done.stdout)
-    finally:
-        subprocess.run([*dmypy, "stop"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
-    before, after = ({(f.line, f.code) for f in parse(out, tmp_path)} for out in outputs)
-    assert before == set(), outputs[0]
-    assert after == {(5, "CAP007")}, outputs[1]
+    versions = [{"model.py": plain, "prog.py": prog}, {"model.py": agent}]
+    runs = _dmypy_runs(tmp_path, versions, ["prog.py", "model.py"])
+    before, after = ({(f.line, f.code) for f in parse(r.stdout, tmp_path)} for r in runs)
+    assert before == set(), runs[0].stdout
+    assert after == {(5, "CAP007")}, runs[1].stdout
