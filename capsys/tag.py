@@ -127,14 +127,16 @@ class Tag(Generic[A_co]):
         **kwargs: P.kwargs,
     ) -> R: ...
 
-    async def ask(self, behaviour: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    def ask(self, behaviour: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Request-reply: run the behaviour on the agent and return its result.
 
         ``timeout=`` (seconds) raises ``runtime.AskTimeout``; an enclosing anyio cancel
         scope is honoured too. Either way the target agent is not harmed.
         """
+        # A plain function handing back the address's coroutine: awaiting it is the
+        # same as awaiting an ``async def`` ask, without a second coroutine per ask.
         timeout = kwargs.pop("timeout", None)
-        return await self._address.request(behaviour, args, kwargs, timeout)
+        return self._address.request(behaviour, args, kwargs, timeout)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Tag) and other._address is self._address

@@ -184,7 +184,9 @@ current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
 _create_lock = threading.Lock()
 _KINDS = RUNTIME_KINDS
 _SHARE = PayloadKind.SHARE
-_NO_KWARGS: dict[str, Any] = {}  # never mutated: behaviours receive **kw copies
+# An async behaviour asking idle agents inline yields to its loop every 16th ask, so a
+# loop of such asks neither starves the worker's other tasks nor misses cancellation.
+_YIELD_MASK = 15
 # One send in 64 carries a latency stamp: runtime.metrics.SAMPLE_EVERY - 1 (not imported:
 # runtime.metrics imports this module; tests check the two agree).
 SAMPLE_MASK = 63
@@ -197,12 +199,13 @@ def _stamp(rt: Runtime) -> Any:
     return Stamp(rt.probe.latency)
 
 
-# A message is a plain tuple: (entry index, args, kwargs, reply or None, sender's name or
-# None). Only atoms and immutable containers, on purpose: the cyclic GC untracks such a
-# tuple at its first collection, so a long mailbox costs the GC nothing. With the entry
-# and the sender cell in it, every full collection walked every queued message, which
-# measured as half the cost of a send on the counting benchmark.
-Message = tuple[int, tuple[Any, ...], dict[str, Any], "Reply | None", "str | None"]
+# A message is a plain tuple: (entry index, args, kwargs or None, reply or None, sender's
+# name or None). Only atoms and tuples, on purpose: the cyclic GC untracks such a tuple at
+# its first collection, so a long mailbox costs the GC nothing. Any other container in it,
+# even an empty dict that is itself untracked, keeps the tuple tracked (CPython only looks
+# inside tuples), and then every full collection walks every queued message: that measured
+# as 40% of a send on the counting benchmark. Hence None, not {}, for "no keyword arguments".
+Message = tuple[int, tuple[Any, ...], "dict[str, Any] | None", "Reply | None", "str | None"]
 
 
 def claim(token: list[bool] | None) -> bool:
@@ -328,7 +331,7 @@ class Cell:
         mb = self.mailbox
         if w is None or w.rt is not rt or mb is None or self.stopped or rt.closing:
             w, sender = current(rt)
-            self.deliver((entry.slot, args, kwargs, None, _label(sender)), w, sender=sender)
+            self.deliver((entry.slot, args, kwargs or None, None, _label(sender)), w, sender=sender)
             return
         sender = w.current
         if sender is None:
@@ -337,12 +340,11 @@ class Cell:
         else:
             label = sender.label or sender.make_label()
         w.sent += 1  # this worker's own counter: only this thread writes it
-        # The empty **kwargs dict of the call is not kept: a shared one is queued instead,
-        # so a deep mailbox holds one small tuple per message, not a dict as well.
+        # The empty **kwargs dict of the call is not kept (see Message).
         if w.sent & _SAMPLE_MASK:
-            mb.append((entry.slot, args, kwargs or _NO_KWARGS, None, label))  # atomic
+            mb.append((entry.slot, args, kwargs or None, None, label))  # atomic
         else:  # one send in SAMPLE_EVERY carries a latency stamp (runtime.metrics)
-            mb.append((entry.slot, args, kwargs or _NO_KWARGS, _stamp(rt), label))
+            mb.append((entry.slot, args, kwargs or None, _stamp(rt), label))
         n = len(mb)
         if n > w.max_depth:
             w.max_depth = n
@@ -368,7 +370,7 @@ class Cell:
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
         await self.wait_for_room()
         w, sender = current(rt)
-        self.deliver((entry.slot, args, kwargs, None, _label(sender)), w, True, sender)
+        self.deliver((entry.slot, args, kwargs or None, None, _label(sender)), w, True, sender)
 
     async def request(
         self,
@@ -391,6 +393,29 @@ class Cell:
         w = tls.w
         mb = self.mailbox
         if (
+            timeout is None
+            and w is not None
+            and w.rt is rt
+            and w.trace is None
+            and w.current is None
+            and not entry.is_async
+            and not mb
+            and claim(self.lock if mb is not None else self.ensure_lock())
+        ):
+            # From an async behaviour on a worker, to an idle agent (nothing queued, not
+            # scheduled: we now hold its token) and a sync behaviour: run it right here,
+            # as that agent's turn, instead of a queue hop and two task switches (see
+            # Worker.ask_inline). Only without a timeout: a timed ask keeps its timer.
+            mb = self.mailbox
+            if mb or self.stopping or rt.closing:  # a send or a stop raced the claim
+                w.push_lifo(self)  # we hold the token: schedule the cell as a send would
+            else:
+                result = w.ask_inline(self, entry, args, kwargs)
+                w.inline_asks += 1
+                if not w.inline_asks & _YIELD_MASK:
+                    await w.loop.checkpoint()  # type: ignore[union-attr]
+                return result
+        if (
             w is not None
             and w.rt is rt
             and w.loop is not None
@@ -400,7 +425,7 @@ class Cell:
         ):  # from an async behaviour of this runtime
             reply = w.loop.new_reply()
             w.sent += 1
-            mb.append((entry.slot, args, kwargs, reply, _label(current_async.get())))
+            mb.append((entry.slot, args, kwargs or None, reply, _label(current_async.get())))
             n = len(mb)
             if n > w.max_depth:
                 w.max_depth = n
@@ -411,13 +436,13 @@ class Cell:
         elif w is not None and w.rt is rt and w.loop is not None:
             reply = w.loop.new_reply()
             sender = current_async.get()
-            self.deliver((entry.slot, args, kwargs, reply, _label(sender)), w, True, sender)
+            self.deliver((entry.slot, args, kwargs or None, reply, _label(sender)), w, True, sender)
         else:
             from runtime.backends import current_loop
 
             await self.wait_for_room()
             reply = current_loop().new_reply()
-            self.deliver((entry.slot, args, kwargs, reply, None), None, wait=True)
+            self.deliver((entry.slot, args, kwargs or None, reply, None), None, wait=True)
         if timeout is None:
             return await reply.wait()
         with anyio.move_on_after(timeout):
@@ -433,6 +458,10 @@ class Cell:
                 self.lock = [True]  # visible before the mailbox is
                 self.mailbox = collections.deque()
         return self.mailbox
+
+    def ensure_lock(self) -> list[bool]:
+        self.ensure_mailbox()
+        return self.lock  # type: ignore[return-value]  # set by ensure_mailbox
 
     def deliver(
         self, msg: Message, w: Worker | None, wait: bool = False, sender: Cell | None = None
@@ -480,9 +509,9 @@ class Cell:
         rt = self.rt
         rt.count_sent(w)
         if first:
-            mb.appendleft((entry.slot, (), {}, None, None))
+            mb.appendleft((entry.slot, (), None, None, None))
         else:
-            mb.append((entry.slot, (), {}, None, None))
+            mb.append((entry.slot, (), None, None, None))
         if claim(self.lock):
             rt.schedule(self, w)
 
