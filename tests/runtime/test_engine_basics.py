@@ -82,6 +82,21 @@ async def test_send_and_ask() -> None:
         assert "Counter#" in repr(c)
 
 
+async def test_a_plain_tag_over_an_agent_address_delivers_the_same() -> None:
+    """The runtime's tags send by themselves; the ``Address`` protocol they wrap
+    (``post``, ``request``) still delivers for any plain ``Tag`` built on it."""
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, 0)
+        plain: Tag[Counter] = Tag(c._address)
+        assert type(plain) is Tag and type(c) is not Tag
+        plain.send(Counter.add, 2)
+        c.send(Counter.add, 3)
+        assert await plain.ask(Counter.get) == 5
+        assert plain == c and hash(plain) == hash(c)
+        with pytest.raises(NotSendableError, match=r"argument 1 of Counter\.add"):
+            plain.send(Counter.add, [1])  # type: ignore[arg-type]
+
+
 async def test_names_are_unique_and_readable() -> None:
     async with Runtime() as rt:
         tags = [rt.spawn(Counter, 0) for _ in range(3)]
