@@ -68,7 +68,9 @@ class Entry:
     is_async: bool
     what: str  # "Book.add": names the boundary in NotSendableError messages
     name: str
-    slot: int  # position in ClassInfo.entries: what a message carries
+    slot: int  # position in ClassInfo.entries
+    key: int  # what a message carries: slot << 1 (see Message)
+    key1: int  # key | 1: the message carries its one argument bare
 
 
 _ANY_AGENT = "__capsys_any_agent__"
@@ -118,12 +120,15 @@ class ClassInfo:
 
     def _entry(self, impl: Callable[..., Any], name: str) -> Entry:
         with _create_lock:  # once per (class, behaviour): keeps index == position
+            slot = len(self.entries)
             entry = Entry(
                 impl,
                 inspect.iscoroutinefunction(impl),
                 f"{self.name}.{name}",
                 name,
-                len(self.entries),
+                slot,
+                slot << 1,
+                slot << 1 | 1,
             )
             self.entries.append(entry)
         return entry
@@ -205,17 +210,35 @@ def _stamp(rt: Runtime) -> Any:
     return Stamp(rt.probe.latency)
 
 
-# A message is a plain tuple: (entry index, args, kwargs or None, reply or None, sender's
-# name or None). Only atoms and tuples, on purpose: the cyclic GC untracks such a tuple
-# once it has seen its contents untracked, so a long mailbox costs the GC little. Any
-# other container in it, even an empty dict that is itself untracked, keeps the tuple
-# tracked for good (CPython only looks inside tuples), and then every full collection
-# walks every queued message: with {} for "no keyword arguments" that was a third of the
-# cost of a send on the counting benchmark, hence None. (About one message in ten still
-# reaches the oldest generation tracked, because the collector happens to revisit its
-# args tuple after it; flattening args into the message avoided that but cost more per
-# message than it saved, measured.)
-Message = tuple[int, tuple[Any, ...], "dict[str, Any] | None", "Reply | None", "str | None"]
+# A message is a plain tuple: (key, args, kwargs or None, reply or None, sender's name or
+# None). ``key >> 1`` is the behaviour's slot in ClassInfo.entries; when ``key & 1``, the
+# behaviour has exactly one positional argument and no keyword ones, and ``args`` is that
+# argument itself (unpack with ``message_args``). The common one-argument message is then
+# a flat tuple of atoms, which the cyclic GC untracks at its first collection, so a long
+# mailbox costs the GC nothing: a container inside keeps a tuple tracked (a nested args
+# tuple for a while, because the collector revisits it after the message; any non-tuple
+# container, even an untracked empty dict, for good), and then every full collection
+# walks every queued message. Measured on the counting benchmark, that was a third of the
+# cost of a send. The bare argument also spares the handler a ``*args`` call.
+Message = tuple[int, Any, "dict[str, Any] | None", "Reply | None", "str | None"]
+
+
+def message(
+    entry: Entry,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None,
+    reply: Any,
+    label: str | None,
+) -> Message:
+    """Build a message (the send's hot path builds it inline, the same way)."""
+    if kwargs or len(args) != 1:
+        return (entry.key, args, kwargs or None, reply, label)
+    return (entry.key1, args[0], None, reply, label)
+
+
+def message_args(msg: Message) -> tuple[Any, ...]:
+    """The positional arguments of a message."""
+    return (msg[1],) if msg[0] & 1 else msg[1]
 
 
 def claim(token: list[bool] | None) -> bool:
@@ -336,7 +359,7 @@ class Cell:
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
         await self.wait_for_room()
         w, sender = current(rt)
-        self.deliver((entry.slot, args, kwargs or None, None, _label(sender)), w, True, sender)
+        self.deliver(message(entry, args, kwargs, None, _label(sender)), w, True, sender)
 
     async def request(
         self,
@@ -391,7 +414,7 @@ class Cell:
         ):  # from an async behaviour of this runtime
             reply = w.loop.new_reply()
             w.sent += 1
-            mb.append((entry.slot, args, kwargs or None, reply, _label(current_async.get())))
+            mb.append(message(entry, args, kwargs, reply, _label(current_async.get())))
             n = len(mb)
             if n > w.max_depth:
                 w.max_depth = n
@@ -402,13 +425,13 @@ class Cell:
         elif w is not None and w.rt is rt and w.loop is not None:
             reply = w.loop.new_reply()
             sender = current_async.get()
-            self.deliver((entry.slot, args, kwargs or None, reply, _label(sender)), w, True, sender)
+            self.deliver(message(entry, args, kwargs, reply, _label(sender)), w, True, sender)
         else:
             from runtime.backends import current_loop
 
             await self.wait_for_room()
             reply = current_loop().new_reply()
-            self.deliver((entry.slot, args, kwargs or None, reply, None), None, wait=True)
+            self.deliver(message(entry, args, kwargs, reply, None), None, wait=True)
         if timeout is None:
             return await reply.wait()
         with anyio.move_on_after(timeout):
@@ -476,9 +499,9 @@ class Cell:
         rt = self.rt
         rt.count_sent(w)
         if first:
-            mb.appendleft((entry.slot, (), None, None, None))
+            mb.appendleft((entry.key, (), None, None, None))
         else:
-            mb.append((entry.slot, (), None, None, None))
+            mb.append((entry.key, (), None, None, None))
         if claim(self.lock):
             rt.schedule(self, w)
 
@@ -622,7 +645,7 @@ class CellTag(Tag[Any]):
         mb = cell.mailbox
         if w is None or w.rt is not rt or mb is None or cell.stopped or rt.closing:
             w, sender = current(rt)
-            cell.deliver((entry.slot, args, kwargs or None, None, _label(sender)), w, sender=sender)
+            cell.deliver(message(entry, args, kwargs, None, _label(sender)), w, sender=sender)
             return
         sender = w.current
         if sender is None:
@@ -631,11 +654,12 @@ class CellTag(Tag[Any]):
         else:
             label = sender.label or sender.make_label()
         w.sent += 1  # this worker's own counter: only this thread writes it
-        # The empty **kwargs dict of the call is not kept (see Message).
-        if w.sent & _SAMPLE_MASK:
-            mb.append((entry.slot, args, kwargs or None, None, label))  # atomic
-        else:  # one send in SAMPLE_EVERY carries a latency stamp (runtime.metrics)
-            mb.append((entry.slot, args, kwargs or None, _stamp(rt), label))
+        # One send in SAMPLE_EVERY carries a latency stamp (runtime.metrics).
+        stamp = None if w.sent & _SAMPLE_MASK else _stamp(rt)
+        if kwargs or len(args) != 1:  # as message(); the empty **kwargs dict is not kept
+            mb.append((entry.key, args, kwargs or None, stamp, label))  # atomic
+        else:
+            mb.append((entry.key1, args[0], None, stamp, label))
         n = len(mb)
         if n > w.max_depth:
             w.max_depth = n

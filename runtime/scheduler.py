@@ -36,7 +36,7 @@ import anyio
 
 from capsys.sendable import RUNTIME_KINDS, PayloadKind, check_value
 from runtime.backends import Loop, Parker, current_loop, flush_replies, start_reply_batching
-from runtime.cell import Cell, Entry, Message, claim, current_async, tls
+from runtime.cell import Cell, Entry, Message, claim, current_async, message, message_args, tls
 
 if TYPE_CHECKING:
     from runtime.core import Runtime
@@ -250,8 +250,8 @@ class Worker:
                         msg = mb.popleft()
                     except IndexError:
                         break
-                    index, args, kw, reply, _ = msg
-                    entry = entries[index]
+                    key, args, kw, reply, _ = msg
+                    entry = entries[key >> 1]
                     if trace is not None:
                         trace.append((cell.name, entry.name))
                     if entry.is_async:
@@ -261,7 +261,12 @@ class Worker:
                         return  # the cell stays scheduled until the task finishes
                     n += 1
                     try:
-                        result = entry.impl(agent, *args, **kw) if kw else entry.impl(agent, *args)
+                        if key & 1:  # one bare argument (see runtime.cell.Message)
+                            result = entry.impl(agent, args)
+                        elif kw is None:
+                            result = entry.impl(agent, *args)
+                        else:
+                            result = entry.impl(agent, *args, **kw)
                     except Exception as exc:
                         self.handled += n - flushed
                         cell.handled += n - flushed
@@ -340,7 +345,7 @@ class Worker:
         except Exception as exc:
             self.handled += 1
             cell.handled += 1
-            if self.failed(cell, (entry.slot, args, kwargs or None, None, None), exc):
+            if self.failed(cell, message(entry, args, kwargs, None, None), exc):
                 self.finish(cell)
             raise
         finally:
@@ -373,11 +378,11 @@ class Worker:
 
     async def _run_async(self, cell: Cell, msg: Message) -> None:
         current_async.set(cell)
-        entry = cell.info.entries[msg[0]]
+        entry = cell.info.entries[msg[0] >> 1]
         reply = msg[3]
         ok = True
         try:
-            result = await entry.impl(cell.agent, *msg[1], **(msg[2] or {}))
+            result = await entry.impl(cell.agent, *message_args(msg), **(msg[2] or {}))
         except anyio.get_cancelled_exc_class():
             # Only the runtime cancels these tasks (shutdown past its timeout).
             self.inflight -= 1
@@ -427,7 +432,7 @@ class Worker:
 
     def failed(self, cell: Cell, msg: Message, exc: Exception) -> bool:
         """Apply the agent's supervision policy; True if the cell keeps running."""
-        entry = cell.info.entries[msg[0]]
+        entry = cell.info.entries[msg[0] >> 1]
         reply = msg[3]
         if reply is not None:
             reply.resolve(False, exc)
