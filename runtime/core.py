@@ -28,7 +28,7 @@ import threading
 import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import anyio
 from typing_extensions import ParamSpec
@@ -38,7 +38,16 @@ from capsys.errors import CapabilityUsageError
 from capsys.sendable import prepare_payload
 from capsys.tag import Tag
 from runtime.backends import Loop, current_loop
-from runtime.cell import Cell, Message, Priority, claim, class_info, current, make_tag
+from runtime.cell import (
+    Cell,
+    CellTag,
+    Message,
+    Priority,
+    claim,
+    class_info,
+    class_infos,
+    current,
+)
 from runtime.deadletters import DeadLetters
 from runtime.errors import AgentStopped, MailboxFull
 from runtime.metrics import SAMPLE_EVERY, Metrics, Probe
@@ -256,7 +265,7 @@ class Runtime:
                 "spawn needs a running runtime: call it inside `async with Runtime() as rt:` "
                 "(or from an agent), not before the block or after it ended"
             )
-        info = class_info(cls)  # type: ignore[arg-type]
+        info = class_infos.get(cls) or class_info(cls)  # type: ignore[call-overload,arg-type]
         t0 = 0 if next(self._spawns) % SAMPLE_EVERY else time.perf_counter_ns()
         given_args: tuple[Any, ...] = args
         given_kwargs: dict[str, Any] = kwargs
@@ -277,11 +286,11 @@ class Runtime:
             given_args if restartable else None,
             (given_kwargs or None) if restartable else None,
         )
-        tag = make_tag(cell)
+        tag = cell.tag = CellTag(cell)
         agent._capsys_tag = tag
         agent._capsys_runtime = self
         try:
-            cast(Any, agent).__init__(*given_args, **given_kwargs)
+            agent.__init__(*given_args, **given_kwargs)
         except BaseException:
             with self._ext_lock:
                 self._failed_spawns += 1
