@@ -31,7 +31,7 @@ import anyio
 
 from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.errors import CapabilityUsageError
-from capsys.sendable import RUNTIME_KINDS, PayloadKind, prepare_payload
+from capsys.sendable import SHARED_TYPES, prepare_payload
 from capsys.tag import Tag
 from runtime.errors import AskTimeout
 from runtime.supervision import Supervision, supervision_of
@@ -193,8 +193,7 @@ current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
 )
 
 _create_lock = threading.Lock()
-_KINDS = RUNTIME_KINDS
-_SHARE = PayloadKind.SHARE
+_SHARED = SHARED_TYPES
 # An async behaviour asking idle agents inline yields to its loop every 16th ask, so a
 # loop of such asks neither starves the worker's other tasks nor misses cancellation.
 _YIELD_MASK = 15
@@ -376,7 +375,7 @@ class Cell:
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
         else:
             for a in args:
-                if _KINDS.get(a.__class__) is not _SHARE:
+                if type(a) not in _SHARED:
                     args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
                     break
         w = tls.w
@@ -638,7 +637,7 @@ class CellTag(Tag[Any]):
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
         else:
             for a in args:
-                if _KINDS.get(a.__class__) is not _SHARE:  # not a plain immutable atom
+                if type(a) not in _SHARED:  # not a plain immutable atom
                     args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
                     break
         w = tls.w

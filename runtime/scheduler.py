@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from capsys.sendable import RUNTIME_KINDS, PayloadKind, check_value
+from capsys.sendable import SHARED_TYPES, check_value
 from runtime.backends import Loop, Parker, current_loop, flush_replies, start_reply_batching
 from runtime.cell import Cell, Entry, Message, claim, current_async, message, message_args, tls
 
@@ -52,8 +52,7 @@ LIFO_STREAK = 16  # Tokio uses 3 polls; a turn here is one message, so allow mor
 YIELD_EVERY = 32  # turns between loop yields while async behaviours are in flight
 IDLE_SPINS = 2  # loop yields, with async behaviours in flight, before parking
 EMA_ALPHA = 0.2
-_KINDS = RUNTIME_KINDS
-_SHARE = PayloadKind.SHARE
+_SHARED = SHARED_TYPES
 
 
 class Worker:
@@ -281,7 +280,7 @@ class Worker:
                         self.handled += n - flushed
                         cell.handled += n - flushed
                         flushed = n
-                        if _KINDS.get(result.__class__) is _SHARE:  # an immutable atom
+                        if type(result) in _SHARED:  # an immutable atom
                             reply.resolve(True, result)
                         else:
                             self.answer(reply, result, entry.what)
@@ -354,12 +353,12 @@ class Worker:
         self.handled += 1
         cell.handled += 1
         self.finish(cell)
-        if _KINDS.get(result.__class__) is _SHARE:  # an immutable atom
+        if type(result) in _SHARED:  # an immutable atom
             return result
         return check_value(result, f"the reply of {entry.what}", self.rt.debug)
 
     def answer(self, reply: Any, result: Any, what: str) -> None:
-        if _KINDS.get(result.__class__) is _SHARE:  # the common case: an immutable atom
+        if type(result) in _SHARED:  # the common case: an immutable atom
             reply.resolve(True, result)
             return
         try:

@@ -16,6 +16,7 @@ from capsys.names import CAPSYS_NAMES
 from capsys.sendable import (
     KNOWN_TYPES,
     RUNTIME_KINDS,
+    SHARED_TYPES,
     STATIC_KINDS,
     KnownType,
     PayloadKind,
@@ -193,6 +194,25 @@ def test_shallow_check_is_a_cached_type_lookup() -> None:
     assert Fresh not in RUNTIME_KINDS
     assert payload_kind(Fresh) is PayloadKind.WALK
     assert RUNTIME_KINDS[Fresh] is PayloadKind.WALK
+
+
+def test_shared_types_are_exactly_the_share_kinds_as_new_classes_arrive() -> None:
+    class Colour(enum.Enum):
+        RED = 1
+
+    class Point(NamedTuple):
+        x: int
+
+    def shared() -> set[type]:
+        return {cls for cls, kind in RUNTIME_KINDS.items() if kind is PayloadKind.SHARE}
+
+    assert shared() == SHARED_TYPES
+    assert int in SHARED_TYPES and list not in SHARED_TYPES
+    assert Colour not in SHARED_TYPES
+    assert payload_kind(Colour) is PayloadKind.SHARE
+    assert payload_kind(Point) is PayloadKind.WALK
+    assert Colour in SHARED_TYPES and Point not in SHARED_TYPES
+    assert shared() == SHARED_TYPES
 
 
 def test_shallow_check_trusts_types_deep_check_walks_values() -> None:
