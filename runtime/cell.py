@@ -633,13 +633,21 @@ class CellTag(Tag[Any]):
         cell: Cell = self._address  # type: ignore[assignment]  # see Runtime.spawn
         entry = cell.info.dispatch.get(behaviour) or cell.info.resolve(behaviour)
         rt = cell.rt
+        # The message's key and body (see Message): one bare argument, or the args.
         if kwargs:
             args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+            key, body = entry.key, args
+        elif len(args) == 1:
+            key, body = entry.key1, args[0]
+            if type(body) not in _SHARED:  # not a plain immutable atom
+                args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+                body = args[0]
         else:
             for a in args:
-                if type(a) not in _SHARED:  # not a plain immutable atom
+                if type(a) not in _SHARED:
                     args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
                     break
+            key, body = entry.key, args
         w = tls.w
         mb = cell.mailbox
         if w is None or w.rt is not rt or mb is None or cell.stopped or rt.closing:
@@ -652,13 +660,11 @@ class CellTag(Tag[Any]):
             label = None if sender is None else sender.label or sender.make_label()
         else:
             label = sender.label or sender.make_label()
-        w.sent += 1  # this worker's own counter: only this thread writes it
-        # One send in SAMPLE_EVERY carries a latency stamp (runtime.metrics).
-        stamp = None if w.sent & _SAMPLE_MASK else _stamp(rt)
-        if kwargs or len(args) != 1:  # as message(); the empty **kwargs dict is not kept
-            mb.append((entry.key, args, kwargs or None, stamp, label))  # atomic
-        else:
-            mb.append((entry.key1, args[0], None, stamp, label))
+        sent = w.sent = w.sent + 1  # this worker's own counter: only this thread writes it
+        # One send in SAMPLE_EVERY carries a latency stamp (runtime.metrics); the empty
+        # **kwargs dict of the call is not kept (see Message).
+        stamp = None if sent & _SAMPLE_MASK else _stamp(rt)
+        mb.append((key, body, kwargs or None, stamp, label))  # atomic
         n = len(mb)
         if n > w.max_depth:
             w.max_depth = n
