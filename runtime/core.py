@@ -55,6 +55,7 @@ from runtime.scheduler import BATCH, DeterministicWorker, Monitor, Worker
 
 __all__ = ["Runtime", "RuntimeStats", "AgentStats", "run", "default_workers"]
 
+_new_tag = object.__new__
 log = logging.getLogger("runtime")
 
 A = TypeVar("A", bound=Agent)
@@ -286,7 +287,8 @@ class Runtime:
             given_args if restartable else None,
             (given_kwargs or None) if restartable else None,
         )
-        tag = cell.tag = CellTag(cell)
+        tag = cell.tag = _new_tag(CellTag)  # Tag(cell) without a Python __init__ frame
+        tag._address = cell
         agent._capsys_tag = tag
         agent._capsys_runtime = self
         try:
