@@ -3,7 +3,8 @@
 
 Run: ``.venv/bin/python -m pytest benchmarks/runtime --benchmarks -q -s``. Every test
 prints and records a ratio line (see the summary at the end); pytest-benchmark's table
-shows the capsys/asyncio timings. Each number is the best of ``ROUNDS`` runs.
+shows the capsys/asyncio timings. Each number is the best of ``ROUNDS`` runs, with the
+rounds of the contestants interleaved (``best_each``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ ROUNDS = 5
 
 def best(fn: Callable[[], float], rounds: int = ROUNDS) -> float:
     return min(fn() for _ in range(rounds))
+
+
+def best_each(*fns: Callable[[], float], rounds: int = ROUNDS) -> list[float]:
+    """The best round of each, with the rounds interleaved (a, b, c, a, b, c, ...): on a
+    shared machine a noisy spell then hits every contestant, not just one of them."""
+    times = [[fn() for fn in fns] for _ in range(rounds)]
+    return [min(column) for column in zip(*times, strict=True)]
 
 
 def on(backend: str, fn: Callable[..., Awaitable[float]], *args: Any) -> Callable[[], float]:
@@ -120,9 +128,11 @@ async def base_pingpong(n: int) -> float:
 
 
 def test_pingpong(benchmark: Any) -> None:
-    base = best(on("asyncio", base_pingpong, PP))
-    ours = best(on("asyncio", ours_pingpong, PP))
-    trio = best(on("trio", ours_pingpong, PP))
+    base, ours, trio = best_each(
+        on("asyncio", base_pingpong, PP),
+        on("asyncio", ours_pingpong, PP),
+        on("trio", ours_pingpong, PP),
+    )
     benchmark.pedantic(on("asyncio", ours_pingpong, PP), rounds=1, iterations=1)
     us = 1e6 / PP
     report(
@@ -186,9 +196,11 @@ async def base_counting(n: int) -> float:
 
 
 def test_counting(benchmark: Any) -> None:
-    base = best(on("asyncio", base_counting, COUNT))
-    ours = best(on("asyncio", ours_counting, COUNT))
-    trio = best(on("trio", ours_counting, COUNT))
+    base, ours, trio = best_each(
+        on("asyncio", base_counting, COUNT),
+        on("asyncio", ours_counting, COUNT),
+        on("trio", ours_counting, COUNT),
+    )
     benchmark.pedantic(on("asyncio", ours_counting, COUNT), rounds=1, iterations=1)
     report(
         "counting",
@@ -281,9 +293,11 @@ async def base_fanout(rounds: int) -> float:
 
 def test_fanout(benchmark: Any) -> None:
     total = FAN_K * FAN_ROUNDS
-    base = best(on("asyncio", base_fanout, FAN_ROUNDS))
-    ours = best(on("asyncio", ours_fanout, FAN_ROUNDS))
-    trio = best(on("trio", ours_fanout, FAN_ROUNDS))
+    base, ours, trio = best_each(
+        on("asyncio", base_fanout, FAN_ROUNDS),
+        on("asyncio", ours_fanout, FAN_ROUNDS),
+        on("trio", ours_fanout, FAN_ROUNDS),
+    )
     benchmark.pedantic(on("asyncio", ours_fanout, FAN_ROUNDS), rounds=1, iterations=1)
     report(
         "fanout",
@@ -344,9 +358,11 @@ async def base_threadring(hops: int) -> float:
 
 
 def test_threadring(benchmark: Any) -> None:
-    base = best(on("asyncio", base_threadring, HOPS))
-    ours = best(on("asyncio", ours_threadring, HOPS))
-    trio = best(on("trio", ours_threadring, HOPS))
+    base, ours, trio = best_each(
+        on("asyncio", base_threadring, HOPS),
+        on("asyncio", ours_threadring, HOPS),
+        on("trio", ours_threadring, HOPS),
+    )
     benchmark.pedantic(on("asyncio", ours_threadring, HOPS), rounds=1, iterations=1)
     report(
         "threadring",
@@ -387,8 +403,7 @@ async def base_spawn(n: int) -> float:
 
 
 def test_spawn(benchmark: Any) -> None:
-    base = best(on("asyncio", base_spawn, SPAWNS))
-    ours = best(on("asyncio", ours_spawn, SPAWNS))
+    base, ours = best_each(on("asyncio", base_spawn, SPAWNS), on("asyncio", ours_spawn, SPAWNS))
     benchmark.pedantic(on("asyncio", ours_spawn, SPAWNS), rounds=1, iterations=1)
     report(
         "spawn",
@@ -456,9 +471,11 @@ async def base_fanin() -> float:
 
 def test_fanin_ask(benchmark: Any) -> None:
     total = CLIENTS * ASKS
-    base = best(on("asyncio", base_fanin))
-    ours = best(on("asyncio", ours_fanin))
-    trio = best(on("trio", ours_fanin))
+    base, ours, trio = best_each(
+        on("asyncio", base_fanin),
+        on("asyncio", ours_fanin),
+        on("trio", ours_fanin),
+    )
     benchmark.pedantic(on("asyncio", ours_fanin), rounds=1, iterations=1)
     report(
         "fan-in ask",
@@ -572,9 +589,9 @@ def plain_threads(k: int) -> float:
 
 
 def test_two_worker_scaling(benchmark: Any) -> None:
-    one = best(on("asyncio", ours_hashing, 1))
-    two = best(on("asyncio", ours_hashing, 2))
-    ceiling = best(lambda: plain_threads(1)) / best(lambda: plain_threads(2))
+    one, two = best_each(on("asyncio", ours_hashing, 1), on("asyncio", ours_hashing, 2))
+    one_thread, two_threads = best_each(lambda: plain_threads(1), lambda: plain_threads(2))
+    ceiling = one_thread / two_threads
     benchmark.pedantic(on("asyncio", ours_hashing, 2), rounds=1, iterations=1)
     report(
         "2 workers, sha256 over 1 MB",
@@ -611,8 +628,9 @@ async def ours_with_stuck(stuck: bool) -> float:
 
 
 def test_stuck_behaviour(benchmark: Any) -> None:
-    free = best(on("asyncio", ours_with_stuck, False))
-    stuck = best(on("asyncio", ours_with_stuck, True))
+    free, stuck = best_each(
+        on("asyncio", ours_with_stuck, False), on("asyncio", ours_with_stuck, True)
+    )
     benchmark.pedantic(on("asyncio", ours_with_stuck, True), rounds=1, iterations=1)
     report(
         "one behaviour in time.sleep(1)",
@@ -623,10 +641,12 @@ def test_stuck_behaviour(benchmark: Any) -> None:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_default_worker_count_inputs(workers: int, benchmark: Any) -> None:
     """The numbers behind ``runtime.default_workers()`` on a GIL build."""
-    pp = best(on("asyncio", ours_pingpong, PP, workers))
-    cnt = best(on("asyncio", ours_counting, COUNT, workers))
-    fan = best(on("asyncio", ours_fanout, FAN_ROUNDS, workers))
-    fin = best(on("asyncio", ours_fanin, workers))
+    pp, cnt, fan, fin = best_each(
+        on("asyncio", ours_pingpong, PP, workers),
+        on("asyncio", ours_counting, COUNT, workers),
+        on("asyncio", ours_fanout, FAN_ROUNDS, workers),
+        on("asyncio", ours_fanin, workers),
+    )
     benchmark.pedantic(on("asyncio", ours_counting, COUNT, workers), rounds=1, iterations=1)
     report(
         f"workers={workers}",
