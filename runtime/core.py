@@ -73,18 +73,19 @@ def default_workers() -> int:
 
     Free-threaded builds: the core count. GIL builds: 2 (at most the core count), by
     measurement (benchmarks/runtime, test_default_worker_count_inputs; Python 3.11, a
-    shared 2-core machine, best of 3, two runs):
+    shared 2-core machine, best of 5, three runs):
 
-    ==========  ================  ==============  ==============  ============
-    workers     pingpong (round)  counting        fanout          fan-in ask
-    ==========  ================  ==============  ==============  ============
-    1           18.8 / 19.5 us    109k / 103k/s   128k / 116k/s   42k / 49k/s
-    2           13.1 / 19.7 us    123k / 110k/s   160k / 139k/s   51k / 42k/s
-    ==========  ================  ==============  ==============  ============
+    ==========  ==================  ===============  ===============  ===============
+    workers     pingpong (round)    counting (k/s)   fanout (k/s)     fan-in (k/s)
+    ==========  ==================  ===============  ===============  ===============
+    1           4.53 / 4.79 / 4.66  715 / 743 / 655  713 / 711 / 717  515 / 480 / 359
+    2           4.51 / 5.06 / 4.85  751 / 603 / 733  726 / 534 / 661  499 / 487 / 495
+    ==========  ==================  ===============  ===============  ===============
 
-    Two workers are as fast or faster on pure-Python message passing (a sync ping-pong
-    stays on one thread through the LIFO slot either way) and keep the other agents
-    running while a behaviour blocks its thread or releases the GIL.
+    On pure-Python message passing the two are even within this machine's noise (a sync
+    ping-pong stays on one thread through the LIFO slot either way; a second worker
+    varies more, from GIL hand-offs). Two keep the other agents running while a
+    behaviour blocks its thread or releases the GIL, which decides it.
     """
     import os
 
