@@ -55,7 +55,7 @@ from runtime.scheduler import BATCH, DeterministicWorker, Monitor, Worker
 
 __all__ = ["Runtime", "RuntimeStats", "AgentStats", "run", "default_workers"]
 
-_new_tag = object.__new__
+_new_tag = object.__new__  # spawn builds a CellTag without running Tag.__init__
 log = logging.getLogger("runtime")
 
 A = TypeVar("A", bound=Agent)
