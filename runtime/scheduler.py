@@ -692,9 +692,10 @@ class Monitor:
     A behaviour that blocks its thread (``time.sleep``, blocking I/O, a long C call)
     would strand the cells queued behind it. Every ``interval`` the monitor looks at
     each worker's turn counter; a worker busy in the same turn for ``threshold`` seconds
-    gets its queues moved to the injection queue, a parked worker is woken, and if none
-    is free a spare worker thread is started (as Go's sysmon retakes a P blocked in a
-    syscall). Ticking costs nothing measurable (one GIL acquisition per interval).
+    gets its queues moved to the injection queue, a parked worker is woken, and if work
+    waits there with no other worker to take it, a spare worker thread is started (as
+    Go's sysmon retakes a P blocked in a syscall). Ticking costs nothing measurable (one
+    GIL acquisition per interval).
     """
 
     def __init__(self, rt: Runtime, threshold: float, max_spares: int) -> None:
@@ -705,6 +706,8 @@ class Monitor:
         self.spares = 0
         self.stop_event = threading.Event()
         self.seen: dict[int, tuple[int, float, tuple[int, int] | None]] = {}
+        self.turn_began: dict[int, tuple[int, float]] = {}  # (turns, first seen at)
+        self.gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         self.handoffs = 0
         self.thread = threading.Thread(target=self.body, name="capsys-monitor", daemon=True)
 
@@ -716,12 +719,15 @@ class Monitor:
         # to half). So it counts as blocked only while its innermost frame stays on the
         # same instruction: one C call (time.sleep, blocking I/O, hashing) that released
         # the GIL. Free-threaded builds hand off any long turn.
-        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+        gil = self.gil
         while not self.stop_event.wait(self.interval):
             now = time.monotonic()
             frames = sys._current_frames() if gil else {}
             for w in list(rt.workers):
                 turns = w.turns
+                began = self.turn_began.get(w.index)
+                if began is None or began[0] != turns:
+                    self.turn_began[w.index] = (turns, now)
                 thread = w.thread
                 frame = frames.get(thread.ident) if thread is not None else None  # type: ignore[arg-type]
                 where = (id(frame.f_code), frame.f_lasti) if frame is not None else None
@@ -732,10 +738,20 @@ class Monitor:
                 if now - last[1] < self.threshold:
                     continue
                 self.seen[w.index] = (turns, now, where)  # report each stall once per threshold
-                if self.hand_off(w):
+                if self.hand_off(w, now):
                     self.handoffs += 1
 
-    def hand_off(self, w: Worker) -> bool:
+    def available(self, w: Worker, now: float) -> bool:
+        """Will ``w`` get to the injection queue soon? Idle, or (GIL builds) in a turn
+        younger than the threshold: a spare thread beside a worker that is running
+        Python only adds GIL hand-offs. Free-threaded builds count only idle workers,
+        since a spare runs in parallel there."""
+        if not w.busy:
+            return True
+        began = self.turn_began.get(w.index)
+        return self.gil and began is not None and now - began[1] < self.threshold
+
+    def hand_off(self, w: Worker, now: float) -> bool:
         rt = self.rt
         moved: list[Cell] = []
         while True:
@@ -751,8 +767,12 @@ class Monitor:
                     break
         for cell in moved:
             (rt.inject_hi if cell.info.high else rt.inject).append(cell)
-        free = [o for o in rt.workers if o is not w and not o.busy]
-        if not free and self.spares < self.max_spares and not rt.exiting:
+        if (
+            (moved or rt.inject or rt.inject_hi)  # work waiting that the stuck one would take
+            and not any(self.available(o, now) for o in rt.workers if o is not w)
+            and self.spares < self.max_spares
+            and not rt.exiting
+        ):
             self.spares += 1
             rt.add_worker()
         rt.notify(force=True)

@@ -367,12 +367,14 @@ async def test_blocked_behaviour_does_not_stall_others() -> None:
             beat = rt.spawn(Beat)
             gate.send(Gate.hold)
             await _wait_thread_event(entered)
-            # The gate's worker thread is stuck; every other agent must still answer.
-            for _ in range(50):
-                for o in others:
-                    o.send(Gate.tick)
-            assert [await o.ask(Gate.get) for o in others] == [50] * 4
-            assert await beat.ask(Beat.ping) == "beat"
+            # The gate's worker thread is stuck; every other agent must still answer,
+            # well before the gate gives up waiting (30 s).
+            with anyio.fail_after(10):
+                for _ in range(50):
+                    for o in others:
+                        o.send(Gate.tick)
+                assert [await o.ask(Gate.get) for o in others] == [50] * 4
+                assert await beat.ask(Beat.ping) == "beat"
             assert not opened.is_set()
             opened.set()
             assert await gate.ask(Gate.get) == 0
