@@ -652,7 +652,7 @@ class CellTag(Tag[Any]):
         mb = cell.mailbox
         if w is None or w.rt is not rt or mb is None or cell.stopped or rt.closing:
             w, sender = current(rt)
-            cell.deliver(message(entry, args, kwargs, None, _label(sender)), w, sender=sender)
+            cell.deliver((key, body, kwargs or None, None, _label(sender)), w, sender=sender)
             return
         sender = w.current
         if sender is None:

@@ -353,16 +353,19 @@ class Worker:
         self.handled += 1
         cell.handled += 1
         self.finish(cell)
-        if type(result) in _SHARED:  # an immutable atom
+        return self.reply_value(result, entry.what)
+
+    def reply_value(self, result: Any, what: str) -> Any:
+        """An ask's reply as it may cross: an immutable atom as it is, anything else
+        through the sendability check (``NotSendableError``; an ``Iso`` is moved)."""
+        if type(result) in _SHARED:  # the common case
             return result
-        return check_value(result, f"the reply of {entry.what}", self.rt.debug)
+        return check_value(result, f"the reply of {what}", self.rt.debug)
 
     def answer(self, reply: Any, result: Any, what: str) -> None:
-        if type(result) in _SHARED:  # the common case: an immutable atom
-            reply.resolve(True, result)
-            return
+        """Resolve a queued ask with its reply, or with why the reply cannot cross."""
         try:
-            value = check_value(result, f"the reply of {what}", self.rt.debug)
+            value = self.reply_value(result, what)
         except Exception as exc:
             reply.resolve(False, exc)
         else:
