@@ -162,8 +162,8 @@ class Hooks:
         return None
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
-        # Tag defines __getattr__ (to explain at run time), so mypy accepts any
-        # attribute of a Tag and asks this hook with "capsys.tag.Tag.<name>".
+        # Tag declares __getattr__ for type checkers (see capsys.tag), so mypy accepts
+        # any attribute of a Tag and asks this hook with "capsys.tag.Tag.<name>".
         if not fullname.startswith(_TAG + "."):
             return None
         name = fullname[len(_TAG) + 1 :]

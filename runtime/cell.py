@@ -68,9 +68,7 @@ class Entry:
     is_async: bool
     what: str  # "Book.add": names the boundary in NotSendableError messages
     name: str
-    slot: int  # position in ClassInfo.entries
-    key: int  # what a message carries: slot << 1 (see Message)
-    key1: int  # key | 1: the message carries its one argument bare
+    slot: int  # position in ClassInfo.entries: what a message carries (see Message)
 
 
 _ANY_AGENT = "__capsys_any_agent__"
@@ -127,8 +125,6 @@ class ClassInfo:
                 f"{self.name}.{name}",
                 name,
                 slot,
-                slot << 1,
-                slot << 1 | 1,
             )
             self.entries.append(entry)
         return entry
@@ -177,14 +173,22 @@ def class_info(cls: type) -> ClassInfo:
     return info
 
 
-class _TLS(threading.local):
-    # The worker running on this thread (None on other threads, and on the caller's
-    # thread in deterministic mode outside a turn). A class attribute default makes the
-    # read a plain attribute lookup on the hot path.
-    w: Worker | None = None
+# ``tls.w``: the worker running on this thread (None on other threads, and on the
+# caller's thread in deterministic mode outside a turn). A plain ``threading.local``,
+# not a subclass with a class-level default: CPython reads a subclass's attributes
+# through the generic lookup (type MRO, then the thread's dict), the base class's straight
+# from the thread's dict. A thread's first read sets it (see worker_here).
+tls = threading.local()
 
 
-tls = _TLS()
+def worker_here() -> Worker | None:
+    """The worker running on this thread, if any (the hot paths inline this)."""
+    try:
+        w: Worker | None = tls.w
+    except AttributeError:  # this thread's first read
+        w = tls.w = None
+    return w
+
 
 # The agent whose async behaviour is running in this task (sync behaviours use
 # ``Worker.current``, which is cheaper than a context variable).
@@ -194,13 +198,13 @@ current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
 
 _create_lock = threading.Lock()
 _SHARED = SHARED_TYPES
+_NO_ARG: Any = object()  # CellTag.send called without positional arguments
 # An async behaviour asking idle agents inline yields to its loop every 16th ask, so a
 # loop of such asks neither starves the worker's other tasks nor misses cancellation.
 _YIELD_MASK = 15
-# One send in 64 carries a latency stamp: runtime.metrics.SAMPLE_EVERY - 1 (not imported:
+# One send in 64 carries a latency stamp: runtime.metrics.SAMPLE_EVERY (not imported:
 # runtime.metrics imports this module; tests check the two agree).
-SAMPLE_MASK = 63
-_SAMPLE_MASK = SAMPLE_MASK
+STAMP_EVERY = 64
 
 
 def _stamp(rt: Runtime) -> Any:
@@ -209,17 +213,19 @@ def _stamp(rt: Runtime) -> Any:
     return Stamp(rt.probe.latency)
 
 
-# A message is a plain tuple: (key, args, kwargs or None, reply or None, sender's name or
-# None). ``key >> 1`` is the behaviour's slot in ClassInfo.entries; when ``key & 1``, the
-# behaviour has exactly one positional argument and no keyword ones, and ``args`` is that
-# argument itself (unpack with ``message_args``). The common one-argument message is then
-# a flat tuple of atoms, which the cyclic GC untracks at its first collection, so a long
-# mailbox costs the GC nothing: a container inside keeps a tuple tracked (a nested args
-# tuple for a while, because the collector revisits it after the message; any non-tuple
-# container, even an untracked empty dict, for good), and then every full collection
-# walks every queued message. Measured on the counting benchmark, that was a third of the
-# cost of a send. The bare argument also spares the handler a ``*args`` call.
-Message = tuple[int, Any, "dict[str, Any] | None", "Reply | None", "str | None"]
+# A message is a plain tuple: (slot, body, kw, reply or None, sender's name or None).
+# ``slot`` is the behaviour's position in ClassInfo.entries. ``kw`` says how to call it:
+# None when the behaviour has exactly one positional argument and ``body`` is that
+# argument itself; otherwise ``body`` is the args tuple and ``kw`` the keyword arguments
+# (a dict), or ``()`` when there are none (unpack with ``message_args``). Why: the common
+# one-argument message is then a flat tuple of atoms, which the cyclic GC untracks at its
+# first collection, so a long mailbox costs the GC nothing: a container inside keeps a
+# tuple tracked (a nested args tuple for a while, because the collector revisits it after
+# the message; any non-tuple container, even an untracked empty dict, for good), and then
+# every full collection walks every queued message. Measured on the counting benchmark,
+# that was a third of the cost of a send. The bare argument also spares the handler a
+# ``*args`` call, and testing ``kw is None`` is cheaper than a flag bit in the slot.
+Message = tuple[int, Any, "dict[str, Any] | tuple[()] | None", "Reply | None", "str | None"]
 
 
 def message(
@@ -230,14 +236,16 @@ def message(
     label: str | None,
 ) -> Message:
     """Build a message (the send's hot path builds it inline, the same way)."""
-    if kwargs or len(args) != 1:
-        return (entry.key, args, kwargs or None, reply, label)
-    return (entry.key1, args[0], None, reply, label)
+    if kwargs:
+        return (entry.slot, args, kwargs, reply, label)
+    if len(args) == 1:
+        return (entry.slot, args[0], None, reply, label)
+    return (entry.slot, args, (), reply, label)
 
 
 def message_args(msg: Message) -> tuple[Any, ...]:
     """The positional arguments of a message."""
-    return (msg[1],) if msg[0] & 1 else msg[1]
+    return (msg[1],) if msg[2] is None else msg[1]
 
 
 def claim(token: list[bool] | None) -> bool:
@@ -257,7 +265,7 @@ def _label(cell: Cell | None) -> str | None:
 
 def current(rt: Runtime) -> tuple[Worker | None, Cell | None]:
     """The worker of ``rt`` on this thread and the agent on whose behalf code runs."""
-    w = tls.w
+    w = worker_here()
     if w is None or w.rt is not rt:
         return None, None
     return w, w.current or current_async.get()
@@ -378,7 +386,10 @@ class Cell:
                 if type(a) not in _SHARED:
                     args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
                     break
-        w = tls.w
+        try:
+            w: Worker | None = tls.w
+        except AttributeError:  # this thread's first read (see worker_here)
+            w = tls.w = None
         mb = self.mailbox
         if (
             timeout is None
@@ -473,8 +484,10 @@ class Cell:
         if w is None:
             sample = rt.count_outside_send(len(mb), self, wait)
         else:
-            w.sent += 1
-            sample = not w.sent & _SAMPLE_MASK
+            sent = w.sent = w.sent + 1
+            sample = sent >= w.stamp_at
+            if sample:
+                w.stamp_at = sent + STAMP_EVERY
         if sample and msg[3] is None:
             msg = (msg[0], msg[1], msg[2], _stamp(rt), msg[4])
         mb.append(msg)
@@ -498,9 +511,9 @@ class Cell:
         rt = self.rt
         rt.count_sent(w)
         if first:
-            mb.appendleft((entry.key, (), None, None, None))
+            mb.appendleft((entry.slot, (), (), None, None))
         else:
-            mb.append((entry.key, (), None, None, None))
+            mb.append((entry.slot, (), (), None, None))
         if claim(self.lock):
             rt.schedule(self, w)
 
@@ -558,7 +571,8 @@ class Cell:
             senders, x.muted = x.muted, []
             waiters, x.waiters = x.waiters, []
         for sender in senders:
-            rt.schedule(sender, tls.w if tls.w is not None and tls.w.rt is rt else None)
+            w = worker_here()
+            rt.schedule(sender, w if w is not None and w.rt is rt else None)
         for reply in waiters:
             reply.resolve(True, None)
 
@@ -624,35 +638,55 @@ class CellTag(Tag[Any]):
 
     __slots__ = ()
 
-    def send(self, behaviour: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    def send(
+        self, behaviour: Callable[..., Any], arg: Any = _NO_ARG, /, *args: Any, **kwargs: Any
+    ) -> None:
         # HOT PATH (every tag.send). Measured on the counting benchmark: each function
         # call here costs as much as the rest of the send, so the common case (a send
         # from a behaviour to a live agent, immutable positional arguments) is inlined:
         # one dict lookup resolves the behaviour, one per argument is the shallow
-        # sendability check, then append + test-and-set of the scheduling lock.
+        # sendability check, then append + test-and-set of the scheduling lock. The
+        # first argument has a parameter of its own so that the common one-argument
+        # send allocates no ``*args`` tuple (``()`` is a shared constant).
         cell: Cell = self._address  # type: ignore[assignment]  # see Runtime.spawn
-        entry = cell.info.dispatch.get(behaviour) or cell.info.resolve(behaviour)
+        try:  # (a subscript is specialised by CPython 3.11, a .get() call is not)
+            entry: Entry | None = cell.info.dispatch[behaviour]
+        except KeyError:
+            entry = None
+        if entry is None:  # outside the except block: resolve's errors stand alone
+            entry = cell.info.resolve(behaviour)
         rt = cell.rt
-        # The message's key and body (see Message): one bare argument, or the args.
-        if kwargs:
-            args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
-            key, body = entry.key, args
-        elif len(args) == 1:
-            key, body = entry.key1, args[0]
-            if type(body) not in _SHARED:  # not a plain immutable atom
+        # The message's body and kw (see Message): one bare argument, or the args. The
+        # empty **kwargs dict of the call is not kept.
+        kw: dict[str, Any] | tuple[()] | None
+        if args or kwargs:
+            if arg is not _NO_ARG:
+                args = (arg, *args)
+            if kwargs:
                 args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
-                body = args[0]
+                kw = kwargs
+            else:
+                for a in args:
+                    if type(a) not in _SHARED:
+                        args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+                        break
+                kw = ()
+            body = args
+        elif arg is _NO_ARG:
+            body, kw = (), ()
         else:
-            for a in args:
-                if type(a) not in _SHARED:
-                    args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
-                    break
-            key, body = entry.key, args
-        w = tls.w
+            body, kw = arg, None
+            if type(arg) not in _SHARED:  # not a plain immutable atom
+                body = prepare_payload(entry.what, (arg,), kwargs, rt.debug)[0][0]
+        key = entry.slot
+        try:
+            w: Worker | None = tls.w
+        except AttributeError:  # this thread's first read (see worker_here)
+            w = tls.w = None
         mb = cell.mailbox
         if w is None or w.rt is not rt or mb is None or cell.stopped or rt.closing:
             w, sender = current(rt)
-            cell.deliver((key, body, kwargs or None, None, _label(sender)), w, sender=sender)
+            cell.deliver((key, body, kw, None, _label(sender)), w, sender=sender)
             return
         sender = w.current
         if sender is None:
@@ -661,10 +695,14 @@ class CellTag(Tag[Any]):
         else:
             label = sender.label or sender.make_label()
         sent = w.sent = w.sent + 1  # this worker's own counter: only this thread writes it
-        # One send in SAMPLE_EVERY carries a latency stamp (runtime.metrics); the empty
-        # **kwargs dict of the call is not kept (see Message).
-        stamp = None if sent & _SAMPLE_MASK else _stamp(rt)
-        mb.append((key, body, kwargs or None, stamp, label))  # atomic
+        # One send in STAMP_EVERY carries a latency stamp (runtime.metrics). A countdown,
+        # not ``sent & mask``: CPython 3.11 specialises an int compare, not an int ``&``.
+        if sent < w.stamp_at:
+            stamp = None
+        else:
+            w.stamp_at = sent + STAMP_EVERY
+            stamp = _stamp(rt)
+        mb.append((key, body, kw, stamp, label))  # atomic
         n = len(mb)
         if n > w.max_depth:
             w.max_depth = n

@@ -591,7 +591,7 @@ class Runtime:
             return not self._ext_sent % SAMPLE_EVERY
 
     def dead_letter(self, msg: Message, cell: Cell) -> None:
-        what = cell.info.entries[msg[0] >> 1].what
+        what = cell.info.entries[msg[0]].what
         self.dead_letters.add(msg[4] or "outside", cell.name, what)
         reply = msg[3]
         if reply is not None:

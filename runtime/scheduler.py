@@ -73,6 +73,7 @@ class Worker:
         self.inflight = 0  # async behaviours (and hooks) running as tasks on this loop
         # counters, written by this thread only
         self.sent = 0
+        self.stamp_at = 0  # the value of sent at which the next send carries a stamp
         self.handled = 0
         self.steals = 0
         self.mutes = 0
@@ -250,7 +251,7 @@ class Worker:
                     except IndexError:
                         break
                     key, args, kw, reply, _ = msg
-                    entry = entries[key >> 1]
+                    entry = entries[key]
                     if trace is not None:
                         trace.append((cell.name, entry.name))
                     if entry.is_async:
@@ -259,13 +260,14 @@ class Worker:
                         self.loop.start(self.run_async, cell, msg)  # type: ignore[union-attr]
                         return  # the cell stays scheduled until the task finishes
                     n += 1
+                    impl = entry.impl  # (3.11 cannot specialise entry.impl(...) itself)
                     try:
-                        if key & 1:  # one bare argument (see runtime.cell.Message)
-                            result = entry.impl(agent, args)
-                        elif kw is None:
-                            result = entry.impl(agent, *args)
+                        if kw is None:  # one bare argument (see runtime.cell.Message)
+                            result = impl(agent, args)
+                        elif kw:
+                            result = impl(agent, *args, **kw)
                         else:
-                            result = entry.impl(agent, *args, **kw)
+                            result = impl(agent, *args)
                     except Exception as exc:
                         self.handled += n - flushed
                         cell.handled += n - flushed
@@ -380,7 +382,7 @@ class Worker:
 
     async def _run_async(self, cell: Cell, msg: Message) -> None:
         current_async.set(cell)
-        entry = cell.info.entries[msg[0] >> 1]
+        entry = cell.info.entries[msg[0]]
         reply = msg[3]
         ok = True
         try:
@@ -434,7 +436,7 @@ class Worker:
 
     def failed(self, cell: Cell, msg: Message, exc: Exception) -> bool:
         """Apply the agent's supervision policy; True if the cell keeps running."""
-        entry = cell.info.entries[msg[0] >> 1]
+        entry = cell.info.entries[msg[0]]
         reply = msg[3]
         if reply is not None:
             reply.resolve(False, exc)
