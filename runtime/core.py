@@ -75,12 +75,12 @@ def default_workers() -> int:
     measurement (benchmarks/runtime, test_default_worker_count_inputs; Python 3.11, a
     shared 2-core machine, best of 5, three runs):
 
-    ==========  ==================  ===============  ===============  ===============
-    workers     pingpong (round)    counting (k/s)   fanout (k/s)     fan-in (k/s)
-    ==========  ==================  ===============  ===============  ===============
-    1           4.53 / 4.79 / 4.66  715 / 743 / 655  713 / 711 / 717  515 / 480 / 359
-    2           4.51 / 5.06 / 4.85  751 / 603 / 733  726 / 534 / 661  499 / 487 / 495
-    ==========  ==================  ===============  ===============  ===============
+    ==========  ==================  =================  ===============  ===============
+    workers     pingpong (round)    counting (k/s)     fanout (k/s)     fan-in (k/s)
+    ==========  ==================  =================  ===============  ===============
+    1           4.14 / 4.07 / 4.11  998 / 1032 / 1058  962 / 992 / 957  559 / 566 / 573
+    2           4.23 / 4.14 / 4.10  987 / 1000 / 1005  973 / 951 / 995  556 / 552 / 575
+    ==========  ==================  =================  ===============  ===============
 
     On pure-Python message passing the two are even within this machine's noise (a sync
     ping-pong stays on one thread through the LIFO slot either way; a second worker
