@@ -25,7 +25,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import anyio
 
@@ -207,12 +207,6 @@ _YIELD_MASK = 15
 STAMP_EVERY = 64
 
 
-def _stamp(rt: Runtime) -> Any:
-    from runtime.metrics import Stamp  # imported at first use: metrics imports this module
-
-    return Stamp(rt.probe.latency)
-
-
 # A message is a plain tuple: (slot, body, kw, reply or None, sender's name or None).
 # ``slot`` is the behaviour's position in ClassInfo.entries. ``kw`` says how to call it:
 # None when the behaviour has exactly one positional argument and ``body`` is that
@@ -225,7 +219,14 @@ def _stamp(rt: Runtime) -> Any:
 # every full collection walks every queued message. Measured on the counting benchmark,
 # that was a third of the cost of a send. The bare argument also spares the handler a
 # ``*args`` call, and testing ``kw is None`` is cheaper than a flag bit in the slot.
-Message = tuple[int, Any, "dict[str, Any] | tuple[()] | None", "Reply | None", "str | None"]
+Message = tuple[int, Any, "dict[str, Any] | tuple[()] | None", "Answer | None", "str | None"]
+
+
+class Answer(Protocol):
+    """What a message's reply slot holds: an ask's ``Reply``, or the ``Stamp`` of a
+    sampled send (runtime.metrics). Both are resolved when the message is handled."""
+
+    def resolve(self, ok: bool, value: Any) -> None: ...
 
 
 def message(
@@ -489,7 +490,7 @@ class Cell:
             if sample:
                 w.stamp_at = sent + STAMP_EVERY
         if sample and msg[3] is None:
-            msg = (msg[0], msg[1], msg[2], _stamp(rt), msg[4])
+            msg = (msg[0], msg[1], msg[2], rt.probe.stamp(), msg[4])
         mb.append(msg)
         n = len(mb)
         if w is not None:
@@ -701,7 +702,7 @@ class CellTag(Tag[Any]):
             stamp = None
         else:
             w.stamp_at = sent + STAMP_EVERY
-            stamp = _stamp(rt)
+            stamp = rt.probe.stamp()
         mb.append((key, body, kw, stamp, label))  # atomic
         n = len(mb)
         if n > w.max_depth:
