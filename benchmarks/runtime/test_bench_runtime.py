@@ -25,7 +25,7 @@ from benchmarks.conftest import RATIOS
 from capsys import Agent, Tag, behaviour
 from runtime import Runtime
 
-ROUNDS = 5
+ROUNDS = 9
 
 
 def best(fn: Callable[[], float], rounds: int = ROUNDS) -> float:
