@@ -97,6 +97,71 @@ async def test_a_plain_tag_over_an_agent_address_delivers_the_same() -> None:
             plain.send(Counter.add, [1])  # type: ignore[arg-type]
 
 
+class Calls(Agent):
+    """Records how each behaviour was called."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[object, ...]] = []
+
+    @behaviour
+    def none(self) -> None:
+        self.seen.append(())
+
+    @behaviour
+    def one(self, arg: int) -> None:
+        self.seen.append((arg,))
+
+    @behaviour
+    def two(self, a: int, b: str = "-", *, c: int = 0) -> None:
+        self.seen.append((a, b, c))
+
+    @behaviour
+    def named(self, behaviour: str, arg: str) -> None:
+        self.seen.append((behaviour, arg))
+
+    @behaviour
+    def packed(self, values: tuple[int, ...]) -> None:
+        self.seen.append(values)
+
+    @behaviour
+    def get(self) -> tuple[tuple[object, ...], ...]:
+        return tuple(self.seen)
+
+
+async def test_every_argument_shape_reaches_the_behaviour() -> None:
+    """Messages carry no arguments, one bare argument, an args tuple or keyword
+    arguments; keywords that share a name with send's own parameters (``behaviour``,
+    ``arg``) are the behaviour's, and a tuple argument stays one argument."""
+    async with Runtime(workers=1) as rt:
+        c = rt.spawn(Calls)
+        c.send(Calls.none)
+        c.send(Calls.one, 1)
+        c.send(Calls.one, arg=2)
+        c.send(Calls.two, 3)
+        c.send(Calls.two, 4, "x")
+        c.send(Calls.two, 5, c=6)
+        c.send(Calls.two, a=7, b="y", c=8)
+        c.send(Calls.named, "b", arg="a")
+        c.send(Calls.named, behaviour="b", arg="a")
+        c.send(Calls.packed, (9, 10))
+        c.send(Calls.packed, ())
+        assert await c.ask(Calls.get) == (
+            (),
+            (1,),
+            (2,),
+            (3, "-", 0),
+            (4, "x", 0),
+            (5, "-", 6),
+            (7, "y", 8),
+            ("b", "a"),
+            ("b", "a"),
+            (9, 10),
+            (),
+        )
+        with pytest.raises(NotSendableError, match=r"argument 2 of Calls\.two"):
+            c.send(Calls.two, 1, [2])  # type: ignore[arg-type]
+
+
 async def test_names_are_unique_and_readable() -> None:
     async with Runtime() as rt:
         tags = [rt.spawn(Counter, 0) for _ in range(3)]
