@@ -482,13 +482,7 @@ class Cell:
             rt.count_sent(w)
             rt.dead_letter(msg, self)
             return
-        if w is None:
-            sample = rt.count_outside_send(len(mb), self, wait)
-        else:
-            sent = w.sent = w.sent + 1
-            sample = sent >= w.stamp_at
-            if sample:
-                w.stamp_at = sent + STAMP_EVERY
+        sample = rt.count_outside_send(len(mb), self, wait) if w is None else w.count_send()
         if sample and msg[3] is None:
             msg = (msg[0], msg[1], msg[2], rt.probe.stamp(), msg[4])
         mb.append(msg)
@@ -695,9 +689,8 @@ class CellTag(Tag[Any]):
             label = None if sender is None else sender.label or sender.make_label()
         else:
             label = sender.label or sender.make_label()
+        # Worker.count_send(), inlined: count, and stamp one send in STAMP_EVERY.
         sent = w.sent = w.sent + 1  # this worker's own counter: only this thread writes it
-        # One send in STAMP_EVERY carries a latency stamp (runtime.metrics). A countdown,
-        # not ``sent & mask``: CPython 3.11 specialises an int compare, not an int ``&``.
         if sent < w.stamp_at:
             stamp = None
         else:

@@ -36,7 +36,17 @@ import anyio
 
 from capsys.sendable import SHARED_TYPES, check_value
 from runtime.backends import Loop, Parker, current_loop, flush_replies, start_reply_batching
-from runtime.cell import Cell, Entry, Message, claim, current_async, message, message_args, tls
+from runtime.cell import (
+    STAMP_EVERY,
+    Cell,
+    Entry,
+    Message,
+    claim,
+    current_async,
+    message,
+    message_args,
+    tls,
+)
 
 if TYPE_CHECKING:
     from runtime.core import Runtime
@@ -88,6 +98,17 @@ class Worker:
         self.trace: list[tuple[str, str]] | None = None
         self.outbox: dict[Any, Any] = {}  # batched cross-thread answers (backends)
         self.inline_asks = 0  # asks answered by ask_inline, for the yield every 16th
+
+    def count_send(self) -> bool:
+        """Count a send made on this worker; True if it should carry a latency stamp
+        (one in STAMP_EVERY, see runtime.metrics). A countdown, not ``sent & mask``:
+        CPython 3.11 specialises an int compare, not an int ``&``. CellTag.send inlines
+        this."""
+        sent = self.sent = self.sent + 1
+        if sent < self.stamp_at:
+            return False
+        self.stamp_at = sent + STAMP_EVERY
+        return True
 
     # ------------------------------------------------------------------- queues
 
