@@ -679,7 +679,7 @@ class CellTag(Tag[Any]):
         except AttributeError:  # this thread's first read (see worker_here)
             w = tls.w = None
         mb = cell.mailbox
-        if w is None or w.rt is not rt or mb is None or cell.stopped or rt.closing:
+        if w is None or w.open_rt is not rt or mb is None or cell.stopped:
             w, sender = current(rt)
             cell.deliver((key, body, kw, None, _label(sender)), w, sender=sender)
             return

@@ -400,7 +400,7 @@ class Runtime:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: types.TracebackType | None,
-    ) -> bool:
+    ) -> None:  # never swallows (so mypy accepts a return inside the block)
         assert self._scope is not None
         swallowed = self._scope.__exit__(exc_type, exc, tb)
         if swallowed:
@@ -419,10 +419,11 @@ class Runtime:
             await self._tg.__aexit__(None, None, None)
         if self.error is not None and exc is None:
             raise self.error
-        return bool(swallowed) and self.error is None
 
     async def _close(self, forced: bool) -> None:
         self.closing = True
+        for w in self.workers:  # (add_worker covers a worker added meanwhile)
+            w.open_rt = None
         if forced:
             self.cancel_async = True
         for cell in list(self.live):
@@ -518,6 +519,8 @@ class Runtime:
     def add_worker(self, index: int | None = None) -> None:
         worker = Worker(self, len(self.workers) if index is None else index)
         self.workers.append(worker)
+        if self.closing:  # _close may have set open_rt on the others before the append
+            worker.open_rt = None
         worker.start_thread(self._backend)
 
     def schedule(self, cell: Cell, w: Worker | None) -> None:

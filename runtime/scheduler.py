@@ -70,6 +70,9 @@ class Worker:
 
     def __init__(self, rt: Runtime, index: int) -> None:
         self.rt = rt
+        # The runtime whose sends take CellTag.send's fast path on this thread: rt until
+        # it starts closing (one compare there, instead of also reading rt.closing).
+        self.open_rt: Runtime | None = rt
         self.index = index
         self.local: collections.deque[Cell] = collections.deque()
         self.hi: collections.deque[Cell] = collections.deque()

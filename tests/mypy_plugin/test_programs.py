@@ -56,6 +56,38 @@ def test_examples_are_clean_with_the_plugin(tmp_path: Path, mypy_cache: Path) ->
     assert [f for f in result.findings if f.path in files] == [], result.stdout
 
 
+RETURN_INSIDE = """\
+from capsys import Agent, behaviour
+from runtime import Runtime
+
+
+class Counter(Agent):
+    def __init__(self) -> None:
+        self.n = 0
+
+    @behaviour
+    def add(self, k: int) -> int:
+        self.n += k
+        return self.n
+
+
+async def total() -> int:
+    async with Runtime() as rt:
+        counter = rt.spawn(Counter)
+        return await counter.ask(Counter.add, 2)
+"""
+
+
+def test_a_return_inside_the_runtime_block_type_checks(tmp_path: Path) -> None:
+    # Runtime.__aexit__ never swallows an exception, and says so to mypy: a return
+    # inside `async with Runtime()` is not followed by "Missing return statement".
+    write_files(tmp_path, {"inside.py": RETURN_INSIDE})
+    result = run_mypy(tmp_path, ["inside.py"])
+    assert not result.internal_error, result.stdout + result.stderr
+    assert list(result.findings) == [], result.stdout
+    assert result.status == 0, result.stdout + result.stderr
+
+
 NO_CAPSYS = """\
 from typing import Any
 
