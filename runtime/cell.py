@@ -25,6 +25,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import anyio
@@ -202,8 +203,9 @@ _NO_ARG: Any = object()  # CellTag.send called without positional arguments
 # An async behaviour asking idle agents inline yields to its loop every 16th ask, so a
 # loop of such asks neither starves the worker's other tasks nor misses cancellation.
 _YIELD_MASK = 15
-# One send in 64 carries a latency stamp: runtime.metrics.SAMPLE_EVERY (not imported:
-# runtime.metrics imports this module; tests check the two agree).
+# One send in 64 carries a latency stamp, its enqueue time (an int, perf_counter_ns) in
+# the reply slot: runtime.metrics.SAMPLE_EVERY (not imported: runtime.metrics imports
+# this module; tests check the two agree).
 STAMP_EVERY = 64
 
 
@@ -219,12 +221,14 @@ STAMP_EVERY = 64
 # every full collection walks every queued message. Measured on the counting benchmark,
 # that was a third of the cost of a send. The bare argument also spares the handler a
 # ``*args`` call, and testing ``kw is None`` is cheaper than a flag bit in the slot.
-Message = tuple[int, Any, "dict[str, Any] | tuple[()] | None", "Answer | None", "str | None"]
+# For the same reason a latency stamp is a plain int: an object there kept one message in
+# 64 tracked, and those alone set off a full collection every 200,000 messages or so.
+Message = tuple[int, Any, "dict[str, Any] | tuple[()] | None", "Answer | int | None", "str | None"]
 
 
 class Answer(Protocol):
-    """What a message's reply slot holds: an ask's ``Reply``, or the ``Stamp`` of a
-    sampled send (runtime.metrics). Both are resolved when the message is handled."""
+    """An ask's reply slot (``runtime.backends.Reply``), resolved when the message is
+    handled. The reply slot of a sampled send holds an int instead (``STAMP_EVERY``)."""
 
     def resolve(self, ok: bool, value: Any) -> None: ...
 
@@ -484,7 +488,7 @@ class Cell:
             return
         sample = rt.count_outside_send(len(mb), self, wait) if w is None else w.count_send()
         if sample and msg[3] is None:
-            msg = (msg[0], msg[1], msg[2], rt.probe.stamp(), msg[4])
+            msg = (msg[0], msg[1], msg[2], perf_counter_ns(), msg[4])
         mb.append(msg)
         n = len(mb)
         if w is not None:
@@ -695,7 +699,7 @@ class CellTag(Tag[Any]):
             stamp = None
         else:
             w.stamp_at = sent + STAMP_EVERY
-            stamp = rt.probe.stamp()
+            stamp = perf_counter_ns()
         mb.append((key, body, kw, stamp, label))  # atomic
         n = len(mb)
         if n > w.max_depth:

@@ -597,7 +597,7 @@ class Runtime:
         what = cell.info.entries[msg[0]].what
         self.dead_letters.add(msg[4] or "outside", cell.name, what)
         reply = msg[3]
-        if reply is not None:
+        if reply is not None and not isinstance(reply, int):  # (int: a latency stamp)
             reply.resolve(False, AgentStopped(cell.name, what))
 
     def _cell_of(self, tag: Tag[Any]) -> Cell:

@@ -1,9 +1,10 @@
 """Metrics: what the runtime is doing, as a snapshot object and as Prometheus text.
 
 The engine keeps only cheap counters (per worker, written by one thread each) and a few
-sampled measurements: one send in ``SAMPLE_EVERY`` carries a ``Stamp`` that records its
-enqueue-to-handled latency when the message is handled; one spawn in ``SAMPLE_EVERY`` is
-timed; one turn in eight measures handling time and CPU time. ``Metrics.take`` turns
+sampled measurements: one send in ``SAMPLE_EVERY`` carries its enqueue time, and
+``Probe.handled`` records its enqueue-to-handled latency when the message is handled;
+one spawn in ``SAMPLE_EVERY`` is timed; one turn in 32 measures handling time and CPU
+time (and a cell's first turn). ``Metrics.take`` turns
 those into rates and percentiles; nothing here runs unless someone asks for a snapshot.
 
 Per-agent figures are given for the agents you name (``rt.metrics(agents=[...])``): the
@@ -28,7 +29,6 @@ __all__ = [
     "LatencyHistogram",
     "Metrics",
     "SAMPLE_EVERY",
-    "Stamp",
     "to_prometheus",
 ]
 
@@ -92,21 +92,6 @@ class LatencyHistogram:
     @property
     def mean(self) -> float:
         return self.total_ns / self.count / 1e9 if self.count else 0.0
-
-
-class Stamp:
-    """Rides in the reply slot of a sampled ``send``: the engine "answers" it when the
-    message was handled, which records the enqueue-to-handled latency."""
-
-    __slots__ = ("_histogram", "_t0")
-
-    def __init__(self, histogram: LatencyHistogram) -> None:
-        self._histogram = histogram
-        self._t0 = time.perf_counter_ns()
-
-    def resolve(self, ok: bool, value: object) -> None:
-        if ok:  # a failed or dead-lettered message was not "handled"
-            self._histogram.record(time.perf_counter_ns() - self._t0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,11 +203,11 @@ class Probe:
         self.lock = threading.Lock()
         self.last: tuple[float, int, Mapping[Any, tuple[float, int]]] = (self.started, 0, {})
 
-    def stamp(self) -> Stamp:
-        """A latency stamp for a sampled send. A method here, so the send needs no import
-        of this module (which imports runtime.cell): an import statement run per call
-        cost as much as the stamp itself."""
-        return Stamp(self.latency)
+    def handled(self, stamp: int) -> None:
+        """A sampled message was handled: record its enqueue-to-handled latency. The
+        stamp is its enqueue time (``perf_counter_ns``); a failed or dead-lettered
+        message was not handled and records nothing."""
+        self.latency.record(time.perf_counter_ns() - stamp)
 
 
 _COUNTERS = (

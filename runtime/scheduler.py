@@ -306,7 +306,9 @@ class Worker:
                         self.handled += n - flushed
                         cell.handled += n - flushed
                         flushed = n
-                        if type(result) in _SHARED:  # an immutable atom
+                        if isinstance(reply, int):  # a latency stamp (see STAMP_EVERY)
+                            rt.probe.handled(reply)
+                        elif type(result) in _SHARED:  # an immutable atom
                             reply.resolve(True, result)
                         else:
                             self.answer(reply, result, entry.what)
@@ -430,7 +432,9 @@ class Worker:
         self.handled += 1
         cell.handled += 1
         self.inflight -= 1
-        if reply is not None:
+        if isinstance(reply, int):  # a latency stamp (see STAMP_EVERY)
+            self.rt.probe.handled(reply)
+        elif reply is not None:
             self.answer(reply, result, entry.what)
         self.finish(cell)
         self.rt.check_quiet()  # this worker may be parked: nobody else would look
@@ -462,7 +466,7 @@ class Worker:
         """Apply the agent's supervision policy; True if the cell keeps running."""
         entry = cell.info.entries[msg[0]]
         reply = msg[3]
-        if reply is not None:
+        if reply is not None and not isinstance(reply, int):  # (int: a latency stamp)
             reply.resolve(False, exc)
         rt = self.rt
         sup = cell.info.supervision

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import anyio
@@ -411,6 +412,28 @@ def test_watermarks_follow_a_small_capacity() -> None:
     assert (rt.high_water, rt.low_water) == (9, 2)
     with pytest.raises(ValueError, match="low_water < high_water <= mailbox_capacity"):
         Runtime(mailbox_capacity=10, high_water=20)
+
+
+class Flood(Agent):
+    @behaviour
+    def queued_and_tracked(self, target: Tag[Counter], n: int) -> tuple[int, int]:
+        """Send n one-int messages; on one worker none is handled before we return."""
+        for _ in range(n):
+            target.send(Counter.add, 1)
+        gc.collect()
+        mailbox = target._address.mailbox  # type: ignore[attr-defined]
+        return len(mailbox), sum(gc.is_tracked(m) for m in mailbox)
+
+
+async def test_queued_messages_cost_the_garbage_collector_nothing() -> None:
+    # A one-argument message of atoms is a flat tuple the GC untracks, latency-sampled
+    # ones included (their stamp is an int), so a long mailbox never makes a full
+    # collection walk every queued message.
+    async with Runtime(workers=1) as rt:
+        counter = rt.spawn(Counter, 0)
+        flood = rt.spawn(Flood)
+        assert await flood.ask(Flood.queued_and_tracked, counter, 200) == (200, 0)
+        assert await counter.ask(Counter.get) == 200
 
 
 def test_sampling_rate_agrees_with_metrics() -> None:

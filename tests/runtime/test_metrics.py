@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
+import time
 
 import pytest
 
-from capsys import Agent, behaviour
-from runtime import Priority, Runtime
+from capsys import Agent, Tag, behaviour
+from runtime import Priority, Runtime, Supervision
 from runtime.metrics import LatencyHistogram, Metrics, to_prometheus
 
 pytestmark = pytest.mark.anyio
@@ -88,3 +90,41 @@ async def test_prometheus_text_parses() -> None:
     assert agent.labels == {"agent": name} and agent.value == 101
     quantiles = {s.labels["quantile"] for s in families["capsys_message_latency_seconds"].samples}
     assert quantiles == {"0.5", "0.9", "0.99", "1"}
+
+
+class Fragile(Agent):
+    supervision = Supervision("restart", max_restarts=1_000, within=60.0)
+
+    @behaviour
+    def fail(self) -> None:
+        raise ValueError("fails on purpose")
+
+    @behaviour
+    def nap(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class Flooder(Agent):
+    @behaviour
+    def flood(self, target: Tag[Fragile], n: int) -> None:
+        for _ in range(n):
+            target.send(Fragile.fail)
+
+
+async def test_sampled_sends_that_fail_or_are_dead_lettered_record_no_latency(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # One send in 64 carries its enqueue time in the reply slot; a message that raised
+    # or went to the dead letters was not handled and records no latency.
+    caplog.set_level(logging.CRITICAL, logger="runtime")  # 400 expected tracebacks
+    async with Runtime(workers=1) as rt:
+        fragile = rt.spawn(Fragile)
+        flooder = rt.spawn(Flooder)
+        await flooder.ask(Flooder.flood, fragile, 200)  # every one raises
+        fragile.send(Fragile.nap, 0.2)
+        await flooder.ask(Flooder.flood, fragile, 200)  # queued behind the nap
+        await rt.stop(fragile)  # so they go to the dead letters
+        m = rt.metrics()
+    assert m.restarts + m.dead_letters == 400
+    assert m.dead_letters >= 64  # at least one sampled message among them
+    assert m.latency_samples == 0
