@@ -3,9 +3,9 @@
 The engine keeps only cheap counters (per worker, written by one thread each) and a few
 sampled measurements: one send in ``SAMPLE_EVERY`` carries its enqueue time, and
 ``Probe.handled`` records its enqueue-to-handled latency when the message is handled;
-one spawn in ``SAMPLE_EVERY`` is timed; one turn in 32 measures handling time and CPU
-time (and a cell's first turn). ``Metrics.take`` turns
-those into rates and percentiles; nothing here runs unless someone asks for a snapshot.
+one spawn in ``SAMPLE_EVERY`` is timed; one turn in 32 (and a cell's first turn)
+measures handling time and CPU time. ``Metrics.take`` turns those into rates and
+percentiles; nothing here runs unless someone asks for a snapshot.
 
 Per-agent figures are given for the agents you name (``rt.metrics(agents=[...])``): the
 runtime keeps no registry of idle agents, which is what makes an idle agent cheap.

@@ -420,7 +420,7 @@ class Flood(Agent):
         """Send n one-int messages; on one worker none is handled before we return."""
         for _ in range(n):
             target.send(Counter.add, 1)
-        gc.collect()
+        gc.collect(0)  # where they are (a full collection is slow after a long test run)
         mailbox = target._address.mailbox  # type: ignore[attr-defined]
         return len(mailbox), sum(gc.is_tracked(m) for m in mailbox)
 
