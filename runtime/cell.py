@@ -233,6 +233,13 @@ class Answer(Protocol):
     def resolve(self, ok: bool, value: Any) -> None: ...
 
 
+def refuse(reply: Answer | int | None, exc: BaseException) -> None:
+    """The reply slot of a message that failed or went to the dead letters: an ask gets
+    ``exc``; a latency stamp (an int) records nothing, the message was not handled."""
+    if reply is not None and not isinstance(reply, int):
+        reply.resolve(False, exc)
+
+
 def message(
     entry: Entry,
     args: tuple[Any, ...],
@@ -421,12 +428,11 @@ class Cell:
                 return result
         if (
             w is not None
-            and w.rt is rt
+            and w.open_rt is rt
             and w.loop is not None
             and mb is not None
             and not self.stopped
-            and not rt.closing
-        ):  # from an async behaviour of this runtime
+        ):  # from an async behaviour of this runtime, not closing
             reply = w.loop.new_reply()
             w.sent += 1
             mb.append(message(entry, args, kwargs, reply, _label(current_async.get())))

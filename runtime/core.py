@@ -47,6 +47,7 @@ from runtime.cell import (
     class_info,
     class_infos,
     current,
+    refuse,
 )
 from runtime.deadletters import DeadLetters
 from runtime.errors import AgentStopped, MailboxFull
@@ -596,9 +597,7 @@ class Runtime:
     def dead_letter(self, msg: Message, cell: Cell) -> None:
         what = cell.info.entries[msg[0]].what
         self.dead_letters.add(msg[4] or "outside", cell.name, what)
-        reply = msg[3]
-        if reply is not None and not isinstance(reply, int):  # (int: a latency stamp)
-            reply.resolve(False, AgentStopped(cell.name, what))
+        refuse(msg[3], AgentStopped(cell.name, what))
 
     def _cell_of(self, tag: Tag[Any]) -> Cell:
         cell = getattr(tag, "_address", None)

@@ -38,6 +38,7 @@ from capsys.sendable import SHARED_TYPES, check_value
 from runtime.backends import Loop, Parker, current_loop, flush_replies, start_reply_batching
 from runtime.cell import (
     STAMP_EVERY,
+    Answer,
     Cell,
     Entry,
     Message,
@@ -45,6 +46,7 @@ from runtime.cell import (
     current_async,
     message,
     message_args,
+    refuse,
     tls,
 )
 
@@ -306,6 +308,7 @@ class Worker:
                         self.handled += n - flushed
                         cell.handled += n - flushed
                         flushed = n
+                        # answer(), with its common cases inlined
                         if isinstance(reply, int):  # a latency stamp (see STAMP_EVERY)
                             rt.probe.handled(reply)
                         elif type(result) in _SHARED:  # an immutable atom
@@ -390,8 +393,12 @@ class Worker:
             return result
         return check_value(result, f"the reply of {what}", self.rt.debug)
 
-    def answer(self, reply: Any, result: Any, what: str) -> None:
-        """Resolve a queued ask with its reply, or with why the reply cannot cross."""
+    def answer(self, reply: Answer | int, result: Any, what: str) -> None:
+        """A queued message was handled: resolve its ask with the reply, or with why the
+        reply cannot cross; or record the latency of a sampled send (its int stamp)."""
+        if isinstance(reply, int):
+            self.rt.probe.handled(reply)
+            return
         try:
             value = self.reply_value(result, what)
         except Exception as exc:
@@ -432,9 +439,7 @@ class Worker:
         self.handled += 1
         cell.handled += 1
         self.inflight -= 1
-        if isinstance(reply, int):  # a latency stamp (see STAMP_EVERY)
-            self.rt.probe.handled(reply)
-        elif reply is not None:
+        if reply is not None:
             self.answer(reply, result, entry.what)
         self.finish(cell)
         self.rt.check_quiet()  # this worker may be parked: nobody else would look
@@ -465,9 +470,7 @@ class Worker:
     def failed(self, cell: Cell, msg: Message, exc: Exception) -> bool:
         """Apply the agent's supervision policy; True if the cell keeps running."""
         entry = cell.info.entries[msg[0]]
-        reply = msg[3]
-        if reply is not None and not isinstance(reply, int):  # (int: a latency stamp)
-            reply.resolve(False, exc)
+        refuse(msg[3], exc)
         rt = self.rt
         sup = cell.info.supervision
         log.error("%s raised in %s (policy %s)", entry.what, cell.name, sup.policy, exc_info=exc)
