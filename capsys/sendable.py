@@ -14,6 +14,7 @@ One list of known types (``KNOWN_TYPES``) feeds three enforcers so they never di
 
 from __future__ import annotations
 
+import copy as _copy
 import dataclasses
 import datetime
 import decimal
@@ -106,6 +107,12 @@ KNOWN_TYPES: Final[tuple[KnownType, ...]] = (
 # same way on every Python version; the run-time module of some moved (pathlib._local
 # in 3.13), which is why the name is stored and not derived from the class.
 STATIC_KINDS: Final[dict[str, TypeKind]] = {row.fullname: row.kind for row in KNOWN_TYPES}
+
+# Runtime objects made to be shared by agents: thread-safe, and every item that goes into
+# one is checked (and an Iso moved) on the way in, so they cross a boundary by reference,
+# like a Tag. Not deeply immutable, so never a Val. Named, not imported: capsys does not
+# depend on runtime.
+SHARED_HANDLES: Final[frozenset[str]] = frozenset({"runtime.primitives.channel.Channel"})
 _FULLNAME_OF_TYPE: Final[dict[type, str]] = {row.runtime: row.fullname for row in KNOWN_TYPES}
 
 # Alternative spellings the checkers may meet for the same classes.
@@ -292,6 +299,10 @@ def static_problem(
 def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Problem | None:
     kind = STATIC_KINDS.get(shape.name)
     if kind is TypeKind.ATOM:
+        return None
+    if not immutable and (
+        shape.name in SHARED_HANDLES or not SHARED_HANDLES.isdisjoint(shape.bases)
+    ):
         return None
     if kind is TypeKind.CONTAINER:
         if not shape.args:
@@ -557,6 +568,8 @@ def _classify(cls: type) -> PayloadKind:
         return _MOVE
     if issubclass(cls, Tag) or issubclass(cls, enum.Enum):
         return _SHARE
+    if _class_fullname(cls) in SHARED_HANDLES or not SHARED_HANDLES.isdisjoint(_base_names(cls)):
+        return _SHARE
     try:
         problem = static_problem(shape_of_class(cls))
     except NameError:
@@ -591,9 +604,10 @@ def prepare_payload(
     """Check the arguments of a send/ask/spawn and move any ``Iso`` among them.
 
     Returns the arguments the receiver gets: the same objects, except that each ``Iso``
-    handle is replaced by a fresh one and the caller's handle is killed. This is on the
-    hot path: in the common case (no Iso, shallow mode) it allocates nothing and costs a
-    dict lookup per argument. Nested handles (an ``Iso`` inside a tuple) are not moved.
+    handle, also one inside a tuple, frozenset or record, is replaced by a fresh one and
+    the caller's handle is killed. This is on the hot path: in the common case (no Iso,
+    shallow mode) it allocates nothing and costs a dict lookup per argument, plus one per
+    item of a container whose declared type can hold an Iso (see ``_carries``).
     """
     moves = False
     kinds = RUNTIME_KINDS
@@ -604,6 +618,8 @@ def prepare_payload(
         if kind is _WALK:
             if deep:
                 check_sendable(value, f"argument {i + 1} of {what}")
+            if _carries(value.__class__) and _holds_iso(value):
+                moves = True
             continue
         if kind is _MOVE:
             moves = True
@@ -617,6 +633,8 @@ def prepare_payload(
             if kind is _WALK:
                 if deep:
                     check_sendable(value, f"argument {name!r} of {what}")
+                if _carries(value.__class__) and _holds_iso(value):
+                    moves = True
                 continue
             if kind is _MOVE:
                 moves = True
@@ -625,9 +643,9 @@ def prepare_payload(
     if not moves:
         return args, kwargs
     how = f"moved by {what}"
-    args = tuple(a._move(how) if a.__class__ is Iso else a for a in args)
+    args = tuple(_moved_inside(a, how) for a in args)
     if kwargs:
-        kwargs = {k: v._move(how) if v.__class__ is Iso else v for k, v in kwargs.items()}
+        kwargs = {k: _moved_inside(v, how) for k, v in kwargs.items()}
     return args, kwargs
 
 
@@ -639,10 +657,104 @@ def check_value(value: object, what: str, deep: bool = False) -> object:
     if kind is _WALK:
         if deep:
             check_sendable(value, what)
+        if _carries(value.__class__) and _holds_iso(value):
+            return _moved_inside(value, f"moved by {what}")
         return value
     if kind is _MOVE:
         return value._move(f"moved by {what}")  # type: ignore[attr-defined]
     _raise_for(value, kind, what)
+
+
+# Whether values of an immutable container or record class can hold an Iso somewhere
+# inside, decided once per class: a record whose declared fields are atoms, Tags, Vals
+# or containers of those never does, so sending it costs no walk; a bare tuple or
+# frozenset (items of any type) can. Same threading note as RUNTIME_KINDS.
+_CARRIES: dict[type, bool] = {}
+
+
+def _carries(cls: type) -> bool:
+    known = _CARRIES.get(cls)
+    if known is None:
+        known = _CARRIES[cls] = _class_carries(cls)
+    return known
+
+
+def _class_carries(cls: type) -> bool:
+    try:
+        fields = shape_of_class(cls).fields
+        if fields is None:  # not a record: a tuple or frozenset, items undeclared
+            return True
+        return any(_shape_carries(shape, set()) for _, shape in fields())
+    except NameError:  # an annotation that does not resolve: assume the worst
+        return True
+
+
+def _shape_carries(shape: Shape, seen: set[str]) -> bool:
+    kind = shape.kind
+    if kind in (ShapeKind.ISO, ShapeKind.ANY, ShapeKind.TYPEVAR):
+        return True
+    if kind is ShapeKind.UNION:
+        return any(_shape_carries(a, seen) for a in shape.args)
+    if kind is not ShapeKind.CLASS:
+        return False  # None, Literal, Tag, Val (deeply immutable), or not sendable at all
+    if shape.fields is not None:
+        if shape.name in seen:  # a recursive record: already being answered
+            return False
+        seen.add(shape.name)
+        return any(_shape_carries(s, seen) for _, s in shape.fields())
+    if shape.name in ("builtins.tuple", "builtins.frozenset"):
+        return not shape.args or any(_shape_carries(a, seen) for a in shape.args)
+    return False
+
+
+def holds_iso(value: object) -> bool:
+    """Whether a send would move an Iso handle: ``value`` is one, or holds one inside
+    (for a call that goes to several agents, which cannot all get it)."""
+    cls = value.__class__
+    kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
+    if kind is _MOVE:
+        return True
+    return kind is _WALK and _carries(cls) and _holds_iso(value)
+
+
+def _holds_iso(value: object) -> bool:
+    """Whether an Iso handle is inside ``value``; a moved one raises ``MovedError``
+    before anything is moved, so a send either moves every handle or none."""
+    found = False  # no early return: a moved handle further on must still raise
+    for _, child in _children(value, value.__class__):
+        cls = child.__class__
+        kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
+        if kind is _MOVE:
+            found = True
+        elif kind is _MOVED:
+            child.take()  # type: ignore[attr-defined]  # raises MovedError
+        elif kind is _WALK and _carries(cls) and _holds_iso(child):
+            found = True
+    return found
+
+
+def _moved_inside(value: object, how: str) -> object:
+    """``value`` with every Iso inside it moved to a fresh handle (the receiver's); the
+    very same object when it holds none. Records are copied, never mutated in place."""
+    cls = value.__class__
+    if cls is Iso:
+        return value._move(how)  # type: ignore[attr-defined]
+    kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
+    if kind is not _WALK or not _carries(cls):
+        return value
+    old = [child for _, child in _children(value, cls)]
+    new = [_moved_inside(child, how) for child in old]
+    if all(a is b for a, b in zip(old, new, strict=True)):
+        return value
+    if _is_namedtuple(cls):
+        return cls._make(new)  # type: ignore[attr-defined]
+    if isinstance(value, (tuple, frozenset)):
+        return typing.cast(Any, cls)(new)
+    copy = _copy.copy(value)
+    for f, a, b in zip(dataclasses.fields(value), old, new, strict=True):  # type: ignore[arg-type]
+        if a is not b:
+            object.__setattr__(copy, f.name, b)
+    return copy
 
 
 def _raise_for(value: object, kind: PayloadKind, what: str) -> typing.NoReturn:

@@ -48,7 +48,10 @@ __all__ = ["Priority", "Cell", "ClassInfo", "Entry", "class_info", "claim", "cur
 class Priority(enum.IntEnum):
     """Scheduling priority of an agent class (class attribute ``priority``).
 
-    HIGH and CRITICAL cells go to a separate run queue that every worker serves first.
+    Each level has run queues of its own: a worker serves CRITICAL cells first, then
+    HIGH, then NORMAL (the LIFO slot and the local queue), and LOW when nothing else is
+    runnable, except that every ``INJECT_EVERY`` turns it looks at the shared queues and
+    its LOW queue whatever else waits, so low-priority agents are slowed, never starved.
     """
 
     LOW = 0
@@ -90,10 +93,10 @@ class ClassInfo:
         "cls",
         "dispatch",
         "entries",
-        "high",
         "name",
         "on_start",
         "on_stop",
+        "prioritised",
         "priority",
         "spawn_what",
         "supervision",
@@ -107,7 +110,9 @@ class ClassInfo:
         self.entries: list[Entry] = []
         self.supervision: Supervision = supervision_of(cls)
         self.priority = Priority(getattr(cls, "priority", Priority.NORMAL))
-        self.high = self.priority >= Priority.HIGH  # a bool: enum compares are slow
+        # Not NORMAL: queued by priority (Worker.push), never in the LIFO slot. A bool,
+        # read by every send that wakes a cell: an enum compare there costs more.
+        self.prioritised = self.priority is not Priority.NORMAL
         self.on_start = self._hook("on_start")
         self.on_stop = self._hook("on_stop")
 
@@ -720,7 +725,7 @@ class CellTag(Tag[Any]):
                 pass
             else:
                 lifo = w.lifo
-                if lifo or w.sleeping or cell.info.high or w.trace is not None:
+                if lifo or w.sleeping or cell.info.prioritised or w.trace is not None:
                     w.push_lifo(cell)  # (trace: the deterministic worker has its own)
                 else:  # the common case of push_lifo(), inlined
                     lifo.append(cell)

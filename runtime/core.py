@@ -222,7 +222,9 @@ class Runtime:
 
         self.workers: list[Worker] = []
         self.inject: collections.deque[Cell] = collections.deque()
-        self.inject_hi: collections.deque[Cell] = collections.deque()
+        self.inject_hi: collections.deque[Cell] = collections.deque()  # HIGH and CRITICAL
+        self.inject_low: collections.deque[Cell] = collections.deque()
+        self.injected = (self.inject_hi, self.inject, self.inject_low)  # best first
         # Cells with an on_stop hook that still must run; set.add/discard are atomic
         # under the GIL (and lock the set on free-threaded builds).
         self.live: set[Cell] = set()
@@ -322,15 +324,18 @@ class Runtime:
         return StopHandle(cell)
 
     def is_alive(self, tag: Tag[Any]) -> bool:
-        """False once the agent was asked to stop (or stopped by its supervisor)."""
-        return not self._cell_of(tag).stopping
+        """False once the agent was asked to stop (or stopped by its supervisor), and for
+        every agent once the runtime has shut down."""
+        return not (self.exiting or self._cell_of(tag).stopping)
 
     def stats(self) -> RuntimeStats:
         """A snapshot of the counters (see ``RuntimeStats``)."""
         ws = list(self.workers)
         # repr(count(n)) == "count(n)": read the counter without advancing it.
         spawned = int(repr(self._spawns)[6:-1]) - self._failed_spawns
-        stopped = sum(w.stops_started for w in ws)
+        # After shutdown no agent is left, also those without on_stop (never stopped one
+        # by one: they just stop being run).
+        stopped = spawned if self.exiting else sum(w.stops_started for w in ws)
         return RuntimeStats(
             workers=len(ws),
             agents=spawned - stopped,
@@ -366,7 +371,7 @@ class Runtime:
             mean_handling_seconds=cell.ema,
             mailbox_depth=len(mb) if mb is not None else 0,
             priority=cell.info.priority,
-            stopped=cell.stopped,
+            stopped=cell.stopped or self.exiting,
         )
 
     # --------------------------------------------------------------- lifecycle
@@ -529,11 +534,23 @@ class Runtime:
         if w is not None:
             w.push_lifo(cell)
             return
-        (self.inject_hi if cell.info.high else self.inject).append(cell)
+        self.inject_cell(cell)
         self.notify()
 
+    def inject_cell(self, cell: Cell) -> None:
+        """Queue a cell on the shared queue of its priority; CRITICAL ahead of HIGH."""
+        p = cell.info.priority
+        if p is Priority.NORMAL:
+            self.inject.append(cell)
+        elif p is Priority.CRITICAL:
+            self.inject_hi.appendleft(cell)
+        elif p is Priority.HIGH:
+            self.inject_hi.append(cell)
+        else:
+            self.inject_low.append(cell)
+
     def take_injected(self) -> Cell | None:
-        for queue in (self.inject_hi, self.inject):
+        for queue in self.injected:
             if queue:
                 try:
                     return queue.popleft()

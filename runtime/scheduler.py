@@ -5,14 +5,15 @@ turn takes one runnable cell and calls its sync behaviours directly, up to ``BAT
 messages, then moves on; an async behaviour becomes a task on the worker's loop and the
 cell stays busy until it finishes. Where work comes from, in order:
 
-1. every ``INJECT_EVERY`` turns, the shared injection queue (fairness for outside sends);
-2. the worker's high-priority queue (HIGH/CRITICAL agents);
+1. every ``INJECT_EVERY`` turns, the shared injection queues, then the worker's LOW queue
+   (fairness: outside sends and low-priority agents are never starved);
+2. the worker's CRITICAL queue, then its HIGH queue;
 3. the LIFO slot: the cell this worker's last send woke, so a request/reply pair runs
    back to back on one thread with hot caches and no hand-off; at most ``LIFO_STREAK``
    times in a row so a ping-pong pair cannot starve the rest;
 4. the local run queue (FIFO, bounded ``LOCAL_CAP``; overflow goes to the injection queue);
-5. the injection queues, then stealing half of a random victim's local queue (at most
-   ``workers/2`` workers search at once);
+5. the injection queues, then the worker's LOW queue, then stealing half of one queue of
+   a random victim, highest priority first (at most ``workers/2`` workers search at once);
 6. nothing: park until a sender or the monitor wakes this worker.
 
 Thread safety: run queues are ``collections.deque``s whose ``append``/``popleft``/``pop``
@@ -42,6 +43,7 @@ from runtime.cell import (
     Cell,
     Entry,
     Message,
+    Priority,
     claim,
     current_async,
     message,
@@ -77,7 +79,11 @@ class Worker:
         self.open_rt: Runtime | None = rt
         self.index = index
         self.local: collections.deque[Cell] = collections.deque()
+        # run queues of the other priorities (see Priority), and all of them, best first
+        self.crit: collections.deque[Cell] = collections.deque()
         self.hi: collections.deque[Cell] = collections.deque()
+        self.low: collections.deque[Cell] = collections.deque()
+        self.queues = (self.crit, self.hi, self.local, self.low)
         self.lifo: list[Cell] = []
         self.lifo_streak = 0
         self.current: Cell | None = None
@@ -117,10 +123,15 @@ class Worker:
 
     # ------------------------------------------------------------------- queues
 
+    def ranked_queue(self, cell: Cell) -> collections.deque[Cell]:
+        """The run queue of a cell that is not NORMAL."""
+        p = cell.info.priority
+        return self.crit if p is Priority.CRITICAL else self.hi if p is Priority.HIGH else self.low
+
     def push(self, cell: Cell) -> None:
         """Queue a runnable cell on this worker (called on this worker's thread)."""
-        if cell.info.high:
-            self.hi.append(cell)
+        if cell.info.prioritised:
+            self.ranked_queue(cell).append(cell)
         else:
             local = self.local
             local.append(cell)
@@ -142,18 +153,18 @@ class Worker:
         waking one to take the very cell we are about to run again would just bounce
         the cell between threads (a GIL hand-off and a wake-up per batch).
         """
-        if cell.info.high:
-            self.hi.append(cell)
+        if cell.info.prioritised:
+            self.ranked_queue(cell).append(cell)
         else:
             self.local.append(cell)
         if self.sleeping:  # an async behaviour ended while this worker is parked
             self.parker.unpark()  # type: ignore[union-attr]
-        if len(self.local) + len(self.hi) > 1:
+        if len(self.local) + len(self.hi) + len(self.crit) + len(self.low) > 1:
             self.rt.notify()
 
     def push_lifo(self, cell: Cell) -> None:
         """The cell this worker just woke by a send: run it next (see LIFO_STREAK)."""
-        if cell.info.high:
+        if cell.info.prioritised:
             self.push(cell)
             return
         lifo = self.lifo
@@ -173,14 +184,12 @@ class Worker:
     def next_cell(self) -> Cell | None:
         rt = self.rt
         if self.tick % INJECT_EVERY == 0:
-            cell = rt.take_injected()
+            cell = rt.take_injected() or _pop(self.low)
             if cell is not None:
                 return cell
-        if self.hi:
-            try:
-                return self.hi.popleft()
-            except IndexError:
-                pass
+        cell = _pop(self.crit) or _pop(self.hi)
+        if cell is not None:
+            return cell
         if self.lifo and self.lifo_streak < LIFO_STREAK:
             try:
                 cell = self.lifo.pop()
@@ -200,7 +209,7 @@ class Worker:
                 return self.lifo.pop()
             except IndexError:
                 pass
-        cell = rt.take_injected()
+        cell = rt.take_injected() or _pop(self.low)
         if cell is not None:
             return cell
         return self.steal()
@@ -211,16 +220,18 @@ class Worker:
         if len(workers) < 2 or not rt.begin_search():
             return None
         try:
-            victims = [w for w in workers if w is not self and (w.local or w.hi)]
+            victims = [w for w in workers if w is not self and any(w.queues)]
             random.shuffle(victims)
             for victim in victims:
-                got = _take_half(victim.hi) or _take_half(victim.local)
-                if got:
-                    self.steals += 1
-                    first = got[0]
-                    for cell in got[1:]:
-                        (self.hi if cell.info.high else self.local).append(cell)
-                    return first
+                for queue in victim.queues:
+                    got = _take_half(queue)
+                    if got:
+                        self.steals += 1
+                        for cell in got[1:]:
+                            (
+                                self.ranked_queue(cell) if cell.info.prioritised else self.local
+                            ).append(cell)
+                        return got[0]
             return None
         finally:
             rt.end_search()
@@ -228,12 +239,10 @@ class Worker:
     def has_work(self) -> bool:
         rt = self.rt
         return bool(
-            self.local
-            or self.hi
+            any(self.queues)
             or self.lifo
-            or rt.inject
-            or rt.inject_hi
-            or (len(rt.workers) > 1 and any(w.local or w.hi for w in rt.workers if w is not self))
+            or any(rt.injected)
+            or (len(rt.workers) > 1 and any(any(w.queues) for w in rt.workers if w is not self))
         )
 
     # --------------------------------------------------------------------- turn
@@ -340,7 +349,7 @@ class Worker:
                     self.requeue(cell)
             if outbox:
                 flush_replies()  # this turn's answers for other threads: one wake-up each
-            if not lifo or self.lifo_streak >= LIFO_STREAK or self.hi:
+            if not lifo or self.lifo_streak >= LIFO_STREAK or self.hi or self.crit:
                 return
             try:
                 cell = lifo.pop()
@@ -574,7 +583,13 @@ class Worker:
             # unless its streak is used up, high-priority work waits, or it is time to
             # look at the injection queue.
             self.tick += 1
-            if lifo and self.lifo_streak < LIFO_STREAK and not self.hi and self.tick % INJECT_EVERY:
+            if (
+                lifo
+                and self.lifo_streak < LIFO_STREAK
+                and not self.hi
+                and not self.crit
+                and self.tick % INJECT_EVERY
+            ):
                 try:
                     cell: Cell | None = lifo.pop()
                 except IndexError:
@@ -644,6 +659,16 @@ class Worker:
         self.thread.start()
 
 
+def _pop(queue: collections.deque[Cell]) -> Cell | None:
+    """The first cell of a run queue that other threads may empty meanwhile, or None."""
+    if queue:
+        try:
+            return queue.popleft()
+        except IndexError:
+            pass
+    return None
+
+
 def _take_half(queue: collections.deque[Cell]) -> list[Cell]:
     got: list[Cell] = []
     for _ in range((len(queue) + 1) // 2):
@@ -682,10 +707,9 @@ class DeterministicWorker(Worker):
 
     def next_cell(self) -> Cell | None:
         rt = self.rt
-        while rt.inject_hi:
-            self.runnable.append(rt.inject_hi.popleft())
-        while rt.inject:
-            self.runnable.append(rt.inject.popleft())
+        for queue in rt.injected:
+            while queue:
+                self.runnable.append(queue.popleft())
         runnable = self.runnable
         if not runnable:
             return None
@@ -696,7 +720,7 @@ class DeterministicWorker(Worker):
         return runnable.pop()
 
     def has_work(self) -> bool:
-        return bool(self.runnable or self.rt.inject or self.rt.inject_hi)
+        return bool(self.runnable or any(self.rt.injected))
 
     def run_cell(self, cell: Cell) -> None:
         tls.w = self  # only during turns: the body's sends are outside sends
@@ -795,16 +819,16 @@ class Monitor:
                 moved.append(w.lifo.pop())
             except IndexError:
                 break
-        for queue in (w.hi, w.local):
+        for queue in w.queues:
             while True:
                 try:
                     moved.append(queue.popleft())
                 except IndexError:
                     break
         for cell in moved:
-            (rt.inject_hi if cell.info.high else rt.inject).append(cell)
+            rt.inject_cell(cell)
         if (
-            (moved or rt.inject or rt.inject_hi)  # work waiting that the stuck one would take
+            (moved or any(rt.injected))  # work waiting that the stuck one would take
             and not any(self.available(o, now) for o in rt.workers if o is not w)
             and self.spares < self.max_spares
             and not rt.exiting

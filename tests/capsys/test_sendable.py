@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, NewType
 import pytest
 
 import capsys
-from capsys import Iso, NotSendableError, Ref, Tag, Val, iso, message
+from capsys import Iso, MovedError, NotSendableError, Ref, Tag, Val, iso, message
 from capsys.names import CAPSYS_NAMES
 from capsys.sendable import (
     KNOWN_TYPES,
@@ -239,7 +239,71 @@ def test_check_value_moves_a_reply_iso_and_refuses_mutables() -> None:
         check_value({1}, "reply of A.b")
 
 
+@message
+class Batch:
+    items: Iso[list[int]]
+    n: int
+
+
+@message
+class Flat:
+    n: int
+    names: tuple[str, ...]
+
+
+class Pair(NamedTuple):
+    h: Iso[list[int]]
+    k: int
+
+
+def test_an_iso_inside_a_tuple_or_record_is_moved_too() -> None:
+    for make, get in (
+        (lambda h: (h, 1), lambda v: v[0]),
+        (lambda h: Batch(h, 1), lambda v: v.items),
+        (lambda h: Pair(h, 1), lambda v: v.h),
+        (lambda h: ((1, (h,)),), lambda v: v[0][1][0]),
+        (lambda h: frozenset({h}), lambda v: next(iter(v))),
+    ):
+        h = iso([1, 2])
+        sent = make(h)
+        (out,), _ = prepare_payload("S.b", (sent,), {})
+        assert type(out) is type(sent) and out is not sent
+        assert get(out).take() == [1, 2]  # the receiver's fresh handle
+        with pytest.raises(MovedError, match=r"moved by S\.b"):
+            get(sent).take()  # the sender's handle, still inside its own value, is dead
+    h = iso([3])
+    _, kw = prepare_payload("S.b", (), {"batch": Batch(h, 2)})
+    assert kw["batch"].items.take() == [3] and kw["batch"].n == 2
+    assert check_value((iso([4]), 5), "reply of S.b")[0].take() == [4]  # type: ignore[index]
+
+
+def test_a_moved_handle_inside_a_value_refuses_the_whole_send() -> None:
+    live, dead = iso([1]), iso([2])
+    prepare_payload("S.b", (dead,), {})
+    with pytest.raises(MovedError):
+        prepare_payload("S.b", ((live, dead),), {})
+    assert live.take() == [1]  # nothing was moved: the send is all or nothing
+
+
+def test_values_that_cannot_hold_an_iso_are_passed_as_they_are() -> None:
+    flat = Flat(1, ("a", "b"))
+    pair = (1, "two", None)
+    (a, b), _ = prepare_payload("S.b", (flat, pair), {})
+    assert a is flat and b is pair
+
+
 @pytest.mark.parametrize("short", sorted(CAPSYS_NAMES))
 def test_checker_names_are_where_the_dsl_defines_them(short: str) -> None:
     module, _, name = CAPSYS_NAMES[short].rpartition(".")
     assert getattr(importlib.import_module(module), name) is getattr(capsys, short)
+
+
+def test_a_channel_is_shared_by_reference_but_is_never_a_val() -> None:
+    from runtime import Channel, channel
+
+    shape = Shape(ShapeKind.CLASS, "runtime.primitives.channel.Channel", (Shape(ShapeKind.ANY),))
+    assert static_problem(shape) is None
+    assert static_problem(shape, immutable=True) is not None
+    ch: Channel[int] = channel(1)
+    assert payload_kind(Channel) is PayloadKind.SHARE
+    assert prepare_payload("S.b", (ch,), {}) == ((ch,), {})

@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 import runtime
-from capsys import Agent, Iso, MovedError, NotSendableError, Tag, behaviour, iso
-from runtime import Runtime
+from capsys import Agent, Iso, MovedError, NotSendableError, Tag, behaviour, iso, message
+from runtime import AgentStopped, Runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -280,6 +280,12 @@ async def test_nothing_left_running_after_exit() -> None:
     assert threads() == before
     if _on_asyncio():
         assert len(asyncio.all_tasks()) == tasks_before
+    # and no agent: Counter has no on_stop, yet it reads as stopped like the rest
+    assert not rt.is_alive(c)
+    assert rt.agent_stats(c).stopped
+    assert (rt.stats().agents, rt.stats().stopped) == (0, 1)
+    with pytest.raises(AgentStopped):
+        await c.ask(Counter.slow_get)
 
 
 def _on_asyncio() -> bool:
@@ -332,6 +338,40 @@ async def test_iso_moved_into_send_kills_the_handle() -> None:
         assert await k.ask(Keeper.put, iso([4])) == 4
         with pytest.raises(NotSendableError, match=r"reply of Keeper\.leak"):
             await k.ask(Keeper.leak)
+
+
+@message
+class Parcel:
+    batch: Iso[list[int]]
+    note: str
+
+
+class Receiver(Agent):
+    def __init__(self) -> None:
+        self.items: list[int] = []
+
+    @behaviour
+    def parcel(self, p: Parcel) -> int:
+        self.items.extend(p.batch.take())
+        return len(self.items)
+
+    @behaviour
+    def pair(self, p: tuple[Iso[list[int]], int]) -> int:
+        self.items.extend(p[0].take())
+        return len(self.items)
+
+
+async def test_an_iso_inside_a_message_or_tuple_moves_with_the_send() -> None:
+    async with Runtime() as rt:
+        r = rt.spawn(Receiver)
+        h = iso([1, 2])
+        r.send(Receiver.parcel, Parcel(h, "first"))
+        with pytest.raises(MovedError):
+            h.take()
+        h2 = iso([3])
+        assert await r.ask(Receiver.pair, (h2, 0)) == 3  # the receiver took both batches
+        with pytest.raises(MovedError):
+            h2.take()
 
 
 async def test_not_a_behaviour_is_refused() -> None:

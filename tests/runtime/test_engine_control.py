@@ -425,6 +425,63 @@ async def test_priority_is_honoured_by_the_scheduler() -> None:
     assert sorted(order[5:]) == ["Player#1", "Player#2", "Player#3"]
 
 
+HANDLED: list[str] = []  # handling order, appended by the agents below (one worker)
+
+
+class Ranked(Agent):
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @behaviour
+    def hit(self) -> None:
+        HANDLED.append(self.label)
+
+
+class Low(Ranked):
+    priority = Priority.LOW
+
+
+class High(Ranked):
+    priority = Priority.HIGH
+
+
+class Critical(Ranked):
+    priority = Priority.CRITICAL
+
+
+class Dispatcher(Agent):
+    @behaviour
+    def fan(self, targets: tuple[Tag[Ranked], ...]) -> None:
+        for t in targets:
+            t.send(Ranked.hit)
+
+
+@pytest.mark.parametrize("from_agent", [False, True], ids=["outside", "from-an-agent"])
+async def test_all_four_priority_levels_order_the_runnable_agents(from_agent: bool) -> None:
+    """Queued behind a busy worker in the order LOW, NORMAL, HIGH, CRITICAL, the agents
+    run best first; and the LOW ones still run."""
+    HANDLED.clear()
+    async with Runtime(workers=1) as rt:
+        gate = rt.spawn(Gate, "ranked-open", "ranked-in")
+        gate.send(Gate.hold)
+        await _wait_thread_event(event("ranked-in"))
+        targets = (
+            *(rt.spawn(Low, f"low{i}") for i in range(3)),
+            *(rt.spawn(Ranked, f"normal{i}") for i in range(3)),
+            *(rt.spawn(High, f"high{i}") for i in range(3)),
+            *(rt.spawn(Critical, f"critical{i}") for i in range(3)),
+        )
+        if from_agent:
+            rt.spawn(Dispatcher).send(Dispatcher.fan, targets)
+        else:
+            for t in targets:
+                t.send(Ranked.hit)
+        event("ranked-open").set()
+    kinds = [label.rstrip("0123456789") for label in HANDLED]
+    assert kinds == ["critical"] * 3 + ["high"] * 3 + ["normal"] * 3 + ["low"] * 3, HANDLED
+    assert sorted(HANDLED[:3]) == ["critical0", "critical1", "critical2"]
+
+
 class Quitter(Agent):
     def __init__(self) -> None:
         self.n = 0

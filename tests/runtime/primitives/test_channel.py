@@ -7,7 +7,8 @@ import threading
 import anyio
 import pytest
 
-from capsys import Iso, MovedError, NotSendableError, iso
+from capsys import Agent, Iso, MovedError, NotSendableError, behaviour, iso
+from runtime import Runtime
 from runtime.primitives.channel import (
     Channel,
     ChannelClosed,
@@ -115,3 +116,36 @@ async def test_cross_thread_producer_wakes_consumer(producer_backend: str) -> No
     finally:
         await anyio.to_thread.run_sync(thread.join)
     assert got == list(range(count))
+
+
+class Producer(Agent):
+    def __init__(self, out: Channel[int]) -> None:
+        self.out = out
+
+    @behaviour
+    async def make(self, n: int) -> None:
+        for i in range(n):
+            await self.out.put(i)
+
+
+class Consumer(Agent):
+    @behaviour
+    async def drain(self, source: Channel[int], n: int) -> tuple[int, ...]:
+        return tuple([await source.get() for _ in range(n)])
+
+    @behaviour
+    def total(self, items: tuple[int, ...]) -> int:
+        return sum(items)
+
+
+async def test_agents_share_a_channel_passed_at_spawn_and_in_a_message() -> None:
+    """A channel crosses agent boundaries by reference (thread-safe, items checked on the
+    way in): spawned with one, handed to another in an ask, the two agents meet in it."""
+    async with Runtime() as rt:
+        ch: Channel[int] = channel(3)  # smaller than the stream: the producer must wait
+        producer = rt.spawn(Producer, ch)
+        consumer = rt.spawn(Consumer)
+        producer.send(Producer.make, 10)
+        got = await consumer.ask(Consumer.drain, ch, 10)
+        assert got == tuple(range(10))
+        assert await consumer.ask(Consumer.total, got) == 45
