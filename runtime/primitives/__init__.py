@@ -3,7 +3,7 @@
 
 from runtime.primitives.broadcast import BroadcastResult, broadcast
 from runtime.primitives.channel import Channel, ChannelClosed, ChannelEmpty, ChannelFull, channel
-from runtime.primitives.lease import Lease, LeaseManager
+from runtime.primitives.lease import Lease, LeaseManager, LeaseRefused
 from runtime.primitives.quorum import QuorumResult, majority, quorum, supermajority
 from runtime.primitives.shard import shard
 
@@ -15,6 +15,7 @@ __all__ = [
     "ChannelFull",
     "Lease",
     "LeaseManager",
+    "LeaseRefused",
     "QuorumResult",
     "broadcast",
     "channel",

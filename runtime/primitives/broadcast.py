@@ -1,24 +1,27 @@
 """``broadcast(tags, behaviour, *args, fanout=3)``: deliver one behaviour call to many
 agents through a gossip tree, so no single sender does all the work.
 
-The caller sends to at most ``fanout`` agents; each of them runs the behaviour and then
-relays to at most ``fanout`` agents of its own share of the rest, and so on: depth is
-about log_fanout(n). Relays are asks, so a relay knows whether its child was alive: when
-a child has stopped, the next agent of that child's share takes its place. Every live
-agent therefore receives the call exactly once, and the result names the agents that
-could not be reached.
+The caller reaches at most ``fanout`` agents; each of them, once it has handled the
+call, relays it to at most ``fanout`` agents of its own share of the rest, and so on:
+depth is about log_fanout(n). Every delivery is an ordinary ``ask`` of the behaviour
+through the agent's ``Tag``, so a behaviour that raises goes through that agent's
+supervision exactly as any failed ask does (restart, stop or escalate). Only an agent
+that has stopped (``AgentStopped``) is unreachable: the next agent of its share takes
+its place, so every live agent receives the call exactly once.
 
-The behaviour is named across the boundary by its ``__name__`` (a function is not
-sendable, a string is) and looked up on each agent's class, so every agent in ``tags``
-must have it. The caller must not be one of ``tags`` (it would wait on itself).
+The behaviour and the arguments are checked once, up front, as a send checks them
+(``CapabilityUsageError``, ``NotSendableError``, ``MovedError`` are raised by
+``broadcast`` before anything is delivered). Relays name the behaviour by its
+``__name__`` (a function is not sendable, a string is) and look it up on each target's
+class, which the up-front check showed resolves to the same behaviour. The caller must
+not be one of ``tags`` (it would wait on itself).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Concatenate, TypeVar, overload
+from typing import Any, Concatenate, TypeVar, cast, overload
 
 import anyio
 from typing_extensions import ParamSpec
@@ -26,7 +29,9 @@ from typing_extensions import ParamSpec
 from capsys.agent import Agent, behaviour
 from capsys.errors import CapabilityUsageError
 from capsys.tag import Tag
-from runtime.cell import primitive_behaviour
+from runtime.cell import Cell, primitive_behaviour
+from runtime.errors import AgentStopped
+from runtime.primitives.quorum import prepare_fan_out
 
 __all__ = ["BroadcastResult", "broadcast"]
 
@@ -63,6 +68,18 @@ def _split(members: Sequence[Tag[Any]], fanout: int) -> list[tuple[Tag[Any], ...
     return shares
 
 
+def _behaviour_of(tag: Tag[Any], name: str) -> Callable[..., Any]:
+    """The behaviour ``name`` as the class of ``tag``'s agent defines it. (The address is
+    a ``Cell`` here and a ``runtime.ray.RayAddress`` on Ray: both carry ``info`` and
+    ``name``, which is all these two helpers read.)"""
+    return cast(Callable[..., Any], getattr(cast(Cell, tag._address).info.cls, name))
+
+
+def _is_stopped(tag: Tag[Any], error: AgentStopped) -> bool:
+    """Whether ``tag``'s agent itself stopped (and not some agent its behaviour asked)."""
+    return error.agent == cast(Cell, tag._address).name
+
+
 async def _spread(
     shares: list[tuple[Tag[Any], ...]],
     name: str,
@@ -70,7 +87,8 @@ async def _spread(
     kwargs: tuple[tuple[str, Any], ...],
     fanout: int,
 ) -> _Outcome:
-    """Hand each share to its first live member; a stopped member passes its turn on."""
+    """Deliver to the head of each share, then have it relay to the rest of its share; a
+    stopped head passes its turn (and its share) on to the next member."""
     delivered: list[Tag[Any]] = []
     unreachable: list[Tag[Any]] = []
     failed: list[tuple[Tag[Any], str]] = []
@@ -78,12 +96,20 @@ async def _spread(
     async def one_share(share: tuple[Tag[Any], ...]) -> None:
         for index, head in enumerate(share):
             try:
-                got, lost, bad = await head.ask(
-                    _relay, share[index + 1 :], name, args, kwargs, fanout
-                )
-            except Exception:  # stopped (or refused): the next member takes over the share
-                unreachable.append(head)
-                continue
+                await head.ask(_behaviour_of(head, name), *args, **dict(kwargs))
+            except Exception as error:
+                if isinstance(error, AgentStopped) and _is_stopped(head, error):
+                    unreachable.append(head)
+                    continue
+                failed.append((head, f"{type(error).__name__}: {error}"))  # it raised
+            delivered.append(head)
+            rest = share[index + 1 :]
+            if not rest:
+                return
+            try:
+                got, lost, bad = await head.ask(_relay, rest, name, args, kwargs, fanout)
+            except AgentStopped:  # stopped after the call (its supervisor's choice)
+                continue  # the next member relays the rest of the share
             delivered.extend(got)
             unreachable.extend(lost)
             failed.extend(bad)
@@ -105,16 +131,8 @@ async def _relay(
     kwargs: tuple[tuple[str, Any], ...],
     fanout: int,
 ) -> _Outcome:
-    """Run on each member: handle the call, then pass it on to this member's share."""
-    failed: list[tuple[Tag[Any], str]] = []
-    try:
-        result = getattr(type(agent), name)(agent, *args, **dict(kwargs))
-        if inspect.isawaitable(result):
-            await result
-    except Exception as error:  # delivered, but the behaviour raised: report, keep relaying
-        failed.append((agent.me, f"{type(error).__name__}: {error}"))
-    got, lost, bad = await _spread(_split(rest, fanout), name, args, kwargs, fanout)
-    return (agent.me, *got), lost, (*failed, *bad)
+    """Run on an agent that has handled the call: pass it on to this agent's share."""
+    return await _spread(_split(rest, fanout), name, args, kwargs, fanout)
 
 
 @overload
@@ -144,21 +162,21 @@ async def broadcast(
     """Deliver ``behaviour(*args, **kwargs)`` once to every live agent of ``tags``.
 
     ``fanout`` (keyword, default 3) is how many agents each relay forwards to. Waits
-    until the whole tree has handled the call; arguments must be shareable (``Val``-like
-    values or ``Tag``s: an ``Iso`` can be moved to one agent only).
+    until the whole tree has handled the call. The behaviour and arguments are checked
+    first, as ``Tag.send`` checks them, and their errors raised before any delivery;
+    arguments must be shareable (``Val``-like values or ``Tag``s: an ``Iso`` can be
+    moved to a single agent only). A behaviour whose reply cannot cross is reported in
+    ``failed``, as the ask that delivered it saw it.
     """
     fanout: int = kwargs.pop("fanout", 3)
     if fanout < 1:
         raise CapabilityUsageError(f"broadcast fanout must be at least 1, got {fanout}")
-    name = getattr(behaviour, "__name__", "")
-    if not name:
-        raise CapabilityUsageError(
-            f"broadcast needs a behaviour such as Agent.method, got {behaviour!r}"
-        )
     members = list(dict.fromkeys(tags))
+    what = f"broadcast({getattr(behaviour, '__qualname__', behaviour)})"
+    args, kwargs = prepare_fan_out(what, members, behaviour, args, kwargs)
     if not members:
         return BroadcastResult((), (), ())
     got, lost, bad = await _spread(
-        _split(members, fanout), name, args, tuple(kwargs.items()), fanout
+        _split(members, fanout), behaviour.__name__, args, tuple(kwargs.items()), fanout
     )
     return BroadcastResult(got, lost, bad)

@@ -9,15 +9,21 @@ from lease holders can reject a token lower than the last one it saw, which prot
 from a holder that paused past its expiry and came back. Expiry is checked on every
 request against the manager's monotonic clock, so a lease lapses exactly at its deadline
 without any timer task.
+
+A request the manager cannot take as asked (a ttl that is not a positive number) gets a
+``LeaseRefused`` reply, not an exception: an exception would go to the manager's
+supervisor, and a restart re-runs ``__init__``, which would forget every live lease and
+start the fencing tokens again from 1.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from capsys.agent import Agent, behaviour, message
 
-__all__ = ["Lease", "LeaseManager"]
+__all__ = ["Lease", "LeaseManager", "LeaseRefused"]
 
 
 @message
@@ -28,6 +34,20 @@ class Lease:
     holder: str
     token: int
     expires_at: float
+
+
+@message
+class LeaseRefused:
+    """The caller's request was invalid (``reason`` says why); nothing was granted.
+
+    Falsy, like the ``None`` of a lease held by someone else, so ``if lease:`` guards both
+    (and type checkers narrow ``Lease | LeaseRefused | None`` to ``Lease`` with it).
+    """
+
+    reason: str
+
+    def __bool__(self) -> Literal[False]:
+        return False
 
 
 class LeaseManager(Agent):
@@ -47,28 +67,30 @@ class LeaseManager(Agent):
             return None
         return lease
 
-    def _grant(self, resource: str, holder: str, ttl: float | None) -> Lease:
+    def _grant(self, resource: str, holder: str, ttl: float | None) -> Lease | LeaseRefused:
         span = self.default_ttl if ttl is None else ttl
-        if span <= 0:
-            raise ValueError(f"lease ttl must be positive, got {span}")
+        if not span > 0:  # also refuses NaN, which would make a lease that never lapses
+            return LeaseRefused(f"lease ttl must be a positive number of seconds, got {span}")
         lease = Lease(resource, holder, self.next_token, time.monotonic() + span)
         self.next_token += 1
         self.leases[resource] = lease
         return lease
 
     @behaviour
-    def acquire(self, resource: str, holder: str, ttl: float | None = None) -> Lease | None:
-        """The lease, or ``None`` while another holder has it. Re-acquiring one's own
-        live lease extends it (with a new token)."""
+    def acquire(
+        self, resource: str, holder: str, ttl: float | None = None
+    ) -> Lease | LeaseRefused | None:
+        """The lease, or ``None`` while another holder has it, or ``LeaseRefused`` for a
+        bad ``ttl``. Re-acquiring one's own live lease extends it (with a new token)."""
         current = self._live(resource)
         if current is not None and current.holder != holder:
             return None
         return self._grant(resource, holder, ttl)
 
     @behaviour
-    def renew(self, lease: Lease, ttl: float | None = None) -> Lease | None:
+    def renew(self, lease: Lease, ttl: float | None = None) -> Lease | LeaseRefused | None:
         """A fresh lease if ``lease`` is still the live one, else ``None`` (it expired or
-        was released; acquire again)."""
+        was released; acquire again), or ``LeaseRefused`` for a bad ``ttl``."""
         if self._live(lease.resource) != lease:
             return None
         return self._grant(lease.resource, lease.holder, ttl)

@@ -12,7 +12,7 @@ dropped). The result says who answered what, who failed and who never answered.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, TypeVar, overload
 
@@ -20,8 +20,10 @@ import anyio
 from typing_extensions import ParamSpec
 
 from capsys.agent import Agent
-from capsys.errors import CapabilityUsageError
+from capsys.errors import CapabilityUsageError, NotSendableError
+from capsys.sendable import holds_iso, prepare_payload
 from capsys.tag import Tag
+from runtime.cell import Cell
 
 __all__ = ["QuorumResult", "majority", "quorum", "supermajority"]
 
@@ -54,6 +56,37 @@ class QuorumResult(Generic[R]):
 
     def __bool__(self) -> bool:
         return self.reached
+
+
+def prepare_fan_out(
+    what: str,
+    members: Sequence[Tag[Any]],
+    behaviour: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Check once, before anything is sent, the call that every agent of ``members`` will
+    get: the behaviour must resolve on each agent and the arguments must pass the check a
+    send makes (deep in debug mode). These are the caller's errors, raised here, so they
+    are never mistaken for a failure of some agent. Returns the arguments to send.
+    """
+    deep = False
+    for tag in members:
+        address = tag._address
+        if isinstance(address, Cell):
+            if behaviour not in address.info.dispatch:
+                address.info.resolve(behaviour)  # CapabilityUsageError, as a send raises
+            deep = deep or address.rt.debug
+        else:  # another backend (Ray) resolves on ask; check deeply, as it does by default
+            deep = True
+    if len(members) != 1 and any(holds_iso(v) for v in (*args, *kwargs.values())):
+        # raised before anything is moved: the caller's handle stays usable
+        raise NotSendableError(
+            f"an Iso argument of {what} can be moved to one agent only, not to "
+            f"{len(members)}: share an immutable value instead, or send the Iso to one "
+            "agent (CAP001)"
+        )
+    return prepare_payload(what, args, kwargs, deep)
 
 
 def majority(n: int) -> int:
@@ -129,9 +162,11 @@ async def quorum(
     """Ask every agent in ``tags``; decide once ``threshold`` replies are accepted.
 
     Options (keywords): ``timeout`` in seconds (``None``: wait for every answer) and
-    ``accept``, a predicate on a reply (``None``: every reply counts). Arguments are
-    checked for sendability once per agent, exactly as by ``Tag.ask``; pass only
-    ``Val``-like values or ``Tag``s: an ``Iso`` can be moved to one agent only.
+    ``accept``, a predicate on a reply (``None``: every reply counts). The behaviour and
+    the arguments are checked once, before any ask, as by ``Tag.ask``, and their errors
+    (``CapabilityUsageError``, ``NotSendableError``, ``MovedError``) are raised here;
+    ``failures`` holds only what an agent's ask raised. Pass ``Val``-like values or
+    ``Tag``s: an ``Iso`` can be moved to a single agent only.
     """
     timeout: float | None = kwargs.pop("timeout", None)
     accept: Callable[[Any], bool] | None = kwargs.pop("accept", None)
@@ -141,6 +176,8 @@ async def quorum(
             f"quorum threshold must be between 1 and the number of agents "
             f"({len(members)}), got {threshold}"
         )
+    what = f"quorum({getattr(behaviour, '__qualname__', behaviour)})"
+    args, kwargs = prepare_fan_out(what, members, behaviour, args, kwargs)
     accepted: list[tuple[Tag[Any], Any]] = []
     rejected: list[tuple[Tag[Any], Any]] = []
     failures: list[tuple[Tag[Any], BaseException]] = []
@@ -154,7 +191,7 @@ async def quorum(
             async def ask_one(tag: Tag[Any]) -> None:
                 try:
                     reply = await tag.ask(behaviour, *args, **kwargs)
-                except Exception as error:  # the agent failed or stopped: a "no"
+                except Exception as error:  # the behaviour raised, or the agent stopped: a "no"
                     failures.append((tag, error))
                 else:
                     if accept is None or accept(reply):

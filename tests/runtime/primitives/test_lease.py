@@ -1,12 +1,16 @@
-"""LeaseManager: exclusive grants, renewal, release, expiry and fencing tokens."""
+"""LeaseManager: exclusive grants, renewal, release, expiry and fencing tokens; a bad
+request is refused without losing any lease."""
 
 from __future__ import annotations
+
+import math
 
 import anyio
 import pytest
 
 from runtime import Runtime
-from runtime.primitives import LeaseManager
+from runtime.primitives import Lease, LeaseManager
+from runtime.primitives.lease import LeaseRefused
 
 pytestmark = pytest.mark.anyio
 
@@ -15,22 +19,22 @@ async def test_exclusive_acquire_release_and_tokens_grow() -> None:
     async with Runtime() as rt:
         leases = rt.spawn(LeaseManager, 30.0)
         first = await leases.ask(LeaseManager.acquire, "db", "alice")
-        assert first is not None and first.holder == "alice"
+        assert isinstance(first, Lease) and first.holder == "alice"
         assert await leases.ask(LeaseManager.acquire, "db", "bob") is None
         assert await leases.ask(LeaseManager.holder, "db") == "alice"
         assert await leases.ask(LeaseManager.release, first) is True
         assert await leases.ask(LeaseManager.release, first) is False
         second = await leases.ask(LeaseManager.acquire, "db", "bob")
-        assert second is not None and second.token > first.token
+        assert isinstance(second, Lease) and second.token > first.token
 
 
 async def test_renew_extends_and_stale_lease_cannot_renew() -> None:
     async with Runtime() as rt:
         leases = rt.spawn(LeaseManager)
         lease = await leases.ask(LeaseManager.acquire, "q", "w1", 30.0)
-        assert lease is not None
+        assert isinstance(lease, Lease)
         renewed = await leases.ask(LeaseManager.renew, lease, 60.0)
-        assert renewed is not None and renewed.expires_at > lease.expires_at
+        assert isinstance(renewed, Lease) and renewed.expires_at > lease.expires_at
         assert renewed.token > lease.token
         assert await leases.ask(LeaseManager.renew, lease) is None  # superseded
 
@@ -39,16 +43,28 @@ async def test_expiry_frees_the_resource() -> None:
     async with Runtime() as rt:
         leases = rt.spawn(LeaseManager)
         lease = await leases.ask(LeaseManager.acquire, "job", "w1", 0.05)
-        assert lease is not None
+        assert isinstance(lease, Lease)
         await anyio.sleep(0.1)
         assert await leases.ask(LeaseManager.holder, "job") is None
         assert await leases.ask(LeaseManager.renew, lease) is None
         taken = await leases.ask(LeaseManager.acquire, "job", "w2")
-        assert taken is not None and taken.holder == "w2"
+        assert isinstance(taken, Lease) and taken.holder == "w2"
 
 
-async def test_bad_ttl_is_an_error_for_the_asker() -> None:
+@pytest.mark.parametrize("ttl", [0.0, -1.0, math.nan])
+async def test_a_bad_ttl_is_refused_and_every_lease_and_token_survives(ttl: float) -> None:
     async with Runtime() as rt:
         leases = rt.spawn(LeaseManager)
-        with pytest.raises(ValueError, match="ttl must be positive"):
-            await leases.ask(LeaseManager.acquire, "x", "w", -1.0)
+        held = await leases.ask(LeaseManager.acquire, "cache", "w1", 5.0)
+        assert isinstance(held, Lease)
+        refused = await leases.ask(LeaseManager.acquire, "other", "w9", ttl)
+        assert isinstance(refused, LeaseRefused) and not refused
+        assert "ttl must be a positive number" in refused.reason
+        assert await leases.ask(LeaseManager.holder, "cache") == "w1"
+        assert await leases.ask(LeaseManager.holder, "other") is None
+        again = await leases.ask(LeaseManager.renew, held, ttl)
+        assert isinstance(again, LeaseRefused)
+        assert await leases.ask(LeaseManager.release, held) is True  # still the live one
+        later = await leases.ask(LeaseManager.acquire, "other", "w9", 5.0)
+        assert isinstance(later, Lease) and later.token > held.token
+        assert rt.stats().restarts == 0

@@ -1,12 +1,13 @@
 """quorum(): decides on the threshold, counts votes with accept=, survives failures,
-stopped agents and timeouts."""
+stopped agents and timeouts; the caller's argument errors are raised, not votes."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 
-from capsys import Agent, behaviour
+from capsys import Agent, Iso, Tag, behaviour, iso
+from capsys.errors import CapabilityUsageError, MovedError, NotSendableError
 from runtime import Runtime
 from runtime.primitives import majority, quorum, supermajority
 
@@ -88,9 +89,94 @@ async def test_decides_early_and_timeout_reports_missing() -> None:
 
 
 async def test_bad_threshold_is_a_clear_error() -> None:
-    from capsys.errors import CapabilityUsageError
-
     async with Runtime() as rt:
         voters = [rt.spawn(Voter, True) for _ in range(2)]
         with pytest.raises(CapabilityUsageError, match="between 1 and the number of agents"):
             await quorum(voters, 3, Voter.vote, "p7")
+
+
+class Judge(Agent):
+    """Counts what it was asked, to show that a refused quorum asked nobody."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    @behaviour
+    def weigh(self, item: object) -> bool:
+        self.asked += 1
+        return True
+
+    @behaviour
+    def weigh_iso(self, handle: Iso[list[int]]) -> int:
+        self.asked += 1
+        return len(handle.take())
+
+    @behaviour
+    def weigh_pair(self, pair: tuple[Iso[list[int]], int]) -> int:
+        self.asked += 1
+        return len(pair[0].take()) + pair[1]
+
+    @behaviour
+    def reply_list(self) -> list[int]:
+        return [1]
+
+    @behaviour
+    def times_asked(self) -> int:
+        return self.asked
+
+    def _private(self) -> bool:
+        return True
+
+
+async def _asked(judges: list[Tag[Judge]]) -> list[int]:
+    return [await j.ask(Judge.times_asked) for j in judges]
+
+
+async def test_unsendable_arguments_raise_instead_of_counting_as_no() -> None:
+    async with Runtime() as rt:
+        judges = [rt.spawn(Judge) for _ in range(3)]
+        with pytest.raises(NotSendableError, match=r"argument 1 of quorum\(Judge.weigh\)"):
+            await quorum(judges, 2, Judge.weigh, [1, 2])
+        assert await _asked(judges) == [0, 0, 0]
+
+
+async def test_debug_mode_checks_arguments_deeply() -> None:
+    async with Runtime(debug=True) as rt:
+        judges = [rt.spawn(Judge) for _ in range(3)]
+        with pytest.raises(NotSendableError):
+            await quorum(judges, 2, Judge.weigh, ([1],))
+        assert await _asked(judges) == [0, 0, 0]
+
+
+async def test_an_iso_argument_goes_to_a_single_agent_only() -> None:
+    async with Runtime() as rt:
+        judges = [rt.spawn(Judge) for _ in range(3)]
+        handle = iso([1, 2])
+        with pytest.raises(NotSendableError, match="one agent only, not to 3"):
+            await quorum(judges, 2, Judge.weigh_iso, handle)
+        assert handle.take() == [1, 2] and await _asked(judges) == [0, 0, 0]
+        inside = iso([6])
+        with pytest.raises(NotSendableError, match="one agent only, not to 3"):
+            await quorum(judges, 2, Judge.weigh_pair, (inside, 1))
+        assert inside.take() == [6]  # refused before anything was moved
+        one = await quorum(judges[:1], 1, Judge.weigh_iso, iso([3, 4, 5]))
+        assert one.reached and one.values == (3,)
+        with pytest.raises(MovedError):
+            await quorum(judges[:1], 1, Judge.weigh_iso, handle)
+
+
+async def test_a_method_that_is_not_a_behaviour_is_an_error() -> None:
+    async with Runtime() as rt:
+        judges = [rt.spawn(Judge) for _ in range(2)]
+        with pytest.raises(CapabilityUsageError, match="not a behaviour"):
+            await quorum(judges, 1, Judge._private)
+
+
+async def test_what_the_agents_ask_raised_is_still_a_failure() -> None:
+    async with Runtime() as rt:
+        judges = [rt.spawn(Judge) for _ in range(3)]
+        result = await quorum(judges, 3, Judge.reply_list)  # the reply cannot cross
+        assert not result.reached
+        assert result.failures and all(
+            isinstance(error, NotSendableError) for _, error in result.failures
+        )
