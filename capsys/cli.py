@@ -81,12 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from capsys.lint.cli import run
 
         return run(args)
+    from capsys.lint.cli import emit
+
     if args.command == "rules":
         if args.format == "json":
-            json.dump([_rule_json(r) for r in RULES], out, indent=2)
-            out.write("\n")
+            emit(
+                out, lambda o: o.write(json.dumps([_rule_json(r) for r in RULES], indent=2) + "\n")
+            )
         else:
-            _rules_table(out)
+            emit(out, _rules_table)
         return EXIT_OK
     if args.command == "explain":
         rule = get_rule(args.code)
@@ -96,10 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return EXIT_ERROR
         if args.format == "json":
-            json.dump(_rule_json(rule), out, indent=2)
-            out.write("\n")
+            emit(out, lambda o: o.write(json.dumps(_rule_json(rule), indent=2) + "\n"))
         else:
-            _explain(rule, out)
+            emit(out, lambda o: _explain(rule, o))
         return EXIT_OK
     parser.print_usage(sys.stderr)
     sys.stderr.write("capsys: a command is required (lint, rules, explain)\n")

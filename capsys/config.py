@@ -3,7 +3,7 @@
 Keys (all optional)::
 
     [tool.capsys]
-    include = ["src"]               # paths (globs) the linter checks by default
+    include = ["src"]               # when walking folders, check only files under these
     exclude = ["examples/violations"]
     select = ["CAP001", "CAP005"]   # only these codes (default: all)
     ignore = ["CAP012"]             # never these codes
@@ -15,6 +15,7 @@ Keys (all optional)::
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["Config", "ConfigError", "find_pyproject", "load_config", "parse_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "find_pyproject",
+    "load_config",
+    "load_config_file",
+    "parse_config",
+]
 
 
 class ConfigError(ValueError):
@@ -133,8 +141,9 @@ def parse_config(table: dict[str, Any], root: Path | None = None) -> Config:
 
 def find_pyproject(start: Path) -> Path | None:
     """The nearest ``pyproject.toml`` at or above ``start``."""
-    here = start.resolve()
-    if here.is_file():
+    # os.path.realpath, not Path.resolve: the latter raises on a symlink loop (< 3.13).
+    here = Path(os.path.realpath(start))
+    if not here.is_dir():
         here = here.parent
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"
@@ -146,14 +155,19 @@ def find_pyproject(start: Path) -> Path | None:
 def load_config(start: Path | None = None) -> Config:
     """Read ``[tool.capsys]`` from the nearest ``pyproject.toml`` (defaults if none)."""
     path = find_pyproject(start or Path.cwd())
-    if path is None:
-        return Config()
+    return Config() if path is None else load_config_file(path)
+
+
+def load_config_file(path: Path) -> Config:
+    """Read ``[tool.capsys]`` from this file (any name); its folder is the root that
+    relative ``include``/``exclude`` entries are resolved against."""
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    table = data.get("tool", {}).get("capsys", {})
+    tool = data.get("tool", {})
+    table = tool.get("capsys", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.capsys] must be a table")
-    return parse_config(table, root=path.parent)
+    return parse_config(table, root=Path(os.path.realpath(path.parent)))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from capsys import __version__
+from capsys.lint.files import read_source
 from capsys.lint.index import file_hash
 from capsys.lint.model import Diagnostic
 from capsys.lint.rules import all_rules
@@ -55,7 +56,7 @@ class Cache:
     def _current_hash(self, path: str) -> str | None:
         if path not in self._hashes:
             try:
-                self._hashes[path] = file_hash(Path(path).read_bytes())
+                self._hashes[path] = file_hash(read_source(Path(path)))
             except OSError:
                 self._hashes[path] = None
         return self._hashes[path]
@@ -64,12 +65,15 @@ class Cache:
         """The cached diagnostics of ``path`` if its content and dependencies match."""
         self._hashes[path] = digest
         entry = self._entries.get(path)
-        if entry is None or entry.get("hash") != digest:
-            return None
-        for dep_path, dep_hash in entry.get("deps", {}).values():
-            if self._current_hash(dep_path) != dep_hash:
+        try:
+            if entry is None or entry.get("hash") != digest:
                 return None
-        return [Diagnostic(**d) for d in entry.get("diagnostics", [])]
+            for dep_path, dep_hash in entry.get("deps", {}).values():
+                if self._current_hash(dep_path) != dep_hash:
+                    return None
+            return [Diagnostic(**d) for d in entry.get("diagnostics", [])]
+        except (AttributeError, TypeError, ValueError):  # a damaged cache file: a miss
+            return None
 
     def put(
         self,

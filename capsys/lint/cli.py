@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from capsys.config import Config, ConfigError, load_config
+from capsys.config import Config, ConfigError, load_config, load_config_file
 from capsys.diagnostics import CODES
 
 # The linter itself (libcst and the rules) is imported only when ``lint`` runs, so that
 # ``capsys rules`` / ``capsys explain`` start fast.
 
-__all__ = ["FORMATS", "add_arguments", "run"]
+__all__ = ["FORMATS", "add_arguments", "emit", "run"]
 
 FORMATS = ("text", "json", "sarif", "github")  # capsys.lint.output renders each
 
@@ -49,7 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="apply excludes to files named on the command line too (for pre-commit)",
     )
-    parser.add_argument("--config", metavar="PYPROJECT", help="read [tool.capsys] from this file")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read [tool.capsys] from this file, not the nearest pyproject.toml",
+    )
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="worker processes")
     parser.add_argument("--quiet", action="store_true", help="no summary line on stderr")
 
@@ -68,104 +74,138 @@ def _codes(text: str | None, option: str) -> frozenset[str] | None:
 
 def _load_config(args: argparse.Namespace, paths: Sequence[Path]) -> Config:
     if args.config is not None:
-        pyproject = Path(args.config)
-        if not pyproject.is_file():
+        config_file = Path(args.config)
+        if not config_file.is_file():
             raise UsageError(f"--config: no such file {args.config}")
-        config = load_config(pyproject)
+        config = load_config_file(config_file)
     else:
-        config = load_config(paths[0] if paths else Path.cwd())
+        config = load_config(paths[0])
     select = _codes(args.select, "--select")
     ignore = _codes(args.ignore, "--ignore") or frozenset()
     return config.with_overrides(select, ignore)
 
 
-def _default_paths(config: Config) -> list[Path]:
-    if config.include and config.root is not None:
-        found: list[Path] = []
-        for pattern in config.include:
-            matches = sorted(config.root.glob(pattern))
-            found.extend(matches)
-        return [_relative(p) for p in found]
-    return [Path(".")]
-
-
-def _relative(path: Path) -> Path:
+def emit(out: TextIO, write: Callable[[TextIO], object]) -> None:
+    """Write to ``out`` and flush. A reader that stopped reading (``capsys lint | head``)
+    is not an error: the rest of the output goes to devnull, as the Python docs on
+    SIGPIPE advise, so neither a traceback nor the flush at exit complains."""
     try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
+        write(out)
+        out.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
-def _fix(files: Sequence[Path], config: Config, *, write: bool, unsafe: bool, out: TextIO) -> int:
-    """Apply (``write``) or show the fixes; returns the number of files changed."""
+def _say(err: TextIO, text: str) -> None:
+    """A message on stderr, which may be a closed pipe too (``capsys lint 2>&1 | head``)."""
+    emit(err, lambda e: e.write(text))
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    """A file name with bytes that are not UTF-8 (they arrive as lone surrogates) or a
+    character the output encoding lacks must not abort the report: such characters are
+    backslash-escaped instead of raising (Python already picks a tolerant handler in a
+    POSIX locale; that one is kept)."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="backslashreplace")
+    return stream
+
+
+def _fix(files: Sequence[Path], config: Config, *, unsafe: bool, diff: TextIO | None = None) -> int:
+    """Apply the fixes, or only write them to ``diff`` as a unified diff; returns the
+    number of files changed."""
     from capsys.lint.engine import fix_source
+    from capsys.lint.files import read_source, real_path
     from capsys.lint.index import ProjectIndex
 
     index = ProjectIndex([config.root] if config.root is not None else [Path.cwd()])
     changed = 0
     for path in files:
         try:
-            data = path.read_bytes()
+            data = read_source(path)
         except OSError:
-            continue
-        fixed = fix_source(path.resolve(), data, config, index, unsafe=unsafe)
+            continue  # reported as CAP000 by the run that follows --fix
+        fixed = fix_source(real_path(path), data, config, index, unsafe=unsafe)
         if fixed == data:
             continue
         changed += 1
-        if write:
+        if diff is None:
             path.write_bytes(fixed)
         else:
             before = data.decode("utf-8", errors="replace").splitlines(keepends=True)
             after = fixed.decode("utf-8", errors="replace").splitlines(keepends=True)
-            out.writelines(difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"))
+            diff.writelines(difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"))
     return changed
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``capsys lint`` with parsed arguments; returns the exit status."""
     from capsys.lint.engine import InternalError
-    from capsys.lint.files import config_excludes, discover
+
+    out = out if out is not None else _tolerant(sys.stdout)
+    err = err if err is not None else sys.stderr
+    try:
+        return _run(args, out, err)
+    except (UsageError, ConfigError) as exc:
+        _say(err, f"capsys lint: {exc}\n")
+    except InternalError as exc:
+        _say(err, f"capsys lint: internal error: {exc}\n")
+    except Exception as exc:  # a linter bug: exit status 1 would read as "findings"
+        _say(err, f"capsys lint: internal error: {exc!r}\n")
+    return EXIT_ERROR
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The command proper; ``run`` turns whatever it raises into exit status 2."""
+    from capsys.lint.files import config_excludes, config_includes, discover
     from capsys.lint.output import render
     from capsys.lint.runner import lint_paths
 
-    out = out if out is not None else sys.stdout
-    err = err if err is not None else sys.stderr
-    try:
-        if args.jobs is not None and args.jobs < 1:
-            raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-        given = [Path(p) for p in args.paths]
-        config = _load_config(args, given)
-        paths = given or _default_paths(config)
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise UsageError(f"no such file or folder: {', '.join(missing)}")
-        root = config.root if config.root is not None else Path.cwd()
-        excludes = config_excludes(config.exclude, root)
-        files = list(discover(paths, excludes, force_exclude=args.force_exclude))
-        fixed_files = 0
-        if args.diff:
-            fixed_files = _fix(files, config, write=False, unsafe=args.unsafe_fixes, out=out)
-            if not args.quiet:
-                err.write(f"capsys lint: {fixed_files} file(s) would be changed by --fix\n")
-            return EXIT_FINDINGS if fixed_files else EXIT_OK
-        if args.fix:
-            fixed_files = _fix(files, config, write=True, unsafe=args.unsafe_fixes, out=out)
-        result = lint_paths(files, config, use_cache=not args.no_cache, jobs=args.jobs)
-    except (UsageError, ConfigError) as exc:
-        err.write(f"capsys lint: {exc}\n")
-        return EXIT_ERROR
-    except InternalError as exc:
-        err.write(f"capsys lint: internal error: {exc}\n")
-        return EXIT_ERROR
-    render(args.format, result.diagnostics, out, result.files_checked, result.cache_hits)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    paths = [Path(p) for p in args.paths] or [Path(".")]
+    config = _load_config(args, paths)
+    # lexists: a dangling or looping symlink named explicitly is reported (CAP000).
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    root = config.root if config.root is not None else Path.cwd()
+    files = list(
+        discover(
+            paths,
+            config_excludes(config.exclude, root),
+            includes=config_includes(config.include, root),
+            force_exclude=args.force_exclude,
+        )
+    )
+    if args.diff:
+        diff = io.StringIO()
+        changed = _fix(files, config, unsafe=args.unsafe_fixes, diff=diff)
+        emit(out, lambda o: o.write(diff.getvalue()))
+        if not args.quiet:
+            _say(err, f"capsys lint: {changed} file(s) would be changed by --fix\n")
+        return EXIT_FINDINGS if changed else EXIT_OK
+    fixed_files = 0
+    if args.fix:
+        fixed_files = _fix(files, config, unsafe=args.unsafe_fixes)
+    result = lint_paths(files, config, use_cache=not args.no_cache, jobs=args.jobs)
+    emit(
+        out,
+        lambda o: render(
+            args.format, result.diagnostics, o, result.files_checked, result.cache_hits
+        ),
+    )
     for error in result.errors:
-        err.write(f"capsys lint: internal error: {error}\n")
+        _say(err, f"capsys lint: internal error: {error}\n")
     if not args.quiet:
         fixed = f", {fixed_files} file(s) fixed" if args.fix else ""
-        err.write(
+        _say(
+            err,
             f"capsys lint: {result.files_checked} file(s) checked, "
             f"{len(result.diagnostics)} finding(s){fixed}, {result.cache_hits} cache hit(s), "
-            f"{result.seconds:.2f}s\n"
+            f"{result.seconds:.2f}s\n",
         )
     if result.errors:
         return EXIT_ERROR

@@ -21,6 +21,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from capsys.config import Config
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
+from capsys.lint.files import read_source
 from capsys.lint.index import ProjectIndex, file_hash, module_name_for
 from capsys.lint.model import Diagnostic, Finding, Fix
 from capsys.lint.rules import all_rules
@@ -35,9 +36,13 @@ __all__ = [
 ]
 
 # `import capsys`, `import x, runtime.y`, `from capsys.z import ...`, `from runtime import`:
-# anything else cannot reach capsys names, so the file has nothing to check.
+# anything else cannot reach capsys names, so the file has nothing to check. A statement
+# starts a line (after a UTF-8 BOM on the first), a `;` or a compound statement's `:`;
+# a backslash continues the line. Erring towards a match only costs a parse.
+_WS = rb"(?:[ \t\f]|\\\r?\n)"
 _IMPORTS_CAPSYS = re.compile(
-    rb"^[ \t]*(?:from[ \t]+(?:capsys|runtime)\b|import[ \t]+[^\n#;]*\b(?:capsys|runtime)\b)",
+    rb"(?:^|\A\xef\xbb\xbf|[;:])" + _WS + rb"*(?:from" + _WS + rb"+(?:capsys|runtime)\b"
+    rb"|import" + _WS + rb"+(?:[^\r\n#;\\]|\\\r?\n)*\b(?:capsys|runtime)\b)",
     re.MULTILINE,
 )
 _SUPPRESS = re.compile(r"#\s*capsys:\s*ignore(?:\[([A-Za-z0-9_,\s]*)\])?")
@@ -248,9 +253,10 @@ def lint_file(
     """Read and lint one file; an unreadable file is a CAP000 finding."""
     shown = display if display is not None else str(path)
     try:
-        data = path.read_bytes()
+        data = read_source(path)
     except OSError as exc:
-        return FileResult(shown, [_read_error(shown, config, exc)])
+        unreadable = [_read_error(shown, config, exc)] if config.enabled("CAP000") else []
+        return FileResult(shown, unreadable)
     return lint_source(path, data, config, index, shown)
 
 

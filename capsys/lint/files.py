@@ -8,13 +8,25 @@ folders; a trailing ``/`` matches folders only; ``!`` re-includes (gitignore fil
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_EXCLUDES", "Pattern", "PatternSet", "discover", "translate"]
+__all__ = [
+    "DEFAULT_EXCLUDES",
+    "Pattern",
+    "PatternSet",
+    "config_excludes",
+    "config_includes",
+    "discover",
+    "read_source",
+    "real_path",
+    "translate",
+]
 
 # Folders nobody wants linted (ruff's defaults, plus the linter's own cache).
 DEFAULT_EXCLUDES = (
@@ -176,64 +188,119 @@ def config_excludes(excludes: Sequence[str], root: Path) -> list[Pattern]:
     return [p for p in patterns if p is not None]
 
 
+def config_includes(includes: Sequence[str], root: Path) -> list[Pattern]:
+    """``[tool.capsys] include`` entries: globs anchored at the folder of pyproject.toml
+    (``src`` is ``<root>/src``, not any folder named src), as ``Path.glob`` reads them."""
+    patterns = []
+    for entry in includes:
+        entry = entry.strip()
+        while entry.startswith("./"):
+            entry = entry[2:]
+        patterns.append(Pattern.parse("/" + entry.lstrip("/"), root, allow_negation=False))
+    return [p for p in patterns if p is not None]
+
+
+def real_path(path: Path) -> Path:
+    """The absolute path with symlinks resolved as far as they go; unlike ``Path.resolve``
+    (Python < 3.13) it does not raise on a symlink loop, which is then reported as
+    unreadable instead of crashing the run."""
+    return Path(os.path.realpath(path))
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of a regular file. Anything else is refused without opening it: reading
+    a FIFO blocks forever, a device may never end."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return path.read_bytes()
+
+
+def _included(path: Path, includes: Sequence[Pattern]) -> bool:
+    """Whether the file, or a folder above it, matches an ``include`` pattern."""
+    if not includes:
+        return True
+    rules = PatternSet(includes)
+    if rules.ignored(path, False):
+        return True
+    return any(rules.ignored(folder, True) for folder in path.parents)
+
+
 def discover(
     paths: Sequence[Path],
     excludes: Sequence[Pattern] = (),
     *,
+    includes: Sequence[Pattern] = (),
     use_gitignore: bool = True,
     force_exclude: bool = False,
 ) -> Iterator[Path]:
     """The ``.py`` files under ``paths``, sorted per folder, without duplicates.
 
-    A file named explicitly is checked even when excluded, unless ``force_exclude`` (for
-    pre-commit, which passes every staged file by name).
+    Walking a folder keeps only the files that ``includes`` (if any) match and drops the
+    excluded ones. A file named explicitly is checked regardless, unless ``force_exclude``
+    (for pre-commit, which passes every staged file by name). A ``.py`` entry that is not
+    a readable regular file (a dangling or looping symlink, a FIFO) is yielded too: the
+    engine reports it as CAP000. Each folder is walked once, so symlink cycles end.
     """
     seen: set[Path] = set()
+    visited: set[tuple[int, int]] = set()
     defaults = [p for name in DEFAULT_EXCLUDES if (p := Pattern.parse(name, Path("/"))) is not None]
     for given in paths:
-        path = given.resolve()
-        if path.is_file():
-            if force_exclude:
-                rules = PatternSet(
-                    [*excludes, *_inherited_gitignores(path.parent)] if use_gitignore else excludes
-                )
-                if any(rules.ignored(p, p.is_dir()) for p in (path, *path.parents)):
-                    continue
-            if path not in seen:
-                seen.add(path)
-                yield given
+        path = real_path(given)
+        if path.is_dir():
+            base = PatternSet([*defaults, *excludes])
+            if use_gitignore:
+                base = base.extend(_inherited_gitignores(path))
+            yield from _walk(given, path, base, includes, use_gitignore, seen, visited)
             continue
-        if not path.is_dir():
-            yield given  # reported as unreadable by the engine
-            continue
-        base = PatternSet([*defaults, *excludes])
-        if use_gitignore:
-            base = base.extend(_inherited_gitignores(path))
-        yield from _walk(given, path, base, use_gitignore, seen)
+        if force_exclude:
+            rules = PatternSet(
+                [*excludes, *_inherited_gitignores(path.parent)] if use_gitignore else excludes
+            )
+            if any(rules.ignored(p, p.is_dir()) for p in (path, *path.parents)):
+                continue
+            if not _included(path, includes):
+                continue
+        if path not in seen:
+            seen.add(path)
+            yield given  # if it cannot be read, the engine reports it
 
 
 def _walk(
-    shown: Path, folder: Path, rules: PatternSet, use_gitignore: bool, seen: set[Path]
+    shown: Path,
+    top: Path,
+    rules: PatternSet,
+    includes: Sequence[Pattern],
+    use_gitignore: bool,
+    seen: set[Path],
+    visited: set[tuple[int, int]],
 ) -> Iterator[Path]:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return
-    files: list[tuple[Path, Path]] = []
-    dirs: list[tuple[Path, Path]] = []
-    for entry in entries:
-        real = folder / entry.name
-        is_dir = entry.is_dir(follow_symlinks=True)
-        if rules.ignored(real, is_dir):
+    """Depth first, a folder's files before its subfolders; iterative, so that no depth of
+    folders exhausts the recursion limit. ``visited`` holds the identity of every folder
+    walked: one reached again through a symlink (a cycle, an alias) is not walked twice."""
+    stack = [(shown, top, rules)]
+    while stack:
+        shown, folder, rules = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in visited:
+                continue
+            visited.add((st.st_dev, st.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
             continue
-        if is_dir:
-            dirs.append((shown / entry.name, real))
-        elif entry.name.endswith(".py") and entry.is_file():
-            files.append((shown / entry.name, real))
-    for display, real in files:
-        if real not in seen:
-            seen.add(real)
-            yield display
-    for display, real in dirs:
-        sub_rules = rules.extend(_gitignore(real)) if use_gitignore else rules
-        yield from _walk(display, real, sub_rules, use_gitignore, seen)
+        subfolders: list[tuple[Path, Path, PatternSet]] = []
+        for entry in entries:
+            real = folder / entry.name
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # a symlink loop: reported when it is a .py file
+                is_dir = False
+            if rules.ignored(real, is_dir):
+                continue
+            if is_dir:
+                sub_rules = rules.extend(_gitignore(real)) if use_gitignore else rules
+                subfolders.append((shown / entry.name, real, sub_rules))
+            elif entry.name.endswith(".py") and _included(real, includes) and real not in seen:
+                seen.add(real)
+                yield shown / entry.name
+        stack.extend(reversed(subfolders))

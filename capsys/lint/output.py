@@ -26,9 +26,11 @@ findings show up as annotations on the pull request.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from capsys import __version__
 from capsys.diagnostics import RULES, get_rule
@@ -117,8 +119,12 @@ def _json(diagnostics: Sequence[Diagnostic], files: int, hits: int) -> dict[str,
 
 
 def _uri(path: str) -> str:
+    """A relative path as a relative URI reference (RFC 3986: percent-encoded, so that
+    ``a:b.py`` does not read as scheme ``a``), an absolute one as a ``file:`` URI."""
     p = Path(path)
-    return p.as_posix() if not p.is_absolute() else p.as_uri()
+    if p.is_absolute():
+        return p.as_uri()
+    return quote(os.fsencode(p.as_posix()), safe="/")
 
 
 def sarif(diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:

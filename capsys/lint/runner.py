@@ -19,6 +19,7 @@ from pathlib import Path
 from capsys.config import Config
 from capsys.lint.cache import Cache, cache_key
 from capsys.lint.engine import FileResult, lint_file, lint_source
+from capsys.lint.files import read_source, real_path
 from capsys.lint.index import ProjectIndex, file_hash
 from capsys.lint.model import Diagnostic
 
@@ -54,10 +55,15 @@ Job = tuple[str, str, bytes | None]  # (real path, shown path, content or None: 
 
 
 def _lint_job(job: Job, config: Config, index: ProjectIndex) -> FileResult:
+    """Lint one file; whatever goes wrong stays with that file (an internal failure, exit
+    status 2) and the other files are still checked."""
     real, shown, data = job
-    if data is None:
-        return lint_file(Path(real), config, index, shown)
-    return lint_source(Path(real), data, config, index, shown)
+    try:
+        if data is None:
+            return lint_file(Path(real), config, index, shown)
+        return lint_source(Path(real), data, config, index, shown)
+    except Exception as exc:  # a linter bug: reported, but not at the others' expense
+        return FileResult(shown, error=f"checking {shown} failed: {exc!r}")
 
 
 def _lint_one(job: Job) -> FileResult:
@@ -94,10 +100,10 @@ def lint_paths(
     digests: dict[str, str] = {}
     for shown_path in files:
         shown = str(shown_path)
-        real = str(shown_path.resolve())
+        real = str(real_path(shown_path))
         result.files_checked += 1
         try:
-            data = shown_path.read_bytes()
+            data = read_source(shown_path)
         except OSError:
             todo.append((real, shown, None))  # the engine reports it (CAP000)
             continue

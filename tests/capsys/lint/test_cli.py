@@ -3,7 +3,11 @@ configuration, .gitignore, the cache and CAP000."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -12,8 +16,11 @@ import pytest
 
 from capsys.cli import main
 from capsys.lint import cache as lint_cache
+from capsys.lint import engine as lint_engine
 from capsys.lint import runner as lint_runner
-from capsys.lint.output import JSON_SCHEMA
+from capsys.lint.cli import emit
+from capsys.lint.model import Diagnostic
+from capsys.lint.output import JSON_SCHEMA, sarif
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
@@ -215,11 +222,20 @@ def test_config_select_ignore_exclude_severity(
     assert out == ""
 
 
-def test_include_sets_the_default_paths(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_include_filters_the_files_found_in_folders(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write(project, {"other/poll.py": BLOCKING})
     (project / "pyproject.toml").write_text('[tool.capsys]\ninclude = ["other"]\n')
     _, out, err = _run(capsys, "--no-cache")
     assert out.startswith("other/poll.py:9:9: CAP011") and "1 file(s) checked" in err
+    assert _run(capsys, "--no-cache", ".")[1] == out  # the default path is `.`
+    # a file named explicitly is checked anyway, unless --force-exclude
+    assert _run(capsys, "--no-cache", "app/poll.py")[1].startswith("app/poll.py:9:9: CAP011")
+    assert _run(capsys, "--no-cache", "--force-exclude", "app/poll.py")[1] == ""
+    # from a subfolder, paths are shown relative to it
+    monkeypatch.chdir(project / "other")
+    assert _run(capsys, "--no-cache")[1].startswith("poll.py:9:9: CAP011")
 
 
 def test_gitignore_is_honoured(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -313,9 +329,6 @@ def test_cli_formats_are_the_rendered_ones() -> None:
 
 
 def test_rules_command_does_not_import_the_linter() -> None:
-    import subprocess
-    import sys
-
     code = (
         "import sys; from capsys.cli import main; main(['rules']); print('libcst' in sys.modules)"
     )
@@ -344,3 +357,165 @@ def test_unsafe_fixes_only_on_request(project: Path, capsys: pytest.CaptureFixtu
     assert "+    other = consume(data)\n" in out
     _run(capsys, "--no-cache", "--fix", "--unsafe-fixes", "app/alias.py")
     assert "other = consume(data)" in target.read_text()
+
+
+def test_config_option_reads_that_file(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "custom.toml").write_text(
+        '[tool.capsys]\nselect = ["CAP008", "CAP011"]\nexclude = ["app/poll.py"]\n'
+    )
+    (project / "app" / "pyproject.toml").write_text('[tool.capsys]\nselect = ["CAP001"]\n')
+    monkeypatch.chdir(project / "app")
+    code, out, err = _run(capsys, "--no-cache", "--config", "../custom.toml")
+    # custom.toml's select, and its exclude relative to its own folder
+    assert [line[:16] for line in out.splitlines()] == ["escape.py:13:34:"]
+    assert "2 file(s) checked" in err and code == 1
+    code, _, err = _run(capsys, "--config", "../missing.toml")
+    assert code == 2 and "--config: no such file" in err
+    (project / "custom.toml").write_text("[tool.capsys\n")
+    code, _, err = _run(capsys, "--config", "../custom.toml")
+    assert code == 2 and "cannot read" in err
+
+
+def test_malformed_tool_table_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "pyproject.toml").write_text("tool = 1\n")
+    code, _, err = _run(capsys, "--no-cache")
+    assert code == 2 and "[tool.capsys] must be a table" in err
+
+
+needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
+
+
+@needs_symlinks
+def test_symlink_loops_are_reported_and_the_run_goes_on(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "d").mkdir()
+    (project / "d" / "l1.py").symlink_to("l2.py")
+    (project / "d" / "l2.py").symlink_to("l1.py")
+    (project / "d" / "poll.py").write_text(BLOCKING)
+    (project / "app" / "up").symlink_to("..")  # a folder cycle
+    loop = "CAP000 cannot check this file: cannot read it (Too many levels of symbolic links)"
+    code, out, err = _run(capsys, "--no-cache", "d")
+    assert out.splitlines()[:2] == [f"d/l1.py:1:1: {loop}", f"d/l2.py:1:1: {loop}"]
+    assert out.splitlines()[2].startswith("d/poll.py:9:9: CAP011") and code == 1
+    # named explicitly, and first (the configuration is looked up from it)
+    code, out, _ = _run(capsys, "--no-cache", "d/l1.py", "d/poll.py")
+    assert out.splitlines()[0] == f"d/l1.py:1:1: {loop}" and "d/poll.py:9:9" in out
+    code, out, err = _run(capsys, "--no-cache", "--select", "CAP011")
+    assert out.count("poll.py:9:9") == 2 and "6 file(s) checked" in err
+    assert "CAP000" not in _run(capsys, "--no-cache", "--ignore", "CAP000", "d")[1]
+
+
+def test_an_unexpected_exception_is_an_internal_error(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(lint_runner, "lint_paths", crash)
+    code, out, err = _run(capsys, "--no-cache")
+    assert (code, out) == (2, "") and err == "capsys lint: internal error: RuntimeError('boom')\n"
+
+
+def test_a_crash_on_one_file_spares_the_others(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = lint_engine.lint_source
+
+    def crash_on_escape(path: Path, *args: object) -> lint_engine.FileResult:
+        if path.name == "escape.py":
+            raise RuntimeError("boom")
+        return real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lint_runner, "lint_source", crash_on_escape)
+    code, out, err = _run(capsys, "--no-cache")
+    assert code == 2 and out.startswith("app/poll.py:9:9: CAP011")
+    assert "internal error: checking app/escape.py failed: RuntimeError('boom')" in err
+
+
+def test_a_damaged_cache_is_a_miss(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, first, _ = _run(capsys)
+    (results,) = (project / ".capsys_cache").glob("results-*.json")
+    data = json.loads(results.read_text())
+    for entry in data["files"].values():
+        entry["diagnostics"] = [{"bogus": 1}]
+    data["files"][str((project / "app" / "poll.py").resolve())]["deps"] = [1]
+    results.write_text(json.dumps(data))
+    code, out, err = _run(capsys)
+    assert (code, out) == (1, first) and "0 cache hit(s)" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_a_fifo_named_explicitly_is_reported_not_read(project: Path) -> None:
+    os.mkfifo(project / "f.py")
+    run = subprocess.run(
+        [sys.executable, "-m", "capsys", "lint", "--no-cache", "f.py", "app/poll.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,  # reading the FIFO would block forever
+    )
+    poll, fifo = run.stdout.splitlines()
+    assert fifo == "f.py:1:1: CAP000 cannot check this file: cannot read it (not a regular file)"
+    assert poll.startswith("app/poll.py:9:9: CAP011") and run.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "status"), [(["lint", "--no-cache", "--format", "json"], 1), (["rules"], 0)]
+)
+def test_a_closed_pipe_ends_the_output_quietly(
+    project: Path, command: list[str], status: int
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "capsys", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `| head` exiting: no reader is left, writes fail (EPIPE)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == status  # the status the output would have come with
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_closed_pipe_on_stderr_too(project: Path) -> None:
+    command = [sys.executable, "-m", "capsys", "lint", "--no-cache", "--select", "CAP005"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    proc.stdout.close()  # `capsys lint 2>&1 | head` exiting: the summary line fails too
+    assert proc.wait(timeout=60) == 0
+
+
+def test_emit_redirects_to_devnull_after_a_broken_pipe() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    out = io.TextIOWrapper(os.fdopen(write_end, "wb"), encoding="utf-8")
+    emit(out, lambda o: o.write("x" * 100_000))
+    emit(out, lambda o: o.write("more\n"))  # and later writes too
+    out.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names need not be UTF-8 on Linux only")
+def test_a_file_name_that_is_not_utf8_is_printed(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = os.fsdecode(b"bad\xff.py")
+    (project / name).write_text(BLOCKING)
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", out)
+    code = main(["lint", "--no-cache", name])
+    out.flush()
+    assert code == 1 and raw.getvalue().startswith(b"bad\\udcff.py:9:9: CAP011")
+
+
+def test_sarif_uris_are_percent_encoded() -> None:
+    def uri(path: str) -> str:
+        log = sarif([Diagnostic(path, 1, 1, "CAP008", "m")])
+        location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+        return str(location["artifactLocation"]["uri"])
+
+    assert uri("we,ird:na%me.py") == "we%2Cird%3Ana%25me.py"
+    assert uri("sub dir/\u00fc.py") == "sub%20dir/%C3%BC.py"
+    assert uri(str(Path("/tmp/a b.py").absolute())).startswith("file:")
