@@ -22,7 +22,6 @@ from capsys.lint.index import (
     ModuleSummary,
     NameResolver,
     ProjectIndex,
-    is_mutable_value,
     mutable_kind,
     summarize,
 )
@@ -389,6 +388,24 @@ class FileContext:
             if self._own_kind(node) is ClassKind.MESSAGE
         )
 
+    @cached_property
+    def module_functions(self) -> frozenset[str]:
+        """Names whose only module-level binding is one undecorated ``def`` (and that no
+        function declares ``global``): evidently plain functions of this module."""
+        binds: dict[str, list[cst.CSTNode]] = {}
+        for node in walk(self.module, into_scopes=False):
+            if type(node) in _BINDING_NODES:
+                for name in _binding_names(node):
+                    binds.setdefault(name, []).append(node)
+        return frozenset(
+            name
+            for name, nodes in binds.items()
+            if len(nodes) == 1
+            and isinstance(nodes[0], cst.FunctionDef)
+            and not nodes[0].decorators
+            and name not in self.summary.mutable_globals
+        )
+
     def agent_of(self, node: cst.ClassDef) -> AgentClass | None:
         for agent in self.agent_classes:
             if agent.node is node:
@@ -463,7 +480,8 @@ class FileContext:
 
         Evident means: a parameter with an annotation and never rebound; or a local whose
         every binding is an annotated assignment or a plain ``name = <value>`` with an
-        evidently mutable value (a list/dict/set display, ``list(...)``...).
+        evidently mutable value (a list/dict/set display, ``list(...)``...) or a call of
+        a project class the index knows (``Plain()``).
         """
         if function is None:
             return None
@@ -476,7 +494,7 @@ class FileContext:
         if not binds:
             return None
         annotated: Shape | None = None
-        mutable: str | None = None
+        assigned: Shape | None = None
         for node in binds:
             if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
                 annotated = self.shape(node.annotation.annotation)
@@ -484,15 +502,35 @@ class FileContext:
                 isinstance(node, cst.Assign)
                 and len(node.targets) == 1
                 and isinstance(node.targets[0].target, cst.Name)
-                and is_mutable_value(node.value, self.names)
+                and (value := self._assigned_shape(node.value, function)) is not None
             ):
-                mutable = mutable_kind(node.value, self.names)
+                assigned = value
             elif isinstance(node, cst.AugAssign):
                 continue
             else:
                 return None
-        if annotated is not None:
-            return annotated
+        return annotated if annotated is not None else assigned
+
+    def _assigned_shape(self, value: cst.BaseExpression, function: cst.FunctionDef) -> Shape | None:
+        mutable = mutable_kind(value, self.names)
         if mutable is not None:
             return Shape(ShapeKind.CLASS, mutable)
+        if isinstance(value, cst.Call):
+            return self.constructed_shape(value, function)
         return None
+
+    def constructed_shape(self, call: cst.Call, function: cst.FunctionDef | None) -> Shape | None:
+        """The shape of ``C(...)`` when ``C`` is a project class the index knows (not an
+        agent class: instantiating one is CAP007 on its own), as if annotated ``C``;
+        None for anything else or a name ``function`` binds itself."""
+        func = call.func
+        if (
+            isinstance(func, cst.Name)
+            and function is not None
+            and (func.value in self.bindings(function) or self.param(function, func.value))
+        ):
+            return None
+        kind = self.class_kind(func)
+        if kind in (ClassKind.UNKNOWN, ClassKind.AGENT):
+            return None
+        return self.shape(func)

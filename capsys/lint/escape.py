@@ -14,7 +14,7 @@ from typing import Literal
 
 import libcst as cst
 
-from capsys.lint.flow import bound_names, code_of, load_names, walk
+from capsys.lint.flow import assigned_names, bound_names, code_of, load_names, walk
 
 __all__ = [
     "GlobalAccess",
@@ -26,7 +26,7 @@ __all__ = [
     "state_escapes",
 ]
 
-GlobalAccess = Literal["reads", "mutates", "writes", "rebinds"]
+GlobalAccess = Literal["reads", "mutates", "writes", "rebinds", "declares"]
 
 # Methods of list/dict/set/deque/bytearray that change the object.
 _MUTATORS = frozenset(
@@ -147,15 +147,19 @@ def shared_global_uses(
 ) -> list[SharedGlobalUse]:
     """Every access of ``function`` (a behaviour or lifecycle hook) to mutable
     module-level state: ``global`` statements, then loads of mutable globals that are
-    not shadowed by a local. A name declared ``global`` is reported once, there."""
+    not shadowed by a local. A name declared ``global`` is reported once, there: as
+    rebound when the function assigns it, else as only declared."""
     found: list[SharedGlobalUse] = []
     declared: set[str] = set()
     statements: list[cst.Global] = []
     loads = load_names(function.body, statements)
+    assigned = assigned_names(function) if statements else set()
     for node in statements:
         for item in node.names:
-            declared.add(item.name.value)
-            found.append(SharedGlobalUse(item.name, item.name.value, "rebinds", function))
+            global_name = item.name.value
+            declared.add(global_name)
+            access: GlobalAccess = "rebinds" if global_name in assigned else "declares"
+            found.append(SharedGlobalUse(item.name, global_name, access, function))
     candidates = [name for name in loads if name.value not in declared and is_mutable(name.value)]
     if not candidates:
         return found
@@ -191,6 +195,8 @@ _CONCURRENT = frozenset(
 )  # fmt: skip
 # These take a coroutine object: a call argument is work that runs later.
 _TAKES_COROUTINE = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe"})
+# Callables that start work only as module functions (threading.Thread), not as methods.
+_NEEDS_MODULE = frozenset({"Thread", "Timer", "Process", "to_thread"})
 # Keyword arguments that carry the work (others configure the call: name=, daemon=...).
 _WORK_KEYWORDS = frozenset({"target", "args", "kwargs", "function", "func", "fn"})
 
@@ -216,7 +222,7 @@ def _concurrent_api(call: cst.Call, executors: set[str]) -> str | None:
     names bound to an executor or pool."""
     chain = _chain(call.func)
     if chain is None:
-        return None
+        return _called_receiver_api(call.func)
     last = chain[-1]
     written = ".".join(chain)
     if last == "run_sync":
@@ -231,10 +237,25 @@ def _concurrent_api(call: cst.Call, executors: set[str]) -> str | None:
     return written if last in _CONCURRENT else None
 
 
+def _called_receiver_api(func: cst.BaseExpression) -> str | None:
+    """``asyncio.get_running_loop().create_task``: a concurrent method of an object
+    returned by a call (any receiver will do, as for ``loop.create_task``)."""
+    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)):
+        return None
+    receiver = _chain(func.value.func)
+    last = func.attr.value
+    if receiver is None or last not in _CONCURRENT or last in _NEEDS_MODULE:
+        return None
+    return f"{'.'.join(receiver)}().{last}"
+
+
 class _AgentView:
     """What CAP010 knows about one agent class and one of its methods."""
 
-    def __init__(self, agent: cst.ClassDef, function: cst.FunctionDef) -> None:
+    def __init__(
+        self, agent: cst.ClassDef, function: cst.FunctionDef, immutable: Callable[[str], bool]
+    ) -> None:
+        self.immutable = immutable  # field name -> its evident type is deeply immutable
         self.methods = {
             stmt.name.value
             for stmt in (agent.body.body if isinstance(agent.body, cst.IndentedBlock) else ())
@@ -276,7 +297,7 @@ class _AgentView:
         if not (isinstance(expr, cst.Attribute) and self._is_self(expr.value)):
             return None
         name = expr.attr.value
-        if name in _SHAREABLE or name in self.methods:
+        if name in _SHAREABLE or name in self.methods or self.immutable(name):
             return None
         return f"{self.self_name}.{name}"
 
@@ -333,6 +354,8 @@ class _AgentView:
                 state = self._callable_state(expr)
                 if state is not None:
                     return state
+                if chain[1] not in self.methods and self.immutable(chain[1]):
+                    return None  # nothing reached through an immutable value can race
                 field = f"{self.self_name}.{chain[1]}"
                 if len(chain) > 2:
                     return f"{code_of(expr)} (through the field {field})"
@@ -413,12 +436,20 @@ def _has_self(function: cst.FunctionDef) -> bool:
     )
 
 
+def _no_field_immutable(name: str) -> bool:
+    return False
+
+
 def call_escapes(
-    agent: cst.ClassDef, function: cst.FunctionDef, calls: Sequence[cst.Call]
+    agent: cst.ClassDef,
+    function: cst.FunctionDef,
+    calls: Sequence[cst.Call],
+    immutable: Callable[[str], bool] = _no_field_immutable,
 ) -> list[StateEscape]:
     """The escapes through ``calls``, which lie in ``function`` (a method of ``agent``,
     maybe inside a nested function or lambda). Cheap when no call starts concurrent work:
-    the method is only analysed if one does."""
+    the method is only analysed if one does. ``immutable(field)`` says a field's type is
+    evidently deeply immutable: handing it (or a local copy of it) over cannot race."""
     if not _has_self(function):
         return []
     executors: set[str] | None = None
@@ -433,7 +464,7 @@ def call_escapes(
             started.append((call, api))
     if not started:
         return []
-    view = _AgentView(agent, function)
+    view = _AgentView(agent, function, immutable)
     found: list[StateEscape] = []
     for call, api in started:
         coroutine = api.rsplit(".", 1)[-1] in _TAKES_COROUTINE

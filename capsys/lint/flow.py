@@ -30,6 +30,7 @@ __all__ = [
     "NonFreshIso",
     "UseAfterMove",
     "analyze_module",
+    "assigned_names",
     "bound_names",
     "children",
     "code_of",
@@ -79,12 +80,14 @@ class UseAfterMove:
 
 @dataclass(frozen=True, eq=False)
 class AliasedIso:
-    """``target = name`` where ``name`` is an Iso: two owners of one object graph."""
+    """``target = name`` where ``name`` is an Iso: two owners of one object graph. Also
+    ``name = target = <Iso>``: one Iso bound to two names at once (``chained``)."""
 
-    node: cst.Name  # the aliased name on the right-hand side
+    node: cst.BaseExpression  # the aliased name on the right-hand side (chained: target)
     name: str
     target: str  # the assignment target as written
     fix_is_safe: bool  # replacing it by consume(name) introduces no use after move
+    chained: bool = False  # no fix: the statement must be split
 
 
 @dataclass(frozen=True, eq=False)
@@ -388,6 +391,11 @@ def bound_names(scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef)
     return found.bound - found.globals - found.nonlocals
 
 
+def assigned_names(scope: cst.FunctionDef) -> set[str]:
+    """Every name a function's own body binds, including those it declares ``global``."""
+    return set(_scope_bindings(scope).bound)
+
+
 def code_of(node: cst.CSTNode) -> str:
     """The source text of a node (for messages)."""
     return cst.Module(body=[]).code_for_node(node)
@@ -619,11 +627,14 @@ class _ScopeAnalysis:
                 self.alias_check(target.target, node.value, flow)
             self.extra_move(node.value, flow)
             chained = [t.target.value for t in node.targets if isinstance(t.target, cst.Name)]
+            iso = self.produces_iso(node.value, flow)
+            if iso:
+                self.chained_iso(node.targets)
             after: _Flow = flow
             for target in node.targets:
                 if after is not None:
                     after = self.assign(target.target, node.value, after)
-            if len(chained) > 1 and after is not None and not self.produces_iso(node.value, after):
+            if len(chained) > 1 and after is not None and not iso:
                 for name in chained:
                     after.aliased[name] = f"{' = '.join(chained)} = ..."
             return after
@@ -867,7 +878,21 @@ class _ScopeAnalysis:
             self.rebind(target.value, state, iso=iso, aliased=self.alias_source(target, value))
             return state
         if isinstance(target, (cst.Tuple, cst.List)):
-            flow: _Flow = state
+            pairs = _unpacked_pairs(target, value)
+            if pairs is not None:  # b, c = a, 2: each name gets its own value
+                isos = [self.produces_iso(v, state) for _, v in pairs]
+                rebound = {t.value for t, _ in pairs if isinstance(t, cst.Name)}
+                for (t, v), iso in zip(pairs, isos, strict=True):
+                    if isinstance(t, cst.Name):
+                        swapped = isinstance(v, cst.Name) and v.value in rebound
+                        aliased = None if swapped else self.alias_source(t, v)
+                        self.rebind(t.value, state, iso=iso, aliased=aliased)
+                flow: _Flow = state
+                for t, _ in pairs:
+                    if flow is not None and not isinstance(t, cst.Name):
+                        flow = self.assign(t, None, flow)
+                return flow
+            flow = state
             for elem in target.elements:
                 if flow is not None:
                     flow = self.assign(elem.value, None, flow)
@@ -944,10 +969,32 @@ class _ScopeAnalysis:
 
     # ---------------------------------------------------------------- CAP006
 
+    def chained_iso(self, targets: Sequence[cst.AssignTarget]) -> None:
+        """``a = b = <Iso>``: every target after the first aliases the first."""
+        first = targets[0].target
+        if not isinstance(first, cst.Name):
+            return
+        for later in targets[1:]:
+            node = later.target
+            if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)) and (
+                id(node) not in self.alias_seen
+            ):
+                self.alias_seen.add(id(node))
+                self.result.aliases.append(
+                    AliasedIso(node, first.value, code_of(node), fix_is_safe=False, chained=True)
+                )
+
     def alias_check(
         self, target: cst.BaseExpression, value: cst.BaseExpression, state: _State
     ) -> None:
         """``b = a`` of an Iso, and (for iso() freshness) which names now share objects."""
+        pairs = _unpacked_pairs(target, value)
+        if pairs is not None:  # b, c = a, 2 aliases like b = a (a swap a, b = b, a does not)
+            rebound = {t.value for t, _ in pairs if isinstance(t, cst.Name)}
+            for t, v in pairs:
+                if not (isinstance(v, cst.Name) and v.value in rebound):
+                    self.alias_check(t, v, state)
+            return
         if (
             isinstance(target, cst.Name)
             and isinstance(value, cst.Name)
@@ -1015,9 +1062,12 @@ class _ScopeAnalysis:
             )
 
     def extra_move(self, value: cst.BaseExpression, state: _State) -> None:
-        """Treat an aliasing ``a`` as ``consume(a)`` (used to judge the CAP006 fix)."""
-        if isinstance(value, cst.Name) and id(value) in self.extra_moves:
-            self.move(value, "consume()", state)
+        """Treat an aliasing ``a`` as ``consume(a)`` (used to judge the CAP006 fix), also
+        an item of ``b, c = a, 2``."""
+        items = value.elements if isinstance(value, (cst.Tuple, cst.List)) else ()
+        for item in (value, *(e.value for e in items)):
+            if isinstance(item, cst.Name) and id(item) in self.extra_moves:
+                self.move(item, "consume()", state)
 
     def move(self, name: cst.Name, how: str, state: _State) -> None:
         site = self.sites.get(id(name))
@@ -1146,6 +1196,8 @@ class _ScopeAnalysis:
         )
         for arg in node.args:
             value = arg.value
+            if isinstance(value, cst.NamedExpr):  # send(A.b, (h := iso(...))) moves h
+                value = value.target
             if not isinstance(value, cst.Name) or arg.star:
                 continue
             if moving and how and value.value in flow.isos:
@@ -1206,6 +1258,22 @@ class _ScopeAnalysis:
             if aliased is not None:
                 exit_state.aliased[name] = aliased
         return exit_state
+
+
+def _unpacked_pairs(
+    target: cst.BaseExpression, value: cst.BaseExpression | None
+) -> list[tuple[cst.BaseExpression, cst.BaseExpression]] | None:
+    """(target, value) items of ``b, c = a, 2`` (same length, nothing starred)."""
+    if not (
+        isinstance(target, (cst.Tuple, cst.List))
+        and isinstance(value, (cst.Tuple, cst.List))
+        and len(target.elements) == len(value.elements)
+    ):
+        return None
+    elements = (*target.elements, *value.elements)
+    if any(isinstance(e, cst.StarredElement) for e in elements):
+        return None
+    return [(t.value, v.value) for t, v in zip(target.elements, value.elements, strict=True)]
 
 
 def _display_names(value: cst.BaseExpression) -> Iterator[str]:
@@ -1302,7 +1370,8 @@ def _with_fix_safety(
     trial = _run(facts, module, frozenset(id(alias.node) for alias in aliases))
     broken = {id(site.node) for use in trial.uses_after_move for site in use.sites}
     return [
-        AliasedIso(a.node, a.name, a.target, fix_is_safe=id(a.node) not in broken) for a in aliases
+        a if a.chained else AliasedIso(a.node, a.name, a.target, id(a.node) not in broken)
+        for a in aliases
     ]
 
 

@@ -30,7 +30,6 @@ __all__ = [
     "NameResolver",
     "ProjectIndex",
     "dotted_name",
-    "is_mutable_value",
     "mutable_kind",
     "module_name_for",
     "summarize",
@@ -238,11 +237,6 @@ def mutable_kind(expr: cst.BaseExpression, resolver: NameResolver) -> str | None
         qualified = resolver.qualified(expr.func)
         return qualified if qualified in _MUTABLE_CONSTRUCTORS else None
     return None
-
-
-def is_mutable_value(expr: cst.BaseExpression, resolver: NameResolver) -> bool:
-    """A list/dict/set display or comprehension, or a call to a mutable container type."""
-    return mutable_kind(expr, resolver) is not None
 
 
 def _top_level(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:

@@ -18,6 +18,7 @@ _AGENT_BASE = CAPSYS_NAMES["Agent"]
 __all__ = [
     "BOUNDARY_METHODS",
     "Boundary",
+    "agent_fields",
     "agent_method",
     "behaviour_ref",
     "boundary",
@@ -25,6 +26,7 @@ __all__ = [
     "call_values",
     "expr_shape",
     "field_shape",
+    "held_agent",
     "is_agent_shape",
     "literal_shape",
     "rebinds",
@@ -192,13 +194,16 @@ def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
 # --------------------------------------------------------------------------------------
 
 
-def _agent_fields(ctx: FileContext, agent: AgentClass) -> dict[str, list[cst.CSTNode]]:
-    """Field name -> the statements assigning ``self.<field>`` in the class's methods."""
+def agent_fields(
+    ctx: FileContext, agent: AgentClass
+) -> dict[str, list[tuple[cst.FunctionDef, cst.CSTNode]]]:
+    """Field name -> (method, statement) for each assignment of ``self.<field>`` in the
+    class's methods."""
     key = ("fields", id(agent.node))
     cached = ctx.memo.get(key)
     if isinstance(cached, dict):
         return cached
-    found: dict[str, list[cst.CSTNode]] = {}
+    found: dict[str, list[tuple[cst.FunctionDef, cst.CSTNode]]] = {}
     for method in agent.methods:
         me = self_name(method)
         if me is None:
@@ -211,7 +216,7 @@ def _agent_fields(ctx: FileContext, agent: AgentClass) -> dict[str, list[cst.CST
                 targets = [node.target]
             for target in targets:
                 for attr in _self_attrs(target, me):
-                    found.setdefault(attr, []).append(node)
+                    found.setdefault(attr, []).append((method, node))
     ctx.memo[key] = found
     return found
 
@@ -236,32 +241,40 @@ def _walk_statements(function: cst.FunctionDef) -> list[cst.CSTNode]:
 
 
 def field_shape(ctx: FileContext, agent: AgentClass, name: str) -> Shape | None:
-    """The evident type of ``self.<name>``: its annotation in the class, or a mutable
-    container when every assignment to it is one (None when not evident)."""
-    assignments = _agent_fields(ctx, agent).get(name)
+    """The evident type of ``self.<name>``: its annotation in the class, or the one
+    class of every value assigned to it - a literal, a display, a container or project
+    class constructor, or a local whose own type is evident, like an annotated
+    ``__init__`` parameter (None when not evident)."""
+    assignments = agent_fields(ctx, agent).get(name)
     if not assignments:
         return None
-    for node in assignments:
+    for _, node in assignments:
         if isinstance(node, cst.AnnAssign):
             return ctx.shape(node.annotation.annotation)
-    values: list[cst.BaseExpression] = []
-    for node in assignments:
+    shapes: list[Shape | None] = []
+    for method, node in assignments:
         if isinstance(node, cst.AugAssign):
             continue
         if not isinstance(node, cst.Assign) or len(node.targets) != 1:
             return None
-        values.append(node.value)
-    shapes = [literal_shape(ctx, v) for v in values]
+        value = node.value
+        if isinstance(value, cst.Name) and value.value not in _CONSTANT_NAMES:
+            shapes.append(ctx.local_shape(value, method))
+        elif isinstance(value, cst.Call):
+            shapes.append(literal_shape(ctx, value) or ctx.constructed_shape(value, method))
+        else:
+            shapes.append(literal_shape(ctx, value))
     if not shapes or any(s is None for s in shapes):
         return None
     first = shapes[0]
     assert first is not None
-    if all(s == first for s in shapes) and first.kind is ShapeKind.CLASS:
+    if all(s == first for s in shapes) and first.kind is not ShapeKind.ANY:
         return first
     return None
 
 
 _LITERAL_NAMES = {"True": "builtins.bool", "False": "builtins.bool"}
+_CONSTANT_NAMES = frozenset({*_LITERAL_NAMES, "None"})
 
 
 def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
@@ -293,6 +306,36 @@ def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
     return None
 
 
+def _bound_around(ctx: FileContext, name: str, site: Site[Any]) -> bool:
+    """Whether a function, lambda or comprehension around ``site`` binds ``name``."""
+    for scope in site.scope.chain:
+        if isinstance(scope, cst.Lambda):
+            if any(p.name.value == name for p in function_params(scope)):
+                return True
+        elif isinstance(scope, cst.FunctionDef) and (
+            name in ctx.bindings(scope) or ctx.param(scope, name) is not None
+        ):
+            return True
+    function = site.scope.function
+    return name in _comprehension_names(ctx, function if function is not None else ctx.module)
+
+
+def _comprehension_names(ctx: FileContext, node: cst.FunctionDef | cst.Module) -> set[str]:
+    key = ("comprehension-names", id(node))
+    cached = ctx.memo.get(key)
+    if isinstance(cached, set):
+        return cached
+    found = {
+        sub.value
+        for comp in walk(node)
+        if isinstance(comp, cst.CompFor)
+        for sub in walk(comp.target)
+        if isinstance(sub, cst.Name)
+    }
+    ctx.memo[key] = found
+    return found
+
+
 def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> Shape | None:
     """The evident type of an expression at ``site``, or None when it is not evident."""
     literal = literal_shape(ctx, expr)
@@ -316,6 +359,8 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         kind = ctx.summary.container_globals.get(expr.value)
         if kind is not None and not bound_here and expr.value not in ctx.summary.imports:
             return Shape(ShapeKind.CLASS, kind)
+        if expr.value in ctx.module_functions and not _bound_around(ctx, expr.value, site):
+            return Shape(ShapeKind.CALLABLE, "Callable")  # a module-level def
         return None
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
         found = site.scope.method()
@@ -329,8 +374,32 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
     if isinstance(expr, cst.Call) and ctx.is_agent_class(expr.func):
         qualified = ctx.qualified(expr.func) or ""
         return Shape(ShapeKind.CLASS, qualified, (), frozenset({_AGENT_BASE}))
+    if isinstance(expr, cst.Call):
+        return ctx.constructed_shape(expr, function)
     return None
 
 
 def is_agent_shape(shape: Shape) -> bool:
     return shape.kind is ShapeKind.CLASS and _AGENT_BASE in shape.bases
+
+
+# Generic classes whose type arguments are not values held (type[A] holds a class).
+_NOT_HOLDING = frozenset({"builtins.type"})
+
+
+def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
+    """The agent class (as displayed) when ``shape`` is an agent object or a union with
+    one - the mypy plugin's rule; with ``deep``, also an item of a container or wrapper
+    (``list[A]``, ``Ref[A]``), never inside ``Tag[A]`` or ``type[A]``."""
+    if is_agent_shape(shape):
+        return shape.display()
+    inner: tuple[Shape, ...] = ()
+    if shape.kind is ShapeKind.UNION:
+        inner = shape.args
+    elif deep and shape.kind in (ShapeKind.CLASS, ShapeKind.ISO, ShapeKind.VAL, ShapeKind.REF):
+        inner = () if shape.name in _NOT_HOLDING else shape.args
+    for item in inner:
+        found = held_agent(item, deep=deep)
+        if found is not None:
+            return found
+    return None

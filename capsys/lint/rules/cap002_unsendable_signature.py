@@ -4,7 +4,7 @@ behaviour's return type, is not sendable or not annotated.
 ## What it does
 For every agent class, checks the parameters of each ``@behaviour`` and of ``__init__``
 (everything but ``self``) and each behaviour's return annotation against the
-sendability table (``capsys.sendable``). Names the linter cannot identify for sure
+sendability table (``capsys.sendable``); an agent class there is CAP007's. Names the linter cannot identify for sure
 (external classes, aliases, type variables) are left to the mypy plugin: no guessing.
 
 ## Why is this bad?
@@ -35,7 +35,7 @@ import libcst as cst
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext, function_params
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import self_name
+from capsys.lint.rules._common import held_agent, self_name
 from capsys.lint.shapes import problem_of
 
 CODE = "CAP002"
@@ -61,8 +61,8 @@ def _declared(
 ) -> Iterator[Finding]:
     shape = ctx.shape(annotation)
     problem = problem_of(shape)
-    if problem is None:
-        return
+    if problem is None or held_agent(shape) is not None:
+        return  # an agent object is CAP007, as in the mypy plugin
     text = shape.display()
     detail = f"is not sendable: {problem.describe(text)}"
     yield Finding(

@@ -3,7 +3,7 @@ not frozen.
 
 ## What it does
 For every ``@message`` class, checks each annotated field against the sendability
-table, and reports a message class that cannot be immutable: one that is also a
+table (a field holding an agent object is CAP007's), and reports a message class that cannot be immutable: one that is also a
 non-frozen ``@dataclass``, defines ``__setattr__``/``__delattr__``, or derives from a
 class that is not a frozen dataclass or ``@message``.
 
@@ -36,6 +36,7 @@ from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext, MessageClass
 from capsys.lint.index import ClassKind
 from capsys.lint.model import Finding
+from capsys.lint.rules._common import held_agent
 from capsys.lint.shapes import problem_of
 
 CODE = "CAP003"
@@ -110,8 +111,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 continue
             shape = ctx.shape(annotation)
             problem = problem_of(shape)
-            if problem is None:
-                continue
+            if problem is None or held_agent(shape) is not None:
+                continue  # an agent object is CAP007, as in the mypy plugin
             text = shape.display()
             field_what = f'Field "{stmt.target.value}" of message {cls.name}'
             detail = f"its type {text} is not sendable: {problem.describe(text)}"

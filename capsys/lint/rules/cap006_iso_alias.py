@@ -53,6 +53,13 @@ CODE = "CAP006"
 
 
 def _alias_detail(alias: AliasedIso) -> str:
+    if alias.chained:
+        return (
+            f"one Iso is bound to both {alias.name!r} and {alias.target!r} by a chained "
+            f"assignment: two names now own one object graph; bind it to {alias.name!r} "
+            f"only, then write '{alias.target} = consume({alias.name})' if you need to "
+            f"transfer ownership"
+        )
     return (
         f"the Iso {alias.name!r} is copied by '{alias.target} = {alias.name}' without "
         f"consume(): two names now own one object graph; write "
@@ -87,7 +94,7 @@ def _fresh_detail(found: NonFreshIso) -> str:
 
 def _fix(module: cst.Module, alias: AliasedIso) -> Fix | None:
     consume = consume_expression(module)
-    if consume is None:
+    if consume is None or alias.chained:
         return None
     new = cst.Call(func=consume, args=[cst.Arg(value=cst.Name(alias.name))])
     return Fix.replace(

@@ -4,8 +4,12 @@
 Finds agent classes instantiated directly (``Counter()`` instead of
 ``rt.spawn(Counter)``), attributes other than ``send``/``ask``/``send_wait`` reached
 through a name that is evidently a ``Tag`` (a parameter or variable annotated
-``Tag[...]``, the result of ``spawn``, ``self.me``, an agent field holding a Tag), and
-agent objects passed across a boundary.
+``Tag[...]``, the result of ``spawn``, ``self.me``, an agent field holding a Tag),
+agent objects passed across a boundary, and annotations that hold an agent object:
+a behaviour's or ``__init__``'s parameter, a behaviour's result or a ``@message``
+field annotated with an agent class (or ``A | None``; as the mypy plugin does), and an
+agent's field annotated with one (also ``list[A]`` and the like; never ``Tag[A]`` or
+``type[A]``).
 
 ## Why is this bad?
 An agent's state is private, touched only by its behaviours one message at a time.
@@ -33,9 +37,17 @@ from typing import Any
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import AgentClass, FileContext, Site
+from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import agent_method, boundary, expr_shape, is_agent_shape, self_name
+from capsys.lint.rules._common import (
+    agent_fields,
+    agent_method,
+    boundary,
+    expr_shape,
+    held_agent,
+    is_agent_shape,
+    self_name,
+)
 from capsys.lint.walk import walk
 
 CODE = "CAP007"
@@ -401,9 +413,80 @@ def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
             yield Finding(CODE, arg.value, format_message(CODE, detail=detail))
 
 
+def _boundary_detail(what: str, agent: str) -> str:
+    """The mypy plugin's wording for an agent object in a signature or message."""
+    return (
+        f"{what} is an agent object ({agent}): holding another agent's object reaches its "
+        f"state around its mailbox; pass its Tag[{agent}] instead"
+    )
+
+
+def _holding_detail(what: str, agent: str) -> str:
+    return (
+        f"{what} holds an agent object ({agent}): holding another agent's object reaches "
+        f"its state around its mailbox; hold its Tag[{agent}] instead"
+    )
+
+
+def _boundary_annotations(
+    ctx: FileContext,
+) -> Iterator[tuple[cst.BaseExpression, str]]:
+    """(annotation, what) of behaviour and ``__init__`` parameters, behaviour results and
+    ``@message`` fields: the boundary, where the mypy plugin reports agent objects."""
+    for agent in ctx.agent_classes:
+        signatures = [(agent.init, f"{agent.name}.__init__")] if agent.init else []
+        signatures += [(b.node, f"behaviour {agent.name}.{b.name}") for b in agent.behaviours]
+        for function, owner in signatures:
+            for param in function_params(function):
+                if param.annotation is not None:
+                    what = f'Parameter "{param.name.value}" of {owner}'
+                    yield param.annotation.annotation, what
+            if function.returns is not None and function is not agent.init:
+                yield function.returns.annotation, f"The return type of {owner}"
+    for message in ctx.message_classes:
+        body = message.node.body
+        for line in body.body if isinstance(body, cst.IndentedBlock) else ():
+            for stmt in line.body if isinstance(line, cst.SimpleStatementLine) else ():
+                if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+                    what = f'Field "{stmt.target.value}" of message {message.name}'
+                    yield stmt.annotation.annotation, what
+
+
+def _held(ctx: FileContext) -> Iterator[Finding]:
+    """Signatures, message fields and agent fields annotated to hold an agent object."""
+    for annotation, what in _boundary_annotations(ctx):
+        agent = held_agent(ctx.shape(annotation))
+        if agent is not None:
+            detail = _boundary_detail(what, agent)
+            yield Finding(CODE, annotation, format_message(CODE, detail=detail))
+    for owner in ctx.agent_classes:
+        for name, annotation in _field_annotations(ctx, owner):
+            agent = held_agent(ctx.shape(annotation), deep=True)
+            if agent is not None:
+                detail = _holding_detail(f'Field "{name}" of agent {owner.name}', agent)
+                yield Finding(CODE, annotation, format_message(CODE, detail=detail))
+
+
+def _field_annotations(
+    ctx: FileContext, agent: AgentClass
+) -> Iterator[tuple[str, cst.BaseExpression]]:
+    """(field, annotation) of the class's annotated fields: ``peer: A`` in its body and
+    ``self.peer: A = ...`` in its methods."""
+    body = agent.node.body
+    for line in body.body if isinstance(body, cst.IndentedBlock) else ():
+        for stmt in line.body if isinstance(line, cst.SimpleStatementLine) else ():
+            if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+                yield stmt.target.value, stmt.annotation.annotation
+    for name, assignments in agent_fields(ctx, agent).items():
+        for _, node in assignments:
+            if isinstance(node, cst.AnnAssign):
+                yield name, node.annotation.annotation
+
+
 def check(ctx: FileContext) -> Iterator[Finding]:
     if _in_implementation(ctx):
         return
     yield from _instantiations(ctx)
     yield from _through_tag(ctx)
     yield from _agent_objects_sent(ctx)
+    yield from _held(ctx)

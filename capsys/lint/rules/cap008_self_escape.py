@@ -3,7 +3,8 @@
 ## What it does
 Inside an agent class, finds ``self`` passed as an argument to ``send``, ``ask``,
 ``send_wait``, ``spawn``, ``quorum`` or ``broadcast``, or into a ``@message``
-constructor.
+constructor - directly, through a local bound only to ``self`` (``o = self``), or as a
+bound method ``self.<method>`` of a method defined in the class, which carries ``self``.
 
 ## Why is this bad?
 ``self`` is the agent's state. Whoever receives it can call into the agent outside its
@@ -33,7 +34,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext
+from capsys.lint.context import AgentClass, FileContext
 from capsys.lint.model import Finding, Fix
 from capsys.lint.rules._common import (
     BOUNDARY_METHODS,
@@ -48,24 +49,25 @@ CODE = "CAP008"
 _FUNCTIONS = frozenset({"spawn", "quorum", "broadcast"})
 
 
-def _detail(ctx: FileContext, call: cst.Call, arg: cst.Arg, label: str, me: str) -> str | None:
-    """How passing ``self`` to ``call`` lets the agent escape, or None if it does not."""
+def _detail(ctx: FileContext, call: cst.Call, arg: cst.Arg, label: str, what: str) -> str | None:
+    """How passing ``what`` (self, described) to ``call`` lets the agent escape, or None
+    if it does not."""
     func = call.func
     b = boundary(ctx, call)
     if b is not None:
         for payload_label, payload_arg in b.payload:
             if payload_arg is arg:
-                return f"{me} (the agent object) is passed as argument {payload_label} of {b.where}"
+                return f"{what} is passed as argument {payload_label} of {b.where}"
         return None
     method = func.attr.value if isinstance(func, cst.Attribute) else None
     capsys = ctx.names.capsys_name(func)
     if method in BOUNDARY_METHODS or capsys in _FUNCTIONS:
-        return f"{me} (the agent object) is passed as argument {label} of {method or capsys}"
+        return f"{what} is passed as argument {label} of {method or capsys}"
     if capsys == "iso":
-        return f"{me} (the agent object) is wrapped by iso()"
+        return f"{what} is wrapped by iso()"
     if ctx.is_message_class(func):
         name = ctx.module.code_for_node(func)
-        return f"{me} (the agent object) is stored in message {name}"
+        return f"{what} is stored in message {name}"
     return None
 
 
@@ -74,38 +76,105 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         found = agent_method(ctx, site)
         if found is None:
             continue
-        _, method = found
+        agent, method = found
         me = self_name(method)
         if me is None or rebinds(site, method, me):
             continue
         call = site.node
+        if not call.args:
+            continue
+        view = _SelfView(
+            me,
+            frozenset(a for a in _self_aliases(ctx, method, me) if not rebinds(site, method, a)),
+            _plain_methods(ctx, agent),
+        )
         for label, arg in _labelled(call):
-            selves = list(_selves(arg.value, me))
-            if not selves:
-                continue
-            detail = _detail(ctx, call, arg, label, me)
-            if detail is None:
-                continue
-            for node in selves:
-                fix = Fix.replace(
-                    node,
-                    cst.Attribute(value=cst.Name(me), attr=cst.Name("me")),
-                    f"replace {me} by {me}.me",
-                )
+            for node, what in view.selves(arg.value):
+                detail = _detail(ctx, call, arg, label, what)
+                if detail is None:
+                    break
+                fix = None
+                if isinstance(node, cst.Name):  # self or an alias: its Tag says the same
+                    fix = Fix.replace(
+                        node,
+                        cst.Attribute(value=cst.Name(me), attr=cst.Name("me")),
+                        f"replace {node.value} by {me}.me",
+                    )
                 yield Finding(CODE, node, format_message(CODE, detail=detail), fix)
 
 
 _DISPLAYS = (cst.Tuple, cst.List, cst.Set)
 
 
-def _selves(value: cst.BaseExpression, me: str) -> Iterator[cst.Name]:
-    """``self`` as the argument itself or as an item of a tuple/list/set display in it."""
-    if isinstance(value, cst.Name):
-        if value.value == me:
-            yield value
-    elif isinstance(value, _DISPLAYS):
-        for element in value.elements:
-            yield from _selves(element.value, me)
+def _self_aliases(ctx: FileContext, method: cst.FunctionDef, me: str) -> frozenset[str]:
+    """Locals of ``method`` whose every binding is ``name = self`` (memoised)."""
+    key = ("self-aliases", id(method))
+    cached = ctx.memo.get(key)
+    if isinstance(cached, frozenset):
+        return cached
+    found = frozenset(
+        name
+        for name, nodes in ctx.bindings(method).items()
+        if name != me
+        and all(
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+            and isinstance(node.value, cst.Name)
+            and node.value.value == me
+            for node in nodes
+        )
+    )
+    ctx.memo[key] = found
+    return found
+
+
+def _plain_methods(ctx: FileContext, agent: AgentClass) -> frozenset[str]:
+    """Methods of the class that are evidently instance methods: undecorated or
+    behaviours (``self.<name>`` is then a bound method, carrying ``self``). Memoised."""
+    key = ("plain-methods", id(agent.node))
+    cached = ctx.memo.get(key)
+    if isinstance(cached, frozenset):
+        return cached
+    found = frozenset(
+        m.name.value
+        for m in agent.methods
+        if all(ctx.names.capsys_name(d.decorator) == "behaviour" for d in m.decorators)
+    )
+    ctx.memo[key] = found
+    return found
+
+
+class _SelfView:
+    """``self`` as one method sees it: its name, its aliases, its bound methods."""
+
+    def __init__(self, me: str, aliases: frozenset[str], methods: frozenset[str]) -> None:
+        self.me = me
+        self.aliases = aliases
+        self.methods = methods
+
+    def selves(self, value: cst.BaseExpression) -> Iterator[tuple[cst.BaseExpression, str]]:
+        """(node, description) of ``self``, an alias of it or a bound method of it, as
+        the argument itself or as an item of a tuple/list/set display in it."""
+        if isinstance(value, cst.Name):
+            if value.value == self.me:
+                yield value, f"{self.me} (the agent object)"
+            elif value.value in self.aliases:
+                yield value, f"{value.value} (the agent object {self.me})"
+        elif (
+            isinstance(value, cst.Attribute)
+            and isinstance(value.value, cst.Name)
+            and value.value.value == self.me
+            and value.attr.value in self.methods
+        ):
+            name = f"{self.me}.{value.attr.value}"
+            yield (
+                value,
+                f"{name} (a bound method: it carries the agent object, so name a behaviour instead)",
+            )
+        elif isinstance(value, _DISPLAYS):
+            for element in value.elements:
+                yield from self.selves(element.value)
 
 
 def _labelled(call: cst.Call) -> Iterator[tuple[str, cst.Arg]]:

@@ -47,6 +47,12 @@ _HOOKS = frozenset({"on_start", "on_stop"})
 
 
 def _detail(use: SharedGlobalUse, owner: str, role: str, kind: str) -> str:
+    if use.access == "declares":
+        return (
+            f"{role} {owner} declares {use.name!r} global, a module-level name that every "
+            f"agent in the process shares; keep the value in agent state (self.{use.name}) "
+            f"and reach it through the agent's Tag"
+        )
     if use.access == "rebinds":
         return (
             f"{role} {owner} rebinds the module-level name {use.name!r} with a global "

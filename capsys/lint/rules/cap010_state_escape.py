@@ -37,7 +37,7 @@ class Saver(Agent):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import libcst as cst
 
@@ -45,9 +45,21 @@ from capsys.diagnostics import format_message
 from capsys.lint.context import AgentClass, FileContext
 from capsys.lint.escape import call_escapes
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import agent_method, self_name
+from capsys.lint.rules._common import agent_method, field_shape, self_name
+from capsys.sendable import static_problem
 
 CODE = "CAP010"
+
+
+def _immutable_fields(ctx: FileContext, agent: AgentClass) -> Callable[[str], bool]:
+    """Whether a field's evident type (annotation or assigned values) is deeply
+    immutable: another thread can read such a value without racing the agent."""
+
+    def immutable(name: str) -> bool:
+        shape = field_shape(ctx, agent, name)
+        return shape is not None and static_problem(shape, immutable=True) is None
+
+    return immutable
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -62,7 +74,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         assert isinstance(site.node, cst.Call)
         by_method.setdefault(id(method), (agent, method, []))[2].append(site.node)
     for agent, method, calls in by_method.values():
-        for escape in call_escapes(agent.node, method, calls):
+        for escape in call_escapes(agent.node, method, calls, _immutable_fields(ctx, agent)):
             me = self_name(method) or "self"
             detail = (
                 f"the state of agent {agent.name} escapes: {escape.what} is handed to "

@@ -1,8 +1,8 @@
 """CAP011 blocking-call-in-async-behaviour: a blocking call inside an ``async`` behaviour.
 
 ## What it does
-Finds calls that block the thread (``time.sleep``, ``requests.*``,
-``urllib.request.urlopen``, blocking socket calls, ``subprocess.run`` and friends,
+Finds calls that block the thread (``time.sleep``, ``requests.*`` and the request
+methods of a ``requests.Session``/``httpx.Client``, ``urllib.request.urlopen``, blocking socket calls, ``subprocess.run`` and friends,
 ``open(...)``, ``Path.read_text``-style file I/O) written directly in the body of an
 ``async def`` behaviour. Calls inside a nested ``def`` or ``lambda`` are not reported:
 they may well be handed to a thread.
@@ -83,6 +83,13 @@ _SOCKET_METHODS = frozenset(
     {"recv", "recv_into", "recvfrom", "send", "sendall", "sendto", "accept", "connect", "makefile"}
 )
 _SOCKET_CLASSES = frozenset({"socket.socket", "socket.create_connection"})
+# Synchronous HTTP sessions: their request methods block like requests.get().
+_SESSION_CLASSES = {
+    "requests.Session": "requests.Session",
+    "requests.session": "requests.Session",
+    "requests.sessions.Session": "requests.Session",
+    "httpx.Client": "httpx.Client",
+}
 
 
 def _blocking_function(ctx: FileContext, call: cst.Call) -> tuple[str, str] | None:
@@ -104,8 +111,25 @@ def _receiver_class(
     if isinstance(receiver, cst.Call):
         return ctx.names.qualified(receiver.func)
     if isinstance(receiver, cst.Name):
-        return ctx.evident_class(receiver, function)
+        return ctx.evident_class(receiver, function) or _with_class(ctx, receiver, function)
     return None
+
+
+def _with_class(ctx: FileContext, name: cst.Name, function: cst.FunctionDef) -> str | None:
+    """The class of ``x`` bound only by ``with C(...) as x`` (a session, a socket: their
+    ``__enter__`` returns the object itself)."""
+    binds = ctx.bindings(function).get(name.value, [])
+    found = {
+        ctx.names.qualified(node.item.func)
+        for node in binds
+        if isinstance(node, cst.WithItem)
+        and node.asname is not None
+        and isinstance(node.asname.name, cst.Name)
+        and isinstance(node.item, cst.Call)
+    }
+    if len(found) != 1 or len(binds) != 1 or ctx.param(function, name.value) is not None:
+        return None
+    return found.pop()
 
 
 def _blocking_method(
@@ -115,9 +139,12 @@ def _blocking_method(
     if not isinstance(func, cst.Attribute):
         return None
     method = func.attr.value
-    if method not in _PATH_METHODS and method not in _SOCKET_METHODS:
+    if method not in _PATH_METHODS and method not in _SOCKET_METHODS and method not in _REQUESTS:
         return None
     cls = _receiver_class(ctx, func.value, function)
+    session = _SESSION_CLASSES.get(cls or "")
+    if session is not None and method in _REQUESTS:
+        return f"{session}.{method}", _HTTP
     if cls in _PATH_CLASSES and method in _PATH_METHODS:
         return f"Path.{method}", _FILE
     if cls in _SOCKET_CLASSES and method in _SOCKET_METHODS:

@@ -124,7 +124,6 @@ class A(Agent):
     needles = [
         "Mutable,",
         "Plain,",
-        "Other,",
         "Sequence[int]",
         "Callable[[]",
         "Ref[",
@@ -132,6 +131,8 @@ class A(Agent):
         "tuple[int, l",
     ]
     assert _at(code, tmp_path, "CAP002") == [where(code, n) for n in needles]
+    # An agent object in a signature is CAP007, as in the mypy plugin.
+    assert _at(code, tmp_path, "CAP007") == [where(code, "Other,")]
 
 
 def test_cap002_through_other_files_and_inheritance(tmp_path: Path) -> None:
