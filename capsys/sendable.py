@@ -181,6 +181,7 @@ class Shape:
     bases: frozenset[str] = frozenset()
     fields: typing.Callable[[], Iterable[tuple[str, Shape]]] | None = None
     mutable_record: bool = False  # a dataclass / record class that is not frozen
+    variadic: bool = False  # tuple[X, ...]: the one arg describes every item
 
     def display(self) -> str:
         """The type as a user would write it."""
@@ -190,7 +191,8 @@ class Shape:
             if short == "None":
                 return "None"
             if self.args:
-                return f"{short}[{', '.join(a.display() for a in self.args)}]"
+                more = ", ..." if self.variadic else ""
+                return f"{short}[{', '.join(a.display() for a in self.args)}{more}]"
             return short
         if k is ShapeKind.UNION:
             return " | ".join(a.display() for a in self.args)
@@ -291,7 +293,9 @@ def static_problem(
         for item in shape.args:
             p = static_problem(item, immutable=immutable, _seen=_seen)
             if p is not None:
-                return Problem(shape.display(), "", f"its bound admits {p.describe()}", p.is_any)
+                text = item.display()
+                reason = f"it may be {text}, which is not sendable: {p.describe(text)}"
+                return Problem(shape.display(), "", reason, p.is_any)
         return None
     return _class_problem(shape, immutable, _seen)
 
@@ -316,7 +320,8 @@ def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Probl
         for i, item in enumerate(shape.args):
             p = static_problem(item, immutable=immutable, _seen=seen)
             if p is not None:
-                return dataclasses.replace(p, where=f"[{i}]{p.where}")
+                step = "[...]" if shape.variadic else f"[{i}]"
+                return dataclasses.replace(p, where=f"{step}{p.where}")
         return None
     if _ENUM_BASE in shape.bases or shape.name == _ENUM_BASE:
         return None
@@ -451,7 +456,8 @@ def shape_of_annotation(tp: Any) -> Shape:
             if args in ((), ((),)):  # tuple[()]: one possible value, the empty tuple
                 return Shape(ShapeKind.LITERAL, "tuple[()]")
             items = tuple(shape_of_annotation(a) for a in args if a is not Ellipsis)
-            return shape_of_class(tuple, items)
+            shape = shape_of_class(tuple, items)
+            return dataclasses.replace(shape, variadic=Ellipsis in args)
         return shape_of_class(origin, tuple(shape_of_annotation(a) for a in args))
     if isinstance(tp, type):
         if tp in (tuple, frozenset):

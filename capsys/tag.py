@@ -9,7 +9,16 @@ object that actually delivers, which keeps this module free of any scheduler.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, Protocol, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Protocol,
+    TypeVar,
+    final,
+    overload,
+)
 
 from typing_extensions import ParamSpec
 
@@ -88,11 +97,13 @@ class Tag(Generic[A_co]):
 
     # Four overloads: async and sync behaviours, without and with `timeout=`. PEP 612
     # does not allow a keyword-only parameter between *args: P.args and **kwargs:
-    # P.kwargs; pyright accepts it and checks everything, while mypy flags the
-    # definition and stops checking the arguments of that overload (its return type
-    # stays exact). Putting the timeout-free overloads first keeps mypy's full argument
-    # checking for every ask without a timeout. A behaviour's own parameter named
-    # `timeout` must therefore be passed positionally.
+    # P.kwargs, and no other spelling can add a keyword to a ParamSpec's parameters;
+    # pyright accepts it and checks everything, while plain mypy flags the definition
+    # and stops checking the arguments of that overload (its return type stays exact;
+    # the mypy plugin checks them against the behaviour). Putting the timeout-free
+    # overloads first keeps mypy's full argument checking for every ask without a
+    # timeout. A behaviour's own parameter named `timeout` must therefore be passed
+    # positionally.
     @overload
     async def ask(
         self,
@@ -150,17 +161,29 @@ class Tag(Generic[A_co]):
     if TYPE_CHECKING:
         # For type checkers only. mypy then hands every attribute of a Tag to the
         # plugin's attribute hook, which reports CAP007 ("agent state reached around a
-        # Tag") in the catalogue's words. Not defined at run time: a class with
-        # ``__getattr__`` gets CPython's slow attribute path for *every* attribute,
+        # Tag") in the catalogue's words. The result is an opaque, non-callable type, not
+        # Any: type checkers also consult __getattr__ for protocol members, and with Any a
+        # Tag would look awaitable, sized, orderable... Not defined at run time: a class
+        # with ``__getattr__`` gets CPython's slow attribute path for *every* attribute,
         # including ``tag.send``, which measured 8% of a message on the counting
         # benchmark. At run time a wrong name is a plain AttributeError.
-        def __getattr__(self, name: str) -> Any: ...
+        def __getattr__(self, name: str) -> AgentState: ...
 
     def __copy__(self) -> Tag[A_co]:
         return self
 
     def __deepcopy__(self, memo: object) -> Tag[A_co]:
         return self
+
+
+if TYPE_CHECKING:
+
+    @final
+    class AgentState:
+        """What ``tag.<name>`` is to a type checker: the agent's private state, which
+        matches no protocol (a Tag is not awaitable, sized or ordered) and has no use."""
+
+        __slots__ = ()
 
 
 def unbound_tag_error(agent_name: str) -> CapabilityError:

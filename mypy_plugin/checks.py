@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mypy.checker import TypeChecker
 from mypy.errorcodes import ErrorCode
+from mypy.expandtype import expand_type
 from mypy.maptype import map_instance_to_supertype
 from mypy.nodes import (
     ARG_NAMED,
@@ -16,6 +19,8 @@ from mypy.nodes import (
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
+    AssignmentStmt,
+    Block,
     CallExpr,
     ClassDef,
     Context,
@@ -34,7 +39,9 @@ from mypy.plugin import (
     CheckerPluginInterface,
     ClassDefContext,
     FunctionContext,
+    FunctionSigContext,
     MethodContext,
+    MethodSigContext,
 )
 from mypy.semanal import SemanticAnalyzer
 from mypy.semanal_shared import has_placeholder
@@ -42,6 +49,7 @@ from mypy.types import (
     AnyType,
     CallableType,
     Instance,
+    Parameters,
     ProperType,
     TupleType,
     Type,
@@ -52,8 +60,9 @@ from mypy.types import (
 from mypy.typevars import fill_typevars
 
 from capsys.config import Config
-from capsys.diagnostics import RULES, Checker, get_rule
+from capsys.diagnostics import get_rule
 from capsys.sendable import Problem, Shape, ShapeKind, static_problem
+from mypy_plugin.codes import ERROR_CODES
 from mypy_plugin.shapes import (
     AGENT,
     Translator,
@@ -64,17 +73,6 @@ from mypy_plugin.shapes import (
     says_frozen,
     shape_of,
 )
-
-# The codes the catalogue assigns to the mypy checker.
-PLUGIN_CODES = tuple(rule.code for rule in RULES if Checker.MYPY in rule.checkers)
-
-
-def _error_code(code: str) -> ErrorCode:
-    rule = get_rule(code)
-    return ErrorCode(code, rule.summary if rule else code, "capsys")
-
-
-ERROR_CODES: dict[str, ErrorCode] = {code: _error_code(code) for code in PLUGIN_CODES}
 
 
 class _Api(Protocol):
@@ -144,26 +142,15 @@ class Reporter:
         seen.add(init)
         return True
 
-    def report(self, api: _Api, code: str, ctx: Context, **fields: object) -> None:
+    def report(self, api: _Api, code: str, ctx: Context, **fields: object) -> bool:
+        """Report ``code`` unless the config turns it off; True when reported."""
         rule = get_rule(code)
         if rule is None or not self.config.enabled(code):
-            return
+            return False
         message = rule.format(**fields)
-        errors: Any = getattr(getattr(api, "msg", None), "errors", None)
-        watchers = getattr(errors, "_watchers", None)
-        if not watchers:
+        with _past_watchers(api):
             api.fail(message, ctx, code=ERROR_CODES[code])
-            return
-        # mypy is trying a call speculatively (an overload of ask/quorum/broadcast, or
-        # the call inside another one being inferred). Its error watchers would swallow
-        # the finding and, worse, take it as a reason to reject the overload; the
-        # winning overload is not checked again, so the finding is reported past them.
-        # Identical findings from several tries are merged by mypy.
-        errors._watchers = []  # a private attribute of mypy's Errors
-        try:
-            api.fail(message, ctx, code=ERROR_CODES[code])
-        finally:
-            errors._watchers = watchers
+        return True
 
     def problem(
         self, api: _Api, ctx: Context, problem: Problem, shape: Shape, code: str, what: str
@@ -179,6 +166,28 @@ class Reporter:
             self.report(api, code, ctx, what=what, detail=detail)
         elif code == "CAP004":
             self.report(api, code, ctx, what=what, detail=problem.describe(text))
+
+
+@contextmanager
+def _past_watchers(api: object) -> Iterator[None]:
+    """Report errors past mypy's error watchers.
+
+    mypy tries a call speculatively (an overload of ask/quorum/broadcast, or the call
+    inside another one being inferred). Its watchers would swallow a finding and, worse,
+    take it as a reason to reject the overload; the winning overload is not checked
+    again, so findings are reported past them. Each try reports the same text for the
+    same cause, and mypy merges identical messages on a line.
+    """
+    errors: Any = getattr(getattr(api, "msg", None), "errors", None)
+    watchers = getattr(errors, "_watchers", None)
+    if not watchers:
+        yield
+        return
+    errors._watchers = []  # a private attribute of mypy's Errors
+    try:
+        yield
+    finally:
+        errors._watchers = watchers
 
 
 # --------------------------------------------------------------------------------------
@@ -253,19 +262,53 @@ def _agent_type(typ: Type | None) -> TypeInfo | None:
     return None
 
 
-def _enclosing_class(api: CheckerPluginInterface) -> TypeInfo | None:
-    if not isinstance(api, TypeChecker):
-        return None
-    return next((e for e in reversed(api.scope.stack) if isinstance(e, TypeInfo)), None)
-
-
 def _is_own_agent(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> bool:
-    """``self`` of an agent method, or any expression typed as the enclosing agent class."""
-    if isinstance(expr, NameExpr) and isinstance(expr.node, Var) and expr.node.is_self:
-        return _agent_type(typ if typ is not None else expr.node.type) is not None
-    info = _agent_type(typ)
-    here = _enclosing_class(api)
-    return info is not None and here is not None and here.has_base(info.fullname)
+    """``self`` of an agent method, or a local name bound to it (``me = self``). Another
+    object of the same agent class is not: holding it is CAP007, not CAP008."""
+    if not isinstance(expr, NameExpr) or not isinstance(expr.node, Var):
+        return False
+    var = expr.node
+    if _agent_type(typ if typ is not None else var.type) is None:
+        return False
+    return var.is_self or var in _self_aliases(api)
+
+
+# Where a statement keeps the blocks nested in it (if/while/for/with/try/match, nested
+# functions): mypy's traversers are compiled and cannot be subclassed by a plugin.
+_NESTED_BLOCKS = ("body", "else_body", "finally_body", "handlers", "bodies", "func")
+
+
+def _self_aliases(api: CheckerPluginInterface) -> set[Var]:
+    """The local names the current method binds to ``self`` (or to such a name)."""
+    method = api.scope.top_level_function() if isinstance(api, TypeChecker) else None
+    found: set[Var] = set()
+    pending: list[object] = [method] if method is not None else []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+            continue
+        if isinstance(node, Block):
+            pending.extend(reversed(node.body))
+            continue
+        if isinstance(node, AssignmentStmt):
+            value = node.rvalue
+            if (
+                isinstance(value, NameExpr)
+                and isinstance(value.node, Var)
+                and (value.node.is_self or value.node in found)
+            ):
+                found.update(
+                    t.node
+                    for t in node.lvalues
+                    if isinstance(t, NameExpr) and isinstance(t.node, Var)
+                )
+            continue
+        for name in _NESTED_BLOCKS:
+            child = getattr(node, name, None)
+            if child is not None and not isinstance(child, Expression):
+                pending.append(child)
+    return found
 
 
 def _self_inside(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> bool:
@@ -308,6 +351,11 @@ def check_boundary(
         joiner = "of" if boundary.target_is_class else "to"
         where = f"{boundary.verb} {joiner} {target}"
         actuals = actuals[boundary.target + 1 :]
+        if boundary.skip.intersection(n for n in ctx.callee_arg_names if n):
+            behaviour = _behaviour_signature(first_type)
+            if behaviour is not None:
+                payload = [(e, k, n) for e, k, n in actuals if n not in boundary.skip]
+                types.update(_check_payload_call(ctx.api, call, behaviour, payload))
     position = 0
     for expr, kind, name in actuals:
         if kind == ARG_NAMED and name in boundary.skip:
@@ -339,6 +387,83 @@ def check_boundary(
             if problem is not None:
                 reporter.problem(ctx.api, expr, problem, shape, "CAP001", what)
                 break
+
+
+def _behaviour_signature(typ: Type | None) -> CallableType | None:
+    """A behaviour's signature (``self`` first) when it can stand in for ``P``: not
+    generic (mypy solves those through the ParamSpec itself), not overloaded."""
+    proper = get_proper_type(typ) if typ is not None else None
+    if (
+        isinstance(proper, CallableType)
+        and not proper.variables
+        and proper.arg_kinds[:1] == [ARG_POS]
+        and proper.param_spec() is None
+    ):
+        return proper
+    return None
+
+
+def _check_payload_call(
+    api: CheckerPluginInterface,
+    call: CallExpr,
+    behaviour: CallableType,
+    payload: list[tuple[Expression, ArgKind, str | None]],
+) -> dict[int, Type]:
+    """Check the payload against the behaviour's own parameters, as mypy checks a call
+    (``arg-type``, ``call-arg``), and return the types inferred in that context.
+
+    For the overloads with keyword options (``timeout=``, ``fanout=``, ``accept=``)
+    mypy cannot: PEP 612 allows no keyword between ``*args: P.args`` and ``**kwargs:
+    P.kwargs``, so those overloads take any payload, inferred without context.
+    """
+    if not isinstance(api, TypeChecker):
+        return {}
+    callee = behaviour.copy_modified(
+        arg_types=behaviour.arg_types[1:],
+        arg_kinds=behaviour.arg_kinds[1:],
+        arg_names=behaviour.arg_names[1:],
+    )
+    exprs = [e for e, _, _ in payload]
+    with _past_watchers(api):
+        api.expr_checker.check_call(
+            callee, exprs, [k for _, k, _ in payload], call, [n for _, _, n in payload]
+        )
+    found = {id(e): api.lookup_type_or_none(e) for e in exprs}
+    return {key: typ for key, typ in found.items() if typ is not None}
+
+
+def specialise_signature(
+    boundary: Boundary, ctx: MethodSigContext | FunctionSigContext
+) -> CallableType:
+    """The boundary's signature with the behaviour's own parameters in place of ``P``.
+
+    mypy's ParamSpec matching rejects a behaviour with ``**kwargs`` against
+    ``Callable[Concatenate[A, P], ...]`` (the prefix is positional-only, the
+    behaviour's ``self`` is not); with the parameters spelt out, and ``self`` named as
+    the behaviour names it, the call is checked as pyright checks it.
+    """
+    sig = ctx.default_signature
+    at = boundary.target
+    if at is None or at >= len(ctx.args) or len(ctx.args[at]) != 1:
+        return sig
+    formal = get_proper_type(sig.arg_types[at])
+    spec = formal.param_spec() if isinstance(formal, CallableType) else None
+    if spec is None:
+        return sig
+    behaviour = _behaviour_signature(ctx.api.get_expression_type(ctx.args[at][0]))
+    if behaviour is None:
+        return sig
+    params = Parameters(behaviour.arg_types[1:], behaviour.arg_kinds[1:], behaviour.arg_names[1:])
+    expanded = get_proper_type(expand_type(sig, {spec.id: params}))
+    if not isinstance(expanded, CallableType):
+        return sig
+    target = get_proper_type(expanded.arg_types[at])
+    if isinstance(target, CallableType) and target.arg_kinds[:1] == [ARG_POS]:
+        target = target.copy_modified(arg_names=[behaviour.arg_names[0], *target.arg_names[1:]])
+        expanded = expanded.copy_modified(
+            arg_types=[*expanded.arg_types[:at], target, *expanded.arg_types[at + 1 :]]
+        )
+    return expanded.copy_modified(variables=[v for v in sig.variables if v.id != spec.id])
 
 
 def _check_reply(
@@ -385,12 +510,14 @@ def check_signature(
     with_return: bool,
     arg_types: list[Type | None] | None = None,
     partial: frozenset[int] | set[int] = frozenset(),
+    at: Context | None = None,
 ) -> None:
     """CAP002 for every parameter but ``self`` (and the result of a behaviour).
 
     ``arg_types`` replaces the declared parameter types when the caller analysed them;
     for the indexes in ``partial`` an unknown (Any) part is a name not defined yet, not
-    a finding.
+    a finding. ``at``: where to report parameters defined elsewhere (an inherited
+    ``__init__``), instead of at each parameter.
     """
     typ = func.type if isinstance(func.type, CallableType) else None
     declared_types: list[Type | None] = list(typ.arg_types) if typ is not None else []
@@ -402,7 +529,8 @@ def check_signature(
         name = argument.variable.name
         declared = declared_types[index] if index < len(declared_types) else None
         what = f'Parameter "{name}"'
-        _check_declared(reporter, api, argument, what, owner, declared, index in partial)
+        where = argument if at is None else at
+        _check_declared(reporter, api, where, what, owner, declared, index in partial)
     if with_return:
         declared = typ.ret_type if typ is not None else None
         if declared is not None and func.is_coroutine:
@@ -501,6 +629,31 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
     what = f"Message class {info.name}"
     # Remembered in metadata, which mypy caches: other modules see it in later runs.
     info.metadata.setdefault("capsys", {})["message"] = True
+    if info.is_named_tuple:
+        # Immutable by itself (mypy reports that a NamedTuple cannot be a dataclass):
+        # only its fields are judged, as wherever a NamedTuple is sent.
+        fields = _named_tuple_fields(cls)
+    else:
+        _check_message_frame(reporter, ctx, cls, what)
+        fields = _dataclass_fields(info)
+    for name, declared, where in fields:
+        shape, problem = reporter.verdict(declared, ctx.api)
+        if problem is None:
+            continue
+        field = f'Field "{name}" of message {info.name}'
+        agent = held_agent(shape)
+        if agent is not None and not problem.is_any:
+            reporter.report(ctx.api, "CAP007", where, detail=holding_detail(field, agent))
+        else:
+            reporter.problem(ctx.api, where, problem, shape, "CAP003", field)
+
+
+def _check_message_frame(
+    reporter: Reporter, ctx: FunctionContext, cls: ClassDef, what: str
+) -> None:
+    """CAP003 for what makes a message class mutable: its bases, __setattr__, a
+    non-frozen @dataclass on top."""
+    info = cls.info
     for base in info.mro[1:]:
         if base.fullname in ("builtins.object", "typing.Generic"):
             continue
@@ -521,23 +674,34 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
                 "(@message makes a frozen dataclass)"
             )
             reporter.report(ctx.api, "CAP003", cls, what=what, detail=detail)
+
+
+def _dataclass_fields(info: TypeInfo) -> list[tuple[str, Type, Context]]:
+    """The class's own fields (inherited ones are checked at the base, a message too)."""
     own = _own_field_lines(info)
     self_type = fill_typevars(info)
     if not isinstance(self_type, Instance):
-        return
-    for name, declared in Translator().dataclass_fields(self_type):
-        where = own.get(name)
-        if where is None:
-            continue  # inherited: checked at the base (which must be a message itself)
-        shape, problem = reporter.verdict(declared, ctx.api)
-        if problem is None:
-            continue
-        field = f'Field "{name}" of message {info.name}'
-        agent = held_agent(shape)
-        if agent is not None and not problem.is_any:
-            reporter.report(ctx.api, "CAP007", where, detail=holding_detail(field, agent))
-        else:
-            reporter.problem(ctx.api, where, problem, shape, "CAP003", field)
+        return []
+    return [
+        (name, declared, own[name])
+        for name, declared in Translator().dataclass_fields(self_type)
+        if name in own
+    ]
+
+
+def _named_tuple_fields(cls: ClassDef) -> list[tuple[str, Type, Context]]:
+    names = cls.info.metadata.get("namedtuple", {}).get("fields", [])
+    items = cls.info.tuple_type.items if cls.info.tuple_type is not None else []
+    lines: dict[str, Context] = {
+        target.name: stmt
+        for stmt in cls.defs.body
+        if isinstance(stmt, AssignmentStmt)
+        for target in stmt.lvalues
+        if isinstance(target, NameExpr)
+    }
+    return [
+        (name, declared, lines.get(name, cls)) for name, declared in zip(names, items, strict=False)
+    ]
 
 
 def _own_field_lines(info: TypeInfo) -> dict[str, Context]:
@@ -620,11 +784,14 @@ def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
 _TAG_SURFACE = frozenset({"send", "send_wait", "ask"})
 
 
-def check_tag_attribute(reporter: Reporter, name: str, ctx: AttributeContext) -> None:
-    """CAP007 for ``tag.<name>`` that only exists on the agent behind the Tag."""
+def check_tag_attribute(reporter: Reporter, name: str, ctx: AttributeContext) -> bool:
+    """CAP007 for ``tag.<name>`` that only exists on the agent behind the Tag; True when
+    reported."""
     typ = ctx.type
     if not isinstance(typ, Instance) or name in _TAG_SURFACE or typ.type.get(name) is not None:
-        return
+        return False
+    if ctx.context.line < 0:
+        return False  # mypy matching a Tag against a protocol: no expression of the user's
     agent = "Agent"
     if typ.args:
         arg = get_proper_type(typ.args[0])
@@ -635,7 +802,7 @@ def check_tag_attribute(reporter: Reporter, name: str, ctx: AttributeContext) ->
         f"the agent and its state is private; call a behaviour instead: "
         f"tag.send({agent}.<behaviour>, ...) or await tag.ask({agent}.<behaviour>, ...)"
     )
-    reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
+    return reporter.report(ctx.api, "CAP007", ctx.context, detail=detail)
 
 
 def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
@@ -650,6 +817,13 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
     api = ctx.api
     info = ctx.cls.info
     node = _own_init(info)
+    owner, at = f"{info.name}.__init__", None
+    if node is None:
+        mixin = _init_mixin(info)
+        node = _own_init(mixin) if mixin is not None else None
+        if mixin is not None:
+            owner = f"{mixin.name}.__init__ (inherited by agent {info.name})"
+            at = ctx.cls
     if node is None or not isinstance(api, SemanticAnalyzer):
         return
     analysed: list[Type | None] = []
@@ -663,10 +837,26 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
             analysed.append(typ)
             if not complete:
                 partial.add(index)
-    owner = f"{info.name}.__init__"
     check_signature(
-        reporter, api, node, owner, with_return=False, arg_types=analysed, partial=partial
+        reporter, api, node, owner, with_return=False, arg_types=analysed, partial=partial, at=at
     )
+
+
+def _init_mixin(info: TypeInfo) -> TypeInfo | None:
+    """The non-agent base whose ``__init__`` an agent without its own inherits, unless
+    an agent base in between inherits it too (and reports it)."""
+    for base in info.mro[1:]:
+        if base.fullname in (AGENT, "builtins.object"):
+            return None
+        if is_agent(base):
+            if "__init__" in base.names:
+                return None  # the base agent's own, checked with it
+            if _init_mixin(base) is not None:
+                return None  # reported at that agent already
+            continue
+        if "__init__" in base.names:
+            return base
+    return None
 
 
 def _analyse_quietly(api: SemanticAnalyzer, raw: Type) -> tuple[Type | None, bool]:

@@ -21,11 +21,13 @@ from mypy.plugin import (
     AttributeContext,
     ClassDefContext,
     FunctionContext,
+    FunctionSigContext,
     MethodContext,
+    MethodSigContext,
 )
 from mypy.semanal import SemanticAnalyzer
 from mypy.semanal_shared import has_placeholder
-from mypy.types import AnyType, Type, TypeAliasType, TypeOfAny
+from mypy.types import AnyType, FunctionLike, Type, TypeAliasType, TypeOfAny
 
 from capsys.config import Config
 from capsys.sendable import CAPSYS_NAMES
@@ -70,7 +72,14 @@ _FUNCTION_BOUNDARIES: dict[str, Boundary] = {
     ),
 }
 
+# The calls whose payload is typed by the behaviour's ParamSpec (see checks.specialise_signature).
+_SIGNATURE_BOUNDARIES: dict[str, Boundary] = {
+    **{f"{_TAG}.{name}": b for name, b in _METHOD_BOUNDARIES[_TAG].items()},
+    **_FUNCTION_BOUNDARIES,
+}
+
 _Ctx = TypeVar("_Ctx", FunctionContext, MethodContext)
+_SigCtx = TypeVar("_SigCtx", FunctionSigContext, MethodSigContext)
 
 
 def _strict() -> bool:
@@ -150,6 +159,23 @@ class Hooks:
         boundary = self._boundary_of_method(fullname)
         return self._boundary_hook(boundary) if boundary is not None else None
 
+    def get_signature_hook(self, fullname: str) -> Callable[[_SigCtx], FunctionLike] | None:
+        """For the calls typed with ``ParamSpec`` against a behaviour: its parameters."""
+        if fullname not in _SIGNATURE_BOUNDARIES:
+            return None
+        boundary = _SIGNATURE_BOUNDARIES[fullname]
+
+        def hook(ctx: _SigCtx) -> FunctionLike:
+            try:
+                if not _internal(ctx.api):
+                    return checks.specialise_signature(boundary, ctx)
+            except Exception:
+                if _strict():
+                    raise
+            return ctx.default_signature
+
+        return hook
+
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         hook = self._fixed_function_hooks.get(fullname)
         if hook is not None:
@@ -167,12 +193,17 @@ class Hooks:
         if not fullname.startswith(_TAG + "."):
             return None
         name = fullname[len(_TAG) + 1 :]
+        if name.startswith("__") and name.endswith("__"):
+            # Protocol members and the data model (mypy asks for __await__, __len__, ...
+            # when it matches a Tag against a protocol): never a user's `tag.<field>`.
+            return None
         reporter = self.reporter
 
         def hook(ctx: AttributeContext) -> Type:
             try:
-                if not _internal(ctx.api):
-                    checks.check_tag_attribute(reporter, name, ctx)
+                if not _internal(ctx.api) and checks.check_tag_attribute(reporter, name, ctx):
+                    # Reported: no second error for what the expression is used as.
+                    return AnyType(TypeOfAny.from_error)
             except Exception:
                 if _strict():
                     raise

@@ -21,15 +21,18 @@ from mypy.plugin import (
     AttributeContext,
     ClassDefContext,
     FunctionContext,
+    FunctionSigContext,
     MethodContext,
+    MethodSigContext,
     Plugin,
     ReportConfigContext,
 )
-from mypy.types import Type
+from mypy.types import FunctionLike, Type
 
 import capsys
 from capsys.config import Config, ConfigError, find_pyproject, load_config
 from capsys.names import CAPSYS_NAMES
+from mypy_plugin import codes  # noqa: F401  (registers the CAP codes with mypy)
 
 if TYPE_CHECKING:
     from mypy_plugin.hooks import Hooks
@@ -39,11 +42,12 @@ __all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
 H = TypeVar("H")  # a hook getter's answer: a hook or None
 
 # Part of the cache key: bump when a check changes what it reports.
-PLUGIN_VERSION = "1"
+PLUGIN_VERSION = "2"
 
 # Names the filters below compare with.
 _TAG_PREFIX = CAPSYS_NAMES["Tag"] + "."
 _VAL = CAPSYS_NAMES["Val"]
+_PRIMITIVES = "runtime.primitives."
 
 
 def table_fingerprint() -> str:
@@ -118,6 +122,20 @@ class CapsysPlugin(Plugin):
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         return self._remembered(self._method_memo, fullname, self.hooks.get_method_hook)
+
+    def get_method_signature_hook(
+        self, fullname: str
+    ) -> Callable[[MethodSigContext], FunctionLike] | None:
+        if not fullname.startswith(_TAG_PREFIX):
+            return None
+        return self.hooks.get_signature_hook(fullname)
+
+    def get_function_signature_hook(
+        self, fullname: str
+    ) -> Callable[[FunctionSigContext], FunctionLike] | None:
+        if not fullname.startswith(_PRIMITIVES):
+            return None
+        return self.hooks.get_signature_hook(fullname)
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         return self._remembered(self._function_memo, fullname, self.hooks.get_function_hook)

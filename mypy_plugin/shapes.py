@@ -211,7 +211,15 @@ class Translator:
         is_record, frozen = record_state(info)
         if is_record and frozen:
             return self._record(info, args, lambda: self.dataclass_fields(typ))
-        return Shape(ShapeKind.CLASS, name, args, _bases(info), mutable_record=is_record)
+        return Shape(
+            ShapeKind.CLASS,
+            name,
+            args,
+            _bases(info),
+            mutable_record=is_record,
+            # mypy spells a fixed-length tuple as a TupleType: an Instance is tuple[X, ...]
+            variadic=name == "builtins.tuple",
+        )
 
     def dataclass_fields(self, typ: Instance) -> Iterable[tuple[str, Type]]:
         for field in _record_field_names(typ.type):

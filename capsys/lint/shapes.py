@@ -209,7 +209,8 @@ class ShapeBuilder:
                 for a in raw_args
                 if not isinstance(a, cst.Ellipsis)
             )
-            return Shape(ShapeKind.CLASS, container, items)
+            variadic = any(isinstance(a, cst.Ellipsis) for a in raw_args)
+            return Shape(ShapeKind.CLASS, container, items, variadic=variadic)
         args = tuple(self.shape(a, resolver, depth + 1) for a in raw_args)
         return self._named(qualified, args, resolver, depth)
 

@@ -6,7 +6,7 @@ import dataclasses
 import enum
 import importlib
 import typing
-from typing import Any, NamedTuple, NewType
+from typing import Any, NamedTuple, NewType, TypeVar
 
 import pytest
 
@@ -307,3 +307,14 @@ def test_a_channel_is_shared_by_reference_but_is_never_a_val() -> None:
     ch: Channel[int] = channel(1)
     assert payload_kind(Channel) is PayloadKind.SHARE
     assert prepare_payload("S.b", (ch,), {}) == ((ch,), {})
+
+
+def test_variadic_tuples_and_bounds_read_as_written() -> None:
+    many = shape_of_annotation(tuple[list[int], ...])
+    assert many.display() == "tuple[list[int], ...]"
+    problem = static_problem(many)
+    assert problem is not None and problem.where == "[...]"
+    assert shape_of_annotation(tuple[int, list[int]]).display() == "tuple[int, list[int]]"
+    bounded = static_problem(shape_of_annotation(TypeVar("L", bound=list[int])))
+    assert bounded is not None
+    assert bounded.reason.startswith("it may be list[int], which is not sendable: ")

@@ -111,6 +111,61 @@ def on_ray(ray_runtime: RayRuntime, items: list[int]) -> None:
     ray_runtime.spawn(Worker, "w")
 """
 
+CASES["inherited_init"] = """
+class Mixin:
+    def __init__(self, items: list[int]) -> None:
+        self.items = items
+
+
+class Mixed(Mixin, Agent):  # expect: CAP002
+    pass
+
+
+class MixedAgain(Mixed):  # reported at Mixed
+    pass
+
+
+class Own(Mixin, Agent):
+    def __init__(self) -> None:
+        super().__init__([])
+
+
+class FromOwn(Own):
+    pass
+
+
+class Fine:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+class FineAgent(Fine, Agent):
+    pass
+"""
+
+CASES["wording"] = """
+from typing import NamedTuple, TypeVar
+
+L = TypeVar("L", bound=list[int])
+
+
+class Shown(Agent):
+    @behaviour
+    def many(self, items: tuple[list[int], ...]) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def bound(self, items: L) -> None:  # expect: CAP002
+        pass
+
+
+# Immutable by itself (mypy says it cannot be a dataclass): only its fields are judged.
+@message
+class Pair(NamedTuple):  # type: ignore[misc]
+    a: int
+    b: list[int]  # expect: CAP003
+"""
+
 CASES["primitives"] = """
 from runtime.primitives import Channel, broadcast, channel, quorum
 
@@ -541,6 +596,15 @@ class Worker(Agent):
         boss.send(Boss.greet, Hello(self.me))
         self.runtime.spawn(Helper, self.me)
         del handle
+
+    def relay(self, boss: Tag[Boss], other: Worker) -> None:
+        # Another object of the agent's own class is held, not self leaving (CAP007).
+        boss.send(Boss.register, other)  # type: ignore[arg-type]  # expect: CAP007
+        if other is not self:
+            you = me = self
+            also = me
+            boss.send(Boss.register, also)  # type: ignore[arg-type]  # expect: CAP008
+            del you
 """
 
 CASES["any"] = """
@@ -701,4 +765,36 @@ class LaterMessage:
 class LaterBox:
     def __init__(self) -> None:
         self.items: list[int] = []
+"""
+
+# A Channel is shared by reference between agents, like a Tag; it is never a Val.
+CASES["channel_shared"] = """
+from runtime import Channel, channel
+
+
+class Producer(Agent):
+    def __init__(self, out: Channel[int]) -> None:
+        self.out = out
+
+    @behaviour
+    async def make(self, n: int) -> None:
+        for i in range(n):
+            await self.out.put(i)
+
+
+class Consumer(Agent):
+    @behaviour
+    async def drain(self, source: Channel[int], n: int) -> tuple[int, ...]:
+        return tuple([await source.get() for _ in range(n)])
+
+
+def frozen(ch: Val[Channel[int]]) -> None:  # expect: CAP004
+    pass
+
+
+async def main() -> None:
+    async with Runtime() as rt:
+        ch: Channel[int] = channel(4)
+        rt.spawn(Producer, ch).send(Producer.make, 4)
+        print(await rt.spawn(Consumer).ask(Consumer.drain, ch, 4))
 """

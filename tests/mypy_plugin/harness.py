@@ -16,7 +16,7 @@ from mypy_plugin.hooks import STRICT_ENV
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_CODES = frozenset({"CAP001", "CAP002", "CAP003", "CAP004", "CAP007", "CAP008", "CAP012"})
 _LINE = re.compile(
-    r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<sev>error|note): (?P<msg>.*?)(?:  \[(?P<code>[\w-]+)\])?$"
+    r"^(?P<path>[^:\n]+):(?P<line>\d+)(?::\d+)?: (?P<sev>error|note): (?P<msg>.*?)(?:  \[(?P<code>[\w-]+)\])?$"
 )
 _EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>CAP\d{3}(?:\s*,\s*CAP\d{3})*)")
 

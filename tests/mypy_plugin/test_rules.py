@@ -76,6 +76,45 @@ EXPECTED_MESSAGES = [
         ),
     ),
     (
+        "inherited_init",
+        "CAP002",
+        format_message(
+            "CAP002",
+            what='Parameter "items" (list[int])',
+            owner="Mixin.__init__ (inherited by agent Mixed)",
+            detail=f"is not sendable: {LIST_HINT}",
+        ),
+    ),
+    (
+        "wording",
+        "CAP002",
+        format_message(
+            "CAP002",
+            what='Parameter "items" (tuple[list[int], ...])',
+            owner="behaviour Shown.many",
+            detail=f"is not sendable: list[int] at [...]: {LIST_HINT}",
+        ),
+    ),
+    (
+        "wording",
+        "CAP002",
+        format_message(
+            "CAP002",
+            what='Parameter "items" (L)',
+            owner="behaviour Shown.bound",
+            detail=f"is not sendable: it may be list[int], which is not sendable: {LIST_HINT}",
+        ),
+    ),
+    (
+        "wording",
+        "CAP003",
+        format_message(
+            "CAP003",
+            what='Field "b" of message Pair',
+            detail=f"its type list[int] is not sendable: {LIST_HINT}",
+        ),
+    ),
+    (
         "messages",
         "CAP003",
         format_message(

@@ -534,3 +534,17 @@ async def poll() -> None:
     time.sleep(1)
 """
     assert lint_code(code, tmp_path) == []
+
+
+def test_a_variadic_tuple_reads_as_written_as_in_the_plugin(tmp_path: Path) -> None:
+    code = """
+class Batcher(Agent):
+    @behaviour
+    def put(self, rows: tuple[list[int], ...]) -> None: ...
+"""
+    (d,) = lint_code(HEADER + code, tmp_path, select={"CAP002"})
+    assert (d.line, d.column) == where(code, "tuple[list[int], ...]")
+    assert d.message.startswith(
+        'Parameter "rows" (tuple[list[int], ...]) of behaviour Batcher.put is not '
+        "sendable: list[int] at [...]: "
+    )

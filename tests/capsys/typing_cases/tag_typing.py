@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 import capsys
@@ -33,6 +34,10 @@ class Book(Agent):
         return len(self.orders) + extra
 
     @behaviour
+    def peer(self) -> Tag[Book]:
+        return self.me
+
+    @behaviour
     def ping(self) -> None:
         me: Tag[Book] = self.me  # Tag[Self] is a Tag[Book]
         me.send(Book.add, Order("X", 1))
@@ -48,6 +53,14 @@ async def use(book: Tag[Book]) -> None:
     book.send(Book.add, "AAPL")  # E: [arg-type]
     book.send(Book.add)  # E: [call-arg]
     await book.ask(Book.bulk, [Order("X", 1)])  # E: [call-overload]
+    # A Tag is not awaitable (the async overload of ask does not match a sync behaviour
+    # returning a Tag), nor sized or ordered: it has only its declared methods.
+    peer = await book.ask(Book.peer)
+    reveal_type(peer)  # E: Tag[Book]
+    await book  # E: [misc]
+    sized: Sized = book  # E: [assignment]
+    sorted([book])  # E: [type-var]
+    print(book == peer, hash(book))
 
 
 def capabilities() -> None:
