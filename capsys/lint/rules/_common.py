@@ -336,6 +336,22 @@ def _comprehension_names(ctx: FileContext, node: cst.FunctionDef | cst.Module) -
     return found
 
 
+def instance_methods(ctx: FileContext, agent: AgentClass) -> frozenset[str]:
+    """Methods of the class that are evidently instance methods: undecorated or
+    behaviours (``self.<name>`` is then a bound method). Memoised."""
+    key = ("instance-methods", id(agent.node))
+    cached = ctx.memo.get(key)
+    if isinstance(cached, frozenset):
+        return cached
+    found = frozenset(
+        m.name.value
+        for m in agent.methods
+        if all(ctx.names.capsys_name(d.decorator) == "behaviour" for d in m.decorators)
+    )
+    ctx.memo[key] = found
+    return found
+
+
 def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> Shape | None:
     """The evident type of an expression at ``site``, or None when it is not evident."""
     literal = literal_shape(ctx, expr)
@@ -370,6 +386,8 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         agent = ctx.agent_of(cls)
         if agent is None or expr.value.value != self_name(method):
             return None
+        if expr.attr.value in instance_methods(ctx, agent):
+            return Shape(ShapeKind.CALLABLE, "Callable")  # a bound method, carrying self
         return field_shape(ctx, agent, expr.attr.value)
     if isinstance(expr, cst.Call) and ctx.is_agent_class(expr.func):
         qualified = ctx.qualified(expr.func) or ""

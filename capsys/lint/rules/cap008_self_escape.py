@@ -3,8 +3,9 @@
 ## What it does
 Inside an agent class, finds ``self`` passed as an argument to ``send``, ``ask``,
 ``send_wait``, ``spawn``, ``quorum`` or ``broadcast``, or into a ``@message``
-constructor - directly, through a local bound only to ``self`` (``o = self``), or as a
-bound method ``self.<method>`` of a method defined in the class, which carries ``self``.
+constructor - directly, or through a local bound only to ``self`` (``o = self``). A
+bound method ``self.<method>`` carries ``self`` too, but it is a callable, reported as
+CAP001 (callables are not sendable), the code the mypy plugin gives it.
 
 ## Why is this bad?
 ``self`` is the agent's state. Whoever receives it can call into the agent outside its
@@ -34,7 +35,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import AgentClass, FileContext
+from capsys.lint.context import FileContext
 from capsys.lint.model import Finding, Fix
 from capsys.lint.rules._common import (
     BOUNDARY_METHODS,
@@ -76,7 +77,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         found = agent_method(ctx, site)
         if found is None:
             continue
-        agent, method = found
+        _, method = found
         me = self_name(method)
         if me is None or rebinds(site, method, me):
             continue
@@ -86,7 +87,6 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         view = _SelfView(
             me,
             frozenset(a for a in _self_aliases(ctx, method, me) if not rebinds(site, method, a)),
-            _plain_methods(ctx, agent),
         )
         for label, arg in _labelled(call):
             for node, what in view.selves(arg.value):
@@ -129,49 +129,22 @@ def _self_aliases(ctx: FileContext, method: cst.FunctionDef, me: str) -> frozens
     return found
 
 
-def _plain_methods(ctx: FileContext, agent: AgentClass) -> frozenset[str]:
-    """Methods of the class that are evidently instance methods: undecorated or
-    behaviours (``self.<name>`` is then a bound method, carrying ``self``). Memoised."""
-    key = ("plain-methods", id(agent.node))
-    cached = ctx.memo.get(key)
-    if isinstance(cached, frozenset):
-        return cached
-    found = frozenset(
-        m.name.value
-        for m in agent.methods
-        if all(ctx.names.capsys_name(d.decorator) == "behaviour" for d in m.decorators)
-    )
-    ctx.memo[key] = found
-    return found
-
-
 class _SelfView:
-    """``self`` as one method sees it: its name, its aliases, its bound methods."""
+    """``self`` as one method sees it: its name and its aliases."""
 
-    def __init__(self, me: str, aliases: frozenset[str], methods: frozenset[str]) -> None:
+    def __init__(self, me: str, aliases: frozenset[str]) -> None:
         self.me = me
         self.aliases = aliases
-        self.methods = methods
 
     def selves(self, value: cst.BaseExpression) -> Iterator[tuple[cst.BaseExpression, str]]:
-        """(node, description) of ``self``, an alias of it or a bound method of it, as
-        the argument itself or as an item of a tuple/list/set display in it."""
+        """(node, description) of ``self`` or an alias of it, as the argument itself or
+        as an item of a tuple/list/set display in it. (A bound method ``self.<name>`` is
+        a callable: CAP001, as in the mypy plugin.)"""
         if isinstance(value, cst.Name):
             if value.value == self.me:
                 yield value, f"{self.me} (the agent object)"
             elif value.value in self.aliases:
                 yield value, f"{value.value} (the agent object {self.me})"
-        elif (
-            isinstance(value, cst.Attribute)
-            and isinstance(value.value, cst.Name)
-            and value.value.value == self.me
-            and value.attr.value in self.methods
-        ):
-            name = f"{self.me}.{value.attr.value}"
-            yield (
-                value,
-                f"{name} (a bound method: it carries the agent object, so name a behaviour instead)",
-            )
         elif isinstance(value, _DISPLAYS):
             for element in value.elements:
                 yield from self.selves(element.value)
