@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from capsys.errors import CapabilityError, CapabilityUsageError
 from capsys.sendable import prepare_payload
@@ -74,6 +74,14 @@ class Channel(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __reduce__(self) -> NoReturn:
+        # Shared by reference, never copied: a copy (a pickled channel sent to a Ray
+        # actor, say) would be a second channel that nobody else reads or writes.
+        raise CapabilityUsageError(
+            "a Channel is shared by reference between the agents of one process and "
+            "cannot be pickled or copied (a Ray actor cannot use it); send its items instead"
+        )
 
     @property
     def closed(self) -> bool:

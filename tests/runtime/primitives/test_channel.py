@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from capsys import Agent, Iso, MovedError, NotSendableError, behaviour, iso
+from capsys.errors import CapabilityUsageError
 from runtime import Runtime
 from runtime.primitives.channel import (
     Channel,
@@ -149,3 +150,13 @@ async def test_agents_share_a_channel_passed_at_spawn_and_in_a_message() -> None
         got = await consumer.ask(Consumer.drain, ch, 10)
         assert got == tuple(range(10))
         assert await consumer.ask(Consumer.total, got) == 45
+
+
+async def test_a_channel_is_never_copied() -> None:
+    import copy
+    import pickle
+
+    ch: Channel[int] = channel(1)
+    for clone in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(CapabilityUsageError, match="shared by reference"):
+            clone(ch)
