@@ -52,7 +52,7 @@ from runtime.cell import (
 from runtime.deadletters import DeadLetters
 from runtime.errors import AgentStopped, MailboxFull
 from runtime.metrics import SAMPLE_EVERY, Metrics, Probe
-from runtime.scheduler import BATCH, DeterministicWorker, Monitor, Worker
+from runtime.scheduler import BATCH, DeterministicWorker, Monitor, Worker, pop_first
 
 __all__ = ["Runtime", "RuntimeStats", "AgentStats", "run", "default_workers"]
 
@@ -551,11 +551,9 @@ class Runtime:
 
     def take_injected(self) -> Cell | None:
         for queue in self.injected:
-            if queue:
-                try:
-                    return queue.popleft()
-                except IndexError:
-                    pass
+            cell = pop_first(queue)
+            if cell is not None:
+                return cell
         return None
 
     def notify(self, force: bool = False, all_workers: bool = False) -> None:

@@ -226,11 +226,11 @@ class Worker:
     def next_cell(self) -> Cell | None:
         rt = self.rt
         if self.tick % INJECT_EVERY == 0:
-            cell = rt.take_injected() or _pop(self.low)
+            cell = rt.take_injected() or pop_first(self.low)
             if cell is not None:
                 return cell
         if self.crit or self.hi:  # (tested first: the common case calls nothing)
-            cell = _pop(self.crit) or _pop(self.hi)
+            cell = pop_first(self.crit) or pop_first(self.hi)
             if cell is not None:
                 return cell
         if self.lifo and self.lifo_streak < LIFO_STREAK:
@@ -254,7 +254,7 @@ class Worker:
                 pass
         cell = rt.take_injected()
         if cell is None and self.low:
-            cell = _pop(self.low)
+            cell = pop_first(self.low)
         if cell is not None:
             return cell
         return self.steal()
@@ -707,7 +707,7 @@ class Worker:
         self.thread.start()
 
 
-def _pop(queue: collections.deque[Cell]) -> Cell | None:
+def pop_first(queue: collections.deque[Cell]) -> Cell | None:
     """The first cell of a run queue that other threads may empty meanwhile, or None."""
     if queue:
         try:

@@ -772,20 +772,20 @@ CASES["channel_shared"] = """
 from runtime import Channel, channel
 
 
-class Producer(Agent):
-    def __init__(self, out: Channel[int]) -> None:
-        self.out = out
+@message
+class Wiring:
+    jobs: Channel[str]
+    done: Channel[int]
+
+
+class Station(Agent):
+    def __init__(self, wiring: Wiring) -> None:
+        self.wiring = wiring
 
     @behaviour
-    async def make(self, n: int) -> None:
-        for i in range(n):
-            await self.out.put(i)
-
-
-class Consumer(Agent):
-    @behaviour
-    async def drain(self, source: Channel[int], n: int) -> tuple[int, ...]:
-        return tuple([await source.get() for _ in range(n)])
+    async def serve_one(self) -> None:
+        job = await self.wiring.jobs.get()
+        await self.wiring.done.put(len(job))
 
 
 def frozen(ch: Val[Channel[int]]) -> None:  # expect: CAP004
@@ -794,7 +794,8 @@ def frozen(ch: Val[Channel[int]]) -> None:  # expect: CAP004
 
 async def main() -> None:
     async with Runtime() as rt:
-        ch: Channel[int] = channel(4)
-        rt.spawn(Producer, ch).send(Producer.make, 4)
-        print(await rt.spawn(Consumer).ask(Consumer.drain, ch, 4))
+        wiring = Wiring(channel(2), channel(2))
+        rt.spawn(Station, wiring).send(Station.serve_one)
+        wiring.jobs.send("abc")
+        print(await wiring.done.get())
 """
