@@ -13,7 +13,15 @@ import string
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Checker", "Rule", "RULES", "Severity", "get_rule", "format_message"]
+__all__ = [
+    "Checker",
+    "Rule",
+    "RULES",
+    "Severity",
+    "get_rule",
+    "format_message",
+    "held_agent_detail",
+]
 
 
 class Severity(str, enum.Enum):
@@ -291,3 +299,16 @@ def get_rule(code: str) -> Rule | None:
 def format_message(code: str, **fields: object) -> str:
     """The catalogue message for ``code`` filled with ``fields``."""
     return _BY_CODE[code].format(**fields)
+
+
+# CAP007's {detail} for a field annotated to hold another agent's object: both checkers
+# word it from here (fields: what holds it, the agent class).
+HELD_AGENT_DETAIL: Final[str] = (
+    "{what} holds an agent object ({agent}): holding another agent's object reaches "
+    "its state around its mailbox; hold its Tag[{agent}] instead"
+)
+
+
+def held_agent_detail(what: str, agent: str) -> str:
+    """CAP007's detail for ``what`` (a field) annotated to hold an ``agent`` object."""
+    return HELD_AGENT_DETAIL.format(what=what, agent=agent)

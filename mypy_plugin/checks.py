@@ -15,6 +15,7 @@ from mypy.expandtype import expand_type
 from mypy.maptype import map_instance_to_supertype
 from mypy.nodes import (
     ARG_NAMED,
+    ARG_OPT,
     ARG_POS,
     ARG_STAR,
     ARG_STAR2,
@@ -60,7 +61,7 @@ from mypy.types import (
 from mypy.typevars import fill_typevars
 
 from capsys.config import Config
-from capsys.diagnostics import get_rule
+from capsys.diagnostics import get_rule, held_agent_detail
 from capsys.sendable import Problem, Shape, ShapeKind, static_problem
 from mypy_plugin.codes import ERROR_CODES
 from mypy_plugin.shapes import (
@@ -107,7 +108,7 @@ class Reporter:
 
     With ``memo`` it also remembers, for the rest of the run, the verdict on each class
     (or generic of classes) met at a call site or in a signature while mypy type-checks,
-    and which agent ``__init__`` it has checked again. By then semantic analysis of
+    and which agent ``__init__`` (and fields) it has checked again. By then semantic analysis of
     every class a module can see is over, so neither changes (mypy checks a module only
     after its imports).
     The daemon (fine-grained mode) reuses the plugin across edits: no memo there.
@@ -116,7 +117,7 @@ class Reporter:
     def __init__(self, config: Config, memo: bool = False) -> None:
         self.config = config
         self._verdicts: dict[_MemoKey, tuple[Shape, Problem | None]] | None = {} if memo else None
-        self._inits_checked: set[FuncDef] | None = set() if memo else None
+        self._checked: set[FuncDef | ClassDef] | None = set() if memo else None
 
     def verdict(self, typ: Type, api: object) -> tuple[Shape, Problem | None]:
         """``typ``'s shape and why it is not sendable (None: it is)."""
@@ -132,14 +133,15 @@ class Reporter:
             found = memo[key] = (shape, static_problem(shape))
         return found
 
-    def first_check_of(self, init: FuncDef) -> bool:
-        """False when this ``__init__`` was checked again already (memo only)."""
-        seen = self._inits_checked
+    def first_check_of(self, node: FuncDef | ClassDef) -> bool:
+        """False when this ``__init__`` (or this agent class's fields) was checked again
+        already (memo only)."""
+        seen = self._checked
         if seen is None:
             return True
-        if init in seen:
+        if node in seen:
             return False
-        seen.add(init)
+        seen.add(node)
         return True
 
     def report(self, api: _Api, code: str, ctx: Context, **fields: object) -> bool:
@@ -572,15 +574,23 @@ def _check_declared(
     reporter.report(api, "CAP002", ctx, what=f"{what} ({text})", owner=owner, detail=detail)
 
 
-def held_agent(shape: Shape) -> str | None:
-    """The agent class when ``shape`` is an agent object (or an optional one)."""
+# Shapes whose type arguments may be objects held (``list[A]``, ``Ref[A]``); a Tag's is
+# an address and ``type[A]`` holds a class.
+_HOLDERS = (ShapeKind.CLASS, ShapeKind.ISO, ShapeKind.VAL, ShapeKind.REF)
+_NOT_HOLDING = frozenset({"builtins.type"})
+
+
+def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
+    """The agent class when ``shape`` is an agent object (or an optional one); with
+    ``deep``, also an item of a container or wrapper (``list[A]``, ``dict[str, A]``),
+    never inside ``Tag[A]`` or ``type[A]`` (as the linter judges agent fields)."""
     if shape.kind is ShapeKind.CLASS and AGENT in shape.bases:
         return shape.display()
-    if shape.kind is ShapeKind.UNION:
-        for item in shape.args:
-            found = held_agent(item)
-            if found is not None:
-                return found
+    holding = deep and shape.kind in _HOLDERS and shape.name not in _NOT_HOLDING
+    for item in shape.args if shape.kind is ShapeKind.UNION or holding else ():
+        found = held_agent(item, deep=deep)
+        if found is not None:
+            return found
     return None
 
 
@@ -609,6 +619,11 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
     if init is not None and is_agent(func.info) and reporter.first_check_of(init):
         owner = f"{func.info.name}.__init__"
         check_signature(reporter, ctx.api, init, owner, with_return=False)
+    # Its fields too, whose annotations in method bodies are analysed by now.
+    cls = func.info.defn
+    if is_agent(func.info) and reporter.first_check_of(cls):
+        for name, stmt in _agent_field_annotations(cls):
+            _check_field(reporter, ctx.api, func.info, name, stmt, stmt.type)
 
 
 def _own_init(info: TypeInfo) -> FuncDef | None:
@@ -806,7 +821,8 @@ def check_tag_attribute(reporter: Reporter, name: str, ctx: AttributeContext) ->
 
 
 def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
-    """CAP002 for the ``__init__`` parameters of an agent class.
+    """CAP002 for the ``__init__`` parameters of an agent class, CAP007 for its fields
+    annotated to hold another agent's object.
 
     This runs during semantic analysis, before mypy analyses method signatures, so the
     parameter types are analysed here, in the class's scope, without side effects: no
@@ -816,6 +832,8 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
     """
     api = ctx.api
     info = ctx.cls.info
+    if isinstance(api, SemanticAnalyzer):
+        _check_fields_early(reporter, api, ctx.cls)
     node = _own_init(info)
     owner, at = f"{info.name}.__init__", None
     if node is None:
@@ -840,6 +858,78 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
     check_signature(
         reporter, api, node, owner, with_return=False, arg_types=analysed, partial=partial, at=at
     )
+
+
+def _check_fields_early(reporter: Reporter, api: SemanticAnalyzer, cls: ClassDef) -> None:
+    """CAP007 for the agent's fields, their annotations analysed here as ``__init__``'s
+    parameters are (method bodies are not analysed yet). A name not defined yet is left
+    out of the type; ``check_behaviour`` sees the field again once it is."""
+    for name, stmt in _agent_field_annotations(cls):
+        if stmt.unanalyzed_type is not None:
+            typ, _ = _analyse_quietly(api, stmt.unanalyzed_type)
+            _check_field(reporter, api, cls.info, name, stmt, typ)
+
+
+def _check_field(
+    reporter: Reporter,
+    api: _Api,
+    info: TypeInfo,
+    name: str,
+    stmt: AssignmentStmt,
+    typ: Type | None,
+) -> None:
+    if typ is None or stmt.unanalyzed_type is None:
+        return
+    agent = held_agent(reporter.verdict(typ, api)[0], deep=True)
+    if agent is not None:
+        detail = held_agent_detail(f'Field "{name}" of agent {info.name}', agent)
+        # At the annotation, as the linter reports it (the same line in both passes).
+        reporter.report(api, "CAP007", stmt.unanalyzed_type, detail=detail)
+
+
+def _agent_field_annotations(cls: ClassDef) -> Iterator[tuple[str, AssignmentStmt]]:
+    """(field, statement) of the class's annotated fields: ``peer: A`` in its body and
+    ``self.peer: A = ...`` in its methods (not static or class methods)."""
+    for stmt in cls.defs.body:
+        if isinstance(stmt, AssignmentStmt):
+            target = stmt.lvalues[0] if len(stmt.lvalues) == 1 else None
+            if stmt.unanalyzed_type is not None and isinstance(target, NameExpr):
+                yield target.name, stmt
+            continue
+        func = stmt.func if isinstance(stmt, Decorator) else stmt
+        if not isinstance(func, FuncDef) or func.is_static or func.is_class:
+            continue
+        if not func.arguments or func.arg_kinds[0] not in (ARG_POS, ARG_OPT):
+            continue
+        me = func.arguments[0].variable.name
+        for node in _statements(func.body):
+            if node.unanalyzed_type is None or len(node.lvalues) != 1:
+                continue
+            target = node.lvalues[0]
+            if (
+                isinstance(target, MemberExpr)
+                and isinstance(target.expr, NameExpr)
+                and target.expr.name == me
+            ):
+                yield target.name, node
+
+
+def _statements(root: Block) -> Iterator[AssignmentStmt]:
+    """The assignments in ``root`` and the blocks nested in it."""
+    pending: list[object] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif isinstance(node, Block):
+            pending.extend(reversed(node.body))
+        elif isinstance(node, AssignmentStmt):
+            yield node
+        else:
+            for name in _NESTED_BLOCKS:
+                child = getattr(node, name, None)
+                if child is not None and not isinstance(child, Expression):
+                    pending.append(child)
 
 
 def _init_mixin(info: TypeInfo) -> TypeInfo | None:

@@ -556,6 +556,60 @@ async def spawned() -> None:
         tag.send(Counter.inc)
 """
 
+CASES["agent_fields"] = """
+from typing import Optional
+
+
+class Peer(Agent):
+    pass
+
+
+class Holder(Agent):
+    held: Peer  # expect: CAP007
+    maybe: Optional[Peer] = None  # expect: CAP007
+    table: dict[str, Peer]  # expect: CAP007
+    address: Tag[Peer]
+    kind: type[Peer]
+    count: int = 0
+
+    def __init__(self, peer: Tag[Peer]) -> None:
+        self.peer: Peer | None = None  # expect: CAP007
+        self.peers: list[Peer] = []  # expect: CAP007
+        self.ok: Tag[Peer] | None = peer
+        self.tags: list[Tag[Peer]] = [peer]
+        self.kinds: type[Peer] | None = None
+        self.plain = None
+        local: Peer | None = None
+        if local is None:
+            self.nested: Optional[Peer] = local  # expect: CAP007
+
+    def later(self) -> None:
+        self.ahead: FieldLater | None = None  # expect: CAP007
+
+    @behaviour
+    def ping(self) -> None:
+        self.again: set[Peer] = set()  # expect: CAP007
+
+    @staticmethod
+    def make(other: Peer | None) -> None:
+        local: Peer | None = other
+        print(local)
+
+
+def plain(p: Peer) -> Peer | None:
+    q: Peer | None = p
+    return q
+
+
+class NotAnAgent:
+    def __init__(self) -> None:
+        self.peer: Peer | None = None
+
+
+class FieldLater(Agent):
+    pass
+"""
+
 CASES["self_escape"] = """
 @message
 class Hello:

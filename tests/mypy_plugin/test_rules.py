@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from capsys.diagnostics import format_message
+from capsys.diagnostics import format_message, held_agent_detail
 from capsys.sendable import SUGGESTIONS
 from tests.mypy_plugin.cases import CASES, HEADER
 from tests.mypy_plugin.harness import Result, expected_markers, run_mypy, write_files
@@ -139,6 +142,16 @@ EXPECTED_MESSAGES = [
         format_message("CAP008", detail="self (the agent object) is stored in message Hello"),
     ),
     (
+        "agent_fields",
+        "CAP007",
+        format_message("CAP007", detail=held_agent_detail('Field "peer" of agent Holder', "Peer")),
+    ),
+    (
+        "agent_fields",
+        "CAP007",
+        format_message("CAP007", detail=held_agent_detail('Field "table" of agent Holder', "Peer")),
+    ),
+    (
         "any",
         "CAP012",
         format_message("CAP012", what="Argument 1 of send to Store.put", type="Any"),
@@ -152,3 +165,29 @@ def test_messages_use_the_catalogue_wording(
 ) -> None:
     found = [text for _, text in result.messages(f"case_{name}.py", code)]
     assert message in found, found
+
+
+_LINT_LINE = re.compile(r"^[^:\n]+:(?P<line>\d+):(?P<col>\d+): (?P<code>CAP\d{3}) (?P<msg>.*)$")
+_MYPY_LINE = re.compile(
+    r"^[^:\n]+:(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.*?)  \[(?P<code>CAP\d{3})\]$"
+)
+
+
+def test_agent_fields_match_the_linter_to_the_column(tmp_path: Path, mypy_cache: Path) -> None:
+    files = write_files(tmp_path, {"fields.py": HEADER + CASES["agent_fields"]})
+    result = run_mypy(tmp_path, files, cache_dir=mypy_cache, extra_args=["--show-column-numbers"])
+    assert not result.internal_error, result.stdout + result.stderr
+    plugin = {m.groups() for m in map(_MYPY_LINE.match, result.stdout.splitlines()) if m}
+    lint = subprocess.run(
+        [sys.executable, "-m", "capsys", "lint", "--no-cache", str(tmp_path / "fields.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    linter = {
+        (m["line"], m["col"], m["msg"], m["code"])
+        for m in map(_LINT_LINE.match, lint.stdout.splitlines())
+        if m
+    }
+    assert len(plugin) == 8, result.stdout
+    assert plugin == linter, (result.stdout, lint.stdout)

@@ -36,7 +36,7 @@ from typing import Any
 
 import libcst as cst
 
-from capsys.diagnostics import format_message
+from capsys.diagnostics import format_message, held_agent_detail
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import (
@@ -421,13 +421,6 @@ def _boundary_detail(what: str, agent: str) -> str:
     )
 
 
-def _holding_detail(what: str, agent: str) -> str:
-    return (
-        f"{what} holds an agent object ({agent}): holding another agent's object reaches "
-        f"its state around its mailbox; hold its Tag[{agent}] instead"
-    )
-
-
 def _boundary_annotations(
     ctx: FileContext,
 ) -> Iterator[tuple[cst.BaseExpression, str]]:
@@ -463,7 +456,7 @@ def _held(ctx: FileContext) -> Iterator[Finding]:
         for name, annotation in _field_annotations(ctx, owner):
             agent = held_agent(ctx.shape(annotation), deep=True)
             if agent is not None:
-                detail = _holding_detail(f'Field "{name}" of agent {owner.name}', agent)
+                detail = held_agent_detail(f'Field "{name}" of agent {owner.name}', agent)
                 yield Finding(CODE, annotation, format_message(CODE, detail=detail))
 
 
