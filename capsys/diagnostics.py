@@ -21,6 +21,7 @@ __all__ = [
     "get_rule",
     "format_message",
     "held_agent_detail",
+    "passed_agent_detail",
 ]
 
 
@@ -312,3 +313,16 @@ HELD_AGENT_DETAIL: Final[str] = (
 def held_agent_detail(what: str, agent: str) -> str:
     """CAP007's detail for ``what`` (a field) annotated to hold an ``agent`` object."""
     return HELD_AGENT_DETAIL.format(what=what, agent=agent)
+
+
+# CAP007's {detail} for an agent object at a boundary (a parameter, an argument, a
+# message field): both checkers word it from here.
+PASSED_AGENT_DETAIL: Final[str] = (
+    "{what} is an agent object ({agent}): holding another agent's object reaches its "
+    "state around its mailbox; pass its Tag[{agent}] instead"
+)
+
+
+def passed_agent_detail(what: str, agent: str) -> str:
+    """CAP007's detail for ``what`` (a parameter, argument or field) typed as an agent."""
+    return PASSED_AGENT_DETAIL.format(what=what, agent=agent)

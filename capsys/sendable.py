@@ -34,6 +34,7 @@ from capsys.names import CAPSYS_NAMES
 from capsys.tag import Tag
 
 __all__ = [
+    "held_agent",
     "KNOWN_TYPES",
     "STATIC_KINDS",
     "RUNTIME_KINDS",
@@ -298,6 +299,26 @@ def static_problem(
                 return Problem(shape.display(), "", reason, p.is_any)
         return None
     return _class_problem(shape, immutable, _seen)
+
+
+# Shapes whose type arguments may be objects held (``list[A]``, ``Ref[A]``); a Tag's is
+# an address and ``type[A]`` holds a class.
+_HOLDERS = (ShapeKind.CLASS, ShapeKind.ISO, ShapeKind.VAL, ShapeKind.REF)
+_NOT_HOLDING = frozenset({"builtins.type"})
+
+
+def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
+    """The agent class (as displayed) when ``shape`` is an agent object or a union with
+    one (CAP007 in both checkers); with ``deep``, also an item of a container or wrapper
+    (``list[A]``, ``dict[str, A]``), never inside ``Tag[A]`` or ``type[A]``."""
+    if shape.kind is ShapeKind.CLASS and _AGENT_BASE in shape.bases:
+        return shape.display()
+    holding = deep and shape.kind in _HOLDERS and shape.name not in _NOT_HOLDING
+    for item in shape.args if shape.kind is ShapeKind.UNION or holding else ():
+        found = held_agent(item, deep=deep)
+        if found is not None:
+            return found
+    return None
 
 
 def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Problem | None:

@@ -61,8 +61,8 @@ from mypy.types import (
 from mypy.typevars import fill_typevars
 
 from capsys.config import Config
-from capsys.diagnostics import get_rule, held_agent_detail
-from capsys.sendable import Problem, Shape, ShapeKind, static_problem
+from capsys.diagnostics import get_rule, held_agent_detail, passed_agent_detail
+from capsys.sendable import Problem, Shape, ShapeKind, held_agent, static_problem
 from mypy_plugin.codes import ERROR_CODES
 from mypy_plugin.shapes import (
     AGENT,
@@ -374,7 +374,7 @@ def check_boundary(
             continue
         other = _agent_type(typ)
         if other is not None:
-            detail = holding_detail(f"Argument {label} of {where}", other.name)
+            detail = passed_agent_detail(f"Argument {label} of {where}", other.name)
             reporter.report(ctx.api, "CAP007", expr, detail=detail)
             continue
         what = (
@@ -568,38 +568,10 @@ def _check_declared(
     text = shape.display()
     agent = held_agent(shape)
     if agent is not None:
-        reporter.report(api, "CAP007", ctx, detail=holding_detail(f"{what} of {owner}", agent))
+        reporter.report(api, "CAP007", ctx, detail=passed_agent_detail(f"{what} of {owner}", agent))
         return
     detail = f"is not sendable: {problem.describe(text)}"
     reporter.report(api, "CAP002", ctx, what=f"{what} ({text})", owner=owner, detail=detail)
-
-
-# Shapes whose type arguments may be objects held (``list[A]``, ``Ref[A]``); a Tag's is
-# an address and ``type[A]`` holds a class.
-_HOLDERS = (ShapeKind.CLASS, ShapeKind.ISO, ShapeKind.VAL, ShapeKind.REF)
-_NOT_HOLDING = frozenset({"builtins.type"})
-
-
-def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
-    """The agent class when ``shape`` is an agent object (or an optional one); with
-    ``deep``, also an item of a container or wrapper (``list[A]``, ``dict[str, A]``),
-    never inside ``Tag[A]`` or ``type[A]`` (as the linter judges agent fields)."""
-    if shape.kind is ShapeKind.CLASS and AGENT in shape.bases:
-        return shape.display()
-    holding = deep and shape.kind in _HOLDERS and shape.name not in _NOT_HOLDING
-    for item in shape.args if shape.kind is ShapeKind.UNION or holding else ():
-        found = held_agent(item, deep=deep)
-        if found is not None:
-            return found
-    return None
-
-
-def holding_detail(what: str, agent: str) -> str:
-    """CAP007's wording for an agent object at a boundary (the linter's too)."""
-    return (
-        f"{what} is an agent object ({agent}): holding another agent's object reaches its "
-        f"state around its mailbox; pass its Tag[{agent}] instead"
-    )
 
 
 def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
@@ -658,7 +630,7 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
         field = f'Field "{name}" of message {info.name}'
         agent = held_agent(shape)
         if agent is not None and not problem.is_any:
-            reporter.report(ctx.api, "CAP007", where, detail=holding_detail(field, agent))
+            reporter.report(ctx.api, "CAP007", where, detail=passed_agent_detail(field, agent))
         else:
             reporter.problem(ctx.api, where, problem, shape, "CAP003", field)
 

@@ -268,14 +268,12 @@ class Worker:
             victims = [w for w in workers if w is not self and any(w.run_queues())]
             random.shuffle(victims)
             for victim in victims:
-                for queue in victim.run_queues():
-                    got = _take_half(queue)
+                # queue by queue, best first; what is taken stays at its own level here
+                for theirs, ours in zip(victim.run_queues(), self.run_queues(), strict=True):
+                    got = _take_half(theirs)
                     if got:
                         self.steals += 1
-                        for cell in got[1:]:
-                            (
-                                self.ranked_queue(cell) if cell.info.prioritised else self.local
-                            ).append(cell)
+                        ours.extend(got[1:])
                         return got[0]
             return None
         finally:

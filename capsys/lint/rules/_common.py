@@ -11,7 +11,7 @@ import libcst as cst
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.index import mutable_kind
 from capsys.lint.walk import walk
-from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
+from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind, held_agent
 
 _AGENT_BASE = CAPSYS_NAMES["Agent"]
 
@@ -399,25 +399,3 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
 
 def is_agent_shape(shape: Shape) -> bool:
     return shape.kind is ShapeKind.CLASS and _AGENT_BASE in shape.bases
-
-
-# Generic classes whose type arguments are not values held (type[A] holds a class).
-_NOT_HOLDING = frozenset({"builtins.type"})
-
-
-def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
-    """The agent class (as displayed) when ``shape`` is an agent object or a union with
-    one - the mypy plugin's rule; with ``deep``, also an item of a container or wrapper
-    (``list[A]``, ``Ref[A]``), never inside ``Tag[A]`` or ``type[A]``."""
-    if is_agent_shape(shape):
-        return shape.display()
-    inner: tuple[Shape, ...] = ()
-    if shape.kind is ShapeKind.UNION:
-        inner = shape.args
-    elif deep and shape.kind in (ShapeKind.CLASS, ShapeKind.ISO, ShapeKind.VAL, ShapeKind.REF):
-        inner = () if shape.name in _NOT_HOLDING else shape.args
-    for item in inner:
-        found = held_agent(item, deep=deep)
-        if found is not None:
-            return found
-    return None

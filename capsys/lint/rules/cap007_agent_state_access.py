@@ -36,7 +36,7 @@ from typing import Any
 
 import libcst as cst
 
-from capsys.diagnostics import format_message, held_agent_detail
+from capsys.diagnostics import format_message, held_agent_detail, passed_agent_detail
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import (
@@ -413,14 +413,6 @@ def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
             yield Finding(CODE, arg.value, format_message(CODE, detail=detail))
 
 
-def _boundary_detail(what: str, agent: str) -> str:
-    """The mypy plugin's wording for an agent object in a signature or message."""
-    return (
-        f"{what} is an agent object ({agent}): holding another agent's object reaches its "
-        f"state around its mailbox; pass its Tag[{agent}] instead"
-    )
-
-
 def _boundary_annotations(
     ctx: FileContext,
 ) -> Iterator[tuple[cst.BaseExpression, str]]:
@@ -450,7 +442,7 @@ def _held(ctx: FileContext) -> Iterator[Finding]:
     for annotation, what in _boundary_annotations(ctx):
         agent = held_agent(ctx.shape(annotation))
         if agent is not None:
-            detail = _boundary_detail(what, agent)
+            detail = passed_agent_detail(what, agent)
             yield Finding(CODE, annotation, format_message(CODE, detail=detail))
     for owner in ctx.agent_classes:
         for name, annotation in _field_annotations(ctx, owner):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
+import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from capsys.config import Config
 from capsys.lint.engine import lint_source
 from capsys.lint.index import ProjectIndex
 from capsys.lint.model import Diagnostic
+
+# Windows needs privileges to create symlinks; the CI runs on Linux, where these run.
+needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
 
 HEADER = "from capsys import Agent, Iso, Ref, Tag, Val, behaviour, consume, iso, message, val\n"
 

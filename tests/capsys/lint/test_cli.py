@@ -21,6 +21,7 @@ from capsys.lint import runner as lint_runner
 from capsys.lint.cli import emit
 from capsys.lint.model import Diagnostic
 from capsys.lint.output import JSON_SCHEMA, sarif
+from tests.capsys.lint.helpers import needs_symlinks
 
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
@@ -384,9 +385,6 @@ def test_malformed_tool_table_is_a_usage_error(
     (project / "pyproject.toml").write_text("tool = 1\n")
     code, _, err = _run(capsys, "--no-cache")
     assert code == 2 and "[tool.capsys] must be a table" in err
-
-
-needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
 
 
 @needs_symlinks

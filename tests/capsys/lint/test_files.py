@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from capsys.lint.files import config_includes, discover, read_source
-
-needs_symlinks = pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges")
+from tests.capsys.lint.helpers import needs_symlinks
 
 
 def _files(root: Path, *paths: str, **kwargs: object) -> list[str]:
