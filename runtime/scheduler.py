@@ -553,7 +553,7 @@ class Worker:
         cell.stopping = True
         cell.stopped = True  # from now on senders dead-letter (and re-drain, see deliver)
         self.stops_started += 1
-        rt.live.discard(cell)
+        rt.live.pop(cell, None)
         cell.drain_dead()
         cell.release_muted()
         on_stop = cell.info.on_stop

@@ -250,6 +250,49 @@ async def test_lifecycle_hooks_and_drain_on_exit() -> None:
     assert events.index("stop a") > events.index(counts[-1])
 
 
+class Tally(Agent):
+    """Spawned first; its own on_stop reports what the later agents' hooks sent it."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    @behaviour
+    def add(self, n: int) -> None:
+        self.total += n
+
+    def on_stop(self) -> None:
+        events.append(f"tally {self.total}")
+
+
+class Reporter(Agent):
+    def __init__(self, tally: Tag[Tally]) -> None:
+        self.tally = tally
+        self.n = 0
+
+    @behaviour
+    def work(self) -> None:
+        self.n += 1
+
+    async def on_stop(self) -> None:
+        await anyio.sleep(0)
+        self.tally.send(Tally.add, self.n)
+        events.append("reported")
+
+
+async def test_on_stop_reports_reach_agents_spawned_earlier() -> None:
+    events.clear()
+    async with Runtime(workers=2) as rt:
+        tally = rt.spawn(Tally)
+        reporters = [rt.spawn(Reporter, tally) for _ in range(50)]
+        for r in reporters:
+            r.send(Reporter.work)
+            r.send(Reporter.work)
+    # every report was handled before the tally stopped, and none was dead-lettered
+    assert events.count("reported") == 50
+    assert events[-1] == "tally 100"
+    assert rt.dead_letters.count == 0
+
+
 async def test_on_start_async_runs_before_first_message() -> None:
     order: list[str] = []
 
