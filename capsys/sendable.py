@@ -234,11 +234,19 @@ class Problem:
 
 
 def static_problem(
-    shape: Shape, *, immutable: bool = False, _seen: frozenset[str] = frozenset()
+    shape: Shape,
+    *,
+    immutable: bool = False,
+    vals_reported: bool = False,
+    _seen: frozenset[str] = frozenset(),
 ) -> Problem | None:
     """Return why ``shape`` is not sendable (or, with ``immutable``, not deeply
     immutable), or ``None`` when it is fine. Recursive record types are accepted
     coinductively: a record met again while it is being checked adds no problem.
+
+    ``vals_reported``: the caller (a static checker) reports every ``Val[T]`` of a
+    mutable ``T`` where it is written (CAP004), so such a ``Val`` adds no sendability
+    problem on top: one mistake, one finding.
     """
     k = shape.kind
     if k in (ShapeKind.NONE, ShapeKind.LITERAL):
@@ -264,7 +272,10 @@ def static_problem(
         return None
     if k is ShapeKind.VAL:
         inner = shape.args[0] if shape.args else ANY_SHAPE
-        return static_problem(inner, immutable=True, _seen=_seen)
+        p = static_problem(inner, immutable=True, vals_reported=vals_reported, _seen=_seen)
+        if p is not None and vals_reported and not immutable and not p.is_any:
+            return None
+        return p
     if k is ShapeKind.REF:
         return Problem(
             shape.display(),
@@ -280,7 +291,7 @@ def static_problem(
         )
     if k is ShapeKind.UNION:
         for item in shape.args:
-            p = static_problem(item, immutable=immutable, _seen=_seen)
+            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _seen=_seen)
             if p is not None:
                 return p
         return None
@@ -292,13 +303,13 @@ def static_problem(
                 "an unbounded type variable admits mutable values; bound it by a sendable type",
             )
         for item in shape.args:
-            p = static_problem(item, immutable=immutable, _seen=_seen)
+            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _seen=_seen)
             if p is not None:
                 text = item.display()
                 reason = f"it may be {text}, which is not sendable: {p.describe(text)}"
                 return Problem(shape.display(), "", reason, p.is_any)
         return None
-    return _class_problem(shape, immutable, _seen)
+    return _class_problem(shape, immutable, vals_reported, _seen)
 
 
 # Shapes whose type arguments may be objects held (``list[A]``, ``Ref[A]``); a Tag's is
@@ -321,7 +332,9 @@ def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
     return None
 
 
-def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Problem | None:
+def _class_problem(
+    shape: Shape, immutable: bool, vals_reported: bool, seen: frozenset[str]
+) -> Problem | None:
     kind = STATIC_KINDS.get(shape.name)
     if kind is TypeKind.ATOM:
         return None
@@ -339,7 +352,7 @@ def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Probl
                 is_any=True,
             )
         for i, item in enumerate(shape.args):
-            p = static_problem(item, immutable=immutable, _seen=seen)
+            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _seen=seen)
             if p is not None:
                 step = "[...]" if shape.variadic else f"[{i}]"
                 return dataclasses.replace(p, where=f"{step}{p.where}")
@@ -351,7 +364,9 @@ def _class_problem(shape: Shape, immutable: bool, seen: frozenset[str]) -> Probl
             return None
         inner_seen = seen | {shape.name}
         for field_name, field_shape in shape.fields():
-            p = static_problem(field_shape, immutable=immutable, _seen=inner_seen)
+            p = static_problem(
+                field_shape, immutable=immutable, vals_reported=vals_reported, _seen=inner_seen
+            )
             if p is not None:
                 return dataclasses.replace(p, where=f".{field_name}{p.where}")
         return None

@@ -120,17 +120,18 @@ class Reporter:
         self._checked: set[FuncDef | ClassDef] | None = set() if memo else None
 
     def verdict(self, typ: Type, api: object) -> tuple[Shape, Problem | None]:
-        """``typ``'s shape and why it is not sendable (None: it is)."""
+        """``typ``'s shape and why it is not sendable (None: it is; a mutable ``Val[T]``
+        is CAP004 where it is written, not a sendability problem on top)."""
         memo = self._verdicts
         key = _memo_key(typ) if memo is not None and isinstance(api, TypeChecker) else None
         if key is None:
             shape = shape_of(typ)
-            return shape, static_problem(shape)
+            return shape, static_problem(shape, vals_reported=True)
         assert memo is not None
         found = memo.get(key)
         if found is None:
             shape = shape_of(typ)
-            found = memo[key] = (shape, static_problem(shape))
+            found = memo[key] = (shape, static_problem(shape, vals_reported=True))
         return found
 
     def first_check_of(self, node: FuncDef | ClassDef) -> bool:
@@ -712,7 +713,7 @@ def check_val_type(reporter: Reporter, api: _Api, ctx: Context, inner: Type) -> 
     if inner_shape.kind is ShapeKind.TYPEVAR and not inner_shape.args:
         return
     shape = Shape(ShapeKind.VAL, "Val", (inner_shape,))
-    problem = static_problem(shape)
+    problem = static_problem(inner_shape, immutable=True)
     if problem is not None and not problem.is_any:
         reporter.report(
             api,

@@ -278,8 +278,9 @@ class ShapeBuilder:
 
 
 def problem_of(shape: Shape, *, immutable: bool = False) -> Problem | None:
-    """``static_problem`` minus the Any/unknown cases, which the linter never reports."""
-    problem = static_problem(shape, immutable=immutable)
+    """``static_problem`` minus the Any/unknown cases, which the linter never reports
+    (and minus a mutable ``Val[T]``: CAP004 reports it where it is written)."""
+    problem = static_problem(shape, immutable=immutable, vals_reported=True)
     if problem is None or problem.is_any:
         return None
     return problem

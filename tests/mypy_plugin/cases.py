@@ -751,7 +751,7 @@ class Sink(Agent):
         pass
 
     @behaviour
-    def config(self, cfg: Val[list[int]]) -> None:  # expect: CAP002, CAP004
+    def config(self, cfg: Val[list[int]]) -> None:  # expect: CAP004
         pass
 
     @behaviour

@@ -32,7 +32,7 @@ from capsys.lint.model import Finding
 from capsys.lint.rules._common import expr_shape
 from capsys.lint.shapes import parse_annotation, string_value
 from capsys.lint.walk import walk
-from capsys.sendable import ShapeKind, static_problem
+from capsys.sendable import ANY_SHAPE, ShapeKind, static_problem
 
 CODE = "CAP004"
 
@@ -63,7 +63,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             shape = ctx.shape(sub)
             if shape.kind is not ShapeKind.VAL:
                 continue
-            problem = static_problem(shape)
+            inner_shape = shape.args[0] if shape.args else ANY_SHAPE
+            problem = static_problem(inner_shape, immutable=True)
             if problem is None or problem.is_any:
                 continue
             inner = shape.args[0].display() if shape.args else "Any"

@@ -127,10 +127,11 @@ class A(Agent):
         "Sequence[int]",
         "Callable[[]",
         "Ref[",
-        "Val[",
         "tuple[int, l",
     ]
     assert _at(code, tmp_path, "CAP002") == [where(code, n) for n in needles]
+    # A Val of a mutable type is one mistake: CAP004 where it is written, no CAP002.
+    assert _at(code, tmp_path, "CAP004") == [where(code, "Val[")]
     # An agent object in a signature is CAP007, as in the mypy plugin.
     assert _at(code, tmp_path, "CAP007") == [where(code, "Other,")]
 
