@@ -783,10 +783,24 @@ class DeterministicWorker(Worker):
         if loop.backend == "trio":
             import trio
 
-            async with trio.open_nursery() as nursery:
-                loop.nursery = nursery  # type: ignore[attr-defined]
-                await self.run()
-                nursery.cancel_scope.cancel()
+            # Trio runs the tasks that became ready together in an order drawn from
+            # its own unseeded generator, so async behaviours that await would resume
+            # in a different order each run. Seed it from our seed for the run
+            # (a private attribute: without it only the sync turns are reproducible).
+            trio_rng = getattr(getattr(trio, "_core", None), "_run", None)
+            trio_rng = getattr(trio_rng, "_r", None)
+            saved = None
+            if isinstance(trio_rng, random.Random):
+                saved = trio_rng.getstate()
+                trio_rng.seed(self.rng.getrandbits(64))
+            try:
+                async with trio.open_nursery() as nursery:
+                    loop.nursery = nursery  # type: ignore[attr-defined]
+                    await self.run()
+                    nursery.cancel_scope.cancel()
+            finally:
+                if saved is not None:
+                    trio_rng.setstate(saved)  # type: ignore[union-attr]
         else:
             try:
                 await self.run()

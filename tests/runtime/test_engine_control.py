@@ -350,6 +350,38 @@ async def test_deterministic_replay() -> None:
     assert await _trace(9) != first
 
 
+class Stepper(Agent):
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+    @behaviour
+    async def step(self, k: int) -> None:
+        await anyio.sleep(0)  # resumes among the other awaiting behaviours
+        EVENTS_ORDER.append((self.i, k))
+
+
+EVENTS_ORDER: list[tuple[int, int]] = []
+
+
+async def _awaiting_order(seed: int) -> list[tuple[int, int]]:
+    EVENTS_ORDER.clear()
+    async with Runtime(deterministic=True, seed=seed) as rt:
+        steppers = [rt.spawn(Stepper, i) for i in range(4)]
+        for k in range(3):
+            for s in steppers:
+                s.send(Stepper.step, k)
+    return list(EVENTS_ORDER)
+
+
+async def test_deterministic_replay_with_awaiting_behaviours() -> None:
+    # On trio the order in which awaiting tasks resume comes from trio's own
+    # generator: the runtime seeds it, or this varies run to run.
+    first = await _awaiting_order(42)
+    assert sorted(first) == [(i, k) for i in range(4) for k in range(3)]
+    for _ in range(5):
+        assert await _awaiting_order(42) == first
+
+
 class Beat(Agent):
     priority = Priority.HIGH
 
