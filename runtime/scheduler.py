@@ -380,9 +380,7 @@ class Worker:
                 if t0 and n:
                     wall = time.perf_counter() - t0
                     cpu = time.thread_time() - c0
-                    cell.ema += EMA_ALPHA * (wall / n - cell.ema)
-                    if wall > 0:
-                        cell.cpu += EMA_ALPHA * (min(cpu / wall, 1.0) - cell.cpu)
+                    timed(cell, wall / n, min(cpu / wall, 1.0) if wall > 0 else None)
             if cell.stopping or rt.closing or cell.x is not None or cell.mute_on is not None:
                 self.finish(cell)
             elif mb:
@@ -473,6 +471,7 @@ class Worker:
         entry = cell.info.entries[msg[0]]
         reply = msg[3]
         ok = True
+        t0 = time.perf_counter()
         try:
             result = await entry.impl(cell.agent, *message_args(msg), **(msg[2] or {}))
         except anyio.get_cancelled_exc_class():
@@ -483,6 +482,7 @@ class Worker:
             self.rt.check_quiet()
             raise
         except Exception as exc:
+            timed(cell, time.perf_counter() - t0, None)
             self.handled += 1
             cell.handled += 1
             ok = self.failed(cell, msg, exc)
@@ -491,6 +491,7 @@ class Worker:
                 self.finish(cell)
             self.rt.check_quiet()  # this worker may be parked: nobody else would look
             return
+        timed(cell, time.perf_counter() - t0, None)
         self.handled += 1
         cell.handled += 1
         self.inflight -= 1
@@ -723,6 +724,21 @@ def _take_half(queue: collections.deque[Cell]) -> list[Cell]:
         except IndexError:
             break
     return got
+
+
+def timed(cell: Cell, seconds: float, cpu: float | None) -> None:
+    """Add one sample to the cell's EMAs of handling time and CPU intensity (the
+    first sample is taken as is: starting from 0 would read low for many turns).
+    An async behaviour has no CPU sample: its thread also runs other tasks while it
+    awaits."""
+    if cell.ema:
+        cell.ema += EMA_ALPHA * (seconds - cell.ema)
+        if cpu is not None:
+            cell.cpu += EMA_ALPHA * (cpu - cell.cpu)
+    else:
+        cell.ema = seconds
+        if cpu is not None:
+            cell.cpu = cpu
 
 
 class DeterministicWorker(Worker):

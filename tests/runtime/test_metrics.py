@@ -7,6 +7,7 @@ import logging
 import random
 import time
 
+import anyio
 import pytest
 
 from capsys import Agent, Tag, behaviour
@@ -71,6 +72,39 @@ async def test_snapshot_counts_and_samples() -> None:
         later = rt.metrics(agents=agents[:1])  # nothing happened since: rates drop to 0
         assert later.agent_metrics[0].messages_per_second == 0
         assert later.throughput == pytest.approx(0, abs=5)
+
+
+class Spinner(Agent):
+    """Burns thread CPU for a fixed time (sync) or sleeps (async), and says how long."""
+
+    @behaviour
+    def spin(self, seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    @behaviour
+    async def nap(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+async def test_handling_time_and_cpu_read_what_a_behaviour_takes() -> None:
+    async with Runtime(workers=1) as rt:
+        s = rt.spawn(Spinner)
+        for _ in range(3):
+            await s.ask(Spinner.spin, 0.03)
+        spun = rt.metrics(agents=[s]).agent_metrics[0]
+        n = rt.spawn(Spinner)
+        for _ in range(3):
+            await n.ask(Spinner.nap, 0.03)
+        napped = rt.metrics(agents=[n]).agent_metrics[0]
+    # CPU-bound for at least 30 ms per message: the first sample counts in full, it is
+    # not averaged in from zero (that read a fifth of the truth).
+    assert spun.mean_handling_seconds >= 0.03
+    assert spun.cpu_intensity > 0.25  # (old: at most a fifth; wall time may run long here)
+    # async behaviours are timed too (wall time, no CPU sample)
+    assert napped.mean_handling_seconds >= 0.025
+    assert napped.cpu_intensity == 0.0
 
 
 async def test_prometheus_text_parses() -> None:
