@@ -279,7 +279,14 @@ class Runtime:
         given_args: tuple[Any, ...] = args
         given_kwargs: dict[str, Any] = kwargs
         if args or kwargs:
-            given_args, given_kwargs = prepare_payload(info.spawn_what, args, kwargs, self.debug)
+            try:
+                given_args, given_kwargs = prepare_payload(
+                    info.spawn_what, args, kwargs, self.debug
+                )
+            except BaseException:
+                with self._ext_lock:
+                    self._failed_spawns += 1  # counted by next(self._spawns) above
+                raise
         # An Iso was moved into __init__ when prepare_payload returned new objects: it
         # cannot be given again, so such an agent is not restartable.
         restartable = given_args is args and given_kwargs is kwargs

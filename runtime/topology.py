@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from capsys.agent import Agent
-from capsys.errors import CapabilityUsageError
+from capsys.errors import CapabilityUsageError, NotSendableError
+from capsys.sendable import holds_iso
 from capsys.tag import Tag
 
 if TYPE_CHECKING:
@@ -52,9 +53,24 @@ class Topology(Generic[A]):
 def _spawn_many(
     rt: Runtime, cls: Callable[..., A], n: int, args: tuple[Any, ...], what: str
 ) -> tuple[Tag[A], ...]:
+    """Spawn all ``n`` or none: a spawn that fails stops the ones already made."""
     if n < 1:
         raise CapabilityUsageError(f"{what} needs at least one agent, got n={n}")
-    return tuple(rt.spawn(cls, *args) for _ in range(n))
+    if n > 1 and any(holds_iso(a) for a in args):
+        # raised before anything is moved: the caller's handle stays usable
+        raise NotSendableError(
+            f"an Iso argument of {what} can be moved to one agent only, not to the "
+            f"{n} it spawns: share an immutable value instead (CAP001)"
+        )
+    made: list[Tag[A]] = []
+    try:
+        for _ in range(n):
+            made.append(rt.spawn(cls, *args))
+    except BaseException:
+        for tag in made:
+            rt.stop(tag)
+        raise
+    return tuple(made)
 
 
 def _wire(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
-from capsys import Agent, Tag, behaviour
+from capsys import Agent, Iso, NotSendableError, Tag, behaviour, iso
 from runtime import Runtime
 from runtime.topology import hierarchical, mesh, ring, star
 
@@ -51,3 +52,45 @@ async def test_hierarchical_tree() -> None:
         assert await tree[1].ask(Peer.known) == (tree[3], tree[4], tree[0])
         assert await tree[6].ask(Peer.known) == (tree[2],)
         assert tree.neighbours(tree[2]) == (tree[5], tree[6], tree[0])
+
+
+class Holder(Agent):
+    def __init__(self, data: Iso[list[int]]) -> None:
+        self.data = data.take()
+
+    @behaviour
+    def connect(self, peers: tuple[Tag[Holder], ...]) -> None:
+        pass
+
+
+class Picky(Agent):
+    made = 0
+
+    def __init__(self) -> None:
+        Picky.made += 1
+        if Picky.made == 3:
+            raise ValueError("the third refuses")
+
+    @behaviour
+    def connect(self, peers: tuple[Tag[Picky], ...]) -> None:
+        pass
+
+
+async def test_builders_spawn_all_or_none() -> None:
+    async with Runtime() as rt:
+        h = iso([1, 2])
+        with pytest.raises(NotSendableError, match="moved to one agent only"):
+            mesh(rt, Holder, 3, args=(h,), connect=Holder.connect)
+        assert h.take() == [1, 2]  # refused before anything moved
+        Picky.made = 0
+        with pytest.raises(ValueError, match="the third refuses"):
+            ring(rt, Picky, 4, connect=Picky.connect)
+        # the two made before the failure were stopped; a failed spawn is not an agent
+        for _ in range(100):
+            if rt.stats().stopped == 2:
+                break
+            await anyio.sleep(0.01)
+        assert (rt.stats().spawned, rt.stats().stopped) == (2, 2)
+        with pytest.raises(NotSendableError):
+            rt.spawn(Holder, [3])  # type: ignore[arg-type]
+        assert rt.stats().spawned == 2
