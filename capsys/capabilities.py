@@ -116,15 +116,20 @@ class MovedIso(Iso[Any]):
     def __getattribute__(self, name: str) -> Any:
         if name in ("__class__", "_moved_at", "__repr__"):
             return object.__getattribute__(self, name)
-        moved_at = object.__getattribute__(self, "_moved_at")
-        raise MovedError(
-            f"this Iso handle was moved ({moved_at}) and cannot be used any more "
-            f"(tried {name!r}); use the value where it was moved to, or keep it by "
-            "not sending it (CAP005)"
-        )
+        raise moved_error(self, f"tried {name!r}")
 
     def __repr__(self) -> str:
         return f"<moved Iso: {object.__getattribute__(self, '_moved_at')}>"
+
+
+def moved_error(handle: MovedIso, tried: str) -> MovedError:
+    """The error for any use of a moved handle; ``tried`` says which use."""
+    moved_at = object.__getattribute__(handle, "_moved_at")
+    return MovedError(
+        f"this Iso handle was moved ({moved_at}) and cannot be used any more "
+        f"({tried}); use the value where it was moved to, or keep it by "
+        "not sending it (CAP005)"
+    )
 
 
 def iso(value: T | Iso[T]) -> Iso[T]:

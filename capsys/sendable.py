@@ -28,7 +28,7 @@ from collections.abc import Callable as AbcCallable
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
-from capsys.capabilities import REF_MARKER, VAL_MARKER, Iso, MovedIso
+from capsys.capabilities import REF_MARKER, VAL_MARKER, Iso, MovedIso, moved_error
 from capsys.errors import CapabilityUsageError, NotSendableError
 from capsys.names import CAPSYS_NAMES
 from capsys.tag import Tag
@@ -769,7 +769,7 @@ def _holds_iso(value: object) -> bool:
         if kind is _MOVE:
             found = True
         elif kind is _MOVED:
-            child.take()  # type: ignore[attr-defined]  # raises MovedError
+            raise moved_error(child, "tried to send it inside another value")  # type: ignore[arg-type]
         elif kind is _WALK and _carries(cls) and _holds_iso(child):
             found = True
     return found
@@ -801,7 +801,7 @@ def _moved_inside(value: object, how: str) -> object:
 
 def _raise_for(value: object, kind: PayloadKind, what: str) -> typing.NoReturn:
     if kind is _MOVED:
-        value.take()  # type: ignore[attr-defined]  # raises MovedError with the location
+        raise moved_error(value, f"tried to send it as {what}")  # type: ignore[arg-type]
     raise _not_sendable(value, what)
 
 

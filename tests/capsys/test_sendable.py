@@ -280,9 +280,11 @@ def test_an_iso_inside_a_tuple_or_record_is_moved_too() -> None:
 def test_a_moved_handle_inside_a_value_refuses_the_whole_send() -> None:
     live, dead = iso([1]), iso([2])
     prepare_payload("S.b", (dead,), {})
-    with pytest.raises(MovedError):
+    with pytest.raises(MovedError, match="tried to send it inside another value"):
         prepare_payload("S.b", ((live, dead),), {})
     assert live.take() == [1]  # nothing was moved: the send is all or nothing
+    with pytest.raises(MovedError, match=r"moved by S\.b .*tried to send it as argument 1"):
+        prepare_payload("S.b", (dead,), {})
 
 
 def test_values_that_cannot_hold_an_iso_are_passed_as_they_are() -> None:
