@@ -48,6 +48,8 @@ __all__ = [
     "shape_of_annotation",
     "payload_kind",
     "prepare_payload",
+    "payload_moves",
+    "move_payload",
     "check_sendable",
     "check_immutable",
     "validate_message_class",
@@ -647,9 +649,25 @@ def prepare_payload(
 
     Returns the arguments the receiver gets: the same objects, except that each ``Iso``
     handle, also one inside a tuple, frozenset or record, is replaced by a fresh one and
-    the caller's handle is killed. This is on the hot path: in the common case (no Iso,
-    shallow mode) it allocates nothing and costs a dict lookup per argument, plus one per
-    item of a container whose declared type can hold an Iso (see ``_carries``).
+    the caller's handle is killed. A caller that may still fail after the check (a full
+    mailbox, a wait for room that is cancelled) calls ``payload_moves`` first and
+    ``move_payload`` once the value is sure to be delivered, so a refused send keeps the
+    caller's handles alive.
+    """
+    if payload_moves(what, args, kwargs, deep):
+        return move_payload(what, args, kwargs)
+    return args, kwargs
+
+
+def payload_moves(
+    what: str, args: tuple[Any, ...], kwargs: dict[str, Any], deep: bool = False
+) -> bool:
+    """Check the arguments of a send/ask/spawn without moving anything: raise
+    ``NotSendableError`` / ``MovedError``, or say whether an ``Iso`` among them must move.
+
+    On the hot path: in the common case (no Iso, shallow mode) it allocates nothing and
+    costs a dict lookup per argument, plus one per item of a container whose declared
+    type can hold an Iso (see ``_carries``).
     """
     moves = False
     kinds = RUNTIME_KINDS
@@ -682,8 +700,22 @@ def prepare_payload(
                 moves = True
                 continue
             _raise_for(value, kind, f"argument {name!r} of {what}")
-    if not moves:
-        return args, kwargs
+    return moves
+
+
+def move_payload(
+    what: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Move every ``Iso`` in checked arguments (``payload_moves`` said so): the
+    receiver's copies of the arguments hold fresh handles, the caller's are dead. A
+    handle moved since the check (by another task, during an await) raises
+    ``MovedError`` before anything moves."""
+    payload_moves(what, args, kwargs)
+    how = f"moved by {what}"
+    args = tuple(_moved_inside(a, how) for a in args)
+    if kwargs:
+        kwargs = {k: _moved_inside(v, how) for k, v in kwargs.items()}
+    return args, kwargs
     how = f"moved by {what}"
     args = tuple(_moved_inside(a, how) for a in args)
     if kwargs:

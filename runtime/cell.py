@@ -32,9 +32,9 @@ import anyio
 
 from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.errors import CapabilityUsageError
-from capsys.sendable import SHARED_TYPES, prepare_payload
+from capsys.sendable import SHARED_TYPES, move_payload, payload_moves
 from capsys.tag import Tag
-from runtime.errors import AskTimeout
+from runtime.errors import AskTimeout, MailboxFull
 from runtime.supervision import Supervision, supervision_of
 
 if TYPE_CHECKING:
@@ -379,9 +379,10 @@ class Cell:
     ) -> None:
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         rt = self.rt
-        if args or kwargs:
-            args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+        moving = bool(args or kwargs) and payload_moves(entry.what, args, kwargs, rt.debug)
         await self.wait_for_room()
+        if moving:  # only now: a wait that is cancelled keeps the caller's handles
+            args, kwargs = move_payload(entry.what, args, kwargs)
         w, sender = current(rt)
         self.deliver(message(entry, args, kwargs, None, _label(sender)), w, True, sender)
 
@@ -396,12 +397,13 @@ class Cell:
         # are inlined as in post(); an ask needs no muting (the asker waits anyway).
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         rt = self.rt
+        moving = False  # an Iso moves: at the delivery, after any wait for room
         if kwargs:
-            args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+            moving = payload_moves(entry.what, args, kwargs, rt.debug)
         else:
             for a in args:
                 if type(a) not in _SHARED:
-                    args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+                    moving = payload_moves(entry.what, args, kwargs, rt.debug)
                     break
         try:
             w: Worker | None = tls.w
@@ -426,6 +428,8 @@ class Cell:
             if mb or self.stopping or rt.closing:  # a send or a stop raced the claim
                 w.push_lifo(self)  # we hold the token: schedule the cell as a send would
             else:
+                if moving:
+                    args, kwargs = move_payload(entry.what, args, kwargs)
                 result = w.ask_inline(self, entry, args, kwargs)
                 w.inline_asks += 1
                 if not w.inline_asks & _YIELD_MASK:
@@ -438,6 +442,8 @@ class Cell:
             and mb is not None
             and not self.stopped
         ):  # from an async behaviour of this runtime, not closing
+            if moving:
+                args, kwargs = move_payload(entry.what, args, kwargs)
             reply = w.loop.new_reply()
             w.sent += 1
             mb.append(message(entry, args, kwargs, reply, _label(current_async.get())))
@@ -449,6 +455,8 @@ class Cell:
             if self.stopped:
                 self.drain_dead()
         elif w is not None and w.rt is rt and w.loop is not None:
+            if moving:
+                args, kwargs = move_payload(entry.what, args, kwargs)
             reply = w.loop.new_reply()
             sender = current_async.get()
             self.deliver(message(entry, args, kwargs, reply, _label(sender)), w, True, sender)
@@ -456,6 +464,8 @@ class Cell:
             from runtime.backends import current_loop
 
             await self.wait_for_room()
+            if moving:  # only now: a wait that is cancelled keeps the caller's handles
+                args, kwargs = move_payload(entry.what, args, kwargs)
             reply = current_loop().new_reply()
             self.deliver(message(entry, args, kwargs, reply, None), None, wait=True)
         if timeout is None:
@@ -465,6 +475,19 @@ class Cell:
         raise AskTimeout(self.name, entry.what, timeout)
 
     # ----------------------------------------------------------------- delivery
+
+    def post_moving(self, entry: Entry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A send whose arguments carry an ``Iso`` (off the hot path): an outside
+        sender's full mailbox is refused before the move, so ``MailboxFull`` leaves the
+        caller's handles usable for a retry with ``send_wait``."""
+        rt = self.rt
+        w, sender = current(rt)
+        mb = self.mailbox
+        full = mb is not None and len(mb) >= rt.capacity
+        if w is None and full and not (self.stopped or rt.closing):
+            raise MailboxFull(self.name, rt.capacity)
+        args, kwargs = move_payload(entry.what, args, kwargs)
+        self.deliver(message(entry, args, kwargs, None, _label(sender)), w, sender=sender)
 
     def ensure_mailbox(self) -> collections.deque[Message]:
         """Allocate the mailbox and scheduling lock on first use (once per cell)."""
@@ -673,12 +696,16 @@ class CellTag(Tag[Any]):
             if arg is not _NO_ARG:
                 args = (arg, *args)
             if kwargs:
-                args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+                if payload_moves(entry.what, args, kwargs, rt.debug):
+                    cell.post_moving(entry, args, kwargs)
+                    return
                 kw = kwargs
             else:
                 for a in args:
                     if type(a) not in _SHARED:
-                        args, kwargs = prepare_payload(entry.what, args, kwargs, rt.debug)
+                        if payload_moves(entry.what, args, kwargs, rt.debug):
+                            cell.post_moving(entry, args, kwargs)
+                            return
                         break
                 kw = ()
             body = args
@@ -686,8 +713,9 @@ class CellTag(Tag[Any]):
             body, kw = (), ()
         else:
             body, kw = arg, None
-            if type(arg) not in _SHARED:  # not a plain immutable atom
-                body = prepare_payload(entry.what, (arg,), kwargs, rt.debug)[0][0]
+            if type(arg) not in _SHARED and payload_moves(entry.what, (arg,), kwargs, rt.debug):
+                cell.post_moving(entry, (arg,), kwargs)  # not a plain atom: an Iso moves
+                return
         key = entry.slot
         try:
             w: Worker | None = tls.w

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, NoReturn, TypeVar
 
 from capsys.errors import CapabilityError, CapabilityUsageError
-from capsys.sendable import prepare_payload
+from capsys.sendable import move_payload, payload_moves
 from runtime.backends import current_loop
 
 __all__ = ["Channel", "ChannelClosed", "ChannelEmpty", "ChannelFull", "channel"]
@@ -95,21 +95,26 @@ class Channel(Generic[T]):
                 waiter.fire()
                 return
 
-    def _offer(self, item: T) -> bool:
-        """Append under the lock if there is room; wake one getter."""
+    def _offer(self, item: T, moving: str | None) -> bool:
+        """Append under the lock if there is room; wake one getter. ``moving`` names the
+        call when ``item`` carries an ``Iso``: it moves only here, once the item is
+        taken, so a full or closed channel (or a cancelled put) keeps the caller's
+        handle."""
         with self._lock:
             if self._closed:
                 raise ChannelClosed("put on a closed channel")
             if len(self._items) >= self.capacity:
                 return False
+            if moving is not None:
+                (item,), _ = move_payload(moving, (item,), {})
             self._items.append(item)
             self._wake_one(self._getters)
             return True
 
     def send(self, item: T) -> None:
         """Put ``item`` now; raise ``ChannelFull`` when there is no room."""
-        (item,), _ = prepare_payload("Channel.send", (item,), {})
-        if not self._offer(item):
+        moving = "Channel.send" if payload_moves("Channel.send", (item,), {}) else None
+        if not self._offer(item, moving):
             raise ChannelFull(
                 f"channel is full ({self.capacity} items): use 'await channel.put(item)' "
                 "to wait for room, or give it a larger capacity"
@@ -117,8 +122,8 @@ class Channel(Generic[T]):
 
     async def put(self, item: T) -> None:
         """Put ``item``, waiting while the channel is full."""
-        (item,), _ = prepare_payload("Channel.put", (item,), {})
-        while not self._offer(item):
+        moving = "Channel.put" if payload_moves("Channel.put", (item,), {}) else None
+        while not self._offer(item, moving):
             await self._park(self._putters, lambda: len(self._items) >= self.capacity)
 
     def get_nowait(self) -> T:

@@ -8,7 +8,7 @@ import time
 import anyio
 import pytest
 
-from capsys import Agent, Tag, behaviour
+from capsys import Agent, Iso, Tag, behaviour, iso
 from runtime import (
     AgentStopped,
     AskTimeout,
@@ -48,6 +48,7 @@ class Gate(Agent):
         self.opened = event(opened)
         self.entered = event(entered)
         self.count = 0
+        self.kept_data: list[int] = []
 
     @behaviour
     def hold(self) -> None:
@@ -61,6 +62,14 @@ class Gate(Agent):
     @behaviour
     def get(self) -> int:
         return self.count
+
+    @behaviour
+    def keep(self, data: Iso[list[int]]) -> None:
+        self.kept_data = data.take()
+
+    @behaviour
+    def kept(self) -> tuple[int, ...]:
+        return tuple(self.kept_data)
 
 
 async def _wait_thread_event(event: threading.Event) -> None:
@@ -78,6 +87,14 @@ async def test_mailbox_full_and_send_wait() -> None:
             g.send(Gate.tick)
         with pytest.raises(MailboxFull, match=r"Gate#1.*send_wait"):
             g.send(Gate.tick)
+        # a refused send or a cancelled wait keeps an Iso: the caller can retry
+        handle = iso([1, 2])
+        with pytest.raises(MailboxFull):
+            g.send(Gate.keep, handle)
+        with anyio.move_on_after(0.01):
+            await g.send_wait(Gate.keep, handle)
+        with anyio.move_on_after(0.01):
+            await g.ask(Gate.keep, handle)
         done = anyio.Event()
 
         async def waiter() -> None:
@@ -91,6 +108,8 @@ async def test_mailbox_full_and_send_wait() -> None:
             opened.set()
         assert done.is_set()
         assert await g.ask(Gate.get) == 21
+        await g.send_wait(Gate.keep, handle)
+        assert await g.ask(Gate.kept) == (1, 2)
     assert rt.dead_letters.count == 0
 
 

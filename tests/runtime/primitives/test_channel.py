@@ -90,6 +90,21 @@ async def test_items_must_be_sendable_and_iso_is_moved() -> None:
     assert received.take() == [1, 2]
 
 
+async def test_a_refused_put_keeps_the_iso() -> None:
+    ch: Channel[object] = channel(1)
+    ch.send(0)
+    handle: Iso[list[int]] = iso([1])
+    with pytest.raises(ChannelFull):
+        ch.send(handle)
+    with anyio.move_on_after(0.01):
+        await ch.put(handle)  # waits for room, then is cancelled
+    assert ch.get_nowait() == 0
+    ch.close()
+    with pytest.raises(ChannelClosed):
+        ch.send(handle)
+    assert handle.take() == [1]  # never taken by the channel: still the caller's
+
+
 async def test_cancelled_getter_loses_nothing() -> None:
     ch: Channel[int] = channel(4)
     with anyio.move_on_after(0.01):
