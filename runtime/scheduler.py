@@ -527,6 +527,13 @@ class Worker:
         """Apply the agent's supervision policy; True if the cell keeps running."""
         entry = cell.info.entries[msg[0]]
         refuse(msg[3], exc)
+        tb = exc.__traceback__
+        if isinstance(exc, TypeError) and tb is not None and tb.tb_next is None:
+            # Raised by the call itself, before the behaviour ran: the message has the
+            # wrong arguments for it (a sender that skipped the type checker). The
+            # message is at fault, not the agent: no restart, its state is kept.
+            log.error("%s refused a message to %s: %s", cell.name, entry.what, exc)
+            return True
         rt = self.rt
         sup = cell.info.supervision
         log.error("%s raised in %s (policy %s)", entry.what, cell.name, sup.policy, exc_info=exc)

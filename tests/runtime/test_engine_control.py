@@ -554,3 +554,36 @@ async def test_agent_can_stop_itself() -> None:
         assert await q.ask(Quitter.quit) == 1
         with pytest.raises(AgentStopped):
             await q.ask(Quitter.tick)
+
+
+class Keeper(Agent):
+    def __init__(self) -> None:
+        self.total = 0
+
+    @behaviour
+    def add(self, n: int) -> None:
+        self.total += n
+
+    @behaviour
+    async def add_later(self, n: int) -> None:
+        await anyio.sleep(0)
+        self.total += n
+
+    @behaviour
+    def get(self) -> int:
+        return self.total
+
+
+async def test_a_message_with_wrong_arguments_is_refused_not_supervised() -> None:
+    async with Runtime(workers=2) as rt:
+        k = rt.spawn(Keeper)
+        await k.ask(Keeper.add, 10)
+        k.send(Keeper.add, 1, 2)  # type: ignore[call-arg]
+        k.send(Keeper.add_later)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="positional argument"):
+            await k.ask(Keeper.add)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="unexpected keyword"):
+            await k.ask(Keeper.add_later, 1, m=2)  # type: ignore[call-arg]
+        # the agent was not restarted (its state would be gone) and still works
+        assert await k.ask(Keeper.get) == 10
+        assert rt.stats().restarts == 0
