@@ -59,10 +59,13 @@ async def main(n: int = 10) -> None:
         faulty = rt.spawn(Node, True)
         slow = rt.spawn(Node, False, True)
         voters = [*nodes, faulty, slow]
-        # (proposal, votes needed, how strict the nodes are): the second one fails.
+        # (proposal, votes needed, how strict the nodes are): the first passes, the
+        # second fails as soon as too many say no, and the third needs every vote but
+        # the faulty node's, so it waits for the slow node until the timeout.
         proposals = [
             ("raise-limits", majority(len(voters)), 3),
             ("new-leader", supermajority(len(voters)), 7),
+            ("upgrade-all", len(voters) - 1, 0),
         ]
         for proposal, threshold, strictness in proposals:
             result = await quorum(

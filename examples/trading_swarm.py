@@ -116,7 +116,7 @@ async def main(ticks: int = 20_000) -> None:
         # A late batch for one symbol, moved (not copied) to its analyzer.
         late = [Tick("AAPL", prices["AAPL"] + i) for i in range(5)]
         seen = await shard("AAPL", analyzers).ask(Analyzer.replay, iso(late))
-        print(f"analyzer for AAPL has seen {seen} ticks")
+        print(f"the analyzer that owns AAPL has seen {seen} ticks of its symbols")
         # Mailboxes are FIFO: once every analyzer answered, their orders are queued at the
         # risk manager ahead of our ask, and once it answered, its fills at the executor.
         for analyzer in analyzers:
@@ -127,6 +127,17 @@ async def main(ticks: int = 20_000) -> None:
             f"orders filled: {fills} (notional {notional:,.2f}), large orders rejected: {rejected}"
         )
         stats = rt.stats()
+        m = rt.metrics(agents=[risk, executor])
+        print(
+            f"throughput {m.throughput:,.0f} msg/s, latency p50 {m.latency_p50 * 1e6:.0f} us "
+            f"p99 {m.latency_p99 * 1e6:.0f} us ({m.latency_samples} samples), "
+            f"deepest mailbox {m.max_mailbox_depth}"
+        )
+        for a in m.agent_metrics:
+            print(
+                f"  {a.name}: {a.handled} handled, {a.mean_handling_seconds * 1e6:.0f} us each, "
+                f"CPU intensity {a.cpu_intensity:.2f}"
+            )
     print(f"messages handled: {stats.handled}, dead letters: {rt.dead_letters.count}")
 
 

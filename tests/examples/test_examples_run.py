@@ -34,8 +34,9 @@ def test_quorum_consensus_decides_and_informs_every_node() -> None:
     out = run("quorum_consensus.py", "10")
     assert re.search(r"raise-limits: .*ACCEPTED", out)
     assert re.search(r"new-leader: .*REJECTED", out)
-    assert out.count("decision reached 10 of 10 nodes") == 2
-    assert "every node learned 2 decisions" in out
+    assert re.search(r"upgrade-all: 10 for, .*1 no answer .*REJECTED after timeout", out)
+    assert out.count("decision reached 10 of 10 nodes") == 3
+    assert "every node learned 3 decisions" in out
 
 
 def test_trading_swarm_fills_orders_without_dead_letters() -> None:
