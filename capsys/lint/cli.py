@@ -35,8 +35,16 @@ class UsageError(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``lint`` subcommand's options (shared by ``capsys lint`` and ``python -m``)."""
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: .)")
-    parser.add_argument("--select", metavar="CODES", help="only these codes (comma-separated)")
-    parser.add_argument("--ignore", metavar="CODES", help="never these codes (comma-separated)")
+    parser.add_argument(
+        "--select",
+        metavar="CODES",
+        help="only these codes (comma-separated); CAP000 (unreadable file) is always shown",
+    )
+    parser.add_argument(
+        "--ignore",
+        metavar="CODES",
+        help="never these codes (comma-separated); CAP000 cannot be ignored",
+    )
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
     parser.add_argument("--fix", action="store_true", help="apply safe fixes in place")
     parser.add_argument(

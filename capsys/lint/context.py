@@ -24,6 +24,8 @@ from capsys.lint.index import (
     ProjectIndex,
     mutable_kind,
     summarize,
+    summarize_nested,
+    top_level,
 )
 from capsys.lint.shapes import ShapeBuilder
 from capsys.lint.walk import LEAVES, children, walk
@@ -136,6 +138,7 @@ class _Scan:
         self.params: list[cst.Param] = []
         self.assigns: list[cst.Assign | cst.AnnAssign] = []
         self.fors: list[cst.For] = []
+        self.classes: list[cst.ClassDef] = []  # every class definition, in source order
         self._run(module)
 
     def _run(self, module: cst.Module) -> None:
@@ -186,6 +189,7 @@ class _Scan:
             self.bound.add(node.name.value)
             outer.extend(d.decorator for d in node.decorators)
         if isinstance(node, cst.ClassDef):
+            self.classes.append(node)
             outer.extend(arg.value for arg in (*node.bases, *node.keywords))
             inside: list[cst.CSTNode] = [node.body]
         elif isinstance(node, cst.FunctionDef):
@@ -322,7 +326,16 @@ class FileContext:
             module, module_name, is_package, scan.nested_imports, scan.globals
         )
         index.add(self.summary)
-        self.names = NameResolver(self.summary, frozenset(scan.bound))
+        self.classes: Sequence[cst.ClassDef] = scan.classes  # any scope
+        top = {id(s) for s in top_level(module.body) if isinstance(s, cst.ClassDef)}
+        nested = [c for c in scan.classes if id(c) not in top]
+        self._nested_names: dict[int, str] = {}
+        local_names: dict[str, str] = {}
+        if nested:
+            found = summarize_nested(self.summary, nested)
+            index.add(found.summary)
+            self._nested_names, local_names = found.qualified, found.names
+        self.names = NameResolver(self.summary, frozenset(scan.bound), local_names)
         self.shapes = ShapeBuilder(index)
         self._bindings: dict[int, dict[str, list[cst.CSTNode]]] = {}
         self.memo: dict[tuple[str, int], object] = {}  # per-file memo for rule helpers
@@ -346,20 +359,17 @@ class FileContext:
     def is_message_class(self, expr: cst.BaseExpression) -> bool:
         return self.class_kind(expr) is ClassKind.MESSAGE
 
-    def _top_classes(self) -> Iterator[cst.ClassDef]:
-        for stmt in self.module.body:
-            if isinstance(stmt, cst.ClassDef):
-                yield stmt
-
     def _own_kind(self, node: cst.ClassDef) -> ClassKind:
-        name = f"{self.module_name}.{node.name.value}" if self.module_name else node.name.value
+        name = self._nested_names.get(id(node))
+        if name is None:
+            name = f"{self.module_name}.{node.name.value}" if self.module_name else node.name.value
         return self.index.class_kind(name)
 
     @cached_property
     def agent_classes(self) -> tuple[AgentClass, ...]:
-        """The agent classes defined at the top level of this file."""
+        """The agent classes defined in this file, at any depth."""
         found: list[AgentClass] = []
-        for node in self._top_classes():
+        for node in self.classes:
             if self._own_kind(node) is not ClassKind.AGENT:
                 continue
             behaviours: list[Behaviour] = []
@@ -381,10 +391,10 @@ class FileContext:
 
     @cached_property
     def message_classes(self) -> tuple[MessageClass, ...]:
-        """The ``@message`` classes defined at the top level of this file."""
+        """The ``@message`` classes defined in this file, at any depth."""
         return tuple(
             MessageClass(node, node.name.value)
-            for node in self._top_classes()
+            for node in self.classes
             if self._own_kind(node) is ClassKind.MESSAGE
         )
 

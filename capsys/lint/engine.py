@@ -225,8 +225,9 @@ def lint_source(
     try:
         module = parse(data)
     except _PARSE_ERRORS as exc:
-        if config.enabled("CAP000"):
-            result.diagnostics.append(_parse_error(shown, data, config, exc))
+        # Always reported, whatever select/ignore say: a file that was not checked must
+        # never pass as clean (as ruff does with syntax errors).
+        result.diagnostics.append(_parse_error(shown, data, config, exc))
         return result
     if result.skipped:
         return result
@@ -255,8 +256,7 @@ def lint_file(
     try:
         data = read_source(path)
     except OSError as exc:
-        unreadable = [_read_error(shown, config, exc)] if config.enabled("CAP000") else []
-        return FileResult(shown, unreadable)
+        return FileResult(shown, [_read_error(shown, config, exc)])  # CAP000: never hidden
     return lint_source(path, data, config, index, shown)
 
 

@@ -165,11 +165,31 @@ def shared_global_uses(
         return found
     local = bound_names(function) | _nested_bindings(function)
     marks = _writes(function.body)
+    owners = _statement_of(function.body)
+    # One finding per (statement, global): `X[k] = X.get(k, 0) + 1` is one write, not
+    # a write and a read. The first strongest access of the statement stands for it.
+    chosen: dict[tuple[int, str], SharedGlobalUse] = {}
     for name in candidates:
         if name.value not in local:
             access = marks.get(id(name), "reads")
-            found.append(SharedGlobalUse(name, name.value, access, function))
+            key = (owners.get(id(name), id(name)), name.value)
+            use = SharedGlobalUse(name, name.value, access, function)
+            if key not in chosen or (chosen[key].access == "reads" and access != "reads"):
+                chosen[key] = use
+    by_node = {id(use.node): use for use in chosen.values()}
+    found.extend(by_node[id(name)] for name in candidates if id(name) in by_node)  # in order
     return found
+
+
+def _statement_of(body: cst.CSTNode) -> dict[int, int]:
+    """id(node) -> id of the innermost statement holding it (a compound statement holds
+    the names of its header)."""
+    owners: dict[int, int] = {}
+    for node in walk(body):  # outer statements first: inner ones overwrite them
+        if isinstance(node, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+            for sub in walk(node):
+                owners[id(sub)] = id(node)
+    return owners
 
 
 # --------------------------------------------------------------------------- CAP010
@@ -256,11 +276,14 @@ class _AgentView:
         self, agent: cst.ClassDef, function: cst.FunctionDef, immutable: Callable[[str], bool]
     ) -> None:
         self.immutable = immutable  # field name -> its evident type is deeply immutable
-        self.methods = {
-            stmt.name.value
+        defs = [
+            stmt
             for stmt in (agent.body.body if isinstance(agent.body, cst.IndentedBlock) else ())
             if isinstance(stmt, cst.FunctionDef)
-        }
+        ]
+        self.methods = {d.name.value for d in defs if _has_self(d)}
+        # Static and class methods reached through self carry no instance state.
+        self.unbound = {d.name.value for d in defs if not _has_self(d)}
         params = [*function.params.posonly_params, *function.params.params]
         self.self_name = params[0].name.value if params else None
         self.function = function
@@ -297,7 +320,9 @@ class _AgentView:
         if not (isinstance(expr, cst.Attribute) and self._is_self(expr.value)):
             return None
         name = expr.attr.value
-        if name in _SHAREABLE or name in self.methods or self.immutable(name):
+        if name in _SHAREABLE or name in self.methods or name in self.unbound:
+            return None
+        if self.immutable(name):
             return None
         return f"{self.self_name}.{name}"
 
@@ -337,7 +362,14 @@ class _AgentView:
             chain = _chain(expr.func)
             if chain is not None and chain[-1] == "partial" and expr.args:
                 inner = self.carried(expr.args[0].value, coroutine=False)
-                return f"functools.partial of {inner}" if inner else None
+                if inner is not None:
+                    return f"functools.partial of {inner}"
+                for arg in expr.args[1:]:  # partial(work, self): the call gets self later
+                    given = None if arg.star else self.carried(arg.value, coroutine=False)
+                    if given is not None:
+                        return (
+                            f"functools.partial({code_of(expr.args[0].value)}, ...) given {given}"
+                        )
         return None
 
     def carried(self, expr: cst.BaseExpression, coroutine: bool) -> str | None:
@@ -349,7 +381,7 @@ class _AgentView:
         if isinstance(expr, cst.Attribute):
             chain = _chain(expr)
             if chain is not None and chain[0] == self.self_name and len(chain) > 1:
-                if chain[1] in _SHAREABLE:
+                if chain[1] in _SHAREABLE or chain[1] in self.unbound:
                     return None
                 state = self._callable_state(expr)
                 if state is not None:

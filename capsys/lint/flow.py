@@ -433,12 +433,17 @@ class _State:
     moved: dict[str, _Moved] = field(default_factory=dict)
     isos: set[str] = field(default_factory=set)  # names (maybe) bound to an Iso here
     aliased: dict[str, str] = field(default_factory=dict)  # name -> the aliasing statement
+    # Parameters that (maybe) still hold the caller's object: a rebinding on every path
+    # makes a parameter an ordinary local for iso() freshness.
+    params: set[str] = field(default_factory=set)
 
     def copy(self) -> _State:
-        return _State(dict(self.moved), set(self.isos), dict(self.aliased))
+        return _State(dict(self.moved), set(self.isos), dict(self.aliased), set(self.params))
 
     def same(self, other: _State) -> bool:
         if self.isos != other.isos or self.aliased.keys() != other.aliased.keys():
+            return False
+        if self.params != other.params:
             return False
         if self.moved.keys() != other.moved.keys():
             return False
@@ -468,7 +473,7 @@ def _join(a: _Flow, b: _Flow) -> _Flow:
             moved[name] = _Moved(False, only.sites)
     aliased = dict(b.aliased)
     aliased.update(a.aliased)
-    return _State(moved, a.isos | b.isos, aliased)
+    return _State(moved, a.isos | b.isos, aliased, a.params | b.params)
 
 
 def _join_all(states: Iterable[_Flow]) -> _Flow:
@@ -577,7 +582,9 @@ class _ScopeAnalysis:
     # ---------------------------------------------------------------- entry
 
     def run(self, initial_isos: set[str]) -> None:
-        state = _State(isos=(initial_isos | (self.declared_iso & self.params)))
+        state = _State(
+            isos=(initial_isos | (self.declared_iso & self.params)), params=set(self.params)
+        )
         if isinstance(self.scope, cst.Module):
             self.block(self.scope.body, state)
         else:
@@ -933,6 +940,7 @@ class _ScopeAnalysis:
 
     def rebind(self, name: str, state: _State, iso: bool, aliased: str | None) -> None:
         state.moved.pop(name, None)
+        state.params.discard(name)
         if iso or name in self.declared_iso:
             state.isos.add(name)
         else:
@@ -1041,8 +1049,9 @@ class _ScopeAnalysis:
             self.result.non_fresh.append(finding)
 
     def outside_kind(self, name: str, state: _State) -> Literal["parameter", "global"] | None:
-        """Whether ``name`` is a parameter or a global (its object lives elsewhere)."""
-        if name in self.params:
+        """Whether ``name`` is a parameter not yet rebound or a global (its object lives
+        elsewhere)."""
+        if name in state.params:
             return "parameter"
         if name in self.globals or (
             isinstance(self.scope, cst.FunctionDef)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import builtins
 import enum
 import hashlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
@@ -28,11 +29,15 @@ __all__ = [
     "ClassSummary",
     "ModuleSummary",
     "NameResolver",
+    "NestedClasses",
     "ProjectIndex",
+    "class_summary",
     "dotted_name",
     "mutable_kind",
     "module_name_for",
     "summarize",
+    "summarize_nested",
+    "top_level",
 ]
 
 CAPSYS_ROOTS = frozenset({"capsys", "runtime"})
@@ -199,10 +204,16 @@ class NameResolver:
     module itself (``pkg.mod.Name``) and builtins that the module does not rebind.
     """
 
-    def __init__(self, summary: ModuleSummary, shadowed: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        summary: ModuleSummary,
+        shadowed: frozenset[str] = frozenset(),
+        nested: Mapping[str, str] | None = None,
+    ) -> None:
         self.summary = summary
         self.imports = summary.imports
         self._shadowed = shadowed  # names bound somewhere in the module (not builtins)
+        self._nested = nested or {}  # classes defined in functions: name -> qualified
 
     def qualified(self, expr: cst.BaseExpression) -> str | None:
         dotted = dotted_name(expr)
@@ -213,6 +224,8 @@ class NameResolver:
         if base is None:
             if head in self.summary.defined:
                 base = f"{self.summary.name}.{head}" if self.summary.name else head
+            elif head in self._nested:
+                base = self._nested[head]
             elif head in _BUILTINS and head not in self._shadowed:
                 base = f"builtins.{head}"
             else:
@@ -239,21 +252,21 @@ def mutable_kind(expr: cst.BaseExpression, resolver: NameResolver) -> str | None
     return None
 
 
-def _top_level(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+def top_level(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
     """Top-level statements, looking into ``if``/``try`` blocks (TYPE_CHECKING, fallbacks)."""
     for stmt in body:
         if isinstance(stmt, cst.SimpleStatementLine):
             yield from stmt.body
         elif isinstance(stmt, cst.If):
-            yield from _top_level(stmt.body.body)
+            yield from top_level(stmt.body.body)
             orelse = stmt.orelse
             while orelse is not None:
-                yield from _top_level(orelse.body.body)
+                yield from top_level(orelse.body.body)
                 orelse = orelse.orelse if isinstance(orelse, cst.If) else None
         elif isinstance(stmt, cst.Try):
-            yield from _top_level(stmt.body.body)
+            yield from top_level(stmt.body.body)
             for handler in stmt.handlers:
-                yield from _top_level(handler.body.body)
+                yield from top_level(handler.body.body)
         else:
             yield stmt
 
@@ -289,7 +302,7 @@ def _decorator_info(
     return tuple(names), frozen
 
 
-def _class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> ClassSummary:
+def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> ClassSummary:
     bases = tuple(resolver.qualified(arg.value) for arg in node.bases if arg.keyword is None)
     has_metaclass = any(arg.keyword is not None for arg in node.bases)
     decorators, frozen = _decorator_info(node, resolver)
@@ -297,7 +310,7 @@ def _class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> C
     behaviours: list[tuple[str, cst.BaseExpression | None]] = []
     defines_setattr = False
     body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-    for stmt in _top_level(body):
+    for stmt in top_level(body):
         if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
             fields.append((stmt.target.value, stmt.annotation.annotation))
         elif isinstance(stmt, cst.FunctionDef):
@@ -333,7 +346,7 @@ def summarize(
     """
     summary = ModuleSummary(name, is_package)
     resolver = NameResolver(summary)
-    statements = list(_top_level(module.body))
+    statements = list(top_level(module.body))
     for stmt in (*statements, *extra_imports):
         if isinstance(stmt, (cst.Import, cst.ImportFrom)):
             summary.imports.update(import_bindings(stmt, name, is_package))
@@ -349,7 +362,7 @@ def summarize(
         summary.imports.pop(local, None)
     for stmt in statements:
         if isinstance(stmt, cst.ClassDef):
-            summary.classes[stmt.name.value] = _class_summary(stmt, name, resolver)
+            summary.classes[stmt.name.value] = class_summary(stmt, name, resolver)
         elif isinstance(stmt, cst.Assign) and (kind := mutable_kind(stmt.value, resolver)):
             for target in stmt.targets:
                 summary.container_globals.update(dict.fromkeys(_target_names(target.target), kind))
@@ -361,6 +374,46 @@ def summarize(
             summary.container_globals.update(dict.fromkeys(_target_names(stmt.target), kind))
     summary.mutable_globals.update(summary.container_globals, global_names)
     return summary
+
+
+@dataclass(frozen=True)
+class NestedClasses:
+    """The classes of a file defined inside functions or class bodies."""
+
+    summary: ModuleSummary  # the pseudo-module ``<module>.<locals>`` holding them
+    qualified: dict[int, str]  # id(ClassDef) -> its qualified name in the pseudo-module
+    names: dict[str, str]  # bare names that resolve to one of them -> qualified name
+
+
+def summarize_nested(summary: ModuleSummary, nodes: Sequence[cst.ClassDef]) -> NestedClasses:
+    """Summarise classes defined in functions or class bodies as a pseudo-module.
+
+    Tests and factories define agents and messages locally, and those are checked like
+    top-level ones. The pseudo-module resolves names like the file itself; ``<locals>``
+    is no identifier, so no other file can name it. A bare name refers to a local class
+    only when exactly one local class has it and the module binds no such name: scopes
+    are not tracked, so an ambiguous name is left unknown (no finding at its uses).
+    """
+    module = summary.name
+    name = f"{module}.<locals>" if module else "<locals>"
+    local = ModuleSummary(name, summary.is_package)
+    local.imports.update(summary.imports)
+    local.imports.update({d: f"{module}.{d}" if module else d for d in summary.defined})
+    counts = Counter(node.name.value for node in nodes)
+    qualified: dict[int, str] = {}
+    names: dict[str, str] = {}
+    for i, node in enumerate(nodes):
+        cls = node.name.value
+        key = cls if counts[cls] == 1 and cls not in local.imports else f"{cls}#{i}"
+        qualified[id(node)] = f"{name}.{key}"
+        if key == cls:
+            names[cls] = f"{name}.{cls}"
+    local.imports.update(names)
+    resolver = NameResolver(local)
+    for node in nodes:
+        key = qualified[id(node)].rpartition(".")[2]
+        local.classes[key] = replace(class_summary(node, name, resolver), name=key)
+    return NestedClasses(local, qualified, names)
 
 
 def module_name_for(path: Path) -> tuple[str, bool, Path]:

@@ -306,14 +306,22 @@ def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
     return None
 
 
-def _bound_around(ctx: FileContext, name: str, site: Site[Any]) -> bool:
-    """Whether a function, lambda or comprehension around ``site`` binds ``name``."""
+def bound_around(ctx: FileContext, name: str, site: Site[Any], *, imports_too: bool = True) -> bool:
+    """Whether a function, lambda or comprehension around ``site`` binds ``name``.
+
+    With ``imports_too=False`` a nested ``import`` does not count: the resolver already
+    maps the name to what it imports (``import time`` inside a behaviour is still time).
+    """
     for scope in site.scope.chain:
         if isinstance(scope, cst.Lambda):
             if any(p.name.value == name for p in function_params(scope)):
                 return True
         elif isinstance(scope, cst.FunctionDef) and (
-            name in ctx.bindings(scope) or ctx.param(scope, name) is not None
+            ctx.param(scope, name) is not None
+            or any(
+                imports_too or not isinstance(node, (cst.Import, cst.ImportFrom))
+                for node in ctx.bindings(scope).get(name, ())
+            )
         ):
             return True
     function = site.scope.function
@@ -375,7 +383,7 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         kind = ctx.summary.container_globals.get(expr.value)
         if kind is not None and not bound_here and expr.value not in ctx.summary.imports:
             return Shape(ShapeKind.CLASS, kind)
-        if expr.value in ctx.module_functions and not _bound_around(ctx, expr.value, site):
+        if expr.value in ctx.module_functions and not bound_around(ctx, expr.value, site):
             return Shape(ShapeKind.CALLABLE, "Callable")  # a module-level def
         return None
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):

@@ -4,7 +4,8 @@
 Finds agent classes instantiated directly (``Counter()`` instead of
 ``rt.spawn(Counter)``), attributes other than ``send``/``ask``/``send_wait`` reached
 through a name that is evidently a ``Tag`` (a parameter or variable annotated
-``Tag[...]``, the result of ``spawn``, ``self.me``, an agent field holding a Tag),
+``Tag[...]`` or ``Optional[Tag[...]]``, the result of ``spawn``, ``self.me``, an agent
+field holding a Tag, a loop variable over a list of Tags or a field holding one),
 agent objects passed across a boundary, and annotations that hold an agent object:
 a behaviour's or ``__init__``'s parameter, a behaviour's result or a ``@message``
 field annotated with an agent class (or ``A | None``; as the mypy plugin does), and an
@@ -59,8 +60,39 @@ def _short(qualified: str | None) -> str:
     return qualified.rsplit(".", 1)[-1] if qualified else "Agent"
 
 
+_OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional"})
+_UNION = frozenset({"typing.Union", "typing_extensions.Union"})
+
+
+def _is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def _without_none(ctx: FileContext, annotation: cst.BaseExpression) -> cst.BaseExpression:
+    """``X`` for ``Optional[X]`` / ``Union[X, None]`` / ``X | None``: where such a value
+    is used as an ``X`` it has been narrowed (``if x is not None``), so it is an ``X``."""
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        if _is_none(annotation.right):
+            return _without_none(ctx, annotation.left)
+        if _is_none(annotation.left):
+            return _without_none(ctx, annotation.right)
+        return annotation
+    if isinstance(annotation, cst.Subscript):
+        head = ctx.names.qualified(annotation.value)
+        items = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+        if len(items) != len(annotation.slice):
+            return annotation
+        if head in _OPTIONAL and len(items) == 1:
+            return _without_none(ctx, items[0])
+        if head in _UNION and len(items) == 2 and any(_is_none(i) for i in items):
+            return _without_none(ctx, next(i for i in items if not _is_none(i)))
+    return annotation
+
+
 def _tag_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
-    """The agent name of a ``Tag[A]`` / ``Tag`` annotation, or None if it is not one."""
+    """The agent name of a ``Tag[A]`` / ``Tag`` annotation (or ``Tag[A] | None``), or
+    None if it is not one."""
+    annotation = _without_none(ctx, annotation)
     head = annotation.value if isinstance(annotation, cst.Subscript) else annotation
     if ctx.names.capsys_name(head) != "Tag":
         return None
@@ -112,6 +144,7 @@ _CONTAINERS = frozenset(
 
 def _tags_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
     """The agent name of ``list[Tag[A]]``-style annotations (a container of Tags)."""
+    annotation = _without_none(ctx, annotation)
     if not isinstance(annotation, cst.Subscript) or not annotation.slice:
         return None
     if ctx.names.qualified(annotation.value) not in _CONTAINERS:
@@ -133,9 +166,11 @@ def _tags_value(ctx: FileContext, value: cst.BaseExpression) -> str | None:
     return None
 
 
-def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
-    """The agent name if every assignment of ``self.<field>`` in the class stores a Tag."""
-    key = ("tag-fields", id(agent.node))
+def _tag_field(ctx: FileContext, agent: AgentClass, field: str, many: bool = False) -> str | None:
+    """The agent name if every assignment of ``self.<field>`` in the class stores a Tag
+    (a container of Tags when ``many``)."""
+    annotated = _tags_annotation if many else _tag_annotation
+    key = ("tags-fields" if many else "tag-fields", id(agent.node))
     cache = ctx.memo.get(key)
     if not isinstance(cache, dict):
         cache = {}
@@ -155,7 +190,7 @@ def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
                 and small.target.value == field
             ):
                 assigned = True
-                names.add(_tag_annotation(ctx, small.annotation.annotation))
+                names.add(annotated(ctx, small.annotation.annotation))
     for method in agent.methods:
         me = self_name(method)
         if me is None:
@@ -163,9 +198,9 @@ def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
         for node in _assignments(method, me, field):
             assigned = True
             if isinstance(node, cst.AnnAssign):
-                names.add(_tag_annotation(ctx, node.annotation.annotation))
+                names.add(annotated(ctx, node.annotation.annotation))
             elif isinstance(node, cst.Assign) and len(node.targets) == 1:
-                names.add(_tag_value(ctx, node.value, method))
+                names.add(_tag_value(ctx, node.value, method, many))
             else:
                 names.add(None)
     if assigned and None not in names and len(names) == 1:
@@ -174,8 +209,10 @@ def _tag_field(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
     return result
 
 
-def _tag_value(ctx: FileContext, value: cst.BaseExpression, method: cst.FunctionDef) -> str | None:
-    spawned = _spawned(ctx, value)
+def _tag_value(
+    ctx: FileContext, value: cst.BaseExpression, method: cst.FunctionDef, many: bool = False
+) -> str | None:
+    spawned = _tags_value(ctx, value) if many else _spawned(ctx, value)
     if spawned is not None:
         return spawned
     if isinstance(value, cst.Name):
@@ -185,7 +222,8 @@ def _tag_value(ctx: FileContext, value: cst.BaseExpression, method: cst.Function
             and param.annotation is not None
             and value.value not in ctx.bindings(method)
         ):
-            return _tag_annotation(ctx, param.annotation.annotation)
+            annotated = _tags_annotation if many else _tag_annotation
+            return annotated(ctx, param.annotation.annotation)
     return None
 
 
@@ -256,7 +294,11 @@ def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
                 fields.add(target.attr.value)
     for loop in ctx.fors:  # `for tag in tags:` over a container of Tags
         it = loop.iter
-        over_tags = (isinstance(it, cst.Name) and it.value in names) or _tags_value(ctx, it)
+        over_tags = (
+            (isinstance(it, cst.Name) and it.value in names)
+            or (isinstance(it, cst.Attribute) and it.attr.value in fields)
+            or _tags_value(ctx, it)
+        )
         if over_tags and isinstance(loop.target, cst.Name):
             names.add(loop.target.value)
     result = (frozenset(names), frozenset(fields))
@@ -302,6 +344,13 @@ def _tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str
     direct = _tags_value(ctx, expr)
     if direct is not None:
         return direct
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # self.tags
+        if expr.attr.value not in _candidates(ctx)[1]:
+            return None
+        found = agent_method(ctx, site)
+        if found is None or expr.value.value != self_name(found[1]):
+            return None
+        return _tag_field(ctx, found[0], expr.attr.value, many=True)
     if not isinstance(expr, cst.Name) or expr.value not in _candidates(ctx)[0]:
         return None
     return _local_agent(

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext
+from capsys.lint.context import FileContext, Site
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import agent_method
+from capsys.lint.rules._common import agent_method, bound_around
 
 CODE = "CAP011"
 
@@ -92,10 +92,16 @@ _SESSION_CLASSES = {
 }
 
 
-def _blocking_function(ctx: FileContext, call: cst.Call) -> tuple[str, str] | None:
+def _blocking_function(ctx: FileContext, site: Site[cst.Call]) -> tuple[str, str] | None:
+    call = site.node
     qualified = ctx.names.qualified(call.func)
     if qualified is None:
         return None
+    head: cst.BaseExpression = call.func
+    while isinstance(head, cst.Attribute):
+        head = head.value
+    if isinstance(head, cst.Name) and bound_around(ctx, head.value, site, imports_too=False):
+        return None  # `time = Clock(); time.sleep(1)`: a local, not the module
     hint = _FUNCTIONS.get(qualified)
     if hint is not None:
         return qualified.removeprefix("builtins."), hint
@@ -161,7 +167,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         behaviour = agent.behaviour(method)
         if behaviour is None or not behaviour.is_async or not site.scope.directly_in(method):
             continue
-        blocking = _blocking_function(ctx, site.node) or _blocking_method(ctx, site.node, method)
+        blocking = _blocking_function(ctx, site) or _blocking_method(ctx, site.node, method)
         if blocking is None:
             continue
         name, hint = blocking

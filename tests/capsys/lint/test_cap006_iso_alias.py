@@ -139,3 +139,26 @@ def test_two_aliases_of_one_handle_fix_only_the_last(tmp_path: Path) -> None:
     assert "    b = a\n    c = consume(a)\n" in fixed
     assert lint_code(fixed, tmp_path, select={"CAP005"}) == []
     assert _fix(fixed, tmp_path) == fixed
+
+
+def test_parameter_rebound_on_every_path_is_a_fresh_local(tmp_path: Path) -> None:
+    code = (
+        "def once(items: list[int]) -> Iso[list[int]]:\n"
+        "    items = list(items)\n"
+        "    return iso(items)\n"
+        "def branches(items: list[int], n: int) -> Iso[list[int]]:\n"
+        "    if n:\n"
+        "        items = sorted(items)\n"
+        "    else:\n"
+        "        items = []\n"
+        "    return iso(items)\n"
+        "def one_branch(items: list[int], n: int) -> Iso[list[int]]:\n"
+        "    if n:\n"
+        "        items = sorted(items)\n"
+        "    return iso(items)\n"
+        "def after(items: list[int]) -> Iso[list[int]]:\n"
+        "    h = iso(items)\n"
+        "    items = []\n"
+        "    return h\n"
+    )
+    assert found(HEADER + code, tmp_path, CODE) == [(14, 16), (16, 13)]

@@ -123,3 +123,22 @@ def test_catalogue_examples(tmp_path: Path) -> None:
     assert rule is not None
     assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
     assert found(rule.good, tmp_path, CODE, name="good.py") == []
+
+
+def test_one_finding_per_statement_and_global(tmp_path: Path) -> None:
+    code = HEADER + (
+        "COUNTS: dict[str, int] = {}\n"  # 2
+        "class Tracker(Agent):\n"  # 3
+        "    @behaviour\n"  # 4
+        "    def see(self, name: str) -> None:\n"  # 5
+        "        COUNTS[name] = COUNTS.get(name, 0) + 1\n"  # 6
+        "        x = COUNTS.get(name, 0) + COUNTS.get(name, 1)\n"  # 7
+        "        y = len(COUNTS) + COUNTS.pop(name)\n"  # 8
+        "        if COUNTS:\n"  # 9
+        "            COUNTS.clear()\n"  # 10
+    )
+    diagnostics = lint_code(code, tmp_path, select={CODE})
+    assert [(d.line, d.column) for d in diagnostics] == [(6, 9), (7, 13), (8, 27), (9, 12),
+                                                          (10, 13)]  # fmt: skip
+    assert "writes the module-level dict 'COUNTS'" in diagnostics[0].message
+    assert "mutates" in diagnostics[2].message

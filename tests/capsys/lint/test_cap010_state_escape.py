@@ -85,3 +85,25 @@ def test_catalogue_examples(tmp_path: Path) -> None:
     assert rule is not None
     assert found(rule.bad, tmp_path, CODE, name="bad.py") != []
     assert found(rule.good, tmp_path, CODE, name="good.py") == []
+
+
+def test_static_methods_are_no_state_and_partial_carries_its_arguments(tmp_path: Path) -> None:
+    code = HEADER + (
+        "import functools\n"  # 2
+        "def work(x: object) -> None: ...\n"  # 3
+        "class W(Agent):\n"  # 4
+        "    def __init__(self) -> None:\n"  # 5
+        "        self.seen: list[int] = []\n"  # 6
+        "    @staticmethod\n"  # 7
+        "    async def log(msg: str) -> None: ...\n"  # 8
+        "    @classmethod\n"  # 9
+        "    async def note(cls, msg: str) -> None: ...\n"  # 10
+        "    @behaviour\n"  # 11
+        "    async def go(self, msg: str, tg: object, pool: object) -> None:\n"  # 12
+        "        tg.start_soon(self.log, msg)\n"  # 13
+        "        tg.start_soon(self.note, msg)\n"  # 14
+        "        pool.submit(functools.partial(work, self))\n"  # 15
+        "        pool.submit(functools.partial(work, x=self.seen))\n"  # 16
+        "        pool.submit(functools.partial(work, msg))\n"  # 17
+    )
+    assert found(code, tmp_path, CODE) == [(15, 21), (16, 21)]

@@ -405,7 +405,10 @@ def test_symlink_loops_are_reported_and_the_run_goes_on(
     assert out.splitlines()[0] == f"d/l1.py:1:1: {loop}" and "d/poll.py:9:9" in out
     code, out, err = _run(capsys, "--no-cache", "--select", "CAP011")
     assert out.count("poll.py:9:9") == 2 and "6 file(s) checked" in err
-    assert "CAP000" not in _run(capsys, "--no-cache", "--ignore", "CAP000", "d")[1]
+    # CAP000 is never hidden: a file that was not checked must not pass as clean
+    assert f"d/l1.py:1:1: {loop}" in out and code == 1
+    code, out, _ = _run(capsys, "--no-cache", "--ignore", "CAP000,CAP011", "d")
+    assert f"d/l1.py:1:1: {loop}" in out and code == 1
 
 
 def test_an_unexpected_exception_is_an_internal_error(
@@ -517,3 +520,12 @@ def test_sarif_uris_are_percent_encoded() -> None:
     assert uri("we,ird:na%me.py") == "we%2Cird%3Ana%25me.py"
     assert uri("sub dir/\u00fc.py") == "sub%20dir/%C3%BC.py"
     assert uri(str(Path("/tmp/a b.py").absolute())).startswith("file:")
+
+
+def test_a_syntax_error_is_reported_whatever_select_says(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "broken.py").write_text("from capsys import iso\ndef f(:\n    pass\n")
+    for option in (("--select", "CAP005"), ("--ignore", "CAP000")):
+        code, out, _ = _run(capsys, "--no-cache", *option, "broken.py")
+        assert out.startswith("broken.py:2:7: CAP000 cannot check this file") and code == 1

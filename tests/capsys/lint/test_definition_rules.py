@@ -549,3 +549,157 @@ class Batcher(Agent):
         'Parameter "rows" (tuple[list[int], ...]) of behaviour Batcher.put is not '
         "sendable: list[int] at [...]: "
     )
+
+
+def test_cap007_through_optional_tags_and_tag_fields(tmp_path: Path) -> None:
+    code = """
+from typing import Optional, Union
+
+class Counter(Agent):
+    def __init__(self) -> None:
+        self.n = 0
+
+class User(Agent):
+    def __init__(self, c: Optional[Tag[Counter]], many: list[Tag[Counter]]) -> None:
+        self.c = c
+        self.e: Tag[Counter] | None = None
+        self.many = many
+
+    @behaviour
+    def go(self, other: Tag[Counter] | None, o2: Union[None, Tag[Counter]]) -> int:
+        x = 0
+        if other is not None:
+            x += other.count
+        if o2:
+            x += o2.total
+        if self.c is not None:
+            x += self.c.value
+        if self.e:
+            x += self.e.size
+        for t in self.many:
+            x += t.level
+        return x + self.many[0].depth
+"""
+    assert _at(code, tmp_path, "CAP007") == [
+        where(code, "other.count"),
+        where(code, "o2.total"),
+        where(code, "self.c.value"),
+        where(code, "self.e.size"),
+        where(code, "t.level"),
+        where(code, "self.many[0].depth"),
+    ]
+
+
+def test_cap007_optional_of_something_else_is_silent(tmp_path: Path) -> None:
+    code = """
+from typing import Optional, Union
+
+class Counter(Agent):
+    @behaviour
+    def inc(self) -> None: ...
+
+def use(a: Optional[int], b: Union[Tag[Counter], int], c: list[int] | None) -> None:
+    print(a.real, b.real)
+    for x in c or []:
+        print(x.real)
+"""
+    assert _at(code, tmp_path, "CAP007") == []
+
+
+NESTED = """
+import sys
+from runtime import Runtime
+
+SEEN: list[int] = []
+
+async def test_something() -> None:
+    class Counter(Agent):
+        def __init__(self, start: list[int]) -> None:
+            self.n = start
+
+        @behaviour
+        def add(self, xs: list[int]) -> None:
+            SEEN.extend(xs)
+
+    @message
+    class Msg:
+        items: list[int]
+
+    async with Runtime() as rt:
+        c = rt.spawn(Counter, [1])
+        c.send(Counter.add, [2])
+        print(c.n)
+    Counter([3])
+
+class Outer:
+    class InnerAgent(Agent):
+        @behaviour
+        def put(self, xs: set[int]) -> None:
+            pass
+
+if sys.version_info >= (3, 10):
+    class Cond(Agent):
+        @behaviour
+        def get(self, xs: dict[int, int]) -> None:
+            pass
+
+a = Cond()
+"""
+
+
+def test_classes_defined_in_functions_classes_and_ifs_are_checked(tmp_path: Path) -> None:
+    assert _at(NESTED, tmp_path, "CAP002") == [
+        where(NESTED, "list[int]", 1),
+        where(NESTED, "list[int]", 2),
+        where(NESTED, "set[int]"),
+        where(NESTED, "dict[int, int]"),
+    ]
+    assert _at(NESTED, tmp_path, "CAP003") == [where(NESTED, "list[int]", 3)]
+    assert _at(NESTED, tmp_path, "CAP009") == [where(NESTED, "SEEN.extend")]
+    assert _at(NESTED, tmp_path, "CAP001") == [where(NESTED, "[1]"), where(NESTED, "[2]")]
+    assert _at(NESTED, tmp_path, "CAP007") == [
+        where(NESTED, "c.n"),
+        where(NESTED, "Counter([3])"),
+        where(NESTED, "Cond()"),
+    ]
+
+
+def test_same_named_local_classes_are_checked_but_not_guessed_at_uses(tmp_path: Path) -> None:
+    code = """
+def test_one() -> None:
+    class A(Agent):
+        @behaviour
+        def put(self, xs: list[int]) -> None: ...
+    A()
+
+def test_two() -> None:
+    class A:
+        pass
+    A()
+"""
+    assert _at(code, tmp_path, "CAP002") == [where(code, "list[int]")]
+    assert _at(code, tmp_path, "CAP007") == []
+
+
+def test_cap011_a_local_named_like_the_module_is_not_the_module(tmp_path: Path) -> None:
+    code = """
+import time
+from time import sleep
+
+class Clock:
+    def sleep(self, n: float) -> None: ...
+
+class Poller(Agent):
+    @behaviour
+    async def tick(self, sleep: int) -> None:
+        time = Clock()
+        time.sleep(1)
+        sleep(2)
+
+    @behaviour
+    async def tock(self) -> None:
+        import time
+        time.sleep(3)
+        sleep(4)
+"""
+    assert _at(code, tmp_path, "CAP011") == [where(code, "time.sleep(3)"), where(code, "sleep(4)")]
