@@ -169,6 +169,11 @@ class Tag(Generic[A_co]):
         # benchmark. At run time a wrong name is a plain AttributeError.
         def __getattr__(self, name: str) -> AgentState: ...
 
+        # Writing one is the same mistake: no value is an AgentStateWrite, so a checker
+        # rejects ``tag.<name> = value``; the mypy plugin makes it Any and reports the
+        # write as CAP007, once, as it reports a read.
+        def __setattr__(self, name: str, value: AgentStateWrite, /) -> None: ...
+
     def __copy__(self) -> Tag[A_co]:
         return self
 
@@ -182,6 +187,12 @@ if TYPE_CHECKING:
     class AgentState:
         """What ``tag.<name>`` is to a type checker: the agent's private state, which
         matches no protocol (a Tag is not awaitable, sized or ordered) and has no use."""
+
+        __slots__ = ()
+
+    @final
+    class AgentStateWrite:
+        """What ``tag.<name> = value`` must assign to a type checker: nothing can."""
 
         __slots__ = ()
 

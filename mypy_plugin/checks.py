@@ -31,6 +31,7 @@ from mypy.nodes import (
     FuncDef,
     MemberExpr,
     NameExpr,
+    StarExpr,
     TupleExpr,
     TypeInfo,
     Var,
@@ -56,6 +57,7 @@ from mypy.types import (
     Type,
     TypedDictType,
     TypeOfAny,
+    TypeVarType,
     get_proper_type,
 )
 from mypy.typevars import fill_typevars
@@ -366,18 +368,6 @@ def check_boundary(
         if kind not in (ARG_NAMED, ARG_STAR2):
             position += 1
         label = f'"{name}"' if name else str(position)
-        typ = types.get(id(expr))
-        if _self_inside(expr, typ, ctx.api):
-            detail = f"self (the agent object) is passed as argument {label} of {where}"
-            reporter.report(ctx.api, "CAP008", expr, detail=detail)
-            continue
-        if typ is None:
-            continue
-        other = _agent_type(typ)
-        if other is not None:
-            detail = passed_agent_detail(f"Argument {label} of {where}", other.name)
-            reporter.report(ctx.api, "CAP007", expr, detail=detail)
-            continue
         what = (
             f"Argument {label} of {where}"
             if boundary.target is not None
@@ -385,11 +375,78 @@ def check_boundary(
         )
         if kind in (ARG_STAR, ARG_STAR2):
             what = f"An item of {'*' if kind == ARG_STAR else '**'}argument {label} of {where}"
-        for item in _star_items(typ, kind) if kind in (ARG_STAR, ARG_STAR2) else [typ]:
-            shape, problem = reporter.verdict(item, ctx.api)
-            if problem is not None:
-                reporter.problem(ctx.api, expr, problem, shape, "CAP001", what)
-                break
+        _check_argument(reporter, ctx.api, expr, types.get(id(expr)), kind, label, where, what)
+
+
+def _check_argument(
+    reporter: Reporter,
+    api: CheckerPluginInterface,
+    expr: Expression,
+    typ: Type | None,
+    kind: ArgKind,
+    label: str,
+    where: str,
+    what: str,
+) -> None:
+    """CAP008 for ``self``, CAP007 for another agent object, else CAP001/CAP012 for the
+    value (for ``*xs`` / ``**kw``: for the items that cross)."""
+    if _self_inside(expr, typ, api):
+        detail = f"self (the agent object) is passed as argument {label} of {where}"
+        reporter.report(api, "CAP008", expr, detail=detail)
+        return
+    if typ is None:
+        return
+    other = _agent_type(typ)
+    if other is not None:
+        detail = passed_agent_detail(f"Argument {label} of {where}", other.name)
+        reporter.report(api, "CAP007", expr, detail=detail)
+        return
+    for item in _star_items(typ, kind) if kind in (ARG_STAR, ARG_STAR2) else [typ]:
+        shape, problem = reporter.verdict(item, api)
+        if problem is not None:
+            reporter.problem(api, expr, problem, shape, "CAP001", what)
+            break
+
+
+def check_spawn_group(reporter: Reporter, verb: str, ctx: FunctionContext) -> None:
+    """The topology builders (``ring(rt, Node, 3, args=(x,))``) spawn ``cls(*args)``
+    for every agent: ``args=`` (and ``kwargs=``, should a builder take one) is checked
+    as the arguments of ``rt.spawn`` are."""
+    found = _arguments(ctx)
+    if found is None:
+        return
+    call, types = found
+    target = "the agent"
+    positions = [i for i, k in enumerate(call.arg_kinds) if k == ARG_POS]
+    if len(positions) > 1:
+        cls = call.args[positions[1]]
+        cls_type = types.get(id(cls))
+        target = _callable_label(get_proper_type(cls_type) if cls_type else None, cls)
+    where = f"{verb} of {target}"
+    for expr, kind, name in zip(call.args, call.arg_kinds, call.arg_names, strict=True):
+        if kind != ARG_NAMED or name not in ("args", "kwargs"):
+            continue
+        typ = types.get(id(expr))
+        proper = get_proper_type(typ) if typ is not None else None
+        if (
+            name == "args"
+            and isinstance(expr, TupleExpr)
+            and isinstance(proper, TupleType)
+            and len(proper.items) == len(expr.items)
+            and not any(isinstance(item, StarExpr) for item in expr.items)
+        ):
+            # args=(a, b): spawn's arguments 1 and 2, each judged at its own expression.
+            for position, (item, item_type) in enumerate(
+                zip(expr.items, proper.items, strict=True), start=1
+            ):
+                what = f"Argument {position} of {where}"
+                _check_argument(
+                    reporter, ctx.api, item, item_type, ARG_POS, str(position), where, what
+                )
+            continue
+        star = ARG_STAR if name == "args" else ARG_STAR2
+        what = f'An item of argument "{name}" of {where}'
+        _check_argument(reporter, ctx.api, expr, typ, star, f'"{name}"', where, what)
 
 
 def _behaviour_signature(typ: Type | None) -> CallableType | None:
@@ -484,6 +541,11 @@ def _check_reply(
     proper = get_proper_type(reply)
     if isinstance(proper, AnyType) and proper.type_of_any == TypeOfAny.unannotated:
         return  # the definition is reported (CAP002): one finding per cause
+    if isinstance(proper, TypeVarType) and all(v.id != proper.id for v in callee.variables):
+        # A type variable of the caller's own signature (a generic forwarding helper's
+        # Callable[..., R]): the behaviour is not known here, and every behaviour's
+        # result is checked at its definition (CAP002).
+        return
     shape, problem = reporter.verdict(reply, ctx.api)
     if problem is not None:
         what = f"The reply of {boundary.verb} to {target}"

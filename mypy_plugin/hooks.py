@@ -27,6 +27,7 @@ from mypy.plugin import (
 )
 from mypy.semanal import SemanticAnalyzer
 from mypy.semanal_shared import has_placeholder
+from mypy.typeanal import TypeAnalyser, instantiate_type_alias
 from mypy.types import AnyType, FunctionLike, Type, TypeAliasType, TypeOfAny
 
 from capsys.config import Config
@@ -41,6 +42,7 @@ STRICT_ENV = "CAPSYS_PLUGIN_STRICT"
 
 _TAG = CAPSYS_NAMES["Tag"]
 _AGENT = CAPSYS_NAMES["Agent"]
+_TAG_WRITE = "capsys.tag.AgentStateWrite"  # the value type of Tag.__setattr__
 _RUNTIME = "runtime.core.Runtime"
 _CHANNEL = "runtime.primitives.channel.Channel"
 
@@ -70,6 +72,11 @@ _FUNCTION_BOUNDARIES: dict[str, Boundary] = {
     "runtime.primitives.broadcast.broadcast": Boundary(
         "broadcast", target=1, skip=frozenset({"fanout"})
     ),
+}
+
+# The topology builders: each spawns its agents with the same args= / kwargs=.
+_SPAWN_GROUPS: dict[str, str] = {
+    f"runtime.topology.{verb}": verb for verb in ("mesh", "ring", "star", "hierarchical")
 }
 
 # The calls whose payload is typed by the behaviour's ParamSpec (see checks.specialise_signature).
@@ -151,6 +158,9 @@ class Hooks:
         }
         for name, check in by_name.items():
             hooks[name] = functools.partial(_guard, functools.partial(check, reporter))
+        for name, verb in _SPAWN_GROUPS.items():
+            group = functools.partial(checks.check_spawn_group, reporter, verb)
+            hooks[name] = functools.partial(_guard, group)
         return hooks
 
     # ---- registration (memoised per fullname by the plugin class) ------------------
@@ -229,6 +239,8 @@ class Hooks:
         return hook
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
+        if fullname == _TAG_WRITE:
+            return self._tag_write_hook
         if fullname != CAPSYS_NAMES["Val"]:
             return None
         sym = self.lookup_fully_qualified(fullname)
@@ -242,8 +254,8 @@ class Hooks:
             # The result is what mypy itself builds for the alias: Val[T] stays a T.
             args = [ctx.api.analyze_type(arg) for arg in ctx.type.args]
             if len(args) != 1:
-                args = [AnyType(TypeOfAny.from_omitted_generics)]
-            elif not has_placeholder(args[0]):
+                return _wrong_arity(alias, args, ctx)
+            if not has_placeholder(args[0]):
                 try:
                     checks.check_val_type(reporter, ctx.api, ctx.context, args[0])
                 except Exception:
@@ -252,6 +264,40 @@ class Hooks:
             return TypeAliasType(alias, args, ctx.type.line, ctx.type.column)
 
         return hook
+
+    @staticmethod
+    def _tag_write_hook(ctx: AnalyzeTypeContext) -> Type:
+        """The value type of ``Tag.__setattr__``: Any.
+
+        mypy types ``tag.<name> = value`` by that parameter and asks the attribute hook
+        only to read the old value, which reports CAP007; an AgentStateWrite there would
+        add an ``assignment`` error to the same mistake (and to ``# type: ignore[CAP007]``).
+        Not keyed on the config: capsys.tag, once cached, is not analysed again when
+        ``[tool.capsys]`` changes (installed packages are not keyed at all).
+        """
+        return AnyType(TypeOfAny.special_form)
+
+
+def _wrong_arity(alias: TypeAlias, args: list[Type], ctx: AnalyzeTypeContext) -> Type:
+    """``Val`` bare or with several arguments, as mypy itself instantiates the alias: its
+    ``type-arg`` errors (the bare form only under ``disallow_any_generics``) and Any
+    arguments marked as an error, so no CAP012 is added for the same mistake."""
+    api = ctx.api
+    if not isinstance(api, TypeAnalyser):
+        return TypeAliasType(alias, [AnyType(TypeOfAny.from_error)], ctx.type.line, ctx.type.column)
+    typ, _ = instantiate_type_alias(
+        alias,
+        args,
+        api.fail,
+        api.note,
+        alias.no_args,
+        ctx.type,
+        api.options,
+        unexpanded_type=ctx.type,
+        disallow_any=api.options.disallow_any_generics and not api.is_typeshed_stub,
+        empty_tuple_index=ctx.type.empty_tuple_index,
+    )
+    return typ
 
 
 # capsys' own packages: their internals forward values the user's call site checked.

@@ -42,11 +42,12 @@ __all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
 H = TypeVar("H")  # a hook getter's answer: a hook or None
 
 # Part of the cache key: bump when a check changes what it reports.
-PLUGIN_VERSION = "2"
+PLUGIN_VERSION = "3"
 
 # Names the filters below compare with.
 _TAG_PREFIX = CAPSYS_NAMES["Tag"] + "."
 _VAL = CAPSYS_NAMES["Val"]
+_TAG_WRITE = "capsys.tag.AgentStateWrite"  # what tag.<name> = value is typed as
 _PRIMITIVES = "runtime.primitives."
 
 
@@ -149,6 +150,6 @@ class CapsysPlugin(Plugin):
         return self._remembered(self._base_memo, fullname, self.hooks.get_base_class_hook)
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
-        if fullname != _VAL:
+        if fullname not in (_VAL, _TAG_WRITE):
             return None
         return self.hooks.get_type_analyze_hook(fullname)

@@ -94,12 +94,46 @@ def says_frozen(dec: Expression) -> bool:
     )
 
 
+# Declared like fields but stored as none: an ``InitVar[...]`` is only an ``__init__``
+# parameter, ``_: KW_ONLY`` only a marker; neither is in the instance's state.
+_PSEUDO_FIELDS = frozenset({"dataclasses.InitVar", "dataclasses.KW_ONLY"})
+
+
+def _is_pseudo_field(typ: Type | None) -> bool:
+    """An ``InitVar[...]`` (before mypy's dataclass plugin unwraps it) or ``KW_ONLY``."""
+    proper = get_proper_type(typ) if typ is not None else None
+    if isinstance(proper, Instance):
+        return proper.type.fullname in _PSEUDO_FIELDS
+    # A PEP 661 sentinel (``KW_ONLY`` from Python 3.15) is a literal of a sentinel value.
+    if isinstance(proper, LiteralType):
+        return getattr(proper.value, "fullname", None) in _PSEUDO_FIELDS
+    return False
+
+
+def _stored_attribute(base: TypeInfo, attr: object) -> str | None:
+    """The name of a dataclass ``attributes`` entry that is a stored field, else None."""
+    if not isinstance(attr, dict) or attr.get("is_init_var"):
+        return None
+    name = attr.get("name")
+    if not isinstance(name, str):
+        return None
+    sym = base.names.get(name)
+    if sym is not None and isinstance(sym.node, Var) and _is_pseudo_field(sym.node.type):
+        return None
+    return name
+
+
 def _record_field_names(info: TypeInfo) -> list[str]:
     names: list[str] = []
     for base in reversed(info.mro):
         data = base.metadata.get("dataclass")
+        found: list[str]
         if isinstance(data, dict):
-            found = [a["name"] for a in data.get("attributes", ()) if isinstance(a, dict)]
+            found = [
+                name
+                for name in (_stored_attribute(base, a) for a in data.get("attributes", ()))
+                if name is not None
+            ]
         elif "dataclass_tag" in base.metadata:
             found = [
                 name
@@ -108,6 +142,7 @@ def _record_field_names(info: TypeInfo) -> list[str]:
                 and not sym.node.is_classvar
                 and not sym.node.is_inferred
                 and not name.startswith("__")
+                and not _is_pseudo_field(sym.node.type)
             ]
         else:
             continue

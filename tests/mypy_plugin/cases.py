@@ -853,3 +853,133 @@ async def main() -> None:
         wiring.jobs.send("abc")
         print(await wiring.done.get())
 """
+
+# An InitVar is an __init__ parameter and `_: KW_ONLY` a marker: neither is stored, so
+# neither is judged as a field (the runtime accepts these classes too).
+CASES["pseudo_fields"] = """
+from dataclasses import KW_ONLY, InitVar, dataclass
+
+
+@message
+class Job:
+    n: int
+    scale: InitVar[list[int]]
+    _: KW_ONLY
+    prio: int = 0
+
+    def __post_init__(self, scale: list[int]) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Seeded:
+    name: str
+    seed: InitVar[int]
+
+    def __post_init__(self, seed: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Opts:
+    a: int
+    _: KW_ONLY
+    b: list[str]
+
+
+@message
+class Later(Job):
+    extra: str = ""
+
+
+@message
+class StillChecked:
+    _: KW_ONLY
+    items: list[int]  # expect: CAP003
+
+
+class Runner(Agent):
+    @behaviour
+    def run(self, job: Job, seeded: Seeded, later: Later) -> None:
+        pass
+
+    @behaviour
+    def opts(self, o: Opts) -> None:  # expect: CAP002
+        pass
+
+
+def go(t: Tag[Runner]) -> None:
+    t.send(Runner.run, Job(1, [2], prio=3), Seeded("s", 1), Later(1, [], extra="x"))
+"""
+
+# The topology builders spawn every agent with their args= (spawn's arguments).
+CASES["topology_arguments"] = """
+from runtime import hierarchical, mesh, ring, star
+
+
+class Node(Agent):
+    def __init__(self, name: str, *rest: object) -> None:  # type: ignore[CAP002]
+        self.name = name
+
+    @behaviour
+    def connect(self, peers: tuple[Tag[Node], ...]) -> None:
+        pass
+
+    def again(self, rt: Runtime) -> None:
+        ring(rt, Node, 2, args=("n", self))  # expect: CAP008
+
+
+async def main(shared: list[str], names: tuple[list[str], ...], node: Node) -> None:
+    async with Runtime() as rt:
+        mesh(rt, Node, 3, args=("n",), connect=Node.connect)
+        ring(rt, Node, 3, args=(shared,), connect=Node.connect)  # expect: CAP001
+        star(rt, Node, 3, args=("n", shared))  # expect: CAP001
+        hierarchical(rt, Node, 2, 2, args=names)  # expect: CAP001
+        mesh(rt, Node, 2, args=("n", node))  # expect: CAP007
+        mesh(rt, Node, 2, args=("n", (1, 2)))
+        rt.spawn(Node, "n", shared)  # expect: CAP001
+"""
+
+# A generic forwarding helper: the behaviour (and so its result) is not known at its
+# ask; every behaviour's result is checked where it is defined.
+CASES["forwarded_reply"] = """
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Concatenate, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+A = TypeVar("A", bound=Agent)
+
+
+async def ask_all(
+    tags: Iterable[Tag[A]], b: Callable[Concatenate[A, P], R], *args: P.args, **kwargs: P.kwargs
+) -> list[R]:
+    return [await t.ask(b, *args, **kwargs) for t in tags]
+
+
+async def ask_async(
+    t: Tag[A], b: Callable[Concatenate[A, P], Awaitable[R]], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    return await t.ask(b, *args, **kwargs)
+
+
+async def ask_list(
+    t: Tag[A], b: Callable[Concatenate[A, P], list[R]], *args: P.args, **kwargs: P.kwargs
+) -> list[R]:
+    return await t.ask(b, *args, **kwargs)  # expect: CAP001
+
+
+class Store(Agent):
+    @behaviour
+    def dump(self) -> list[int]:  # expect: CAP002
+        return []
+
+    @behaviour
+    def count(self) -> int:
+        return 0
+
+
+async def use(stores: list[Tag[Store]]) -> None:
+    print(await ask_all(stores, Store.count), await ask_all(stores, Store.dump))
+    await stores[0].ask(Store.dump)  # expect: CAP001
+"""

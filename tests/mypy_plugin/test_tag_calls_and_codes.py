@@ -225,3 +225,74 @@ def test_behaviour_arguments_are_checked_once_with_options_and_kwargs(
     for line, revealed in ((36, "int"), (37, "str")):
         note = f'snippet.py:{_HEADER_LINES + line}: note: Revealed type is "{revealed}"'
         assert note in result.stdout, result.stdout
+
+
+# ---- 5. Val with the wrong number of arguments: mypy's own type-arg errors ------------
+
+VAL_ARITY = """
+class A(Agent):
+    @behaviour
+    def a(self, x: Val) -> None:  # type: ignore[type-arg]
+        pass
+
+    @behaviour
+    def b(self, x: Val[int, str]) -> None:
+        pass
+
+
+x: Val[int, str] = 1
+y: Val = 2
+z: Val[int] = 3
+"""
+
+
+def test_val_arity_is_mypys_type_arg_error_and_no_cap012(tmp_path: Path, mypy_cache: Path) -> None:
+    result = _check(tmp_path, mypy_cache, VAL_ARITY)
+    assert _errors(result) == [(8, "type-arg"), (12, "type-arg"), (13, "type-arg")], result.stdout
+    messages = dict(result.messages("snippet.py"))
+    bad = "Bad number of arguments for type alias, expected 1, given 2"
+    assert messages[_HEADER_LINES + 12] == bad
+    assert messages[_HEADER_LINES + 13] == 'Missing type arguments for generic type "Val"'
+
+
+# ---- 6. writing agent state through a Tag: CAP007 alone, as a read ---------------------
+
+TAG_WRITE = """
+class Peer(Agent):
+    def __init__(self) -> None:
+        self.count = 0
+
+    @behaviour
+    def ping(self) -> None:
+        self.count += 1
+
+
+def poke(p: Tag[Peer]) -> None:
+    print(p.count)
+    p.count = 3
+    p.count += 1
+    p.count = 4  # type: ignore[CAP007]
+"""
+
+
+def test_a_write_through_a_tag_is_cap007_alone(tmp_path: Path, mypy_cache: Path) -> None:
+    result = _check(tmp_path, mypy_cache, TAG_WRITE)
+    assert _errors(result) == [(12, "CAP007"), (13, "CAP007"), (14, "CAP007")], result.stdout
+
+
+def test_without_the_plugin_a_write_through_a_tag_is_still_an_error(tmp_path: Path) -> None:
+    # The typing-only Tag.__setattr__ accepts no value: plain mypy rejects the write too.
+    source = HEADER + TAG_WRITE.replace("  # type: ignore[CAP007]", "")
+    (tmp_path / "snippet.py").write_text(source)
+    (tmp_path / "mypy.ini").write_text(f"[mypy]\nstrict = True\nmypy_path = {REPO}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "snippet.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = re.findall(r"^snippet\.py:(\d+): error:", done.stdout, re.MULTILINE)
+    errors = {int(line) - _HEADER_LINES for line in lines}
+    assert done.returncode == 1 and {13, 14, 15} <= errors, done.stdout + done.stderr
