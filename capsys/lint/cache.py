@@ -33,8 +33,22 @@ def cache_key(config_fingerprint: str, version: str | None = None) -> str:
     """What a cached result depends on besides the files: the tool and its settings."""
     version = version if version is not None else __version__
     rules = ",".join(f"{r.code}:{r.module}" for r in all_rules())
-    text = f"{_FORMAT}|{version}|{config_fingerprint}|{rules}"
+    text = f"{_FORMAT}|{version}|{config_fingerprint}|{rules}|{_code_fingerprint()}"
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _code_fingerprint() -> str:
+    """A hash of capsys's own source: an editable install (or a fix between releases)
+    changes what the rules report without changing the version. About 60 small files,
+    read once per run."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.blake2b(digest_size=12)
+    for source in sorted(root.rglob("*.py")):
+        try:
+            digest.update(source.read_bytes())
+        except OSError:
+            digest.update(source.name.encode())
+    return digest.hexdigest()
 
 
 class Cache:

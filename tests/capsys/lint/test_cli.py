@@ -277,6 +277,9 @@ def test_cache_hits_and_invalidation(
     # upgrade capsys: nothing is reused
     monkeypatch.setattr(lint_cache, "__version__", "99.0")
     assert "0 cache hit(s)" in _run(capsys)[2]
+    # change capsys's own code (an editable install, a fix between releases): the same
+    monkeypatch.setattr(lint_cache, "_code_fingerprint", lambda: "edited")
+    assert "0 cache hit(s)" in _run(capsys)[2]
     # --no-cache neither reads nor writes
     assert "0 cache hit(s)" in _run(capsys, "--no-cache")[2]
 
