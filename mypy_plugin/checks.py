@@ -66,6 +66,7 @@ from capsys.config import Config
 from capsys.diagnostics import get_rule, held_agent_detail, passed_agent_detail
 from capsys.sendable import Problem, Shape, ShapeKind, held_agent, static_problem
 from mypy_plugin.codes import ERROR_CODES
+from mypy_plugin.deps import consulted, consulting
 from mypy_plugin.shapes import (
     AGENT,
     Translator,
@@ -85,6 +86,8 @@ class _Api(Protocol):
 
 
 _MemoKey = TypeInfo | tuple["_MemoKey", ...]
+# A remembered verdict: the shape, its problem, and the modules whose classes it read.
+_Verdict = tuple[Shape, "Problem | None", frozenset[str]]
 
 
 def _memo_key(typ: Type) -> _MemoKey | None:
@@ -118,7 +121,7 @@ class Reporter:
 
     def __init__(self, config: Config, memo: bool = False) -> None:
         self.config = config
-        self._verdicts: dict[_MemoKey, tuple[Shape, Problem | None]] | None = {} if memo else None
+        self._verdicts: dict[_MemoKey, _Verdict] | None = {} if memo else None
         self._checked: set[FuncDef | ClassDef] | None = set() if memo else None
 
     def verdict(self, typ: Type, api: object) -> tuple[Shape, Problem | None]:
@@ -132,9 +135,13 @@ class Reporter:
         assert memo is not None
         found = memo.get(key)
         if found is None:
-            shape = shape_of(typ)
-            found = memo[key] = (shape, static_problem(shape, vals_reported=True))
-        return found
+            with consulting() as read:
+                shape = shape_of(typ)
+                problem = static_problem(shape, vals_reported=True)
+            found = memo[key] = (shape, problem, frozenset(read))
+        else:
+            consulted(found[2])  # the module reusing it depends on the same files
+        return found[0], found[1]
 
     def first_check_of(self, node: FuncDef | ClassDef) -> bool:
         """False when this ``__init__`` (or this agent class's fields) was checked again

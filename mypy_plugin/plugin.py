@@ -33,16 +33,18 @@ import capsys
 from capsys.config import Config, ConfigError, find_pyproject, load_config
 from capsys.names import CAPSYS_NAMES
 from mypy_plugin import codes  # noqa: F401  (registers the CAP codes with mypy)
+from mypy_plugin.deps import Dependencies
 
 if TYPE_CHECKING:
     from mypy_plugin.hooks import Hooks
 
 __all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
 
-H = TypeVar("H")  # a hook getter's answer: a hook or None
+C = TypeVar("C")  # a hook's context
+R = TypeVar("R")  # what a hook returns
 
 # Part of the cache key: bump when a check changes what it reports.
-PLUGIN_VERSION = "3"
+PLUGIN_VERSION = "4"
 
 # Names the filters below compare with.
 _TAG_PREFIX = CAPSYS_NAMES["Tag"] + "."
@@ -90,6 +92,9 @@ class CapsysPlugin(Plugin):
             "table": table_fingerprint(),
             "config": self.config.fingerprint(),
         }
+        # The daemon keeps its state in memory and asks no freshness question.
+        cache_dir = None if options.fine_grained_incremental else options.cache_dir
+        self._deps = Dependencies(cache_dir, options.python_version)
 
     def report_config_data(self, ctx: ReportConfigContext) -> Any:
         # Asked for every module of every run, typeshed's included. mypy reports nothing
@@ -97,7 +102,11 @@ class CapsysPlugin(Plugin):
         path = ctx.path if os.sep == "/" else ctx.path.replace(os.sep, "/")
         if "/site-packages/" in path or "/typeshed/" in path or "/dist-packages/" in path:
             return None
-        return self._config_data
+        # The files this module's verdicts read beyond its imports (mypy_plugin.deps).
+        read = self._deps.cached(ctx.id) if ctx.is_check else self._deps.written(ctx.id)
+        if read is None:
+            return self._config_data
+        return {**self._config_data, "read": read}
 
     @property
     def hooks(self) -> Hooks:
@@ -112,14 +121,24 @@ class CapsysPlugin(Plugin):
     # in front of the checks (mypy asks once a class is analysed, and class hierarchies
     # do not change during a run).
 
-    def _remembered(self, memo: dict[str, H], fullname: str, ask: Callable[[str], H]) -> H:
-        """``ask(fullname)``, remembered for the run (not in the daemon: see __init__)."""
+    def _remembered(
+        self,
+        memo: dict[str, Callable[[C], R] | None],
+        fullname: str,
+        ask: Callable[[str], Callable[[C], R] | None],
+    ) -> Callable[[C], R] | None:
+        """``ask(fullname)``, tracked and remembered for the run (not in the daemon: see
+        __init__)."""
         if fullname in memo:
             return memo[fullname]
-        hook = ask(fullname)
+        hook = self._tracked(ask(fullname))
         if self._memo:
             memo[fullname] = hook
         return hook
+
+    def _tracked(self, hook: Callable[[C], R] | None) -> Callable[[C], R] | None:
+        """``hook``, noting which modules' classes it reads (mypy_plugin.deps)."""
+        return None if hook is None else self._deps.track(hook)
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         return self._remembered(self._method_memo, fullname, self.hooks.get_method_hook)
@@ -129,14 +148,14 @@ class CapsysPlugin(Plugin):
     ) -> Callable[[MethodSigContext], FunctionLike] | None:
         if not fullname.startswith(_TAG_PREFIX):
             return None
-        return self.hooks.get_signature_hook(fullname)
+        return self._tracked(self.hooks.get_signature_hook(fullname))
 
     def get_function_signature_hook(
         self, fullname: str
     ) -> Callable[[FunctionSigContext], FunctionLike] | None:
         if not fullname.startswith(_PRIMITIVES):
             return None
-        return self.hooks.get_signature_hook(fullname)
+        return self._tracked(self.hooks.get_signature_hook(fullname))
 
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         return self._remembered(self._function_memo, fullname, self.hooks.get_function_hook)
@@ -144,7 +163,7 @@ class CapsysPlugin(Plugin):
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         if not fullname.startswith(_TAG_PREFIX):
             return None
-        return self.hooks.get_attribute_hook(fullname)
+        return self._tracked(self.hooks.get_attribute_hook(fullname))
 
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
         return self._remembered(self._base_memo, fullname, self.hooks.get_base_class_hook)
@@ -152,4 +171,4 @@ class CapsysPlugin(Plugin):
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
         if fullname not in (_VAL, _TAG_WRITE):
             return None
-        return self.hooks.get_type_analyze_hook(fullname)
+        return self._tracked(self.hooks.get_type_analyze_hook(fullname))

@@ -31,6 +31,7 @@ from mypy.types import (
 )
 
 from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
+from mypy_plugin.deps import consulted
 
 ISO = CAPSYS_NAMES["Iso"]
 TAG = CAPSYS_NAMES["Tag"]
@@ -218,6 +219,7 @@ class Translator:
     def _tuple(self, typ: TupleType) -> Shape:
         info = typ.partial_fallback.type
         if info.is_named_tuple:
+            consulted((info.module_name,))  # its fields decide (incremental mode)
             names = info.metadata.get("namedtuple", {}).get("fields", [])
             items = list(zip(names, typ.items, strict=False))
             return self._record(info, (), lambda: items)
@@ -233,6 +235,7 @@ class Translator:
     def _instance(self, typ: Instance) -> Shape:
         info = typ.type
         name = info.fullname
+        consulted((info.module_name,))  # its definition decides (incremental mode)
         if name in (ISO, TAG):
             kind = ShapeKind.ISO if name == ISO else ShapeKind.TAG
             return Shape(kind, kind.name.title(), tuple(self.shape(a) for a in typ.args))

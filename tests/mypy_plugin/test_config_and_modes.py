@@ -194,3 +194,45 @@ def test_loading_the_plugin_leaves_the_dsl_and_the_checks_unimported() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert done.stdout.strip() == "[]", done.stderr
+
+
+TRANSITIVE = {
+    "pkg/__init__.py": "",
+    "pkg/inner.py": (
+        "from dataclasses import dataclass\n\n\n@dataclass(frozen=True)\nclass Inner:\n    v: int\n"
+    ),
+    "pkg/msgs.py": (
+        "from capsys import message\n\nfrom pkg.inner import Inner\n\n\n"
+        "@message\nclass Job:\n    n: int\n    inner: Inner\n"
+    ),
+    "pkg/agents.py": (
+        "from capsys import Agent, behaviour\n\nfrom pkg.msgs import Job\n\n\n"
+        "class Worker(Agent):\n    @behaviour\n    def run(self, job: Job) -> None:\n"
+        "        pass\n"
+    ),
+    # re-exports only: its own interface does not change when a field of Inner does
+    "pkg/api.py": ("from pkg.agents import Worker as Worker\nfrom pkg.msgs import Job as Job\n"),
+    "main.py": (
+        "from capsys import Tag\n\nfrom pkg.api import Job, Worker\n\n\n"
+        "def go(t: Tag[Worker], j: Job) -> None:\n    t.send(Worker.run, j)\n"
+    ),
+}
+
+
+def test_incremental_follows_fields_several_imports_away(tmp_path: Path) -> None:
+    write_files(tmp_path, TRANSITIVE)
+    cache = tmp_path / ".cache"
+    targets = ["main.py", "pkg"]
+    assert run_mypy(tmp_path, targets, cache_dir=cache).findings == ()
+    inner = tmp_path / "pkg" / "inner.py"
+    inner.write_text(inner.read_text().replace("v: int", "v: list[int]"))
+    cold = run_mypy(tmp_path, targets, cache_dir=None)
+    expected = {("pkg/msgs.py", 9), ("pkg/agents.py", 8), ("main.py", 7)}
+    assert {(f.path, f.line) for f in cold.findings} == expected, cold.stdout
+    # from the cache, edited again and again: always what a run without the cache says
+    for _ in range(2):
+        warm = run_mypy(tmp_path, targets, cache_dir=cache)
+        assert warm.findings == cold.findings, warm.stdout
+    inner.write_text(inner.read_text().replace("v: list[int]", "v: int"))
+    for _ in range(2):
+        assert run_mypy(tmp_path, targets, cache_dir=cache).findings == ()
