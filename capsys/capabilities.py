@@ -77,20 +77,25 @@ class Iso(Generic[T]):
 
     def take(self) -> T:
         """Unwrap the value; the handle is dead afterwards (a second ``take`` raises)."""
-        value = self._value
-        self._kill("unwrapped by take()")
-        return value
+        return self._claim("unwrapped by take()", None, "tried 'take'")
 
-    def _move(self, how: str, where: str | None = None) -> Iso[T]:
+    def _move(self, how: str, where: str | None = None, tried: str = "tried to move it") -> Iso[T]:
         """Kill this handle and return a fresh one owning the same value."""
-        value = self._value
-        self._kill(how, where)
-        return Iso(value)
+        return Iso(self._claim(how, where, tried))
 
-    def _kill(self, how: str, where: str | None = None) -> None:
-        self._moved_at = f"{how} at {where or _caller_location()}"
-        del self._value
+    def _claim(self, how: str, where: str | None, tried: str) -> T:
+        """Take the value and kill the handle, once: of two threads using one handle at
+        the same time exactly one gets the value (deleting a slot is one atomic step;
+        the other thread's delete fails), the other a ``MovedError``."""
+        moved_at = f"{how} at {where or _caller_location()}"
+        try:
+            value = self._value
+            del self._value
+        except AttributeError:  # another thread claimed it first
+            raise moved_error(self, tried) from None  # type: ignore[arg-type]
+        self._moved_at = moved_at
         object.__setattr__(self, "__class__", MovedIso)
+        return value
 
     def __repr__(self) -> str:
         return f"Iso({type(self._value).__name__})"
@@ -124,7 +129,10 @@ class MovedIso(Iso[Any]):
 
 def moved_error(handle: MovedIso, tried: str) -> MovedError:
     """The error for any use of a moved handle; ``tried`` says which use."""
-    moved_at = object.__getattribute__(handle, "_moved_at")
+    try:
+        moved_at = object.__getattribute__(handle, "_moved_at")
+    except AttributeError:  # claimed by another thread this very moment
+        moved_at = "by another thread"
     return MovedError(
         f"this Iso handle was moved ({moved_at}) and cannot be used any more "
         f"({tried}); use the value where it was moved to, or keep it by "
@@ -138,8 +146,10 @@ def iso(value: T | Iso[T]) -> Iso[T]:
     Passing an existing ``Iso`` moves it into the new handle (the old one dies). The
     linter checks that ``value`` is fresh (CAP006): this function cannot see aliases.
     """
+    if isinstance(value, MovedIso):
+        raise moved_error(value, "tried iso() of it")
     if isinstance(value, Iso):
-        return value._move("moved by iso()")
+        return value._move("moved by iso()", tried="tried iso() of it")
     # Imported late: the agent module depends on this one.
     from capsys.agent import Agent
     from capsys.tag import Tag
@@ -159,10 +169,9 @@ def iso(value: T | Iso[T]) -> Iso[T]:
 def consume(handle: Iso[T]) -> Iso[T]:
     """Move an ``Iso`` into a new handle; the argument is dead afterwards."""
     if type(handle) is Iso:
-        return handle._move("moved by consume()")
+        return handle._move("moved by consume()", tried="tried consume() of it")
     if isinstance(handle, MovedIso):
-        # Any attribute access raises MovedError with the original location.
-        handle.take()
+        raise moved_error(handle, "tried consume() of it")
     raise CapabilityUsageError(
         f"consume() takes an Iso handle, got {type(handle).__name__}: wrap a fresh "
         "object with iso(x) first, or pass the value itself if it is immutable"

@@ -14,6 +14,7 @@ One list of known types (``KNOWN_TYPES``) feeds three enforcers so they never di
 
 from __future__ import annotations
 
+import contextlib
 import copy as _copy
 import dataclasses
 import datetime
@@ -24,12 +25,15 @@ import pathlib
 import types
 import typing
 import uuid
+import weakref
 from collections.abc import Callable as AbcCallable
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
+import typing_extensions
+
 from capsys.capabilities import REF_MARKER, VAL_MARKER, Iso, MovedIso, moved_error
-from capsys.errors import CapabilityUsageError, NotSendableError
+from capsys.errors import CapabilityUsageError, MovedError, NotSendableError
 from capsys.names import CAPSYS_NAMES
 from capsys.tag import Tag
 
@@ -411,16 +415,30 @@ def _is_namedtuple(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_fields")
 
 
+# The field annotations of record classes as resolved in the scope that defined them:
+# a @message defined in a function, under `from __future__ import annotations`, names
+# its neighbours by local names that only that scope knows.
+_resolved: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def _record_hints(cls: type, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Resolved annotations of a record class's fields (raises NameError if unresolvable).
 
-    ``scope`` holds the names of the scope that defined the class (a function's locals).
+    ``scope`` holds the names of the scope that defined the class (a function's locals);
+    what it resolved is kept for the later checks, which have no scope.
     """
+    known = _resolved.get(cls)
+    if known is not None:
+        return known
     localns = {**scope, cls.__name__: cls} if scope else {cls.__name__: cls}
     hints = typing.get_type_hints(cls, include_extras=True, localns=localns)
     if dataclasses.is_dataclass(cls):
-        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
-    return {name: hints.get(name, Any) for name in getattr(cls, "_fields", ())}
+        found = {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+    else:
+        found = {name: hints.get(name, Any) for name in getattr(cls, "_fields", ())}
+    with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced
+        _resolved[cls] = found
+    return found
 
 
 def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
@@ -440,7 +458,15 @@ def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
     if record:
 
         def fields() -> list[tuple[str, Shape]]:
-            return [(n, shape_of_annotation(t)) for n, t in _record_hints(cls).items()]
+            try:
+                hints = _record_hints(cls)
+            except NameError as exc:
+                raise NotSendableError(
+                    f"{cls.__qualname__}: cannot resolve a field annotation ({exc}), so its "
+                    "fields cannot be checked; define or import the named type at module "
+                    "level"
+                ) from exc
+            return [(n, shape_of_annotation(t)) for n, t in hints.items()]
 
     return Shape(
         ShapeKind.CLASS,
@@ -455,12 +481,21 @@ def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
 _UNION_TYPES: tuple[Any, ...] = (typing.Union, types.UnionType)
 
 
+_LITERAL_STRINGS: Final = tuple(
+    form
+    for form in (getattr(typing, "LiteralString", None), typing_extensions.LiteralString)
+    if form is not None
+)
+
+
 def shape_of_annotation(tp: Any) -> Shape:
     """Translate a resolved typing annotation into a ``Shape``."""
     if tp is None or tp is type(None):
         return Shape(ShapeKind.NONE)
     if tp is Any:
         return ANY_SHAPE
+    if tp in _LITERAL_STRINGS:  # a str to a type checker
+        return shape_of_class(str)
     if isinstance(tp, typing.TypeVar):
         bounds = tp.__constraints__ or ((tp.__bound__,) if tp.__bound__ is not None else ())
         return Shape(ShapeKind.TYPEVAR, tp.__name__, tuple(shape_of_annotation(b) for b in bounds))
@@ -700,7 +735,32 @@ def payload_moves(
                 moves = True
                 continue
             _raise_for(value, kind, f"argument {name!r} of {what}")
+    if moves:
+        _refuse_twice(what, (*args, *kwargs.values()))
     return moves
+
+
+def _refuse_twice(what: str, values: Iterable[object]) -> None:
+    """One handle given twice in one send would reach the receiver once alive and
+    once dead (moving the first kills the second): refuse it before anything moves."""
+    seen: set[int] = set()
+    for value in values:
+        for handle in _isos_in(value):
+            if id(handle) in seen:
+                raise MovedError(
+                    f"the same Iso handle is passed twice to {what}: a handle moves once; "
+                    "pass it once, or make a second value with its own iso() (CAP006)"
+                )
+            seen.add(id(handle))
+
+
+def _isos_in(value: object) -> Iterator[object]:
+    cls = value.__class__
+    if cls is Iso:
+        yield value
+    elif (RUNTIME_KINDS.get(cls) or payload_kind(cls)) is _WALK and _carries(cls):
+        for _, child in _children(value, cls):
+            yield from _isos_in(child)
 
 
 def move_payload(
@@ -711,11 +771,6 @@ def move_payload(
     handle moved since the check (by another task, during an await) raises
     ``MovedError`` before anything moves."""
     payload_moves(what, args, kwargs)
-    how = f"moved by {what}"
-    args = tuple(_moved_inside(a, how) for a in args)
-    if kwargs:
-        kwargs = {k: _moved_inside(v, how) for k, v in kwargs.items()}
-    return args, kwargs
     how = f"moved by {what}"
     args = tuple(_moved_inside(a, how) for a in args)
     if kwargs:
@@ -732,6 +787,7 @@ def check_value(value: object, what: str, deep: bool = False) -> object:
         if deep:
             check_sendable(value, what)
         if _carries(value.__class__) and _holds_iso(value):
+            _refuse_twice(what, (value,))
             return _moved_inside(value, f"moved by {what}")
         return value
     if kind is _MOVE:

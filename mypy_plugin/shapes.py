@@ -223,6 +223,11 @@ class Translator:
             names = info.metadata.get("namedtuple", {}).get("fields", [])
             items = list(zip(names, typ.items, strict=False))
             return self._record(info, (), lambda: items)
+        if info.fullname != "builtins.tuple":
+            # A subclass of tuple may carry attributes of its own: the run-time check
+            # refuses it as it refuses a subclass of str, so it is a plain class here.
+            consulted((info.module_name,))
+            return Shape(ShapeKind.CLASS, info.fullname, (), _bases(info))
         if not typ.items:  # tuple[()]: one possible value, the empty tuple
             return Shape(ShapeKind.LITERAL, "tuple[()]")
         return Shape(

@@ -145,7 +145,11 @@ class ClassKind(enum.Enum):
 _ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
 _NEUTRAL_BASES = frozenset({"builtins.object", "typing.Generic", "typing_extensions.Generic"})
 _NAMEDTUPLE_BASES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
+# Subclasses of the built-in value types are ordinary classes (they take attributes of
+# their own): the run-time check refuses them, and so do both checkers.
+_VALUE_BUILTINS = ("str", "int", "float", "complex", "bytes", "tuple", "frozenset", "bool")
 _EXTERNAL_KINDS = {
+    **dict.fromkeys((f"builtins.{name}" for name in _VALUE_BUILTINS), ClassKind.PLAIN),
     **dict.fromkeys(_ENUM_BASES, ClassKind.ENUM),
     "typing.NamedTuple": ClassKind.FROZEN_RECORD,
     "typing_extensions.NamedTuple": ClassKind.FROZEN_RECORD,
@@ -303,7 +307,12 @@ def _decorator_info(
 
 
 def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> ClassSummary:
-    bases = tuple(resolver.qualified(arg.value) for arg in node.bases if arg.keyword is None)
+    # A generic base (``Generic[T]``, ``tuple[int, int]``) counts as its origin class.
+    bases = tuple(
+        resolver.qualified(arg.value.value if isinstance(arg.value, cst.Subscript) else arg.value)
+        for arg in node.bases
+        if arg.keyword is None
+    )
     has_metaclass = any(arg.keyword is not None for arg in node.bases)
     decorators, frozen = _decorator_info(node, resolver)
     fields: list[tuple[str, cst.BaseExpression]] = []

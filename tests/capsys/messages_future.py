@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Literal, Optional
 
+from typing_extensions import LiteralString
+
 from capsys import Iso, Tag, Val, message
 
 
@@ -32,3 +34,19 @@ class Later:
 
 class Desk:
     """A name used in a Tag annotation before it is defined."""
+
+
+def local_messages() -> tuple[type, type]:
+    """Two @message classes defined in a function, one naming the other: its name is
+    local, so only the defining scope resolves it."""
+
+    @message
+    class Point:
+        x: int
+
+    @message
+    class Segment:
+        a: Point
+        label: LiteralString
+
+    return Point, Segment

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -145,3 +146,32 @@ def test_iso_cannot_be_copied_or_pickled_silently() -> None:
         with pytest.raises(CapabilityUsageError, match="cannot be pickled or copied"):
             op(h)
     assert h.take() == [1]
+
+
+def _race_take(h: Iso[list[int]], start: threading.Barrier, got: list[object]) -> None:
+    start.wait()
+    try:
+        got.append(h.take())
+    except MovedError:
+        got.append("moved")
+
+
+def test_threads_taking_one_handle_get_the_value_once() -> None:
+    for _ in range(300):
+        h, start, got = iso([1]), threading.Barrier(4), []
+        threads = [threading.Thread(target=_race_take, args=(h, start, got)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # exactly one owner; the others get MovedError (never a bare AttributeError)
+        assert sorted(map(str, got)) == ["[1]", "moved", "moved", "moved"]
+
+
+def test_consume_or_iso_of_a_dead_handle_says_which() -> None:
+    h = iso([1])
+    h.take()
+    with pytest.raises(MovedError, match=r"tried consume\(\) of it"):
+        consume(h)
+    with pytest.raises(MovedError, match=r"tried iso\(\) of it"):
+        iso(h)

@@ -10,8 +10,9 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import pytest
 
-from capsys import Iso, NotSendableError, Ref, Tag, Val, iso, message
+from capsys import Iso, NotSendableError, Ref, Tag, Val, iso, message, val
 from capsys.errors import CapabilityUsageError
+from capsys.sendable import check_sendable
 from tests.capsys import messages_future as fut
 
 
@@ -123,6 +124,14 @@ def test_string_annotations_and_forward_references() -> None:
     # The deferred check ran once and restored the generated __init__.
     assert fut.Batch.__init__.__qualname__ == "Batch.__init__"
     assert "Validates" not in (fut.Batch.__init__.__doc__ or "")
+
+
+def test_local_messages_naming_each_other_stay_checkable() -> None:
+    point, segment = fut.local_messages()
+    seg = segment(point(1), "north")
+    # later checks (val, a send's deep check) see the names the defining scope saw
+    assert val(seg) is seg
+    check_sendable(seg, "argument 1 of S.b")  # raised NameError: 'Point' is not defined
 
 
 def test_self_reference_is_resolved() -> None:

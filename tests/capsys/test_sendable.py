@@ -287,6 +287,24 @@ def test_a_moved_handle_inside_a_value_refuses_the_whole_send() -> None:
         prepare_payload("S.b", (dead,), {})
 
 
+def test_one_handle_twice_in_one_send_is_refused_before_anything_moves() -> None:
+    h = iso([1])
+    for args, kwargs in (((h, h), {}), (((h, 1), h), {}), ((h,), {"b": h})):
+        with pytest.raises(MovedError, match=r"same Iso handle is passed twice to S\.b"):
+            prepare_payload("S.b", args, kwargs)
+    with pytest.raises(MovedError, match="passed twice"):
+        check_value((h, (h,)), "reply of S.b")
+    assert h.take() == [1]  # still the caller's
+
+
+def test_a_subclass_of_a_value_type_is_not_sendable() -> None:
+    class Pair(tuple[int, int]):
+        pass
+
+    with pytest.raises(NotSendableError, match="Pair"):
+        prepare_payload("S.b", (Pair((1, 2)),), {})
+
+
 def test_values_that_cannot_hold_an_iso_are_passed_as_they_are() -> None:
     flat = Flat(1, ("a", "b"))
     pair = (1, "two", None)

@@ -983,3 +983,26 @@ async def use(stores: list[Tag[Store]]) -> None:
     print(await ask_all(stores, Store.count), await ask_all(stores, Store.dump))
     await stores[0].ask(Store.dump)  # expect: CAP001
 """
+
+CASES["value_type_subclasses"] = """
+class Pair(tuple[int, int]):
+    pass
+
+
+class Name(str):
+    pass
+
+
+class Coords(tuple[int, ...]):
+    pass
+
+
+class Holder(Agent):
+    @behaviour
+    def take(self, p: Pair, n: Name, c: Coords) -> None:  # expect: CAP002
+        pass
+
+
+def use(h: Tag[Holder]) -> None:
+    h.send(Holder.take, Pair((1, 2)), Name("a"), Coords((1,)))  # expect: CAP001
+"""

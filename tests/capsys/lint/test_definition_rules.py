@@ -703,3 +703,30 @@ class Poller(Agent):
         sleep(4)
 """
     assert _at(code, tmp_path, "CAP011") == [where(code, "time.sleep(3)"), where(code, "sleep(4)")]
+
+
+def test_subclasses_of_value_types_are_not_sendable(tmp_path: Path) -> None:
+    # They take attributes of their own: the run-time check and the plugin refuse them.
+    code = """
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+class Pair(tuple[int, int]):
+    pass
+
+class Name(str):
+    pass
+
+class Box(Generic[T]):
+    pass
+
+class Holder(Agent):
+    @behaviour
+    def take(self, p: Pair, n: Name, b: Box[int]) -> None: ...
+"""
+    assert _at(code, tmp_path, "CAP002") == [
+        where(code, "Pair,"),
+        where(code, "Name,"),
+        where(code, "Box[int]"),
+    ]
