@@ -291,11 +291,12 @@ def current(rt: Runtime) -> tuple[Worker | None, Cell | None]:
 class _Extra:
     """The rarely needed part of a cell, allocated on first use."""
 
-    __slots__ = ("finished", "muted", "restarts", "stop_waiters", "waiters")
+    __slots__ = ("finished", "muted", "parked_on", "restarts", "stop_waiters", "waiters")
 
     def __init__(self) -> None:
         self.finished = False  # the stop completed (on_stop returned)
         self.muted: list[Cell] = []  # senders muted because this mailbox is over high water
+        self.parked_on: Cell | None = None  # this cell is muted, held by that receiver
         self.waiters: list[Reply] = []  # outside send_wait callers waiting for room
         self.stop_waiters: list[Reply] = []
         self.restarts: collections.deque[float] = collections.deque()
@@ -603,6 +604,9 @@ class Cell:
         with rt.mute_lock:
             senders, x.muted = x.muted, []
             waiters, x.waiters = x.waiters, []
+            for sender in senders:
+                sender.extra().parked_on = None
+                rt.parked.discard(sender)
         for sender in senders:
             w = worker_here()
             rt.schedule(sender, w if w is not None and w.rt is rt else None)
@@ -613,7 +617,10 @@ class Cell:
         """At the end of this cell's turn: park it on the receiver that is over high water.
 
         Returns False when muting is not needed any more (or would stall: the receiver
-        is itself muted, or this cell is overloaded too), and the caller reschedules.
+        is muted itself or about to be, or this cell is overloaded too), and the caller
+        reschedules. The receiver's state is read under the runtime's mute lock, so of
+        two agents flooding each other at most one is muted: a cycle of muted agents
+        would wait for each other forever.
         """
         receiver = self.mute_on
         self.mute_on = None
@@ -625,10 +632,13 @@ class Cell:
         if rmb is None or (mb is not None and len(mb) >= rt.high_water):
             return False
         x = receiver.extra()
+        me = self.extra()
         with rt.mute_lock:
-            if len(rmb) <= rt.low_water:
+            if len(rmb) <= rt.low_water or x.parked_on is not None:
                 return False
             x.muted.append(self)
+            me.parked_on = receiver
+            rt.parked.add(self)
         w.mutes += 1
         if len(rmb) <= rt.low_water or receiver.stopped:
             receiver.release_muted()  # it drained meanwhile: whoever empties the list wins

@@ -232,6 +232,7 @@ class Runtime:
         # free-threaded builds).
         self.live: dict[Cell, int] = {}
         self.mute_lock = threading.Lock()
+        self.parked: set[Cell] = set()  # muted senders, held by a receiver (mute_lock)
         self._idle_lock = threading.Lock()
         self._parked: list[Worker] = []
         self._searching = 0
@@ -474,6 +475,13 @@ class Runtime:
             self.cancel_async = True
         for cell in self.live.copy():
             self.stop(cell.tag)
+        # Muted senders are held by their receivers, in no run queue: release them, so
+        # they are run once more and stopped (their queued messages are dead-lettered).
+        with self.mute_lock:
+            holders = {c.x.parked_on for c in self.parked if c.x is not None}
+        for holder in holders:
+            if holder is not None:
+                holder.release_muted()
         self.notify(force=True, all_workers=True)
         if not await self._wait_quiet():
             log.warning("runtime shutdown: agents did not stop within the timeout")

@@ -587,3 +587,68 @@ async def test_a_message_with_wrong_arguments_is_refused_not_supervised() -> Non
         # the agent was not restarted (its state would be gone) and still works
         assert await k.ask(Keeper.get) == 10
         assert rt.stats().restarts == 0
+
+
+class Relay(Agent):
+    def __init__(self) -> None:
+        self.next: Tag[Relay] | None = None
+
+    @behaviour
+    def link(self, nxt: Tag[Relay]) -> None:
+        self.next = nxt
+
+    @behaviour
+    def token(self, hops: int) -> None:
+        if hops and self.next is not None:
+            self.next.send(Relay.token, hops - 1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_two_agents_flooding_each_other_are_never_both_muted(workers: int) -> None:
+    # Each forwards to the other: muting both would leave them waiting for each other
+    # for ever (the mailboxes hold 16 + 16 above high water, 30 tokens are in flight).
+    with anyio.fail_after(60):
+        async with Runtime(workers=workers, mailbox_capacity=20) as rt:
+            a, b = rt.spawn(Relay), rt.spawn(Relay)
+            a.send(Relay.link, b)
+            b.send(Relay.link, a)
+            for i in range(30):
+                await (a if i % 2 else b).send_wait(Relay.token, 50)
+            await a.ask(Relay.link, b)
+    stats = rt.stats()
+    assert stats.handled == stats.sent == 2 + 30 * 51 + 1
+    assert rt.dead_letters.count == 0
+
+
+class Flooder(Agent):
+    def __init__(self, sink: Tag[Gate]) -> None:
+        self.sink = sink
+
+    @behaviour
+    def flood(self, n: int) -> None:
+        for _ in range(n):
+            self.sink.send(Gate.tick)
+
+    @behaviour
+    def again(self) -> None:
+        pass
+
+
+async def test_a_muted_sender_left_at_a_forced_exit_is_drained_to_dead_letters() -> None:
+    opened, entered = event("mute-open"), event("mute-entered")
+    with pytest.raises(KeyError):
+        async with Runtime(workers=2, mailbox_capacity=20, shutdown_timeout=1) as rt:
+            g = rt.spawn(Gate, "mute-open", "mute-entered")
+            g.send(Gate.hold)
+            await _wait_thread_event(entered)
+            f = rt.spawn(Flooder, g)
+            f.send(Flooder.flood, 17)  # over high water: muted at the end of this turn
+            for _ in range(5):
+                f.send(Flooder.again)  # queued behind the mute
+            while rt.stats().mutes == 0:
+                await anyio.sleep(0.01)
+            opened.set()  # the gate finishes `hold` as the runtime stops
+            raise KeyError("leave at once")
+    stats = rt.stats()
+    assert stats.sent == stats.handled + rt.dead_letters.count  # nothing silently lost
+    assert any(d.receiver.startswith("Flooder") for d in rt.dead_letters.recent)
