@@ -29,8 +29,10 @@ from mypy.nodes import (
     Expression,
     FakeInfo,
     FuncDef,
+    IfStmt,
     MemberExpr,
     NameExpr,
+    RefExpr,
     StarExpr,
     TupleExpr,
     TypeInfo,
@@ -64,6 +66,7 @@ from mypy.typevars import fill_typevars
 
 from capsys.config import Config
 from capsys.diagnostics import get_rule, held_agent_detail, passed_agent_detail
+from capsys.names import CAPSYS_NAMES
 from capsys.sendable import Problem, Shape, ShapeKind, held_agent, static_problem
 from mypy_plugin.codes import ERROR_CODES
 from mypy_plugin.deps import consulted, consulting
@@ -274,15 +277,23 @@ def _agent_type(typ: Type | None) -> TypeInfo | None:
     return None
 
 
-def _is_own_agent(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> bool:
-    """``self`` of an agent method, or a local name bound to it (``me = self``). Another
-    object of the same agent class is not: holding it is CAP007, not CAP008."""
+def _own_agent(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> str | None:
+    """How a finding names ``self`` of an agent method, or a local name bound to it
+    (``me = self``), as the linter does: ``self (the agent object)``, ``me (the agent
+    object self)``; None for anything else. Another object of the same agent class is
+    not self: holding it is CAP007, not CAP008."""
     if not isinstance(expr, NameExpr) or not isinstance(expr.node, Var):
-        return False
+        return None
     var = expr.node
     if _agent_type(typ if typ is not None else var.type) is None:
-        return False
-    return var.is_self or var in _self_aliases(api)
+        return None
+    if var.is_self:
+        return f"{var.name} (the agent object)"
+    method = api.scope.top_level_function() if isinstance(api, TypeChecker) else None
+    if not isinstance(method, FuncDef) or var not in _self_aliases(method):
+        return None
+    me = method.arguments[0].variable.name if method.arguments else "self"
+    return f"{expr.name} (the agent object {me})"
 
 
 # Where a statement keeps the blocks nested in it (if/while/for/with/try/match, nested
@@ -290,11 +301,10 @@ def _is_own_agent(expr: Expression, typ: Type | None, api: CheckerPluginInterfac
 _NESTED_BLOCKS = ("body", "else_body", "finally_body", "handlers", "bodies", "func")
 
 
-def _self_aliases(api: CheckerPluginInterface) -> set[Var]:
-    """The local names the current method binds to ``self`` (or to such a name)."""
-    method = api.scope.top_level_function() if isinstance(api, TypeChecker) else None
+def _self_aliases(method: FuncDef) -> set[Var]:
+    """The local names ``method`` binds to ``self`` (or to such a name)."""
     found: set[Var] = set()
-    pending: list[object] = [method] if method is not None else []
+    pending: list[object] = [method]
     while pending:
         node = pending.pop()
         if isinstance(node, list):
@@ -323,10 +333,17 @@ def _self_aliases(api: CheckerPluginInterface) -> set[Var]:
     return found
 
 
-def _self_inside(expr: Expression, typ: Type | None, api: CheckerPluginInterface) -> bool:
-    if _is_own_agent(expr, typ, api):
-        return True
-    return isinstance(expr, TupleExpr) and any(_self_inside(e, None, api) for e in expr.items)
+def _self_inside(
+    expr: Expression, typ: Type | None, api: CheckerPluginInterface
+) -> tuple[Expression, str] | None:
+    """``self`` (or an alias) as ``expr`` or as an item of a tuple display in it: that
+    expression, where the linter reports it too, and ``_own_agent``'s wording of it."""
+    text = _own_agent(expr, typ, api)
+    if text is not None:
+        return expr, text
+    if isinstance(expr, TupleExpr):
+        return next(filter(None, (_self_inside(e, None, api) for e in expr.items)), None)
+    return None
 
 
 def _arguments(ctx: FunctionContext | MethodContext) -> tuple[CallExpr, dict[int, Type]] | None:
@@ -396,12 +413,14 @@ def _check_argument(
     what: str,
 ) -> None:
     """CAP008 for ``self``, CAP007 for another agent object, else CAP001/CAP012 for the
-    value (for ``*xs`` / ``**kw``: for the items that cross)."""
-    if _self_inside(expr, typ, api):
-        detail = f"self (the agent object) is passed as argument {label} of {where}"
-        reporter.report(api, "CAP008", expr, detail=detail)
+    value (for ``*xs`` / ``**kw``: for the items that cross); nothing for a ``val(x)``
+    that is reported itself."""
+    found = _self_inside(expr, typ, api)
+    if found is not None:
+        detail = f"{found[1]} is passed as argument {label} of {where}"
+        reporter.report(api, "CAP008", found[0], detail=detail)
         return
-    if typ is None:
+    if typ is None or _reported_val(expr, api):
         return
     other = _agent_type(typ)
     if other is not None:
@@ -607,7 +626,19 @@ def check_signature(
         declared = typ.ret_type if typ is not None else None
         if declared is not None and func.is_coroutine:
             declared = _awaited(declared)
-        _check_declared(reporter, api, func, "The return type", owner, declared)
+        _check_declared(reporter, api, _return_annotation(func), "The return type", owner, declared)
+
+
+def _return_annotation(func: FuncDef) -> Context:
+    """Where ``func``'s return type is written (the linter reports it there, on the last
+    line of a signature over several), else the ``def``."""
+    written = func.unanalyzed_type
+    if isinstance(written, CallableType):
+        ret = written.ret_type
+        unannotated = isinstance(ret, AnyType) and ret.type_of_any == TypeOfAny.unannotated
+        if not unannotated and ret.line >= 0:
+            return ret
+    return func
 
 
 def _check_declared(
@@ -692,7 +723,7 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
         fields = _named_tuple_fields(cls)
     else:
         _check_message_frame(reporter, ctx, cls, what)
-        fields = _dataclass_fields(info)
+        fields = _dataclass_fields(cls)
     for name, declared, where in fields:
         shape, problem = reporter.verdict(declared, ctx.api)
         if problem is None:
@@ -733,9 +764,10 @@ def _check_message_frame(
             reporter.report(ctx.api, "CAP003", cls, what=what, detail=detail)
 
 
-def _dataclass_fields(info: TypeInfo) -> list[tuple[str, Type, Context]]:
+def _dataclass_fields(cls: ClassDef) -> list[tuple[str, Type, Context]]:
     """The class's own fields (inherited ones are checked at the base, a message too)."""
-    own = _own_field_lines(info)
+    info = cls.info
+    own = _own_field_lines(cls)
     self_type = fill_typevars(info)
     if not isinstance(self_type, Instance):
         return []
@@ -761,17 +793,36 @@ def _named_tuple_fields(cls: ClassDef) -> list[tuple[str, Type, Context]]:
     ]
 
 
-def _own_field_lines(info: TypeInfo) -> dict[str, Context]:
+def _own_field_lines(cls: ClassDef) -> dict[str, Context]:
+    """Where each field the class itself annotates is declared. Not ``info.names``: a
+    frozen dataclass copies its inherited fields in there (as properties)."""
+    info = cls.info
+    own = _annotated_names(cls.defs)
     out: dict[str, Context] = {}
     data = info.metadata.get("dataclass")
     if not isinstance(data, dict):
         return out
     for attr in data.get("attributes", ()):
         name = attr.get("name") if isinstance(attr, dict) else None
-        if isinstance(name, str) and name in info.names:
+        if isinstance(name, str) and name in own:
             out[name] = Context(
                 line=int(attr.get("line", info.line)), column=int(attr.get("column", 0))
             )
+    return out
+
+
+def _annotated_names(block: Block) -> set[str]:
+    """The names annotated in a class body, as the dataclass transform collects fields
+    (top-level statements and those under ``if``)."""
+    out: set[str] = set()
+    for stmt in block.body:
+        if isinstance(stmt, AssignmentStmt):
+            if stmt.unanalyzed_type is not None:
+                out.update(t.name for t in stmt.lvalues if isinstance(t, NameExpr))
+        elif isinstance(stmt, IfStmt):
+            for body in (*stmt.body, stmt.else_body):
+                if body is not None:
+                    out |= _annotated_names(body)
     return out
 
 
@@ -794,24 +845,58 @@ def check_val_type(reporter: Reporter, api: _Api, ctx: Context, inner: Type) -> 
 
 
 def check_val_call(reporter: Reporter, ctx: FunctionContext) -> None:
-    """CAP004 for ``val(x)`` where ``x``'s type is not deeply immutable."""
+    """CAP004 for ``val(x)`` where ``x``'s type is not deeply immutable; CAP008 for
+    ``val(self)``: the agent object never becomes a shared value."""
     if not ctx.arg_types or not ctx.arg_types[0]:
         return
-    typ = ctx.arg_types[0][0]
+    expr, typ = ctx.args[0][0], ctx.arg_types[0][0]
+    self_text = _own_agent(expr, typ, ctx.api)
+    if self_text is not None:
+        reporter.report(ctx.api, "CAP008", expr, detail=f"{self_text} is passed to val()")
+        return
+    found = _val_problem(typ)
+    if found is not None:
+        shape, problem = found
+        what = f"The argument of val() ({shape.display()})"
+        reporter.problem(ctx.api, expr, problem, shape, "CAP004", what)
+
+
+def _val_problem(typ: Type) -> tuple[Shape, Problem] | None:
+    """Why ``val()`` of a ``typ`` is CAP004 (None: it is not; ``val()`` of an Any is
+    checked at run time, and nothing crosses a boundary there: no CAP012)."""
     shape = shape_of(typ)
     problem = static_problem(shape, immutable=True)
-    # val() of an Any is checked at run time; nothing crosses a boundary here (no CAP012).
-    if problem is not None and not problem.is_any:
-        what = f"The argument of val() ({shape.display()})"
-        reporter.problem(ctx.api, ctx.args[0][0], problem, shape, "CAP004", what)
+    if problem is None or problem.is_any:
+        return None
+    return shape, problem
+
+
+def _reported_val(expr: Expression, api: CheckerPluginInterface) -> bool:
+    """``expr`` is a ``val(x)`` call that ``check_val_call`` reports (CAP004, or CAP008
+    for ``val(self)``): one mistake, one finding, not another for the argument it is."""
+    if not (
+        isinstance(expr, CallExpr)
+        and isinstance(expr.callee, RefExpr)
+        and expr.callee.fullname == CAPSYS_NAMES["val"]
+        and len(expr.args) == 1
+        and expr.arg_kinds[0] == ARG_POS
+        and isinstance(api, TypeChecker)
+    ):
+        return False
+    inner = expr.args[0]
+    typ = api.lookup_type_or_none(inner)
+    if typ is None:
+        return False
+    return _own_agent(inner, typ, api) is not None or _val_problem(typ) is not None
 
 
 def check_iso_call(reporter: Reporter, ctx: FunctionContext) -> None:
     """CAP008 for ``iso(self)``: the agent object never becomes a movable value."""
     for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
         for expr, typ in zip(exprs, typs, strict=False):
-            if _is_own_agent(expr, typ, ctx.api):
-                detail = "self (the agent object) is wrapped by iso()"
+            self_text = _own_agent(expr, typ, ctx.api)
+            if self_text is not None:
+                detail = f"{self_text} is wrapped by iso()"
                 reporter.report(ctx.api, "CAP008", expr, detail=detail)
 
 
@@ -832,9 +917,10 @@ def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
         return
     for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
         for expr, typ in zip(exprs, typs, strict=False):
-            if _self_inside(expr, typ, ctx.api):
-                detail = f"self (the agent object) is stored in message {info.name}"
-                reporter.report(ctx.api, "CAP008", expr, detail=detail)
+            found = _self_inside(expr, typ, ctx.api)
+            if found is not None:
+                detail = f"{found[1]} is stored in message {info.name}"
+                reporter.report(ctx.api, "CAP008", found[0], detail=detail)
 
 
 # Tag's own public surface; anything else reached through a Tag is agent state.

@@ -158,6 +158,21 @@ class Shown(Agent):
     def bound(self, items: L) -> None:  # expect: CAP002
         pass
 
+    @behaviour
+    async def spread(
+        self,
+        n: int,
+    ) -> list[int]:  # expect: CAP002
+        return []
+
+    @behaviour
+    def wide(
+        self,
+    ) -> dict[  # expect: CAP002
+        str, int
+    ]:
+        return {}
+
 
 # Immutable by itself (mypy says it cannot be a dataclass): only its fields are judged.
 @message
@@ -502,6 +517,24 @@ def loose(x: Any, y: Val[Any]) -> None:
     val(x)
 
 
+class Sink(Agent):
+    @behaviour
+    def put(self, v: Any) -> None:  # type: ignore[CAP012]
+        pass
+
+    @behaviour
+    def pair(self, v: tuple[int, ...], w: Any) -> None:  # type: ignore[CAP012]
+        pass
+
+
+def share(sink: Tag[Sink], xs: list[int]) -> None:
+    # One mistake, one finding: the val() argument is CAP004, not CAP001 as well.
+    sink.send(Sink.put, val([1]))  # expect: CAP004
+    sink.send(Sink.put, val(Plain(1)))  # expect: CAP004
+    sink.send(Sink.pair, (1,), val(xs))  # expect: CAP004
+    sink.send(Sink.put, val((1, 2)))
+
+
 T = TypeVar("T")
 L = TypeVar("L", bound=list[int])
 
@@ -646,6 +679,10 @@ class Worker(Agent):
         self.runtime.spawn(Helper, self)  # type: ignore[arg-type]  # expect: CAP008
         await boss.ask(Boss.register, self)  # type: ignore[call-overload]  # expect: CAP008
         handle = iso(self)  # expect: CAP008
+        boss.send(Boss.register, val(self))  # type: ignore[arg-type]  # expect: CAP008
+        boss.send(Boss.register, val(me))  # type: ignore[arg-type]  # expect: CAP008
+        shared = val(self)  # expect: CAP008
+        del shared
         boss.send(Boss.register, self.me)
         boss.send(Boss.greet, Hello(self.me))
         self.runtime.spawn(Helper, self.me)

@@ -142,6 +142,24 @@ EXPECTED_MESSAGES = [
         format_message("CAP008", detail="self (the agent object) is stored in message Hello"),
     ),
     (
+        "self_escape",
+        "CAP008",
+        format_message("CAP008", detail="self (the agent object) is passed to val()"),
+    ),
+    (
+        "self_escape",
+        "CAP008",
+        format_message("CAP008", detail="me (the agent object self) is passed to val()"),
+    ),
+    (
+        "self_escape",
+        "CAP008",
+        format_message(
+            "CAP008",
+            detail="me (the agent object self) is passed as argument 1 of send to Boss.register",
+        ),
+    ),
+    (
         "agent_fields",
         "CAP007",
         format_message("CAP007", detail=held_agent_detail('Field "peer" of agent Holder', "Peer")),
@@ -191,3 +209,127 @@ def test_agent_fields_match_the_linter_to_the_column(tmp_path: Path, mypy_cache:
     }
     assert len(plugin) == 8, result.stdout
     assert plugin == linter, (result.stdout, lint.stdout)
+
+
+def _plugin_and_linter(
+    folder: Path, files: dict[str, str], mypy_cache: Path
+) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]], str]:
+    """(path, line, column, code, message) of every capsys finding of each checker."""
+    names = write_files(folder, files)
+    result = run_mypy(folder, names, cache_dir=mypy_cache, extra_args=["--show-column-numbers"])
+    assert not result.internal_error, result.stdout + result.stderr
+    mypy_line = re.compile(
+        r"^(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.*?)  \[(?P<code>CAP\d{3})\]$"
+    )
+    lint_line = re.compile(
+        r"^(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<code>CAP\d{3}) (?P<msg>.*)$"
+    )
+    fields = ("path", "line", "col", "code", "msg")
+    plugin = {
+        tuple(Path(m[f]).name if f == "path" else m[f] for f in fields)
+        for m in map(mypy_line.match, result.stdout.splitlines())
+        if m
+    }
+    lint = subprocess.run(
+        [sys.executable, "-m", "capsys", "lint", "--no-cache", *(str(folder / n) for n in names)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    linter = {
+        tuple(Path(m[f]).name if f == "path" else m[f] for f in fields)
+        for m in map(lint_line.match, lint.stdout.splitlines())
+        if m
+    }
+    return plugin, linter, result.stdout + lint.stdout
+
+
+SAME_AS_THE_LINTER = """
+class Peer(Agent):
+    @behaviour
+    def hello(self, who: Tag[Peer]) -> None:
+        pass
+
+    @behaviour
+    def go(self, other: Tag[Peer]) -> None:
+        me = self
+        other.send(Peer.hello, me)  # type: ignore[arg-type]
+        other.send(Peer.hello, (1, me))  # type: ignore[arg-type]
+
+    @behaviour
+    async def spread(
+        self,
+        n: int,
+    ) -> list[int]:
+        return []
+
+    @behaviour
+    def wide(
+        self,
+    ) -> dict[
+        str, int
+    ]:
+        return {}
+"""
+
+
+def test_self_aliases_and_return_types_match_the_linter_to_the_column(
+    tmp_path: Path, mypy_cache: Path
+) -> None:
+    plugin, linter, both = _plugin_and_linter(
+        tmp_path, {"same.py": HEADER + SAME_AS_THE_LINTER}, mypy_cache
+    )
+    assert len(plugin) == 4, both
+    assert plugin == linter, both
+    # At the return annotation, on the last line of the signature, not at the def.
+    returns = {p[1:3] for p in plugin if p[3] == "CAP002"}
+    assert returns == {("21", "10"), ("27", "10")}, both
+
+
+INHERITED_FIELDS = {
+    "base.py": HEADER
+    + """
+
+@message
+class Base:
+    m: int
+    extra: list[int]  # type: ignore[CAP003]  # capsys: ignore[CAP003]
+""",
+    "child.py": HEADER
+    + """
+from base import Base
+
+
+@message
+class Child(Base):
+    k: int
+
+
+@message
+class Local:
+    m: int
+    extra: list[int]
+
+
+@message
+class LocalChild(Local):
+    k: int
+
+
+@message
+class Redeclared(Local):
+    extra: list[int]
+""",
+}
+
+
+def test_an_inherited_message_field_is_reported_only_where_it_is_declared(
+    tmp_path: Path, mypy_cache: Path
+) -> None:
+    plugin, linter, both = _plugin_and_linter(tmp_path, INHERITED_FIELDS, mypy_cache)
+    # The plugin reports a field at its name, the linter at its annotation.
+    assert {p[:2] + p[3:] for p in plugin} == {p[:2] + p[3:] for p in linter}, both
+    messages = sorted((p[1], p[4]) for p in plugin)
+    assert [line for line, _ in messages] == ["17", "27"], both
+    assert 'Field "extra" of message Local:' in messages[0][1], both
+    assert 'Field "extra" of message Redeclared:' in messages[1][1], both
