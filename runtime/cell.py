@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, cast
 
 import anyio
 
@@ -436,6 +436,14 @@ class Cell:
                 if not w.inline_asks & _YIELD_MASK:
                     await w.loop.checkpoint()  # type: ignore[union-attr]
                 return result
+        if w is not None and current_async.get() is self:
+            # An agent handles one message at a time: its own ask would wait behind the
+            # behaviour that waits for it, for ever.
+            raise CapabilityUsageError(
+                f"{self.name} asked itself ({entry.what}) from one of its own behaviours: "
+                "the ask would wait for the behaviour that is waiting for it; call the "
+                "method directly, or send to self.me without waiting"
+            )
         if (
             w is not None
             and w.open_rt is rt
@@ -680,6 +688,13 @@ class CellTag(Tag[Any]):
     without going through ``Address.post`` (one Python call less per send)."""
 
     __slots__ = ()
+
+    def __reduce__(self) -> NoReturn:
+        raise CapabilityUsageError(
+            f"a Tag of {self._address.name} cannot be pickled: it addresses an agent in "
+            "this process's Runtime; send it to agents of the same runtime, or run the "
+            "program on runtime.ray.RayRuntime to reach agents in other processes"
+        )
 
     def send(
         self, behaviour: Callable[..., Any], arg: Any = _NO_ARG, /, *args: Any, **kwargs: Any

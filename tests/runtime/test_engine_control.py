@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from capsys import Agent, Iso, Tag, behaviour, iso
+from capsys.errors import CapabilityUsageError
 from runtime import (
     AgentStopped,
     AskTimeout,
@@ -652,3 +653,32 @@ async def test_a_muted_sender_left_at_a_forced_exit_is_drained_to_dead_letters()
     stats = rt.stats()
     assert stats.sent == stats.handled + rt.dead_letters.count  # nothing silently lost
     assert any(d.receiver.startswith("Flooder") for d in rt.dead_letters.recent)
+
+
+class Narcissus(Agent):
+    @behaviour
+    def value(self) -> int:
+        return 1
+
+    @behaviour
+    async def ask_myself(self) -> int:
+        return await self.me.ask(Narcissus.value)
+
+
+async def test_an_agent_asking_itself_is_a_clear_error_not_a_hang() -> None:
+    with anyio.fail_after(20):
+        async with Runtime() as rt:
+            n = rt.spawn(Narcissus)
+            with pytest.raises(CapabilityUsageError, match=r"Narcissus#1 asked itself"):
+                await n.ask(Narcissus.ask_myself)
+            assert await n.ask(Narcissus.value) == 1  # and it still answers
+    assert rt.dead_letters.count == 0
+
+
+async def test_a_tag_of_a_local_runtime_cannot_be_pickled() -> None:
+    import pickle
+
+    async with Runtime() as rt:
+        n = rt.spawn(Narcissus)
+        with pytest.raises(CapabilityUsageError, match=r"Narcissus#1 cannot be pickled"):
+            pickle.dumps(n)
