@@ -733,6 +733,13 @@ def _take_half(queue: collections.deque[Cell]) -> list[Cell]:
     return got
 
 
+def _working(w: Worker) -> bool:
+    """In a turn, or (not parked) running the async behaviours' tasks, one of which may
+    block the thread just as well as a turn can (``time.sleep`` in an async behaviour):
+    what the blocked-worker monitor watches."""
+    return w.busy or (bool(w.inflight) and not w.sleeping)
+
+
 def timed(cell: Cell, seconds: float, cpu: float | None) -> None:
     """Add one sample to the cell's EMAs of handling time and CPU intensity (the
     first sample is taken as is: starting from 0 would read low for many turns).
@@ -877,7 +884,7 @@ class Monitor:
                 frame = frames.get(thread.ident) if thread is not None else None  # type: ignore[arg-type]
                 where = (id(frame.f_code), frame.f_lasti) if frame is not None else None
                 last = self.seen.get(w.index)
-                if not w.busy or last is None or last[0] != turns or last[2] != where:
+                if not _working(w) or last is None or last[0] != turns or last[2] != where:
                     self.seen[w.index] = (turns, now, where)
                     continue
                 if now - last[1] < self.threshold:
@@ -891,7 +898,7 @@ class Monitor:
         younger than the threshold: a spare thread beside a worker that is running
         Python only adds GIL hand-offs. Free-threaded builds count only idle workers,
         since a spare runs in parallel there."""
-        if not w.busy:
+        if not _working(w):
             return True
         began = self.turn_began.get(w.index)
         return self.gil and began is not None and now - began[1] < self.threshold

@@ -432,6 +432,35 @@ async def test_blocked_behaviour_does_not_stall_others() -> None:
             assert await gate.ask(Gate.get) == 0
 
 
+class AsyncGate(Agent):
+    """Blocks its worker thread from an async behaviour (which CAP011 warns about)."""
+
+    def __init__(self, opened: str, entered: str) -> None:
+        self.opened = event(opened)
+        self.entered = event(entered)
+
+    @behaviour
+    async def hold(self) -> None:
+        self.entered.set()
+        assert self.opened.wait(30)
+
+
+async def test_an_async_behaviour_blocking_its_thread_does_not_stall_others() -> None:
+    opened, entered = event("ablock-open"), event("ablock-entered")
+    async with Runtime(workers=1, block_threshold=0.02) as rt:
+        beat = rt.spawn(Beat)
+        await beat.ask(Beat.ping)
+        gate = rt.spawn(AsyncGate, "ablock-open", "ablock-entered")
+        gate.send(AsyncGate.hold)
+        await _wait_thread_event(entered)
+        # The only worker thread is held by an async behaviour: the monitor must see it
+        # and start a spare, well before the gate gives up (30 s).
+        with anyio.fail_after(10):
+            assert await beat.ask(Beat.ping) == "beat"
+        assert not opened.is_set()
+        opened.set()
+
+
 class Dreamer(Agent):
     @behaviour
     async def dream(self) -> None:
