@@ -188,6 +188,12 @@ class ModuleSummary:
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     mutable_globals: set[str] = field(default_factory=set)  # containers and `global` names
     container_globals: dict[str, str] = field(default_factory=dict)  # name -> container class
+    # Module-level type aliases (``Names = list[str]``, ``Names: TypeAlias = ...``,
+    # ``type Names = ...``, ``NewType("Bag", list[int])``): name -> the type they stand for.
+    type_aliases: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    # Module-level ``TypeVar``s: name -> their bound (one item) or constraints (none:
+    # unbounded).
+    type_vars: dict[str, tuple[cst.BaseExpression, ...]] = field(default_factory=dict)
 
 
 def capsys_public_name(qualified: str | None) -> str | None:
@@ -360,7 +366,7 @@ def summarize(
         if isinstance(stmt, (cst.Import, cst.ImportFrom)):
             summary.imports.update(import_bindings(stmt, name, is_package))
     for stmt in statements:
-        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef, cst.TypeAlias)):
             summary.defined.add(stmt.name.value)
         elif isinstance(stmt, cst.Assign):
             for target in stmt.targets:
@@ -382,7 +388,77 @@ def summarize(
         ):
             summary.container_globals.update(dict.fromkeys(_target_names(stmt.target), kind))
     summary.mutable_globals.update(summary.container_globals, global_names)
+    _collect_type_names(summary, statements, resolver)
     return summary
+
+
+_TYPE_ALIAS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})
+_NEW_TYPE = frozenset({"typing.NewType", "typing_extensions.NewType"})
+_TYPE_VAR = frozenset({"typing.TypeVar", "typing_extensions.TypeVar"})
+# What a plain ``Name = <value>`` may be to count as an alias when the name is used as a
+# type: a subscripted generic, a class name, or a union of them (a string is only an
+# alias when annotated ``TypeAlias``).
+_ALIAS_VALUES = (cst.Subscript, cst.Name, cst.Attribute, cst.BinaryOperation)
+
+
+def _collect_type_names(
+    summary: ModuleSummary, statements: Sequence[cst.CSTNode], resolver: NameResolver
+) -> None:
+    """Fill ``type_aliases`` and ``type_vars`` from names bound once at the top level
+    (a name bound twice could be either value: it stays unknown)."""
+    counts: Counter[str] = Counter()
+    found: dict[str, tuple[str, tuple[cst.BaseExpression, ...]]] = {}
+    for stmt in statements:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            counts[stmt.name.value] += 1
+        elif isinstance(stmt, cst.TypeAlias):
+            counts[stmt.name.value] += 1
+            if stmt.type_parameters is None:  # a generic alias would need substitution
+                found[stmt.name.value] = ("alias", (stmt.value,))
+        elif isinstance(stmt, cst.Assign):
+            for target in stmt.targets:
+                counts.update(_target_names(target.target))
+            if len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name):
+                name = stmt.targets[0].target.value
+                value = stmt.value
+                if isinstance(value, cst.Call):
+                    made = _type_call(value, resolver)
+                    if made is not None:
+                        found[name] = made
+                elif isinstance(value, _ALIAS_VALUES):
+                    found[name] = ("alias", (value,))
+        elif isinstance(stmt, cst.AnnAssign):
+            counts.update(_target_names(stmt.target))
+            if (
+                isinstance(stmt.target, cst.Name)
+                and stmt.value is not None
+                and resolver.qualified(stmt.annotation.annotation) in _TYPE_ALIAS
+            ):
+                found[stmt.target.value] = ("alias", (stmt.value,))
+    for name, (kind, exprs) in found.items():
+        if counts[name] != 1:
+            continue
+        if kind == "alias":
+            summary.type_aliases[name] = exprs[0]
+        else:
+            summary.type_vars[name] = exprs
+
+
+def _type_call(
+    call: cst.Call, resolver: NameResolver
+) -> tuple[str, tuple[cst.BaseExpression, ...]] | None:
+    """``NewType("N", T)`` -> an alias of ``T``; ``TypeVar("T", ...)`` -> its bound or
+    constraints. None for any other call (or one whose arguments are not plain)."""
+    if any(a.star for a in call.args):
+        return None
+    func = resolver.qualified(call.func)
+    positional = [a.value for a in call.args if a.keyword is None]
+    if func in _NEW_TYPE:
+        return ("alias", (positional[1],)) if len(positional) == 2 else None
+    if func not in _TYPE_VAR or not positional:
+        return None
+    bound = [a.value for a in call.args if a.keyword is not None and a.keyword.value == "bound"]
+    return ("typevar", tuple(bound) if bound else tuple(positional[1:]))
 
 
 @dataclass(frozen=True)
@@ -526,6 +602,24 @@ class ProjectIndex:
         target = summary.imports.get(name)
         if target is not None and target != qualified:
             return self.lookup_class(target, _depth + 1)
+        return None
+
+    def type_name(
+        self, qualified: str
+    ) -> tuple[ModuleSummary, cst.BaseExpression | None, tuple[cst.BaseExpression, ...]] | None:
+        """What a module-level type alias or ``TypeVar`` of the project denotes, following
+        re-exports: (its module, the aliased type or None, the TypeVar's bound or
+        constraints). None when ``qualified`` is neither."""
+        module, _, name = self.resolve_export(qualified).rpartition(".")
+        summary = self.module(module) if module else None
+        if summary is None:
+            return None
+        alias = summary.type_aliases.get(name)
+        if alias is not None:
+            return summary, alias, ()
+        bounds = summary.type_vars.get(name)
+        if bounds is not None:
+            return summary, None, bounds
         return None
 
     def resolve_export(self, qualified: str) -> str:

@@ -1,14 +1,18 @@
 """Annotations (libcst expressions) -> ``capsys.sendable.Shape``.
 
 The linter never restates which types are sendable: it only translates what is written
-into the checker-neutral ``Shape`` and asks ``capsys.sendable.static_problem``. A name it
-cannot identify for sure (an external class, a type alias, a type variable) becomes an
-``Any`` shape, which ``static_problem`` reports as ``is_any``: the definition rules skip
-those (that is CAP012, the mypy plugin's business), so the linter never guesses.
+into the checker-neutral ``Shape`` and asks ``capsys.sendable.static_problem``. Module-level
+type aliases, ``NewType``s and ``TypeVar``s of the project are followed; a standard-library
+class the table does not list is an ordinary (not sendable) class, as in the mypy plugin.
+A name it cannot identify for sure (a third-party class, a generic alias given arguments)
+becomes an ``Any`` shape, which ``static_problem`` reports as ``is_any``: the definition
+rules skip those (that is CAP012, the mypy plugin's business), so the linter never guesses.
 """
 
 from __future__ import annotations
 
+import builtins
+import sys
 from collections.abc import Iterator
 
 import libcst as cst
@@ -104,6 +108,15 @@ _TRANSPARENT = frozenset(
     }
 )
 _ANY = frozenset({"typing.Any", "typing_extensions.Any"})
+_STDLIB = frozenset(sys.stdlib_module_names)
+# Standard modules of typing constructs, not classes of values: left unknown.
+_STDLIB_TYPING = frozenset({"typing", "typing_extensions", "abc", "collections.abc", "dataclasses"})
+_ENUM_CLASSES = frozenset(
+    {"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"}
+)
+# Standard names that type checkers know by another name (typeshed aliases): the mypy
+# plugin's messages show that one.
+_STDLIB_SPELLING = {"threading.Lock": "_thread.LockType", "weakref.ref": "weakref.ReferenceType"}
 _CAPSYS_WRAPPERS = {
     "Iso": ShapeKind.ISO,
     "Val": ShapeKind.VAL,
@@ -240,7 +253,53 @@ class ShapeBuilder:
         mutable = _MUTABLE.get(qualified)
         if mutable is not None:
             return Shape(ShapeKind.CLASS, mutable, args)
-        return self._project_class(qualified, args, depth)
+        named = self._type_name(qualified, args, resolver, depth)
+        if named is not None:
+            return named
+        shape = self._project_class(qualified, args, depth)
+        if shape.kind is ShapeKind.ANY:
+            return self._stdlib_class(qualified, args) or shape
+        return shape
+
+    def _type_name(
+        self, qualified: str, args: tuple[Shape, ...], resolver: NameResolver, depth: int
+    ) -> Shape | None:
+        """A module-level type alias (or ``NewType``) of the project: the type it stands
+        for; a ``TypeVar``: its bound or constraints (an unbounded one admits anything,
+        mutable values too). None when ``qualified`` is neither."""
+        found = self.index.type_name(qualified)
+        if found is None:
+            return None
+        summary, alias, bounds = found
+        if args:
+            return ANY_SHAPE  # a generic alias given arguments: no substitution here
+        here = resolver if resolver.summary is summary else self._resolver_of(summary.name)
+        if here is None:
+            return ANY_SHAPE
+        if alias is not None:
+            return self.shape(alias, here, depth + 1)
+        name = qualified.rsplit(".", 1)[-1]
+        return Shape(ShapeKind.TYPEVAR, name, tuple(self.shape(b, here, depth + 1) for b in bounds))
+
+    def _stdlib_class(self, qualified: str, args: tuple[Shape, ...]) -> Shape | None:
+        """A standard-library class the sendability table does not list (``io.StringIO``,
+        ``threading.Lock``, ``queue.Queue``...): not sendable, as the mypy plugin and the
+        run-time check say. None for anything else: a third-party class stays unknown,
+        and so do the typing constructs (``typing``, ``collections.abc``, ``dataclasses``
+        pseudo-fields) the table does not describe."""
+        module, _, name = qualified.rpartition(".")
+        root = module.split(".", 1)[0]
+        if root not in _STDLIB or module in _STDLIB_TYPING or root in _STDLIB_TYPING:
+            return None
+        if module == "builtins" and not isinstance(getattr(builtins, name, None), type):
+            return None
+        if self.index.module(module) is not None:
+            return None  # a project module named like a standard one
+        if module == "enum":
+            if qualified not in _ENUM_CLASSES:
+                return None
+            return Shape(ShapeKind.CLASS, qualified, args, frozenset({"enum.Enum"}))
+        return Shape(ShapeKind.CLASS, _STDLIB_SPELLING.get(qualified, qualified), args)
 
     def _project_class(self, qualified: str, args: tuple[Shape, ...], depth: int) -> Shape:
         index = self.index

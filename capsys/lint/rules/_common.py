@@ -9,7 +9,7 @@ from typing import Any
 import libcst as cst
 
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
-from capsys.lint.index import mutable_kind
+from capsys.lint.index import capsys_public_name, mutable_kind, top_level
 from capsys.lint.walk import walk
 from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind, held_agent
 
@@ -17,6 +17,7 @@ _AGENT_BASE = CAPSYS_NAMES["Agent"]
 
 __all__ = [
     "BOUNDARY_METHODS",
+    "SPAWN_GROUPS",
     "Boundary",
     "agent_fields",
     "agent_method",
@@ -24,6 +25,7 @@ __all__ = [
     "boundary",
     "call_name",
     "call_values",
+    "channel_method",
     "expr_shape",
     "field_shape",
     "held_agent",
@@ -31,10 +33,14 @@ __all__ = [
     "literal_shape",
     "rebinds",
     "self_name",
+    "spawn_group_target",
 ]
 
 # Tag methods that deliver to another agent, and the runtime's spawn/quorum/broadcast.
 BOUNDARY_METHODS = frozenset({"send", "ask", "send_wait", "spawn", "quorum", "broadcast"})
+# The topology builders (runtime.topology): each spawns ``cls(*args)`` for every agent,
+# so the items of ``args=`` are spawn arguments. (verb -> position of the agent class)
+SPAWN_GROUPS = {"mesh": 1, "ring": 1, "star": 1, "hierarchical": 1}
 
 
 def call_name(call: cst.Call) -> str | None:
@@ -103,10 +109,10 @@ class Boundary:
     """One call that crosses an agent boundary, as far as the syntax makes it evident."""
 
     call: cst.Call
-    verb: str  # send, send_wait, ask, spawn, quorum, broadcast
+    verb: str  # send, send_wait, ask, spawn, quorum, broadcast, or a topology builder
     target: str  # "Log.add" (a behaviour) or "Log" (the class spawned)
-    where: str  # "send to Log.add", "spawn of Log"
-    payload: tuple[tuple[str, cst.Arg], ...]  # (label, argument) after the target
+    where: str  # "send to Log.add", "spawn of Log", "mesh of Log"
+    payload: tuple[tuple[str, cst.BaseExpression], ...]  # (label, value) after the target
     behaviour: tuple[str, str] | None  # (qualified agent class, behaviour name)
 
 
@@ -139,7 +145,8 @@ def _label(expr: cst.BaseExpression) -> str:
 def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
     """The boundary ``call`` crosses, when evident: a ``send``/``send_wait``/``ask`` whose
     first argument is a behaviour of a known agent class, a ``spawn`` of a known agent
-    class, or the runtime's ``quorum``/``broadcast``."""
+    class (also through a topology builder's ``args=``), or the runtime's
+    ``quorum``/``broadcast``."""
     func = call.func
     method = func.attr.value if isinstance(func, cst.Attribute) else None
     capsys = ctx.names.capsys_name(func)
@@ -151,6 +158,8 @@ def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
         verb, index = "quorum", 2
     elif capsys == "broadcast":
         verb, index = "broadcast", 1
+    elif capsys in SPAWN_GROUPS:
+        return _spawn_group(ctx, call, capsys)
     else:
         return None
     positional = [a for a in call.args if a.keyword is None and not a.star]
@@ -170,7 +179,7 @@ def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
         target = _label(first)
         where = f"{verb} to {target}"
     skip = _SKIP_KEYWORDS.get(verb, frozenset())
-    payload: list[tuple[str, cst.Arg]] = []
+    payload: list[tuple[str, cst.BaseExpression]] = []
     position = 0
     seen_target = False
     for arg in call.args:
@@ -178,15 +187,67 @@ def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
             continue
         if arg.keyword is not None:
             if arg.keyword.value not in skip:
-                payload.append((f'"{arg.keyword.value}"', arg))
+                payload.append((f'"{arg.keyword.value}"', arg.value))
             continue
         if not seen_target:
             if arg is positional[index]:
                 seen_target = True
             continue
         position += 1
-        payload.append((str(position), arg))
+        payload.append((str(position), arg.value))
     return Boundary(call, verb, target, where, tuple(payload), ref)
+
+
+def spawn_group_target(call: cst.Call, verb: str) -> cst.BaseExpression | None:
+    """The agent class a topology builder call spawns (its positional ``cls``)."""
+    positional = [a for a in call.args if a.keyword is None]
+    index = SPAWN_GROUPS[verb]
+    if len(positional) <= index or any(a.star for a in positional[: index + 1]):
+        return None
+    return positional[index].value
+
+
+def _spawn_group(ctx: FileContext, call: cst.Call, verb: str) -> Boundary | None:
+    """``mesh(rt, W, 3, args=(a, b))``: ``a`` and ``b`` are arguments 1 and 2 of the
+    spawn of every ``W``, as the mypy plugin labels them (``Argument 1 of mesh of W``).
+    Only an ``args=`` tuple display is evident item by item."""
+    cls = spawn_group_target(call, verb)
+    if cls is None or not ctx.is_agent_class(cls):
+        return None
+    target = _label(cls)
+    payload: list[tuple[str, cst.BaseExpression]] = []
+    for arg in call.args:
+        if arg.keyword is None or arg.keyword.value != "args":
+            continue
+        items = arg.value
+        if not isinstance(items, cst.Tuple) or any(
+            isinstance(e, cst.StarredElement) for e in items.elements
+        ):
+            continue
+        payload.extend((str(i), e.value) for i, e in enumerate(items.elements, start=1))
+    return Boundary(call, verb, target, f"{verb} of {target}", tuple(payload), None)
+
+
+_CHANNEL_METHODS = frozenset({"send", "put"})
+
+
+def channel_method(ctx: FileContext, site: Site[cst.Call]) -> str | None:
+    """``Channel.send`` / ``Channel.put`` for ``ch.send(x)`` / ``ch.put(x)`` on a name
+    evidently bound to a channel (annotated ``Channel[...]`` or assigned ``channel(...)``),
+    with one plain argument; None otherwise."""
+    call = site.node
+    func = call.func
+    if not (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in _CHANNEL_METHODS
+        and isinstance(func.value, cst.Name)
+        and len(call.args) == 1
+        and call.args[0].keyword is None
+        and not call.args[0].star
+    ):
+        return None
+    kind = capsys_public_name(ctx.evident_class(func.value, site.scope.function))
+    return f"Channel.{func.attr.value}" if kind in ("channel", "Channel") else None
 
 
 # --------------------------------------------------------------------------------------
@@ -401,8 +462,31 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         qualified = ctx.qualified(expr.func) or ""
         return Shape(ShapeKind.CLASS, qualified, (), frozenset({_AGENT_BASE}))
     if isinstance(expr, cst.Call):
-        return ctx.constructed_shape(expr, function)
+        return ctx.constructed_shape(expr, function) or _returned_shape(ctx, expr, site)
     return None
+
+
+def _returned_shape(ctx: FileContext, call: cst.Call, site: Site[Any]) -> Shape | None:
+    """The declared return type of a call of a plain module-level function of this file
+    (``def make() -> list[int]``): what the call evidently gives. None for an ``async``
+    def (a coroutine), a function whose return type mentions a type variable (the call
+    decides it), or a name bound around ``site``."""
+    func = call.func
+    if not isinstance(func, cst.Name) or func.value not in ctx.module_functions:
+        return None
+    if bound_around(ctx, func.value, site):
+        return None
+    for stmt in top_level(ctx.module.body):
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == func.value:
+            if stmt.asynchronous is not None or stmt.returns is None:
+                return None
+            shape = ctx.shape(stmt.returns.annotation)
+            return None if _generic(shape) else shape
+    return None
+
+
+def _generic(shape: Shape) -> bool:
+    return shape.kind is ShapeKind.TYPEVAR or any(_generic(a) for a in shape.args)
 
 
 def is_agent_shape(shape: Shape) -> bool:

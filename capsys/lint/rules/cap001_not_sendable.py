@@ -2,8 +2,9 @@
 
 ## What it does
 Checks the arguments of ``send``/``send_wait``/``ask`` to a behaviour of a known agent
-class, of ``spawn`` of a known agent class, of the runtime's ``quorum`` and
-``broadcast``, the items put in a channel (``ch.send(x)`` / ``await ch.put(x)`` on a
+class, of ``spawn`` of a known agent class (and the ``args=`` of the topology builders ``mesh``,
+``ring``, ``star``, ``hierarchical``, which spawn with them), of the runtime's ``quorum``
+and ``broadcast``, the items put in a channel (``ch.send(x)`` / ``await ch.put(x)`` on a
 name bound to ``channel(...)``), and the reply of an ``ask``/``quorum`` (the
 behaviour's return type).
 Only what the syntax makes evident is reported: list/dict/set displays and
@@ -37,9 +38,16 @@ import libcst as cst
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext, Site
-from capsys.lint.index import NameResolver, capsys_public_name
+from capsys.lint.index import NameResolver
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import Boundary, boundary, expr_shape, is_agent_shape, self_name
+from capsys.lint.rules._common import (
+    Boundary,
+    boundary,
+    channel_method,
+    expr_shape,
+    is_agent_shape,
+    self_name,
+)
 from capsys.lint.shapes import problem_of
 
 CODE = "CAP001"
@@ -51,10 +59,10 @@ def _is_self(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> boo
 
 
 def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding]:
-    for label, arg in b.payload:
-        if _is_self(ctx, arg.value, site):
+    for label, value in b.payload:
+        if _is_self(ctx, value, site):
             continue  # CAP008
-        shape = expr_shape(ctx, arg.value, site)
+        shape = expr_shape(ctx, value, site)
         if shape is None or is_agent_shape(shape):
             continue  # agent objects are CAP007
         problem = problem_of(shape)
@@ -62,9 +70,7 @@ def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding
             continue
         text = shape.display()
         what = f"Argument {label} of {b.where} ({text})"
-        yield Finding(
-            CODE, arg.value, format_message(CODE, what=what, detail=problem.describe(text))
-        )
+        yield Finding(CODE, value, format_message(CODE, what=what, detail=problem.describe(text)))
 
 
 def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
@@ -90,26 +96,12 @@ def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
     yield Finding(CODE, b.call, format_message(CODE, what=what, detail=problem.describe(text)))
 
 
-_CHANNEL_METHODS = frozenset({"send", "put"})
-
-
 def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
     """``ch.send(item)`` / ``await ch.put(item)`` on a name evidently bound to a channel."""
-    call = site.node
-    func = call.func
-    if not (
-        isinstance(func, cst.Attribute)
-        and func.attr.value in _CHANNEL_METHODS
-        and isinstance(func.value, cst.Name)
-        and len(call.args) == 1
-        and call.args[0].keyword is None
-        and not call.args[0].star
-    ):
+    method = channel_method(ctx, site)
+    if method is None:
         return
-    kind = capsys_public_name(ctx.evident_class(func.value, site.scope.function))
-    if kind not in ("channel", "Channel"):
-        return
-    item = call.args[0].value
+    item = site.node.args[0].value
     if _is_self(ctx, item, site):
         return
     shape = expr_shape(ctx, item, site)
@@ -119,7 +111,7 @@ def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
     if problem is None:
         return
     text = shape.display()
-    what = f"The item of Channel.{func.attr.value} ({text})"
+    what = f"The item of {method} ({text})"
     yield Finding(CODE, item, format_message(CODE, what=what, detail=problem.describe(text)))
 
 

@@ -155,6 +155,34 @@ def _tags_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | 
     return _tag_annotation(ctx, element.value)
 
 
+_MAPPINGS = frozenset(
+    {
+        "builtins.dict",
+        "typing.Dict",
+        "typing.Mapping",
+        "typing.MutableMapping",
+        "typing.DefaultDict",
+        "typing.OrderedDict",
+        "collections.abc.Mapping",
+        "collections.abc.MutableMapping",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+    }
+)
+
+
+def _mapped_tags_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
+    """The agent name of ``dict[K, Tag[A]]``-style annotations: a mapping whose values
+    are Tags (indexing it gives a Tag; iterating it gives keys, which are not)."""
+    annotation = _without_none(ctx, annotation)
+    if not isinstance(annotation, cst.Subscript) or len(annotation.slice) != 2:
+        return None
+    if ctx.names.qualified(annotation.value) not in _MAPPINGS:
+        return None
+    element = annotation.slice[1].slice
+    return _tag_annotation(ctx, element.value) if isinstance(element, cst.Index) else None
+
+
 def _tags_value(ctx: FileContext, value: cst.BaseExpression) -> str | None:
     """The agent name of a list/tuple display or comprehension of ``spawn`` calls."""
     if isinstance(value, (cst.ListComp, cst.GeneratorExp)):
@@ -166,11 +194,17 @@ def _tags_value(ctx: FileContext, value: cst.BaseExpression) -> str | None:
     return None
 
 
-def _tag_field(ctx: FileContext, agent: AgentClass, field: str, many: bool = False) -> str | None:
+def _tag_field(
+    ctx: FileContext, agent: AgentClass, field: str, many: bool = False, mapping: bool = False
+) -> str | None:
     """The agent name if every assignment of ``self.<field>`` in the class stores a Tag
-    (a container of Tags when ``many``)."""
-    annotated = _tags_annotation if many else _tag_annotation
-    key = ("tags-fields" if many else "tag-fields", id(agent.node))
+    (a container of Tags when ``many``; a mapping to Tags, annotated so, when
+    ``mapping``)."""
+    annotated = (
+        _mapped_tags_annotation if mapping else _tags_annotation if many else _tag_annotation
+    )
+    kind = "mapped-tags-fields" if mapping else "tags-fields" if many else "tag-fields"
+    key = (kind, id(agent.node))
     cache = ctx.memo.get(key)
     if not isinstance(cache, dict):
         cache = {}
@@ -199,7 +233,7 @@ def _tag_field(ctx: FileContext, agent: AgentClass, field: str, many: bool = Fal
             assigned = True
             if isinstance(node, cst.AnnAssign):
                 names.add(annotated(ctx, node.annotation.annotation))
-            elif isinstance(node, cst.Assign) and len(node.targets) == 1:
+            elif isinstance(node, cst.Assign) and len(node.targets) == 1 and not mapping:
                 names.add(_tag_value(ctx, node.value, method, many))
             else:
                 names.add(None)
@@ -268,6 +302,7 @@ def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
         and (
             _tag_annotation(ctx, p.annotation.annotation)
             or _tags_annotation(ctx, p.annotation.annotation)
+            or _mapped_tags_annotation(ctx, p.annotation.annotation)
         )
     }
     fields: set[str] = set()
@@ -275,7 +310,11 @@ def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
         if isinstance(node, cst.AnnAssign):
             targets = [node.target]
             annotation = node.annotation.annotation
-            is_tag = bool(_tag_annotation(ctx, annotation) or _tags_annotation(ctx, annotation))
+            is_tag = bool(
+                _tag_annotation(ctx, annotation)
+                or _tags_annotation(ctx, annotation)
+                or _mapped_tags_annotation(ctx, annotation)
+            )
         else:
             targets = [t.target for t in node.targets]
             value = node.value
@@ -312,8 +351,8 @@ def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str 
     if spawned is not None:
         return spawned
     tag_names, tag_fields = _candidates(ctx)
-    if isinstance(expr, cst.Subscript):  # tags[0]
-        return _tags_of(ctx, expr.value, site)
+    if isinstance(expr, cst.Subscript):  # tags[0], by_name["a"]
+        return _tags_of(ctx, expr.value, site) or _mapped_tags_of(ctx, expr.value, site)
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
         attr = expr.attr.value
         if attr != "me" and attr not in tag_fields:
@@ -359,6 +398,28 @@ def _tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str
         site,
         lambda annotation: _tags_annotation(ctx, annotation),
         lambda value: _tags_value(ctx, value),
+        None,
+    )
+
+
+def _mapped_tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
+    """The agent name when ``expr`` is evidently (annotated as) a mapping to Tags."""
+    names, fields = _candidates(ctx)
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # self.by_name
+        if expr.attr.value not in fields:
+            return None
+        found = agent_method(ctx, site)
+        if found is None or expr.value.value != self_name(found[1]):
+            return None
+        return _tag_field(ctx, found[0], expr.attr.value, mapping=True)
+    if not isinstance(expr, cst.Name) or expr.value not in names:
+        return None
+    return _local_agent(
+        ctx,
+        expr.value,
+        site,
+        lambda annotation: _mapped_tags_annotation(ctx, annotation),
+        lambda value: None,
         None,
     )
 
@@ -447,10 +508,10 @@ def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
         b = boundary(ctx, site.node)
         if b is None:
             continue
-        for label, arg in b.payload:
-            if isinstance(arg.value, cst.Call):
+        for label, value in b.payload:
+            if isinstance(value, cst.Call):
                 continue  # Agent(...) itself is reported as an instantiation
-            shape = expr_shape(ctx, arg.value, site)
+            shape = expr_shape(ctx, value, site)
             if shape is None or not is_agent_shape(shape):
                 continue
             other = _short(shape.name)
@@ -459,7 +520,7 @@ def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
                 f"another agent's object reaches its state around its mailbox; pass its "
                 f"Tag[{other}] instead"
             )
-            yield Finding(CODE, arg.value, format_message(CODE, detail=detail))
+            yield Finding(CODE, value, format_message(CODE, detail=detail))
 
 
 def _boundary_annotations(

@@ -2,8 +2,10 @@
 
 ## What it does
 Inside an agent class, finds ``self`` passed as an argument to ``send``, ``ask``,
-``send_wait``, ``spawn``, ``quorum`` or ``broadcast``, or into a ``@message``
-constructor - directly, or through a local bound only to ``self`` (``o = self``). A
+``send_wait``, ``spawn``, ``quorum`` or ``broadcast``, in the ``args=`` of a topology
+builder (``mesh``, ``ring``, ``star``, ``hierarchical``: spawn arguments), to a channel's
+``send``/``put``, into ``iso()`` or ``val()``, or into a ``@message`` constructor -
+directly, or through a local bound only to ``self`` (``o = self``). A
 bound method ``self.<method>`` carries ``self`` too, but it is a callable, reported as
 CAP001 (callables are not sendable), the code the mypy plugin gives it.
 
@@ -35,41 +37,88 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext
+from capsys.lint.context import FileContext, Site
 from capsys.lint.model import Finding, Fix
 from capsys.lint.rules._common import (
     BOUNDARY_METHODS,
+    SPAWN_GROUPS,
     agent_method,
     boundary,
     call_values,
+    channel_method,
     rebinds,
     self_name,
+    spawn_group_target,
 )
 
 CODE = "CAP008"
 _FUNCTIONS = frozenset({"spawn", "quorum", "broadcast"})
 
 
-def _detail(ctx: FileContext, call: cst.Call, arg: cst.Arg, label: str, what: str) -> str | None:
-    """How passing ``what`` (self, described) to ``call`` lets the agent escape, or None
-    if it does not."""
+def _detail(
+    ctx: FileContext,
+    site: Site[cst.Call],
+    arg: cst.Arg,
+    node: cst.BaseExpression,
+    label: str,
+    what: str,
+) -> str | None:
+    """How passing ``what`` (self, described; ``node`` in ``arg``) to the call at ``site``
+    lets the agent escape, or None if it does not."""
+    call = site.node
     func = call.func
     b = boundary(ctx, call)
     if b is not None:
-        for payload_label, payload_arg in b.payload:
-            if payload_arg is arg:
+        for payload_label, value in b.payload:
+            if value is arg.value or _holds(value, node):
                 return f"{what} is passed as argument {payload_label} of {b.where}"
         return None
+    channel = channel_method(ctx, site)
+    if channel is not None:
+        return f"{what} is passed as argument 1 of {channel}"
     method = func.attr.value if isinstance(func, cst.Attribute) else None
     capsys = ctx.names.capsys_name(func)
+    if capsys in SPAWN_GROUPS:
+        return _spawn_group_detail(ctx, call, capsys, arg, node, what)
     if method in BOUNDARY_METHODS or capsys in _FUNCTIONS:
         return f"{what} is passed as argument {label} of {method or capsys}"
     if capsys == "iso":
         return f"{what} is wrapped by iso()"
+    if capsys == "val":
+        return f"{what} is passed to val()"
     if ctx.is_message_class(func):
         name = ctx.module.code_for_node(func)
         return f"{what} is stored in message {name}"
     return None
+
+
+def _spawn_group_detail(
+    ctx: FileContext, call: cst.Call, verb: str, arg: cst.Arg, node: cst.BaseExpression, what: str
+) -> str | None:
+    """``mesh(rt, C, n, args=(self,))`` where ``C`` is not a known agent class: self is
+    still spawn argument 1 of every agent it makes."""
+    items = arg.value
+    if arg.keyword is None or arg.keyword.value != "args" or not isinstance(items, cst.Tuple):
+        return None
+    target = spawn_group_target(call, verb)
+    name = (
+        ctx.module.code_for_node(target)
+        if isinstance(target, (cst.Name, cst.Attribute))
+        else "the agent"
+    )
+    for position, element in enumerate(items.elements, start=1):
+        if isinstance(element, cst.StarredElement):
+            return None
+        if _holds(element.value, node):
+            return f"{what} is passed as argument {position} of {verb} of {name}"
+    return None
+
+
+def _holds(value: cst.BaseExpression, node: cst.BaseExpression) -> bool:
+    """``value`` is ``node`` or a tuple/list/set display holding it."""
+    if value is node:
+        return True
+    return isinstance(value, _DISPLAYS) and any(_holds(e.value, node) for e in value.elements)
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -90,7 +139,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         )
         for label, arg in _labelled(call):
             for node, what in view.selves(arg.value):
-                detail = _detail(ctx, call, arg, label, what)
+                detail = _detail(ctx, site, arg, node, label, what)
                 if detail is None:
                     break
                 fix = None

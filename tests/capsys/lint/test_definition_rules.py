@@ -91,8 +91,8 @@ def test_cap002_unknown_names_are_not_guessed(tmp_path: Path) -> None:
 import numpy as np
 from typing import Any, TypeVar
 from elsewhere import Thing
-T = TypeVar("T")
-Alias = list[int]
+T = TypeVar("T", bound=Thing)
+Alias = Thing
 
 class A(Agent):
     @behaviour

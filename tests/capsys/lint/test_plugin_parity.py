@@ -1,0 +1,313 @@
+"""Places where the linter used to stay silent (or word a finding differently) although
+the mypy plugin, given the same program, reports it: topology builders' ``args=``, type
+aliases, NewTypes, TypeVars and standard-library classes in annotations, ``val(self)``,
+``self`` put in a channel, calls of project functions with a declared return type, and
+Tags held in a mapping. Each at its code, line and column, with the plugin's wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.capsys.lint.helpers import HEADER, found, lint_code, where
+
+# -- 1. the topology builders spawn with their args= ---------------------------------
+
+TOPOLOGY = """
+from runtime import Runtime
+from runtime.topology import hierarchical, mesh, ring, star
+
+class W(Agent):
+    def __init__(self, label: object) -> None:
+        self.label = label
+
+    @behaviour
+    def go(self) -> None:
+        mesh(self.runtime, W, 2, args=(self,))
+        ring(self.runtime, W, 2, args=("ok", (1, self)))
+
+def build(rt: Runtime, words: list[str]) -> None:
+    mesh(rt, W, 3, args=(["x"],))
+    ring(rt, W, 3, args=(words,))
+    star(rt, W, 3, args=({"k": 1},))
+    hierarchical(rt, W, 2, 2, args=([],))
+    mesh(rt, W, 3, args=("fine", (1, 2)))
+    ring(rt, W, 3)
+"""
+
+
+def test_topology_args_are_spawn_arguments_cap001(tmp_path: Path) -> None:
+    assert found(HEADER + TOPOLOGY, tmp_path, "CAP001") == [
+        where(TOPOLOGY, '["x"]'),
+        where(TOPOLOGY, "words,)"),
+        where(TOPOLOGY, '{"k": 1}'),
+        where(TOPOLOGY, "[],)"),
+    ]
+
+
+def test_topology_args_self_is_cap008(tmp_path: Path) -> None:
+    assert found(HEADER + TOPOLOGY, tmp_path, "CAP008") == [
+        where(TOPOLOGY, "self,))"),
+        where(TOPOLOGY, "self)))"),
+    ]
+
+
+def test_topology_messages_use_the_plugin_wording(tmp_path: Path) -> None:
+    messages = [d.message for d in lint_code(HEADER + TOPOLOGY, tmp_path)]
+    assert (
+        "self (the agent object) is passed as argument 1 of mesh of W; "
+        "send self.me (its Tag) instead" in messages
+    )
+    assert (
+        "self (the agent object) is passed as argument 2 of ring of W; "
+        "send self.me (its Tag) instead" in messages
+    )
+    assert (
+        "Argument 1 of ring of W (list[str]) is not sendable: use tuple[...] to share it, "
+        "or Iso[list[...]] to move it" in messages
+    )
+
+
+def test_topology_agent_object_in_args_is_cap007(tmp_path: Path) -> None:
+    code = (
+        TOPOLOGY + "def more(rt: Runtime, other: W) -> None:\n    star(rt, W, 2, args=(other,))\n"
+    )
+    assert found(HEADER + code, tmp_path, "CAP007") == [where(code, "other,))")]
+
+
+# -- 2. annotations evident in the project: aliases, NewType, TypeVar, stdlib ---------
+
+UNRESOLVED = """
+import io
+import threading
+from typing import NewType, TypeAlias, TypeVar
+
+Names = list[str]
+Pairs: TypeAlias = "dict[str, int]"
+Bag = NewType("Bag", list[int])
+U = TypeVar("U")
+B = TypeVar("B", bound=set[int])
+C = TypeVar("C", int, str)
+Fine = tuple[str, ...]
+
+@message
+class Batch:
+    names: Names
+    pairs: Pairs
+    bag: Bag
+    buf: io.StringIO
+    ok: Fine
+
+class Svc(Agent):
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+
+    @behaviour
+    def put(self, names: Names, x: U, y: B, z: C) -> None:
+        pass
+"""
+
+
+def test_aliases_newtypes_and_stdlib_classes_are_resolved(tmp_path: Path) -> None:
+    assert found(HEADER + UNRESOLVED, tmp_path, "CAP003") == [
+        where(UNRESOLVED, "Names\n"),
+        where(UNRESOLVED, "Pairs\n"),
+        where(UNRESOLVED, "Bag\n"),
+        where(UNRESOLVED, "io.StringIO\n"),
+    ]
+    assert found(HEADER + UNRESOLVED, tmp_path, "CAP002") == [
+        where(UNRESOLVED, "threading.Lock)"),
+        where(UNRESOLVED, "Names, x"),
+        where(UNRESOLVED, "U, y"),
+        where(UNRESOLVED, "B, z"),
+    ]
+
+
+def test_unresolved_messages_match_the_plugin(tmp_path: Path) -> None:
+    messages = [d.message for d in lint_code(HEADER + UNRESOLVED, tmp_path)]
+    assert (
+        'Field "bag" of message Batch: its type list[int] is not sendable: use tuple[...] '
+        "to share it, or Iso[list[...]] to move it" in messages
+    )
+    assert (
+        'Parameter "lock" (LockType) of Svc.__init__ is not sendable: it is mutable or may '
+        "hold mutable values; make it a @message / frozen dataclass, or move it as Iso[...]"
+        in messages
+    )
+    assert (
+        'Parameter "x" (U) of behaviour Svc.put is not sendable: an unbounded type variable '
+        "admits mutable values; bound it by a sendable type" in messages
+    )
+
+
+def test_pep695_alias_and_alias_from_another_file(tmp_path: Path) -> None:
+    code = """
+from kinds import Remote
+type Local = list[str]
+
+class Svc(Agent):
+    @behaviour
+    def a(self, x: Local, y: Remote) -> None:
+        pass
+"""
+    files = {"kinds.py": "from typing import TypeAlias\nRemote: TypeAlias = set[int]\n"}
+    assert found(HEADER + code, tmp_path, "CAP002", files=files) == [
+        where(code, "Local, y"),
+        where(code, "Remote)"),
+    ]
+
+
+def test_stdlib_enums_typing_and_third_party_stay_clean(tmp_path: Path) -> None:
+    code = """
+import dataclasses
+import enum
+import typing
+from collections.abc import Hashable
+from elsewhere import Thing
+Twice = list[int]
+Twice = tuple[int, int]
+Pair = tuple[int, typing.TypeVar("T")]
+
+@message
+class M:
+    level: enum.IntEnum
+    when: "datetime.date"
+    later: dataclasses.InitVar[list[int]]
+
+class Svc(Agent):
+    @behaviour
+    def a(self, h: Hashable, t: Thing, w: Twice, p: typing.Text, q: Pair[int]) -> None:
+        pass
+"""
+    assert found(HEADER + "import datetime\n" + code, tmp_path, "CAP002") == []
+    assert found(HEADER + "import datetime\n" + code, tmp_path, "CAP003") == []
+
+
+def test_a_project_module_named_like_a_stdlib_one_is_not_stdlib(tmp_path: Path) -> None:
+    code = """
+from queue import Box
+
+class Svc(Agent):
+    @behaviour
+    def a(self, b: Box) -> None:
+        pass
+"""
+    files = {"queue.py": "from capsys import message\n@message\nclass Box:\n    n: int\n"}
+    assert found(HEADER + code, tmp_path, "CAP002", files=files) == []
+
+
+def test_stdlib_class_sent_is_cap001(tmp_path: Path) -> None:
+    code = """
+import asyncio
+
+class Svc(Agent):
+    @behaviour
+    def a(self, n: int) -> None:
+        pass
+
+def f(t: Tag[Svc], ev: asyncio.Event) -> None:
+    t.send(Svc.a, ev)
+"""
+    assert found(HEADER + code, tmp_path, "CAP001") == [where(code, "ev)")]
+
+
+# -- 3. val(self) -----------------------------------------------------------------------
+
+
+def test_val_of_self_is_cap008(tmp_path: Path) -> None:
+    code = """
+class Peer(Agent):
+    @behaviour
+    def go(self) -> None:
+        x = val(self)
+        y = val(self.me)
+"""
+    diagnostics = lint_code(HEADER + code, tmp_path, select={"CAP008", "CAP004"})
+    assert [(d.code, d.line, d.column) for d in diagnostics] == [
+        ("CAP008", *where(code, "self)\n")),
+    ]
+    assert diagnostics[0].message == (
+        "self (the agent object) is passed to val(); send self.me (its Tag) instead"
+    )
+
+
+# -- 4. self put in a channel -------------------------------------------------------------
+
+
+def test_self_put_in_a_channel_is_cap008_with_channel_wording(tmp_path: Path) -> None:
+    code = """
+from runtime.primitives import Channel, channel
+
+class P(Agent):
+    @behaviour
+    async def go(self) -> None:
+        ch: Channel[Tag[P]] = channel(2)
+        ch.send(self)
+        await ch.put(self)
+        await ch.put(self.me)
+"""
+    diagnostics = lint_code(HEADER + code, tmp_path, select={"CAP008"})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(code, "self)\n"),
+        where(code, "self)\n", 1),
+    ]
+    assert [d.message.split(";")[0] for d in diagnostics] == [
+        "self (the agent object) is passed as argument 1 of Channel.send",
+        "self (the agent object) is passed as argument 1 of Channel.put",
+    ]
+
+
+# -- 5. evident results and mappings of Tags ------------------------------------------------
+
+
+def test_call_of_a_project_function_with_a_declared_return_type(tmp_path: Path) -> None:
+    code = """
+from typing import TypeVar
+T = TypeVar("T")
+
+def make() -> list[int]:
+    return []
+
+def same(x: T) -> T:
+    return x
+
+def fine() -> tuple[int, ...]:
+    return ()
+
+async def later() -> list[int]:
+    return []
+
+class W(Agent):
+    @behaviour
+    def b(self, n: object) -> None:
+        pass
+
+    @behaviour
+    def go(self, t: Tag[W]) -> None:
+        t.send(W.b, make())
+        t.send(W.b, same(1))
+        t.send(W.b, fine())
+        t.send(W.b, later())
+"""
+    diagnostics = lint_code(HEADER + code, tmp_path, select={"CAP001"})
+    assert [(d.line, d.column) for d in diagnostics] == [where(code, "make())")]
+    assert diagnostics[0].message.startswith("Argument 1 of send to W.b (list[int]) is not")
+
+
+def test_a_tag_read_from_a_mapping_of_tags_is_cap007(tmp_path: Path) -> None:
+    code = """
+class W(Agent):
+    def __init__(self) -> None:
+        self.count = 0
+        self.index: dict[str, Tag[W]] = {}
+
+    @behaviour
+    def go(self, by_name: dict[str, Tag[W]]) -> None:
+        print(self.index["a"].count)
+        print(by_name["b"].count)
+        for key in self.index:
+            print(key.count("a"))
+"""
+    assert found(HEADER + code, tmp_path, "CAP007") == [
+        where(code, 'self.index["a"].count'),
+        where(code, 'by_name["b"].count'),
+    ]
