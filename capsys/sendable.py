@@ -54,6 +54,7 @@ __all__ = [
     "prepare_payload",
     "payload_moves",
     "move_payload",
+    "refuse_iso_for_many",
     "check_sendable",
     "check_immutable",
     "validate_message_class",
@@ -738,6 +739,17 @@ def payload_moves(
     if moves:
         _refuse_twice(what, (*args, *kwargs.values()))
     return moves
+
+
+def refuse_iso_for_many(what: str, count: int, values: Iterable[object]) -> None:
+    """A call that gives the same arguments to ``count`` agents (quorum, broadcast, a
+    topology builder) cannot move an ``Iso`` among them: refuse it before anything
+    moves, so the caller's handle stays usable."""
+    if count != 1 and any(holds_iso(v) for v in values):
+        raise NotSendableError(
+            f"an Iso argument of {what} can be moved to one agent only, not to {count}: "
+            "share an immutable value instead, or send the Iso to one agent (CAP001)"
+        )
 
 
 def _refuse_twice(what: str, values: Iterable[object]) -> None:

@@ -291,12 +291,11 @@ def current(rt: Runtime) -> tuple[Worker | None, Cell | None]:
 class _Extra:
     """The rarely needed part of a cell, allocated on first use."""
 
-    __slots__ = ("finished", "muted", "parked_on", "restarts", "stop_waiters", "waiters")
+    __slots__ = ("finished", "muted", "restarts", "stop_waiters", "waiters")
 
     def __init__(self) -> None:
         self.finished = False  # the stop completed (on_stop returned)
         self.muted: list[Cell] = []  # senders muted because this mailbox is over high water
-        self.parked_on: Cell | None = None  # this cell is muted, held by that receiver
         self.waiters: list[Reply] = []  # outside send_wait callers waiting for room
         self.stop_waiters: list[Reply] = []
         self.restarts: collections.deque[float] = collections.deque()
@@ -410,11 +409,22 @@ class Cell:
             w: Worker | None = tls.w
         except AttributeError:  # this thread's first read (see worker_here)
             w = tls.w = None
+        if current_async.get() is self:
+            # An agent handles one message at a time: its own ask would wait behind the
+            # behaviour that waits for it, for ever.
+            raise CapabilityUsageError(
+                f"{self.name} asked itself ({entry.what}) from one of its own behaviours: "
+                "the ask would wait for the behaviour that is waiting for it; call the "
+                "method directly, or send to self.me without waiting"
+            )
+        inside = w is not None and w.rt is rt and w.loop is not None
+        if moving and inside:  # no wait for room on these paths: move now
+            args, kwargs = move_payload(entry.what, args, kwargs)
         mb = self.mailbox
         if (
             timeout is None
+            and inside
             and w is not None
-            and w.rt is rt
             and w.trace is None
             and w.current is None
             and not entry.is_async
@@ -429,21 +439,11 @@ class Cell:
             if mb or self.stopping or rt.closing:  # a send or a stop raced the claim
                 w.push_lifo(self)  # we hold the token: schedule the cell as a send would
             else:
-                if moving:
-                    args, kwargs = move_payload(entry.what, args, kwargs)
                 result = w.ask_inline(self, entry, args, kwargs)
                 w.inline_asks += 1
                 if not w.inline_asks & _YIELD_MASK:
                     await w.loop.checkpoint()  # type: ignore[union-attr]
                 return result
-        if w is not None and current_async.get() is self:
-            # An agent handles one message at a time: its own ask would wait behind the
-            # behaviour that waits for it, for ever.
-            raise CapabilityUsageError(
-                f"{self.name} asked itself ({entry.what}) from one of its own behaviours: "
-                "the ask would wait for the behaviour that is waiting for it; call the "
-                "method directly, or send to self.me without waiting"
-            )
         if (
             w is not None
             and w.open_rt is rt
@@ -451,8 +451,6 @@ class Cell:
             and mb is not None
             and not self.stopped
         ):  # from an async behaviour of this runtime, not closing
-            if moving:
-                args, kwargs = move_payload(entry.what, args, kwargs)
             reply = w.loop.new_reply()
             w.sent += 1
             mb.append(message(entry, args, kwargs, reply, _label(current_async.get())))
@@ -463,9 +461,8 @@ class Cell:
                 w.push_lifo(self)
             if self.stopped:
                 self.drain_dead()
-        elif w is not None and w.rt is rt and w.loop is not None:
-            if moving:
-                args, kwargs = move_payload(entry.what, args, kwargs)
+        elif inside:
+            assert w is not None and w.loop is not None
             reply = w.loop.new_reply()
             sender = current_async.get()
             self.deliver(message(entry, args, kwargs, reply, _label(sender)), w, True, sender)
@@ -613,8 +610,7 @@ class Cell:
             senders, x.muted = x.muted, []
             waiters, x.waiters = x.waiters, []
             for sender in senders:
-                sender.extra().parked_on = None
-                rt.parked.discard(sender)
+                del rt.parked[sender]
         for sender in senders:
             w = worker_here()
             rt.schedule(sender, w if w is not None and w.rt is rt else None)
@@ -640,13 +636,11 @@ class Cell:
         if rmb is None or (mb is not None and len(mb) >= rt.high_water):
             return False
         x = receiver.extra()
-        me = self.extra()
         with rt.mute_lock:
-            if len(rmb) <= rt.low_water or x.parked_on is not None:
+            if len(rmb) <= rt.low_water or receiver in rt.parked:
                 return False
             x.muted.append(self)
-            me.parked_on = receiver
-            rt.parked.add(self)
+            rt.parked[self] = receiver
         w.mutes += 1
         if len(rmb) <= rt.low_water or receiver.stopped:
             receiver.release_muted()  # it drained meanwhile: whoever empties the list wins

@@ -232,7 +232,8 @@ class Runtime:
         # free-threaded builds).
         self.live: dict[Cell, int] = {}
         self.mute_lock = threading.Lock()
-        self.parked: set[Cell] = set()  # muted senders, held by a receiver (mute_lock)
+        # Muted senders and the receiver holding each (under mute_lock).
+        self.parked: dict[Cell, Cell] = {}
         self._idle_lock = threading.Lock()
         self._parked: list[Worker] = []
         self._searching = 0
@@ -478,10 +479,9 @@ class Runtime:
         # Muted senders are held by their receivers, in no run queue: release them, so
         # they are run once more and stopped (their queued messages are dead-lettered).
         with self.mute_lock:
-            holders = {c.x.parked_on for c in self.parked if c.x is not None}
+            holders = set(self.parked.values())
         for holder in holders:
-            if holder is not None:
-                holder.release_muted()
+            holder.release_muted()
         self.notify(force=True, all_workers=True)
         if not await self._wait_quiet():
             log.warning("runtime shutdown: agents did not stop within the timeout")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from capsys.agent import Agent
-from capsys.errors import CapabilityUsageError, NotSendableError
-from capsys.sendable import holds_iso
+from capsys.errors import CapabilityUsageError
+from capsys.sendable import refuse_iso_for_many
 from capsys.tag import Tag
 
 if TYPE_CHECKING:
@@ -56,12 +56,7 @@ def _spawn_many(
     """Spawn all ``n`` or none: a spawn that fails stops the ones already made."""
     if n < 1:
         raise CapabilityUsageError(f"{what} needs at least one agent, got n={n}")
-    if n > 1 and any(holds_iso(a) for a in args):
-        # raised before anything is moved: the caller's handle stays usable
-        raise NotSendableError(
-            f"an Iso argument of {what} can be moved to one agent only, not to the "
-            f"{n} it spawns: share an immutable value instead (CAP001)"
-        )
+    refuse_iso_for_many(what, n, args)
     made: list[Tag[A]] = []
     try:
         for _ in range(n):

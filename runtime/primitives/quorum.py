@@ -20,8 +20,8 @@ import anyio
 from typing_extensions import ParamSpec
 
 from capsys.agent import Agent
-from capsys.errors import CapabilityUsageError, NotSendableError
-from capsys.sendable import holds_iso, prepare_payload
+from capsys.errors import CapabilityUsageError
+from capsys.sendable import prepare_payload, refuse_iso_for_many
 from capsys.tag import Tag
 from runtime.cell import Cell
 
@@ -79,13 +79,7 @@ def prepare_fan_out(
             deep = deep or address.rt.debug
         else:  # another backend (Ray) resolves on ask; check deeply, as it does by default
             deep = True
-    if len(members) != 1 and any(holds_iso(v) for v in (*args, *kwargs.values())):
-        # raised before anything is moved: the caller's handle stays usable
-        raise NotSendableError(
-            f"an Iso argument of {what} can be moved to one agent only, not to "
-            f"{len(members)}: share an immutable value instead, or send the Iso to one "
-            "agent (CAP001)"
-        )
+    refuse_iso_for_many(what, len(members), (*args, *kwargs.values()))
     return prepare_payload(what, args, kwargs, deep)
 
 
