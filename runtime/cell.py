@@ -98,6 +98,7 @@ class ClassInfo:
         "on_stop",
         "prioritised",
         "priority",
+        "slots",
         "spawn_what",
         "supervision",
     )
@@ -107,6 +108,8 @@ class ClassInfo:
         self.name = cls.__name__
         self.spawn_what = f"spawn({cls.__qualname__})"
         self.dispatch: dict[Callable[..., Any], Entry] = {}
+        # the same, to the entry's slot: what CellTag.send needs (one attribute read less)
+        self.slots: dict[Callable[..., Any], int] = {}
         self.entries: list[Entry] = []
         self.supervision: Supervision = supervision_of(cls)
         self.priority = Priority(getattr(cls, "priority", Priority.NORMAL))
@@ -152,6 +155,7 @@ class ClassInfo:
             # sends the agent's own behaviours, so agent state stays behind them.
             entry = self._entry(fn, name)
             self.dispatch[fn] = entry
+            self.slots[fn] = entry.slot
             return entry
         impl = getattr(self.cls, name, None)
         owners = [k for k in self.cls.__mro__ if k.__dict__.get(name) is fn]
@@ -162,6 +166,7 @@ class ClassInfo:
             )
         entry = self._entry(impl, name)
         self.dispatch[fn] = entry  # a dict insert: atomic; a racing duplicate is harmless
+        self.slots[fn] = entry.slot
         return entry
 
 
@@ -683,6 +688,16 @@ class CellTag(Tag[Any]):
 
     __slots__ = ()
 
+    def _moves(self, key: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """The send's rare path: arguments that are not plain atoms. Checks them (raising
+        NotSendableError) and, when an ``Iso`` moves, delivers the message itself."""
+        cell: Cell = self._address  # type: ignore[assignment]
+        entry = cell.info.entries[key]
+        if not payload_moves(entry.what, args, kwargs, cell.rt.debug):
+            return False
+        cell.post_moving(entry, args, kwargs)
+        return True
+
     def __reduce__(self) -> NoReturn:
         raise CapabilityUsageError(
             f"a Tag of {self._address.name} cannot be pickled: it addresses an agent in "
@@ -702,12 +717,11 @@ class CellTag(Tag[Any]):
         # send allocates no ``*args`` tuple (``()`` is a shared constant).
         cell: Cell = self._address  # type: ignore[assignment]  # see Runtime.spawn
         try:  # (a subscript is specialised by CPython 3.11, a .get() call is not)
-            entry: Entry | None = cell.info.dispatch[behaviour]
+            key: int | None = cell.info.slots[behaviour]
         except KeyError:
-            entry = None
-        if entry is None:  # outside the except block: resolve's errors stand alone
-            entry = cell.info.resolve(behaviour)
-        rt = cell.rt
+            key = None
+        if key is None:  # outside the except block: resolve's errors stand alone
+            key = cell.info.resolve(behaviour).slot
         # The message's body and kw (see Message): one bare argument, or the args. The
         # empty **kwargs dict of the call is not kept.
         kw: dict[str, Any] | tuple[()] | None
@@ -715,15 +729,13 @@ class CellTag(Tag[Any]):
             if arg is not _NO_ARG:
                 args = (arg, *args)
             if kwargs:
-                if payload_moves(entry.what, args, kwargs, rt.debug):
-                    cell.post_moving(entry, args, kwargs)
+                if self._moves(key, args, kwargs):
                     return
                 kw = kwargs
             else:
                 for a in args:
                     if type(a) not in _SHARED:
-                        if payload_moves(entry.what, args, kwargs, rt.debug):
-                            cell.post_moving(entry, args, kwargs)
+                        if self._moves(key, args, kwargs):
                             return
                         break
                 kw = ()
@@ -732,25 +744,20 @@ class CellTag(Tag[Any]):
             body, kw = (), ()
         else:
             body, kw = arg, None
-            if type(arg) not in _SHARED and payload_moves(entry.what, (arg,), kwargs, rt.debug):
-                cell.post_moving(entry, (arg,), kwargs)  # not a plain atom: an Iso moves
-                return
-        key = entry.slot
+            if type(arg) not in _SHARED and self._moves(key, (arg,), kwargs):
+                return  # not a plain atom: an Iso moved (or the argument was refused)
         try:
             w: Worker | None = tls.w
         except AttributeError:  # this thread's first read (see worker_here)
             w = tls.w = None
         mb = cell.mailbox
-        if w is None or w.open_rt is not rt or mb is None or cell.stopped:
-            w, sender = current(rt)
+        if w is None or w.open_rt is not cell.rt or mb is None or cell.stopped:
+            w, sender = current(cell.rt)
             cell.deliver((key, body, kw, None, _label(sender)), w, sender=sender)
             return
-        sender = w.current
-        if sender is None:
-            sender = current_async.get()
-            label = None if sender is None else sender.label or sender.make_label()
-        else:
-            label = sender.label or sender.make_label()
+        label = w.label  # of the agent whose sync turn this is (set with w.current)
+        if label is None:  # an async behaviour's task, or runtime code on this worker
+            label = _label(current_async.get())
         # Worker.count_send(), inlined: count, and stamp one send in STAMP_EVERY.
         sent = w.sent = w.sent + 1  # this worker's own counter: only this thread writes it
         if sent < w.stamp_at:
@@ -760,10 +767,15 @@ class CellTag(Tag[Any]):
             stamp = perf_counter_ns()
         mb.append((key, body, kw, stamp, label))  # atomic
         n = len(mb)
-        if n > w.max_depth:
-            w.max_depth = n
-        if n >= rt.high_water and sender is not None and sender is not cell:
-            sender.mute_on = cell  # acted on at the end of the sender's turn
+        if n >= w.depth_watch:  # a new deepest mailbox or high water: one compare for both
+            if n > w.max_depth:
+                w.max_depth = n
+            if n < cell.rt.high_water:
+                w.depth_watch = n + 1
+            else:  # high water: mute the sender at the end of its turn (never itself)
+                sender = w.current or current_async.get()
+                if sender is not None and sender is not cell:
+                    sender.mute_on = cell
         token = cell.lock
         if token:  # idle: try to take the token (inlined claim())
             try:

@@ -82,11 +82,13 @@ class Worker:
         "busy",
         "crit",
         "current",
+        "depth_watch",
         "handled",
         "hi",
         "index",
         "inflight",
         "inline_asks",
+        "label",
         "lifo",
         "lifo_streak",
         "local",
@@ -125,6 +127,7 @@ class Worker:
         self.lifo: list[Cell] = []
         self.lifo_streak = 0
         self.current: Cell | None = None
+        self.label: str | None = None  # current's label, for the sends it makes
         self.loop: Loop | None = None
         self.parker: Parker | None = None
         self.sleeping = False
@@ -140,6 +143,9 @@ class Worker:
         self.stops_started = 0
         self.stops_done = 0
         self.max_depth = 0
+        # the mailbox depth from which CellTag.send looks further: a new deepest
+        # mailbox or high water, whichever comes first (its common case tests one number)
+        self.depth_watch = 1
         # read by the monitor
         self.turns = 0
         self.busy = False
@@ -320,6 +326,7 @@ class Worker:
             n = 0  # messages handled this turn
             flushed = 0  # of which already added to the counters
             self.current = cell
+            self.label = cell.label or cell.make_label()
             if self.turns & 31 and cell.ema:  # the first turn of every cell is timed too
                 t0 = c0 = 0.0
             else:  # one turn in 32: wall and CPU time (runtime.metrics)
@@ -337,6 +344,7 @@ class Worker:
                         trace.append((cell.name, entry.name))
                     if entry.is_async:
                         self.current = None
+                        self.label = None
                         self.inflight += 1
                         self.loop.start(self.run_async, cell, msg)  # type: ignore[union-attr]
                         return  # the cell stays scheduled until the task finishes
@@ -374,6 +382,7 @@ class Worker:
                         break
             finally:
                 self.current = None
+                self.label = None
                 if n - flushed:
                     self.handled += n - flushed
                     cell.handled += n - flushed
@@ -418,6 +427,7 @@ class Worker:
         """
         self.sent += 1
         self.current = cell
+        self.label = cell.label or cell.make_label()
         self.busy = True
         self.turns += 1
         try:
@@ -433,6 +443,7 @@ class Worker:
             raise
         finally:
             self.current = None
+            self.label = None
             self.busy = False
         self.handled += 1
         cell.handled += 1
@@ -571,12 +582,14 @@ class Worker:
                 self.loop.start(self.run_on_stop, cell)  # type: ignore[union-attr]
                 return
             self.current = cell
+            self.label = cell.label or cell.make_label()
             try:
                 on_stop.impl(cell.agent)
             except Exception as exc:
                 log.error("%s.on_stop raised", cell.name, exc_info=exc)
             finally:
                 self.current = None
+                self.label = None
         self.stopped_done(cell)
 
     async def run_on_stop(self, cell: Cell) -> None:

@@ -230,6 +230,36 @@ async def test_stop_policy_and_dead_letters() -> None:
     assert letter == DeadLetter("outside", "FlakyStop#1", "FlakyStop.work")
 
 
+class Feeder(Agent):
+    """Sends a failing message and then more in one turn: on one worker the target
+    runs only after the turn, so these sends take the agent-to-agent fast path."""
+
+    @behaviour
+    def feed(self, target: Tag[FlakyStop], n: int) -> None:
+        target.send(Flaky.work, True)
+        for _ in range(n):
+            target.send(Flaky.work, False)
+
+    @behaviour
+    async def feed_async(self, target: Tag[FlakyStop], n: int) -> None:
+        await anyio.sleep(0)
+        self.feed(target, n)
+
+
+async def test_sends_between_agents_name_their_sender_and_count_the_deepest_mailbox() -> None:
+    async with Runtime(workers=1) as rt:
+        sync_target = rt.spawn(FlakyStop, "a")
+        async_target = rt.spawn(FlakyStop, "b")
+        feeder = rt.spawn(Feeder)
+        await feeder.ask(Feeder.feed, sync_target, 30)
+        await feeder.ask(Feeder.feed_async, async_target, 5)
+        assert rt.stats().max_mailbox_depth == 31  # the failing message and 30 more
+    recent = [(d.sender, d.receiver) for d in rt.dead_letters.recent]
+    assert rt.dead_letters.count == 35
+    assert recent.count(("Feeder#1", "FlakyStop#1")) == 30
+    assert recent.count(("Feeder#1", "FlakyStop#2")) == 5
+
+
 async def test_escalate_ends_the_runtime_with_the_error() -> None:
     before = threads()
     with pytest.raises(ValueError, match="esc failed"):
