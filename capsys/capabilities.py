@@ -10,7 +10,7 @@ validation and are seen by the mypy plugin through its type-analyze hook.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Generic, NoReturn, TypeVar
+from typing import Annotated, Any, Generic, NoReturn, TypeVar, overload
 
 from capsys.errors import CapabilityUsageError, MovedError
 
@@ -140,7 +140,13 @@ def moved_error(handle: MovedIso, tried: str) -> MovedError:
     )
 
 
-def iso(value: T | Iso[T]) -> Iso[T]:
+# Two overloads, not ``value: T | Iso[T]``: mypy cannot solve T from that union for an
+# Iso argument (it infers Never), so iso(handle) would not type-check.
+@overload
+def iso(value: Iso[T]) -> Iso[T]: ...
+@overload
+def iso(value: T) -> Iso[T]: ...
+def iso(value: Any) -> Iso[Any]:
     """Wrap a freshly made mutable object graph as an isolated handle.
 
     Passing an existing ``Iso`` moves it into the new handle (the old one dies). The

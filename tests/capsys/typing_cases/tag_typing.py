@@ -67,7 +67,9 @@ def capabilities() -> None:
     h: Iso[list[int]] = iso([1, 2])
     moved = consume(h)
     reveal_type(moved)  # E: Iso[list[int]]
-    items = moved.take()
+    rewrapped = iso(moved)  # moves the handle into a new one (SPEC 2)
+    reveal_type(rewrapped)  # E: Iso[list[int]]
+    items = rewrapped.take()
     reveal_type(items)  # E: list[int]
     frozen: Val[tuple[int, ...]] = val((1, 2))
     as_tuple: tuple[int, ...] = frozen  # a Val[T] is a T
