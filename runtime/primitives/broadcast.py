@@ -13,8 +13,11 @@ The behaviour and the arguments are checked once, up front, as a send checks the
 (``CapabilityUsageError``, ``NotSendableError``, ``MovedError`` are raised by
 ``broadcast`` before anything is delivered). Relays name the behaviour by its
 ``__name__`` (a function is not sendable, a string is) and look it up on each target's
-class, which the up-front check showed resolves to the same behaviour. The caller must
-not be one of ``tags`` (it would wait on itself).
+class, which the up-front check showed resolves to the same behaviour. When the caller is
+an agent among ``tags`` (broadcasting to every node of a mesh), it cannot be asked: it is
+busy running the caller. It gets the call as a send to itself instead, handled after its
+current behaviour, and is counted as delivered (a failure of that call goes through its
+supervision without being reported here).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing_extensions import ParamSpec
 from capsys.agent import Agent, behaviour
 from capsys.errors import CapabilityUsageError
 from capsys.tag import Tag
-from runtime.cell import Cell, primitive_behaviour
+from runtime.cell import Cell, current_async, primitive_behaviour, worker_here
 from runtime.errors import AgentStopped
 from runtime.primitives.quorum import prepare_fan_out
 
@@ -174,9 +177,24 @@ async def broadcast(
     members = list(dict.fromkeys(tags))
     what = f"broadcast({getattr(behaviour, '__qualname__', behaviour)})"
     args, kwargs = prepare_fan_out(what, members, behaviour, args, kwargs)
-    if not members:
-        return BroadcastResult((), (), ())
-    got, lost, bad = await _spread(
-        _split(members, fanout), behaviour.__name__, args, tuple(kwargs.items()), fanout
+    me = _caller(members)
+    if me is not None:
+        members.remove(me)
+        me.send(behaviour, *args, **kwargs)
+    got, lost, bad = (
+        await _spread(
+            _split(members, fanout), behaviour.__name__, args, tuple(kwargs.items()), fanout
+        )
+        if members
+        else ((), (), ())
     )
-    return BroadcastResult(got, lost, bad)
+    return BroadcastResult(got if me is None else (me, *got), lost, bad)
+
+
+def _caller(members: Sequence[Tag[Any]]) -> Tag[Any] | None:
+    """The member whose agent is running this broadcast, if any (local runtime)."""
+    w = worker_here()
+    cell = (w.current if w is not None else None) or current_async.get()
+    if cell is None:
+        return None
+    return next((tag for tag in members if tag._address is cell), None)

@@ -40,6 +40,28 @@ async def test_every_agent_hears_exactly_once(n: int, fanout: int) -> None:
             assert await node.ask(Node.log) == ("news",)
 
 
+class Announcer(Node):
+    @behaviour
+    async def announce(self, everyone: tuple[Tag[Node], ...], fanout: int) -> int:
+        result = await broadcast(everyone, Node.hear, "news", fanout=fanout)
+        return len(result.delivered) if result.complete and not result.failed else -1
+
+
+@pytest.mark.parametrize(("position", "fanout"), [(0, 3), (3, 2), (6, 2), (10, 3)])
+async def test_an_agent_broadcasting_to_a_group_it_belongs_to_hears_once_too(
+    position: int, fanout: int
+) -> None:
+    # The caller cannot be asked (it is busy running the broadcast): before, a relay
+    # asking it waited for ever, or the self-ask surfaced as an ExceptionGroup.
+    async with Runtime(workers=2) as rt:
+        nodes = [rt.spawn(Announcer) for _ in range(max(7, position + 1))]
+        everyone = tuple(nodes)
+        with anyio.fail_after(10):
+            assert await nodes[position].ask(Announcer.announce, everyone, fanout) == len(nodes)
+            for node in nodes:
+                assert await node.ask(Node.log) == ("news",)
+
+
 async def test_stopped_agents_are_skipped_and_their_share_still_served() -> None:
     async with Runtime() as rt:
         nodes = [rt.spawn(Node) for _ in range(30)]
