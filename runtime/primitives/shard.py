@@ -10,8 +10,13 @@ so they are the same in every process and every run.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
+import math
 from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from capsys.errors import CapabilityUsageError
@@ -33,13 +38,46 @@ def _digest(data: bytes) -> int:
 
 
 def _key_bytes(key: object) -> bytes:
+    """A canonical encoding of ``key``: keys that compare equal encode alike (``1``,
+    ``1.0``, ``True`` and ``Decimal(1)`` route to one agent, as they would find one dict
+    entry), and nothing depends on ``hash()`` or on set order, which vary by process."""
+    if isinstance(key, str):
+        return b"s" + key.encode("utf-8", "surrogatepass")
     if isinstance(key, bytes):
         return b"b" + key
-    if isinstance(key, str):
-        return b"s" + key.encode()
-    if isinstance(key, int):
-        return b"i" + str(key).encode()
+    if isinstance(key, (int, float, Fraction, Decimal)):  # bool and IntEnum are ints
+        return _number_bytes(key)
+    if isinstance(key, complex):
+        if key.imag == 0:
+            return _number_bytes(key.real)
+        return b"c" + _number_bytes(key.real) + b"|" + _number_bytes(key.imag)
+    if isinstance(key, tuple):  # a NamedTuple equals the plain tuple of its items
+        return b"t" + _joined([_key_bytes(item) for item in key])
+    if isinstance(key, frozenset):  # in the order of the encodings, not of the set
+        return b"z" + _joined(sorted(_key_bytes(item) for item in key))
+    kind = f"{type(key).__module__}.{type(key).__qualname__}"
+    if isinstance(key, enum.Enum):
+        return f"e{kind}.{key.name}".encode()
+    if dataclasses.is_dataclass(key) and not isinstance(key, type):
+        fields = [getattr(key, f.name) for f in dataclasses.fields(key) if f.compare]
+        return f"d{kind}".encode() + _joined([_key_bytes(field) for field in fields])
     return b"r" + repr(key).encode()
+
+
+def _number_bytes(x: int | float | Fraction | Decimal) -> bytes:
+    if isinstance(x, float) and not math.isfinite(x):
+        return b"f" + repr(x).encode()
+    if isinstance(x, Decimal) and not x.is_finite():
+        return b"f" + repr(float(x)).encode()
+    exact = Fraction(x)  # exact for every finite float and Decimal
+    if exact.denominator == 1:
+        return b"i" + str(exact.numerator).encode()
+    return b"q" + f"{exact.numerator}/{exact.denominator}".encode()
+
+
+def _joined(parts: list[bytes]) -> bytes:
+    """Length-prefixed, so that ("ab",) and ("a", "b") encode differently."""
+    return b"".join(len(part).to_bytes(4, "little") + part for part in parts)
 
 
 def _seed(tag: Tag[Any]) -> int:
@@ -58,8 +96,9 @@ def _mix(x: int) -> int:
 
 
 def shard(key: object, tags: Sequence[T]) -> T:
-    """The agent among ``tags`` that owns ``key`` (str, bytes, int or any value with a
-    stable ``repr``)."""
+    """The agent among ``tags`` that owns ``key``: any sendable value (numbers, strings,
+    bytes, tuples, frozensets, enum members, frozen dataclasses; other values by their
+    ``repr``). Keys that compare equal go to the same agent."""
     if not tags:
         raise CapabilityUsageError("shard() needs at least one Tag to route the key to")
     h = _digest(_key_bytes(key))

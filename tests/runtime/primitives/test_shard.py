@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from collections import Counter
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -63,6 +69,49 @@ def test_removing_a_node_moves_only_its_keys() -> None:
 def test_any_stable_key_routes(key: object) -> None:
     tags = _tags(5)
     assert shard(key, tags) is shard(key, tags)
+
+
+@pytest.mark.parametrize(
+    "same",
+    [
+        (1, 1.0, True, Decimal(1), Fraction(1), complex(1)),
+        (0.5, Decimal("0.5"), Fraction(1, 2)),
+        ((1, "a"), (1.0, "a")),
+        (frozenset({1, 2}), frozenset({2.0, True})),
+    ],
+)
+def test_keys_that_compare_equal_go_to_one_agent(same: tuple[object, ...]) -> None:
+    tags = _tags(50)
+    assert len({shard(key, tags)._address.name for key in same}) == 1
+
+
+def test_routing_does_not_depend_on_the_process_hash_seed() -> None:
+    # frozenset iteration order, and so its repr, changes with PYTHONHASHSEED
+    probe = textwrap.dedent(
+        """
+        from capsys import Tag
+        from runtime.primitives.shard import shard
+
+        class A:
+            def __init__(self, name): self.name = name
+
+        tags = [Tag(A(f"Node#{i}")) for i in range(10)]
+        keys = [frozenset(f"k{i}-{j}" for j in range(6)) for i in range(40)]
+        keys += [(f"k{i}", frozenset({i, -i, 2 * i})) for i in range(40)]
+        print(",".join(shard(k, tags)._address.name for k in keys))
+        """
+    )
+    routes = {
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(routes) == 1
 
 
 def test_no_tags_is_a_usage_error() -> None:
