@@ -201,6 +201,23 @@ def worker_here() -> Worker | None:
     return w
 
 
+# How many Runtime(debug=True) are open in this process. A Channel belongs to no runtime:
+# it checks its items deeply on a debug runtime's worker, or, in outside code, while a
+# debug runtime is open (see debug_checks).
+_debug_open = [0]
+
+
+def debug_open(delta: int) -> None:
+    with _create_lock:
+        _debug_open[0] += delta
+
+
+def debug_checks() -> bool:
+    """Whether a check made here (not on behalf of one runtime) should be deep."""
+    w = worker_here()
+    return w.rt.debug if w is not None else _debug_open[0] > 0
+
+
 # The agent whose async behaviour is running in this task (sync behaviours use
 # ``Worker.current``, which is cheaper than a context variable).
 current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(

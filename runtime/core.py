@@ -49,6 +49,7 @@ from runtime.cell import (
     class_info,
     class_infos,
     current,
+    debug_open,
     refuse,
 )
 from runtime.deadletters import DeadLetters
@@ -396,6 +397,8 @@ class Runtime:
         self._backend = home.backend
         self._exited_event = home.new_event()
         self._started = True
+        if self.debug:
+            debug_open(+1)
         if self.deterministic:
             worker: Worker = DeterministicWorker(self, self.seed)
             assert worker.trace is not None
@@ -470,6 +473,8 @@ class Runtime:
 
     async def _close(self, forced: bool) -> None:
         self.closing = True
+        if self.debug:
+            debug_open(-1)
         for w in self.workers:  # (add_worker covers a worker added meanwhile)
             w.open_rt = None
         if forced:

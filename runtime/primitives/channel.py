@@ -20,6 +20,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 from capsys.errors import CapabilityError, CapabilityUsageError
 from capsys.sendable import move_payload, payload_moves
 from runtime.backends import current_loop
+from runtime.cell import debug_checks
 
 __all__ = ["Channel", "ChannelClosed", "ChannelEmpty", "ChannelFull", "channel"]
 
@@ -113,7 +114,8 @@ class Channel(Generic[T]):
 
     def send(self, item: T) -> None:
         """Put ``item`` now; raise ``ChannelFull`` when there is no room."""
-        moving = "Channel.send" if payload_moves("Channel.send", (item,), {}) else None
+        deep = debug_checks()
+        moving = "Channel.send" if payload_moves("Channel.send", (item,), {}, deep) else None
         if not self._offer(item, moving):
             raise ChannelFull(
                 f"channel is full ({self.capacity} items): use 'await channel.put(item)' "
@@ -122,7 +124,8 @@ class Channel(Generic[T]):
 
     async def put(self, item: T) -> None:
         """Put ``item``, waiting while the channel is full."""
-        moving = "Channel.put" if payload_moves("Channel.put", (item,), {}) else None
+        deep = debug_checks()
+        moving = "Channel.put" if payload_moves("Channel.put", (item,), {}, deep) else None
         while not self._offer(item, moving):
             await self._park(self._putters, lambda: len(self._items) >= self.capacity)
 

@@ -154,6 +154,36 @@ class Consumer(Agent):
         return sum(items)
 
 
+class Putter(Agent):
+    @behaviour
+    async def put(self, out: Channel[object], nested: bool) -> str:
+        try:
+            await out.put((1, [2]) if nested else (1, 2))
+        except NotSendableError:
+            return "refused"
+        return "accepted"
+
+
+async def test_debug_mode_checks_channel_items_deeply_as_sends() -> None:
+    """A tuple holding a list passes the shallow check (as a send's does) and is refused
+    by the deep one of debug mode, from outside code and from agents alike."""
+    nested = (1, [2])
+    ch: Channel[object] = channel(8)
+    ch.send(nested)  # no runtime in debug mode: shallow
+    async with Runtime(debug=True) as rt:
+        with pytest.raises(NotSendableError, match=r"Channel\.send"):
+            ch.send(nested)
+        with pytest.raises(NotSendableError, match=r"Channel\.put"):
+            await ch.put(nested)
+        putter = rt.spawn(Putter)
+        assert await putter.ask(Putter.put, ch, True) == "refused"
+        assert await putter.ask(Putter.put, ch, False) == "accepted"
+    async with Runtime() as rt:
+        ch.send(nested)  # the debug runtime has closed
+        putter = rt.spawn(Putter)
+        assert await putter.ask(Putter.put, ch, True) == "accepted"
+
+
 async def test_agents_share_a_channel_passed_at_spawn_and_in_a_message() -> None:
     """A channel crosses agent boundaries by reference (thread-safe, items checked on the
     way in): spawned with one, handed to another in an ask, the two agents meet in it."""
