@@ -248,6 +248,7 @@ class Runtime:
         self._backend = "asyncio"
         self._scope: anyio.CancelScope | None = None
         self._tg: Any = None
+        self._unseed: Callable[[], None] = lambda: None  # see DeterministicWorker.seed_backend
         self._quiet_event: Any = None
         self._waiting_quiet = False
         self._exited_event: Any = None
@@ -400,9 +401,10 @@ class Runtime:
         if self.debug:
             debug_open(+1)
         if self.deterministic:
-            worker: Worker = DeterministicWorker(self, self.seed)
+            worker = DeterministicWorker(self, self.seed)
             assert worker.trace is not None
             self.trace = worker.trace
+            self._unseed = worker.seed_backend(home.backend)
             self.workers.append(worker)
             self._tg = anyio.create_task_group()
             await self._tg.__aenter__()
@@ -446,6 +448,7 @@ class Runtime:
             await self._close(forced)
         if self._tg is not None:  # deterministic mode: the worker task has returned
             await self._tg.__aexit__(None, None, None)
+            self._unseed()
         if self.error is not None and exc is None:
             raise self.error
 

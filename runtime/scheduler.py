@@ -31,6 +31,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -827,30 +828,36 @@ class DeterministicWorker(Worker):
         finally:
             tls.w = None
 
+    def seed_backend(self, backend: str) -> Callable[[], None]:
+        """Seed trio's scheduler for the run; returns what restores it.
+
+        Trio runs the tasks that became ready together in an order drawn from its own
+        unseeded generator, so async behaviours that await, and the tasks of the
+        caller's own task groups (quorum's and broadcast's asks), would resume in a
+        different order each run. Seeded from our seed when the runtime is entered,
+        before any of them exists (a private attribute: without it only the sync turns
+        are reproducible)."""
+        if backend != "trio":
+            return lambda: None
+        import trio
+
+        trio_rng = getattr(getattr(getattr(trio, "_core", None), "_run", None), "_r", None)
+        if not isinstance(trio_rng, random.Random):
+            return lambda: None
+        saved = trio_rng.getstate()
+        trio_rng.seed(self.rng.getrandbits(64))
+        return lambda: trio_rng.setstate(saved)
+
     async def main(self) -> None:
         self.loop = loop = current_loop()
         self.parker = Parker(loop)
         if loop.backend == "trio":
             import trio
 
-            # Trio runs the tasks that became ready together in an order drawn from
-            # its own unseeded generator, so async behaviours that await would resume
-            # in a different order each run. Seed it from our seed for the run
-            # (a private attribute: without it only the sync turns are reproducible).
-            trio_rng = getattr(getattr(trio, "_core", None), "_run", None)
-            trio_rng = getattr(trio_rng, "_r", None)
-            saved = None
-            if isinstance(trio_rng, random.Random):
-                saved = trio_rng.getstate()
-                trio_rng.seed(self.rng.getrandbits(64))
-            try:
-                async with trio.open_nursery() as nursery:
-                    loop.nursery = nursery  # type: ignore[attr-defined]
-                    await self.run()
-                    nursery.cancel_scope.cancel()
-            finally:
-                if saved is not None:
-                    trio_rng.setstate(saved)  # type: ignore[union-attr]
+            async with trio.open_nursery() as nursery:
+                loop.nursery = nursery  # type: ignore[attr-defined]
+                await self.run()
+                nursery.cancel_scope.cancel()
         else:
             try:
                 await self.run()
