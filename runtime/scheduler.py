@@ -27,11 +27,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import operator
 import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -111,6 +112,7 @@ class Worker:
         "thread",
         "tick",
         "trace",
+        "turn_left",
         "turns",
     )
 
@@ -148,6 +150,7 @@ class Worker:
         # mailbox or high water, whichever comes first (its common case tests one number)
         self.depth_watch = 1
         # read by the monitor
+        self.turn_left: Iterator[int] = iter(())  # the messages of this turn still to run
         self.turns = 0
         self.busy = False
         self.thread: threading.Thread | None = None
@@ -339,8 +342,11 @@ class Worker:
             k = len(mb)
             if k > batch:
                 k = batch
+            # The monitor reads how many are left (progress within a turn) off this
+            # iterator: a per-message counter would cost bytecodes for every message.
+            self.turn_left = left = iter(range(1, k + 1))
             try:
-                for n in range(1, k + 1):  # n: messages handled this turn, this one too
+                for n in left:  # n: messages handled this turn, this one too
                     try:
                         msg = mb.popleft()
                     except IndexError:  # a stop's drain emptied it (another thread)
@@ -884,7 +890,7 @@ class Monitor:
         self.max_spares = max_spares
         self.spares = 0
         self.stop_event = threading.Event()
-        self.seen: dict[int, tuple[int, float, tuple[int, int] | None]] = {}
+        self.seen: dict[int, tuple[int, float, tuple[int, int, int] | None]] = {}
         self.turn_began: dict[int, tuple[int, float]] = {}  # (turns, first seen at)
         self.gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         self.handoffs = 0
@@ -909,7 +915,13 @@ class Monitor:
                     self.turn_began[w.index] = (turns, now)
                 thread = w.thread
                 frame = frames.get(thread.ident) if thread is not None else None  # type: ignore[arg-type]
-                where = (id(frame.f_code), frame.f_lasti) if frame is not None else None
+                # Where it is, and how many messages its turn has left: a batch of short
+                # calls of one behaviour shows the same instruction at every look.
+                where = (
+                    (id(frame.f_code), frame.f_lasti, operator.length_hint(w.turn_left))
+                    if frame is not None
+                    else None
+                )
                 last = self.seen.get(w.index)
                 if not _working(w) or last is None or last[0] != turns or last[2] != where:
                     self.seen[w.index] = (turns, now, where)

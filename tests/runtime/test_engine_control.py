@@ -491,6 +491,29 @@ async def test_blocked_behaviour_does_not_stall_others() -> None:
             assert await gate.ask(Gate.get) == 0
 
 
+class Napper(Agent):
+    @behaviour
+    def nap(self) -> None:
+        time.sleep(0.004)  # short, and always on the same instruction
+
+    @behaviour
+    def ok(self) -> bool:
+        return True
+
+
+async def test_a_long_turn_of_short_blocking_calls_is_not_a_stall() -> None:
+    # 25 calls of 4 ms in one turn take 100 ms, five times the threshold, but each call
+    # is short: the monitor sees the turn's messages go by and starts no spare worker.
+    async with Runtime(workers=1, block_threshold=0.02, batch=64) as rt:
+        nappers = [rt.spawn(Napper) for _ in range(3)]
+        for _ in range(25):
+            for n in nappers:
+                n.send(Napper.nap)
+        assert [await n.ask(Napper.ok) for n in nappers] == [True] * 3
+        stats = rt.stats()
+        assert (stats.workers, stats.handoffs) == (1, 0)
+
+
 class AsyncGate(Agent):
     """Blocks its worker thread from an async behaviour (which CAP011 warns about)."""
 
