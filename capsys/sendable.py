@@ -420,6 +420,7 @@ def _is_namedtuple(cls: type) -> bool:
 # a @message defined in a function, under `from __future__ import annotations`, names
 # its neighbours by local names that only that scope knows.
 _resolved: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+FIELDS_ATTR = "__capsys_fields__"  # a @message class's resolved field types
 
 
 def _record_hints(cls: type, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -428,7 +429,7 @@ def _record_hints(cls: type, scope: Mapping[str, Any] | None = None) -> dict[str
     ``scope`` holds the names of the scope that defined the class (a function's locals);
     what it resolved is kept for the later checks, which have no scope.
     """
-    known = _resolved.get(cls)
+    known = _resolved.get(cls) or cls.__dict__.get(FIELDS_ATTR)
     if known is not None:
         return known
     localns = {**scope, cls.__name__: cls} if scope else {cls.__name__: cls}
@@ -569,6 +570,10 @@ def validate_message_class(cls: type, scope: Mapping[str, Any] | None = None) ->
 
 def _check_message_fields(cls: type, scope: Mapping[str, Any] | None) -> None:
     hints = _record_hints(cls, scope)
+    # Kept on the class as well: a class that travels by value (cloudpickle, as Ray sends
+    # the classes of a program's __main__) arrives without the module globals that its
+    # string annotations name, so the receiving process could not resolve them again.
+    type.__setattr__(cls, FIELDS_ATTR, hints)
     for field_name, annotation in hints.items():
         shape = shape_of_annotation(annotation)
         problem = static_problem(shape)
@@ -878,14 +883,22 @@ def _holds_iso(value: object) -> bool:
 def _moved_inside(value: object, how: str) -> object:
     """``value`` with every Iso inside it moved to a fresh handle (the receiver's); the
     very same object when it holds none. Records are copied, never mutated in place."""
+    return replace_inside(value, Iso, lambda handle: handle._move(how))
+
+
+def replace_inside(value: object, leaf: type, replace: AbcCallable[[Any], object]) -> object:
+    """``value`` with every ``leaf`` object inside its immutable containers and records
+    replaced by ``replace(it)``; the very same object when nothing was replaced.
+    Records are copied, never mutated in place. (Moving Isos, and carrying them across a
+    process boundary in ``runtime.ray``.)"""
     cls = value.__class__
-    if cls is Iso:
-        return value._move(how)  # type: ignore[attr-defined]
+    if cls is leaf:
+        return replace(value)
     kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
     if kind is not _WALK or not _carries(cls):
         return value
     old = [child for _, child in _children(value, cls)]
-    new = [_moved_inside(child, how) for child in old]
+    new = [replace_inside(child, leaf, replace) for child in old]
     if all(a is b for a, b in zip(old, new, strict=True)):
         return value
     if _is_namedtuple(cls):

@@ -20,8 +20,9 @@ How it maps onto Ray:
   receiver are handled in the order sent (``tests/runtime/ray`` checks it).
 * **The boundary.** Arguments pass ``capsys.sendable.prepare_payload`` on the sending
   side, so a non-sendable value raises ``NotSendableError`` before anything is
-  serialized and an ``Iso`` is moved (the sender's handle dies). Each moved ``Iso``
-  travels as its content and is re-wrapped as a fresh ``Iso`` for the receiver;
+  serialized and an ``Iso`` is moved (the sender's handle dies). Each moved ``Iso``,
+  as an argument or inside a tuple, frozenset or record (a ``@message`` field), travels
+  as its content and is re-wrapped as a fresh ``Iso`` for the receiver; so do replies;
   immutable values are serialized as they are; a ``Tag`` travels as its actor handle and
   is interned per process, so tags of one agent compare equal everywhere. An ask's reply
   is checked with ``check_value`` inside the actor.
@@ -71,7 +72,7 @@ from typing_extensions import ParamSpec
 from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.capabilities import Iso
 from capsys.errors import CapabilityUsageError, NotSendableError
-from capsys.sendable import check_value, prepare_payload
+from capsys.sendable import check_value, prepare_payload, replace_inside
 from capsys.tag import Tag
 from runtime.backends import running_backend
 from runtime.cell import ClassInfo, class_info
@@ -103,26 +104,33 @@ class _IsoBox:
 
 
 def _box(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Replace the (already moved) top-level ``Iso`` handles by their transport form."""
-    if any(a.__class__ is Iso for a in args):
-        args = tuple(_IsoBox(a.take()) if a.__class__ is Iso else a for a in args)
-    if any(v.__class__ is Iso for v in kwargs.values()):
-        kwargs = {k: _IsoBox(v.take()) if v.__class__ is Iso else v for k, v in kwargs.items()}
+    """Replace the (already moved) ``Iso`` handles, as arguments or inside immutable
+    containers and records (a ``@message`` with an ``Iso`` field), by their transport
+    form."""
+    args = tuple(replace_inside(a, Iso, _boxed) for a in args)
+    if kwargs:
+        kwargs = {k: replace_inside(v, Iso, _boxed) for k, v in kwargs.items()}
     return args, kwargs
+
+
+def _boxed(handle: Iso[Any]) -> _IsoBox:
+    return _IsoBox(handle.take())
 
 
 def _unbox(
     args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any], bool]:
     """The receiving side of ``_box``; also says whether an ``Iso`` arrived."""
-    moved = False
-    if any(a.__class__ is _IsoBox for a in args):
-        moved = True
-        args = tuple(Iso(a.value) if a.__class__ is _IsoBox else a for a in args)
-    if any(v.__class__ is _IsoBox for v in kwargs.values()):
-        moved = True
-        kwargs = {k: Iso(v.value) if v.__class__ is _IsoBox else v for k, v in kwargs.items()}
-    return args, kwargs, moved
+    new_args = tuple(replace_inside(a, _IsoBox, _unboxed) for a in args)
+    new_kwargs = {k: replace_inside(v, _IsoBox, _unboxed) for k, v in kwargs.items()}
+    moved = any(a is not b for a, b in zip(args, new_args, strict=True)) or any(
+        new_kwargs[k] is not v for k, v in kwargs.items()
+    )
+    return new_args, new_kwargs, moved
+
+
+def _unboxed(box: _IsoBox) -> Iso[Any]:
+    return Iso(box.value)
 
 
 def _caused_by_iso(exc: BaseException) -> bool:
@@ -300,9 +308,10 @@ class RayAddress:
             ctx.uncount_sent()
             if _caused_by_iso(exc):
                 raise NotSendableError(
-                    f"an argument of {what} holds an Iso inside a container: only an Iso "
-                    "passed as an argument of its own is moved to another process; pass it "
-                    "separately, or take() the value and send an immutable copy (CAP001)"
+                    f"an argument of {what} holds an Iso where its type does not declare "
+                    "one (a field typed object or Any): only Isos in declared places are "
+                    "moved to another process; declare the field as Iso[...], or take() "
+                    "the value and send an immutable copy (CAP001)"
                 ) from None
             raise
         except BaseException:
@@ -368,7 +377,7 @@ class RayAddress:
 
 def _reply(status: int, value: Any, name: str, what: str) -> Any:
     if status == _OK:
-        return Iso(value.value) if value.__class__ is _IsoBox else value
+        return replace_inside(value, _IsoBox, _unboxed)
     if status == _STOPPED:
         raise AgentStopped(name, what) from value
     raise value
@@ -507,7 +516,7 @@ class _Host:
             value = check_value(result, f"the reply of {what}", self.ctx.deep)
         except Exception as exc:
             return _ERROR, _portable(exc)
-        return _OK, (_IsoBox(value.take()) if value.__class__ is Iso else value)
+        return _OK, replace_inside(value, Iso, _boxed)
 
     def _supervise(self, exc: Exception) -> None:
         """The agent class's supervision policy, as on the local runtime."""
