@@ -656,12 +656,38 @@ def _classify(cls: type) -> PayloadKind:
     if _class_fullname(cls) in SHARED_HANDLES or not SHARED_HANDLES.isdisjoint(_base_names(cls)):
         return _SHARE
     try:
-        problem = static_problem(shape_of_class(cls))
+        problem = _class_value_problem(cls)
     except NameError:
         return _NOT
     if problem is not None:
         return _NOT
     return _WALK
+
+
+# What a type variable of a generic record stands for at run time: the value's own class
+# says (``Box(1)`` holds an int), so its fields are walked by the deep check, as a tuple's
+# items are. (The static checkers see ``Box[int]`` and substitute the argument.)
+_BY_VALUE: Final = Shape(ShapeKind.NONE, "checked by value")
+
+
+def _class_value_problem(cls: type) -> Problem | None:
+    """Why values of ``cls`` cannot be sent, judged from the class alone."""
+    shape = shape_of_class(cls)
+    if shape.fields is None or not getattr(cls, "__parameters__", ()):
+        return static_problem(shape)
+    for _, field in shape.fields():
+        problem = static_problem(_typevars_by_value(field))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _typevars_by_value(shape: Shape) -> Shape:
+    if shape.kind is ShapeKind.TYPEVAR:
+        return _BY_VALUE
+    if not shape.args:
+        return shape
+    return dataclasses.replace(shape, args=tuple(_typevars_by_value(a) for a in shape.args))
 
 
 def payload_kind(cls: type) -> PayloadKind:

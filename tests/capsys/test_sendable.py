@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
+import sys
 import typing
 from typing import Any, NamedTuple, NewType, TypeVar
 
@@ -295,6 +296,46 @@ def test_one_handle_twice_in_one_send_is_refused_before_anything_moves() -> None
     with pytest.raises(MovedError, match="passed twice"):
         check_value((h, (h,)), "reply of S.b")
     assert h.take() == [1]  # still the caller's
+
+
+GT = TypeVar("GT")
+
+
+@dataclasses.dataclass(frozen=True)
+class GenericBox(typing.Generic[GT]):
+    item: GT
+    label: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class GenericBad(typing.Generic[GT]):
+    item: GT
+    log: list[int]
+
+
+def test_a_generic_record_is_checked_by_the_values_its_type_variables_stand_for() -> None:
+    # As a tuple's items: the class leaves them open, the values say. Box(1) is sent as a
+    # Box[int] is to the checkers; the deep check refuses a mutable value inside.
+    values: list[object] = [GenericBox(1)]
+    if sys.version_info >= (3, 11):  # a generic NamedTuple needs 3.11
+
+        class GenericPair(NamedTuple, typing.Generic[GT]):
+            left: GT
+            right: tuple[GT, ...]
+
+        values.append(GenericPair("a", ("b",)))
+    for value in values:
+        assert prepare_payload("S.b", (value,), {}) == ((value,), {})
+    check_sendable(GenericBox((1, "a")))
+    with pytest.raises(NotSendableError, match=r"\.item: list"):
+        check_sendable(GenericBox([1]))
+    with pytest.raises(NotSendableError, match="GenericBad"):
+        prepare_payload("S.b", (GenericBad(1, []),), {})  # a declared mutable field
+    h = iso([1])
+    (out,), _ = prepare_payload("S.b", (GenericBox(h),), {})  # an Iso inside moves
+    assert out.item.take() == [1]
+    with pytest.raises(MovedError):
+        h.take()
 
 
 def test_a_subclass_of_a_value_type_is_not_sendable() -> None:
