@@ -78,6 +78,7 @@ from runtime.backends import running_backend
 from runtime.cell import ClassInfo, class_info
 from runtime.deadletters import DeadLetter, DeadLetters
 from runtime.errors import AgentStopped, AskTimeout, MailboxFull
+from runtime.primitives.channel import Channel
 
 __all__ = ["RayAddress", "RayDeadLetters", "RayRuntime", "RayStopHandle"]
 
@@ -103,10 +104,21 @@ class _IsoBox:
         self.value = value
 
 
-def _box(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _box(
+    what: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Replace the (already moved) ``Iso`` handles, as arguments or inside immutable
     containers and records (a ``@message`` with an ``Iso`` field), by their transport
-    form."""
+    form. A ``Channel`` is refused: it connects the tasks of one process, and a copy in
+    another process would be a second, unconnected channel."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, Channel):
+            raise NotSendableError(
+                f"a Channel given to {what} cannot reach an agent on RayRuntime: it "
+                "connects agents of one process, and the actor's copy would be another, "
+                "unconnected channel; have an agent own the queue and send to its Tag "
+                "(CAP001)"
+            )
     args = tuple(replace_inside(a, Iso, _boxed) for a in args)
     if kwargs:
         kwargs = {k: replace_inside(v, Iso, _boxed) for k, v in kwargs.items()}
@@ -290,7 +302,9 @@ class RayAddress:
         form (once: a retried submission sends the same boxes)."""
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         if args or kwargs:
-            args, kwargs = _box(*prepare_payload(entry.what, args, kwargs, self.ctx.deep))
+            args, kwargs = _box(
+                entry.what, *prepare_payload(entry.what, args, kwargs, self.ctx.deep)
+            )
         return entry.name, entry.what, args, kwargs
 
     def _submit(
@@ -719,7 +733,7 @@ class RayRuntime:
             given_args, given_kwargs = prepare_payload(
                 info.spawn_what, args, kwargs, self.settings.deep
             )
-        given_args, given_kwargs = _box(given_args, given_kwargs)
+        given_args, given_kwargs = _box(info.spawn_what, given_args, given_kwargs)
         number = next(ctx.numbers.setdefault(info.name, itertools.count(1)))
         # Unique without a central counter: an agent's children carry its name.
         name = (

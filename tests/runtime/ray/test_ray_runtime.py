@@ -35,7 +35,7 @@ from capsys import (  # noqa: E402
     message,
 )
 from capsys.errors import CapabilityUsageError  # noqa: E402
-from runtime import AgentStopped, AskTimeout, MailboxFull, Supervision  # noqa: E402
+from runtime import AgentStopped, AskTimeout, MailboxFull, Supervision, channel  # noqa: E402
 from runtime.ray import RayRuntime  # noqa: E402
 
 pytestmark = pytest.mark.anyio
@@ -325,6 +325,10 @@ async def test_not_sendable_is_refused_before_serialization() -> None:
         moved.take()
         with pytest.raises(MovedError):
             c.send(Counter.add, moved)  # type: ignore[arg-type]
+        with pytest.raises(NotSendableError, match="Channel given to spawn"):
+            rt.spawn(Counter, channel(3))  # type: ignore[arg-type]  # local to a process
+        with pytest.raises(NotSendableError, match=r"Channel given to Counter\.add"):
+            c.send(Counter.add, channel(3))  # type: ignore[arg-type]
         assert await c.ask(Counter.get) == 0  # nothing above reached the agent
 
 
