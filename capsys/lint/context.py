@@ -125,6 +125,14 @@ class MessageClass:
     name: str
 
 
+_ATOM_LITERALS: dict[type[cst.CSTNode], str] = {
+    cst.Integer: "builtins.int",
+    cst.Float: "builtins.float",
+    cst.Imaginary: "builtins.complex",
+    cst.FormattedString: "builtins.str",
+}
+
+
 class _Scan:
     """The one full walk of a file: collects the sites every rule looks at."""
 
@@ -527,7 +535,28 @@ class FileContext:
             return Shape(ShapeKind.CLASS, mutable)
         if isinstance(value, cst.Call):
             return self.constructed_shape(value, function)
+        if isinstance(value, cst.Tuple):  # pair = (1, [2]): evident when every item is
+            items = [self._item_shape(e, function) for e in value.elements]
+            if not items or any(i is None for i in items):
+                return None
+            return Shape(ShapeKind.CLASS, "builtins.tuple", tuple(i for i in items if i))
         return None
+
+    def _item_shape(self, element: cst.BaseElement, function: cst.FunctionDef) -> Shape | None:
+        """An item of a tuple display: a number, string or constant literal, or a value
+        ``_assigned_shape`` knows."""
+        value = element.value
+        if isinstance(element, cst.StarredElement):
+            return None
+        literal = _ATOM_LITERALS.get(type(value))
+        if literal is not None:
+            return Shape(ShapeKind.CLASS, literal)
+        if isinstance(value, cst.SimpleString):
+            bytes_ = "b" in value.prefix.lower()
+            return Shape(ShapeKind.CLASS, "builtins.bytes" if bytes_ else "builtins.str")
+        if isinstance(value, cst.Name) and value.value == "None":
+            return Shape(ShapeKind.NONE)
+        return self._assigned_shape(value, function)
 
     def constructed_shape(self, call: cst.Call, function: cst.FunctionDef | None) -> Shape | None:
         """The shape of ``C(...)`` when ``C`` is a project class the index knows (not an

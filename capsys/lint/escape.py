@@ -289,6 +289,8 @@ class _AgentView:
         self.function = function
         self.closures: dict[str, cst.CSTNode] = {}  # local name -> def/lambda/bound method
         self.field_aliases: dict[str, str] = {}  # local name -> "self.rows" it is bound to
+        self.self_aliases: set[str] = set()  # locals bound only to self (me = self)
+        self.values: dict[str, cst.BaseExpression] = {}  # locals bound once: their value
         bindings: dict[str, list[cst.BaseExpression | None]] = {}
         nested: list[cst.FunctionDef] = []
         for node in walk(function.body):
@@ -299,19 +301,25 @@ class _AgentView:
                 for t in node.targets:
                     if isinstance(t.target, cst.Name):
                         bindings.setdefault(t.target.value, []).append(node.value)
-        single = {
-            name: values[0]
+        given = {p.name.value for p in (*params, *function.params.kwonly_params)}
+        self.values = {
+            name: value
             for name, values in bindings.items()
-            if len(values) == 1 and values[0] is not None
+            if len(values) == 1 and (value := values[0]) is not None and name not in given
         }
-        for name, value in single.items():
+        self.self_aliases = {
+            name
+            for name, value in self.values.items()
+            if isinstance(value, cst.Name) and value.value == self.self_name
+        }
+        for name, value in self.values.items():
             field = self._field(value)
             if field is not None:
                 self.field_aliases[name] = field
         for node in nested:
             if self._uses_self(node):
                 self.closures[node.name.value] = node
-        for name, value in single.items():
+        for name, value in self.values.items():
             if self._callable_state(value) is not None:
                 self.closures[name] = value
 
@@ -327,7 +335,11 @@ class _AgentView:
         return f"{self.self_name}.{name}"
 
     def _is_self(self, expr: cst.BaseExpression) -> bool:
-        return isinstance(expr, cst.Name) and expr.value == self.self_name
+        return isinstance(expr, cst.Name) and self._self_named(expr.value)
+
+    def _self_named(self, name: str) -> bool:
+        """``self``, or a local bound only to it."""
+        return name == self.self_name or name in self.self_aliases
 
     def _uses_self(self, node: cst.FunctionDef | cst.Lambda) -> bool:
         """Whether a nested function reads ``self`` other than for ``self.me``/``.runtime``."""
@@ -342,7 +354,7 @@ class _AgentView:
         }
         inner = bound_names(node)
         return any(
-            (name.value == self.self_name and id(name) not in harmless)
+            (self._is_self(name) and id(name) not in harmless and name.value not in inner)
             or (name.value in self.field_aliases and name.value not in inner)
             for name in load_names(node.body)
         )
@@ -380,7 +392,10 @@ class _AgentView:
             return f"the agent object {self.self_name}"
         if isinstance(expr, cst.Attribute):
             chain = _chain(expr)
-            if chain is not None and chain[0] == self.self_name and len(chain) > 1:
+            alias = self.field_aliases.get(chain[0]) if chain is not None else None
+            if alias is not None:  # rows = self.rows; Thread(target=rows.clear)
+                return f"{code_of(expr)} (through the field {alias})"
+            if chain is not None and self._self_named(chain[0]) and len(chain) > 1:
                 if chain[1] in _SHAREABLE or chain[1] in self.unbound:
                     return None
                 state = self._callable_state(expr)
@@ -401,7 +416,13 @@ class _AgentView:
                 assert isinstance(closure, cst.BaseExpression)
                 return f"{expr.value} ({self._callable_state(closure)})"
             alias = self.field_aliases.get(expr.value)
-            return f"{expr.value} (the field {alias})" if alias is not None else None
+            if alias is not None:
+                return f"{expr.value} (the field {alias})"
+            value = self.values.get(expr.value)
+            if coroutine and isinstance(value, cst.Call):  # coro = self.work(); create_task(coro)
+                inner = self.carried(value, coroutine=True)
+                return f"{expr.value} ({inner})" if inner is not None else None
+            return None
         if isinstance(expr, (cst.Lambda, cst.Call)) and not (
             coroutine and isinstance(expr, cst.Call)
         ):

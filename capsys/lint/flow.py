@@ -61,33 +61,45 @@ _STORING_METHODS = frozenset({"append", "add", "insert", "appendleft", "setdefau
 
 @dataclass(frozen=True, eq=False)
 class MoveSite:
-    """Where a name was moved: the moved ``Name`` node and what moved it."""
+    """Where a name was moved: the moved ``Name`` (or ``self.<field>``) and what moved it."""
 
-    node: cst.Name
+    node: cst.BaseExpression
     how: str
 
 
 @dataclass(frozen=True, eq=False)
 class UseAfterMove:
-    """A load of ``name`` after a definite (or, if not ``definite``, a possible) move."""
+    """A load of ``name`` (a local, or ``self.<field>`` holding an Iso) after a definite
+    (or, if not ``definite``, a possible) move."""
 
-    node: cst.Name
+    node: cst.BaseExpression
     name: str
     definite: bool
     sites: tuple[MoveSite, ...]
     repeated_move: bool  # the use is itself a move that already happened (loop-carried)
 
 
+AliasKind = Literal["assign", "chained", "stored", "twice"]
+
+
 @dataclass(frozen=True, eq=False)
 class AliasedIso:
-    """``target = name`` where ``name`` is an Iso: two owners of one object graph. Also
-    ``name = target = <Iso>``: one Iso bound to two names at once (``chained``)."""
+    """``target = name`` where ``name`` is an Iso (a local or ``self.<field>``): two owners
+    of one object graph. Also ``name = target = <Iso>``: one Iso bound to two names at
+    once (``chained``); ``keep.append(name)``: stored in a container (``stored``, target is
+    the call); ``(name, name)``: put twice in one display (``twice``, target is it)."""
 
-    node: cst.BaseExpression  # the aliased name on the right-hand side (chained: target)
+    node: cst.BaseExpression  # the aliased name (chained: the later target)
     name: str
-    target: str  # the assignment target as written
+    target: str  # the assignment target, the storing call or the display, as written
     fix_is_safe: bool  # replacing it by consume(name) introduces no use after move
-    chained: bool = False  # no fix: the statement must be split
+    kind: AliasKind = "assign"
+
+    @property
+    def fixable(self) -> bool:
+        """``consume(name)`` in place of the node transfers ownership (not for a chained
+        assignment, which must be split, nor for one handle put twice)."""
+        return self.kind in ("assign", "stored")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +107,7 @@ class NonFreshIso:
     """``iso(x)`` where ``x`` is still reachable from elsewhere."""
 
     node: cst.BaseExpression  # the argument of iso()
-    kind: Literal["field", "parameter", "global", "aliased local"]
+    kind: Literal["field", "parameter", "global", "aliased local", "element"]
     text: str  # the argument as written
     via: str | None  # aliased local: the aliasing statement; an element: its container
 
@@ -436,14 +448,23 @@ class _State:
     # Parameters that (maybe) still hold the caller's object: a rebinding on every path
     # makes a parameter an ordinary local for iso() freshness.
     params: set[str] = field(default_factory=set)
+    # Locals bound to a container display on every path: their items are reachable
+    # from them (``for r in rows: iso(r)`` is not fresh).
+    containers: set[str] = field(default_factory=set)
 
     def copy(self) -> _State:
-        return _State(dict(self.moved), set(self.isos), dict(self.aliased), set(self.params))
+        return _State(
+            dict(self.moved),
+            set(self.isos),
+            dict(self.aliased),
+            set(self.params),
+            set(self.containers),
+        )
 
     def same(self, other: _State) -> bool:
         if self.isos != other.isos or self.aliased.keys() != other.aliased.keys():
             return False
-        if self.params != other.params:
+        if self.params != other.params or self.containers != other.containers:
             return False
         if self.moved.keys() != other.moved.keys():
             return False
@@ -473,7 +494,7 @@ def _join(a: _Flow, b: _Flow) -> _Flow:
             moved[name] = _Moved(False, only.sites)
     aliased = dict(b.aliased)
     aliased.update(a.aliased)
-    return _State(moved, a.isos | b.isos, aliased, a.params | b.params)
+    return _State(moved, a.isos | b.isos, aliased, a.params | b.params, a.containers & b.containers)
 
 
 def _join_all(states: Iterable[_Flow]) -> _Flow:
@@ -492,6 +513,16 @@ class _ModuleFacts:
     module_names: frozenset[str]
     iso_functions: frozenset[str]  # module-level functions annotated to return an Iso
     iso_methods: frozenset[str]  # methods of the module's classes annotated to return one
+    # id(class) -> its fields holding an Iso (memoised by ``iso_fields``).
+    fields: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    def iso_fields(self, cls: cst.ClassDef) -> frozenset[str]:
+        """Fields of ``cls`` evidently holding an ``Iso``: annotated ``Iso[...]`` in the
+        class body or on ``self.<field>``, or assigned ``iso(...)``/``consume(...)``."""
+        found = self.fields.get(id(cls))
+        if found is None:
+            found = self.fields[id(cls)] = frozenset(_iso_fields(cls, self.resolver))
+        return found
 
 
 def _is_iso_annotation(annotation: cst.BaseExpression, resolver: NameResolver) -> bool:
@@ -513,6 +544,47 @@ def _is_iso_annotation(annotation: cst.BaseExpression, resolver: NameResolver) -
             annotation.right, resolver
         )
     return resolver.capsys_name(annotation) == "Iso"
+
+
+def _iso_fields(cls: cst.ClassDef, resolver: NameResolver) -> Iterator[str]:
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (
+                    isinstance(small, cst.AnnAssign)
+                    and isinstance(small.target, cst.Name)
+                    and _is_iso_annotation(small.annotation.annotation, resolver)
+                ):
+                    yield small.target.value
+        if not isinstance(stmt, cst.FunctionDef):
+            continue
+        params = [*stmt.params.posonly_params, *stmt.params.params]
+        if not params:
+            continue
+        me = params[0].name.value
+        for node in walk(stmt.body):
+            if isinstance(node, cst.AnnAssign):
+                pairs = [(node.target, node.value)]
+                declared = _is_iso_annotation(node.annotation.annotation, resolver)
+            elif isinstance(node, cst.Assign):
+                pairs = [(t.target, node.value) for t in node.targets]
+                declared = False
+            else:
+                continue
+            for target, value in pairs:
+                if not (
+                    isinstance(target, cst.Attribute)
+                    and isinstance(target.value, cst.Name)
+                    and target.value.value == me
+                ):
+                    continue
+                made = isinstance(value, cst.Call) and resolver.capsys_name(value.func) in (
+                    "iso",
+                    "consume",
+                )
+                if declared or made:
+                    yield target.attr.value
 
 
 # A scope still to analyze: the node, the free names bound to an Iso where it is defined,
@@ -559,6 +631,7 @@ class _ScopeAnalysis:
         self.non_fresh_seen: set[int] = set()
         self.sites: dict[int, MoveSite] = {}  # one MoveSite per moved node
         self.alias_seen: set[int] = set()
+        self.fields: frozenset[str] = frozenset()  # a method's Iso fields (self.<field>)
         if isinstance(scope, cst.FunctionDef):
             params = _param_list(scope.params)
             self.params = {p.name.value for p in params}
@@ -566,6 +639,9 @@ class _ScopeAnalysis:
                 _last_name(dec.decorator) == "staticmethod" for dec in scope.decorators
             )
             self.self_name = params[0].name.value if params and method else None
+            if self.self_name is not None and isinstance(parent, cst.ClassDef):
+                self.fields = facts.iso_fields(parent)
+                self.declared_iso.update(f"{self.self_name}.{f}" for f in self.fields)
             for p in params:
                 if p.annotation is not None and _is_iso_annotation(
                     p.annotation.annotation, self.resolver
@@ -582,8 +658,10 @@ class _ScopeAnalysis:
     # ---------------------------------------------------------------- entry
 
     def run(self, initial_isos: set[str]) -> None:
+        fields = {f"{self.self_name}.{f}" for f in self.fields}
         state = _State(
-            isos=(initial_isos | (self.declared_iso & self.params)), params=set(self.params)
+            isos=(initial_isos | fields | (self.declared_iso & self.params)),
+            params=set(self.params),
         )
         if isinstance(self.scope, cst.Module):
             self.block(self.scope.body, state)
@@ -773,9 +851,13 @@ class _ScopeAnalysis:
         if entry is None:
             return None
 
+        within = self.iterated(node.iter, entry)
+
         def body(head: _State) -> tuple[_Flow, _Flow]:
             exit_state = head.copy()
             bound = self.assign(node.target, None, head)
+            if within is not None and bound is not None and isinstance(node.target, cst.Name):
+                bound.aliased[node.target.value] = f"for {node.target.value} in {within}"
             return exit_state, self.suite(node.body, bound)
 
         exit_state, loop = self._loop(entry, body)
@@ -854,6 +936,7 @@ class _ScopeAnalysis:
             if flow is None:
                 return None
             self.closure_check(node, flow)
+            self.closure_fields(node, flow)
         else:
             for arg in (*node.bases, *node.keywords):
                 if flow is not None:
@@ -883,6 +966,13 @@ class _ScopeAnalysis:
         if isinstance(target, cst.Name):
             iso = value is not None and self.produces_iso(value, state)
             self.rebind(target.value, state, iso=iso, aliased=self.alias_source(target, value))
+            if isinstance(value, _CONTAINER_DISPLAYS):
+                state.containers.add(target.value)
+            return state
+        key = self.field_key(target)
+        if key is not None:  # self.h = iso(...) makes the field live again
+            iso = value is not None and self.produces_iso(value, state)
+            self.rebind(key, state, iso=iso, aliased=None)
             return state
         if isinstance(target, (cst.Tuple, cst.List)):
             pairs = _unpacked_pairs(target, value)
@@ -915,7 +1005,7 @@ class _ScopeAnalysis:
                 self.use(target, state)
             return state
         if isinstance(target, cst.Attribute):
-            return self.expr(target.value, state)
+            return state if self.is_self(target.value) else self.expr(target.value, state)
         if isinstance(target, cst.Subscript):
             flow = self.expr(target.value, state)
             for elem in target.slice:
@@ -941,6 +1031,7 @@ class _ScopeAnalysis:
     def rebind(self, name: str, state: _State, iso: bool, aliased: str | None) -> None:
         state.moved.pop(name, None)
         state.params.discard(name)
+        state.containers.discard(name)
         if iso or name in self.declared_iso:
             state.isos.add(name)
         else:
@@ -955,6 +1046,8 @@ class _ScopeAnalysis:
             value = value.expression
         if isinstance(value, cst.Name):
             return value.value in state.isos
+        if isinstance(value, cst.Attribute):
+            return self.field_key(value) in state.isos
         if isinstance(value, cst.Call):
             if self.resolver.capsys_name(value.func) in ("iso", "consume"):
                 return True
@@ -989,7 +1082,7 @@ class _ScopeAnalysis:
             ):
                 self.alias_seen.add(id(node))
                 self.result.aliases.append(
-                    AliasedIso(node, first.value, code_of(node), fix_is_safe=False, chained=True)
+                    AliasedIso(node, first.value, code_of(node), False, "chained")
                 )
 
     def alias_check(
@@ -1008,6 +1101,14 @@ class _ScopeAnalysis:
             and isinstance(value, cst.Name)
             and target.value == value.value
         ):
+            return
+        key = self.field_key(value)
+        if key is not None and key in state.isos and code_of(target) != key:
+            # h = self.h: the field still holds the handle
+            moved = state.moved.get(key)
+            if (moved is None or not moved.definite) and id(value) not in self.alias_seen:
+                self.alias_seen.add(id(value))
+                self.result.aliases.append(AliasedIso(value, key, code_of(target), True))
             return
         if isinstance(value, cst.Name) and value.value in state.isos:
             moved = state.moved.get(value.value)
@@ -1044,6 +1145,10 @@ class _ScopeAnalysis:
                 finding = NonFreshIso(arg, kind, code_of(arg), container)
             elif base is arg and base.value in state.aliased:
                 finding = NonFreshIso(arg, "aliased local", base.value, state.aliased[base.value])
+            elif container is not None and not _slices(arg):
+                # iso(rows[0]): the local container still holds the element (a slice
+                # rows[1:] is a new list)
+                finding = NonFreshIso(arg, "element", code_of(arg), container)
         if finding is not None:
             self.non_fresh_seen.add(id(arg))
             self.result.non_fresh.append(finding)
@@ -1075,27 +1180,76 @@ class _ScopeAnalysis:
         an item of ``b, c = a, 2``."""
         items = value.elements if isinstance(value, (cst.Tuple, cst.List)) else ()
         for item in (value, *(e.value for e in items)):
-            if isinstance(item, cst.Name) and id(item) in self.extra_moves:
+            if id(item) not in self.extra_moves:
+                continue
+            if isinstance(item, cst.Name):
                 self.move(item, "consume()", state)
+            elif (key := self.field_key(item)) is not None:
+                self.move_key(item, key, "consume()", state)
 
     def move(self, name: cst.Name, how: str, state: _State) -> None:
-        site = self.sites.get(id(name))
+        self.move_key(name, name.value, how, state)
+
+    def move_key(self, node: cst.BaseExpression, key: str, how: str, state: _State) -> None:
+        """Mark ``key`` (a local, or ``self.<field>``) moved at ``node``."""
+        site = self.sites.get(id(node))
         if site is None:
-            site = self.sites[id(name)] = MoveSite(name, how)
-        state.moved[name.value] = _Moved(True, (site,))
+            site = self.sites[id(node)] = MoveSite(node, how)
+        state.moved[key] = _Moved(True, (site,))
+
+    def use_key(self, node: cst.BaseExpression, key: str, state: _State) -> None:
+        moved = state.moved.get(key)
+        if moved is not None:
+            self.reports[id(node)] = UseAfterMove(
+                node, key, moved.definite, moved.sites, repeated_move=False
+            )
+
+    def is_self(self, expr: cst.BaseExpression) -> bool:
+        return (
+            self.self_name is not None
+            and isinstance(expr, cst.Name)
+            and expr.value == self.self_name
+        )
+
+    def field_key(self, expr: cst.BaseExpression) -> str | None:
+        """``"self.h"`` for ``self.h`` when the field ``h`` holds an Iso; else None."""
+        if (
+            isinstance(expr, cst.Attribute)
+            and self.is_self(expr.value)
+            and expr.attr.value in self.fields
+        ):
+            return f"{self.self_name}.{expr.attr.value}"
+        return None
+
+    def revive_fields(self, state: _State) -> None:
+        """``self`` itself is used (passed on, a method called): any code may have
+        assigned its fields since, so a moved field is no longer known to be dead."""
+        if self.fields and state.moved:
+            prefix = f"{self.self_name}."
+            for key in [k for k in state.moved if k.startswith(prefix)]:
+                del state.moved[key]
 
     def expr(self, node: cst.BaseExpression, state: _State) -> _Flow:
         """Evaluate ``node`` in order: report loads of moved names, then apply moves."""
         kind = type(node)
         if kind is cst.Name:
             self.use(node, state)  # type: ignore[arg-type]
+            if self.is_self(node):
+                self.revive_fields(state)
             return state
         if kind in _LITERALS:
             return state
         if kind is cst.ConcatenatedString or kind is cst.BinaryOperation:
             return self.chain(node, state)
         if isinstance(node, cst.Attribute):
+            if self.is_self(node.value):  # reading a field is no use of self itself
+                key = self.field_key(node)
+                if key is not None:
+                    self.use_key(node, key, state)
+                return state
             return self.expr(node.value, state)
+        if kind is cst.Tuple or kind is cst.List or kind is cst.Set:
+            self.put_twice(node, state)  # type: ignore[arg-type]
         if isinstance(node, cst.Call):
             return self.call(node, state)
         if isinstance(node, cst.Lambda):
@@ -1103,6 +1257,7 @@ class _ScopeAnalysis:
                 if param.default is not None:
                     self.expr(param.default, state)
             self.closure_check(node, state)
+            self.closure_fields(node, state)
             return state
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             return self.comprehension(node, state)
@@ -1128,7 +1283,8 @@ class _ScopeAnalysis:
         ):  # identity tests work on a moved handle too
             flow = state
             for part in (node.left, *(t.comparator for t in node.comparisons)):
-                if flow is not None and not isinstance(part, cst.Name):
+                handle = isinstance(part, cst.Name) or self.field_key(part) is not None
+                if flow is not None and not handle:
                     flow = self.expr(part, flow)
             return flow
         if isinstance(node, cst.Subscript):
@@ -1181,7 +1337,8 @@ class _ScopeAnalysis:
         for arg in node.args:
             if flow is None:
                 return None
-            if not (inspects and isinstance(arg.value, cst.Name)):
+            handle = isinstance(arg.value, cst.Name) or self.field_key(arg.value) is not None
+            if not (inspects and handle):
                 flow = self.expr(arg.value, flow)
         if flow is None:
             return None
@@ -1192,28 +1349,83 @@ class _ScopeAnalysis:
             if capsys == "iso" and not first.star:
                 self.iso_freshness(first.value, flow)
             value = first.value
+            key = self.field_key(value)
             if isinstance(value, cst.Name) and not first.star and value.value != self.self_name:
                 self.move(value, f"{capsys}()", flow)
+            elif key is not None and not first.star and key in flow.isos:
+                self.move_key(value, key, f"{capsys}()", flow)
             return flow
         if isinstance(func, cst.Attribute) and func.attr.value == "take" and not node.args:
+            key = self.field_key(func.value)
             if isinstance(func.value, cst.Name) and func.value.value in flow.isos:
                 self.move(func.value, "take()", flow)
+            elif key is not None and key in flow.isos:
+                self.move_key(func.value, key, "take()", flow)
             return flow
+        if isinstance(func, cst.Attribute) and self.is_self(func.value):
+            self.revive_fields(flow)  # self.method(...) may assign the fields
         how = _last_name(func)
         moving = (isinstance(func, cst.Attribute) and how in _MOVING_METHODS) or (
             how in _MOVING_FUNCTIONS
         )
+        storing = how in _STORING_METHODS and isinstance(func, cst.Attribute)
         for arg in node.args:
             value = arg.value
             if isinstance(value, cst.NamedExpr):  # send(A.b, (h := iso(...))) moves h
                 value = value.target
-            if not isinstance(value, cst.Name) or arg.star:
+            key = value.value if isinstance(value, cst.Name) else self.field_key(value)
+            if key is None or arg.star:
                 continue
-            if moving and how and value.value in flow.isos:
-                self.move(value, how, flow)
-            elif how in _STORING_METHODS and isinstance(func, cst.Attribute):
-                flow.aliased[value.value] = code_of(node)
+            if moving and how and key in flow.isos:
+                self.use_key(value, key, flow)  # send(A.b, h, h): moved by an earlier one
+                self.move_key(value, key, how, flow)
+            elif storing and key in flow.isos:
+                self.stored(value, key, node, flow)
+            elif storing and isinstance(value, cst.Name):
+                flow.aliased[key] = code_of(node)
         return flow
+
+    def stored(self, value: cst.BaseExpression, key: str, call: cst.Call, state: _State) -> None:
+        """``keep.append(h)`` of an Iso: the container and ``h`` now both own it."""
+        moved = state.moved.get(key)
+        if id(value) in self.extra_moves:
+            self.move_key(value, key, "consume()", state)
+        elif (moved is None or not moved.definite) and id(value) not in self.alias_seen:
+            self.alias_seen.add(id(value))
+            self.result.aliases.append(AliasedIso(value, key, code_of(call), True, "stored"))
+
+    def put_twice(self, display: cst.Tuple | cst.List | cst.Set, state: _State) -> None:
+        """``(h, h)``: one Iso put twice in one display, so two places own it."""
+        seen: set[str] = set()
+        for element in display.elements:
+            value = element.value
+            key = value.value if isinstance(value, cst.Name) else self.field_key(value)
+            if key is None or key not in state.isos or isinstance(element, cst.StarredElement):
+                continue
+            if key in seen and id(value) not in self.alias_seen:
+                self.alias_seen.add(id(value))
+                text = code_of(display)
+                self.result.aliases.append(AliasedIso(value, key, text, False, "twice"))
+            seen.add(key)
+
+    def closure_fields(self, node: cst.FunctionDef | cst.Lambda, state: _State) -> None:
+        """A function or lambda defined here that uses ``self`` may run later and assign
+        the fields."""
+        if self.fields and state.moved and self.self_name in {n.value for n in load_names(node)}:
+            self.revive_fields(state)
+
+    def iterated(self, iterable: cst.BaseExpression, state: _State) -> str | None:
+        """The container a ``for`` loop walks, when its items stay reachable from it: a
+        field, a parameter, a module-level name or a local bound to a display (a call
+        such as a generator may make fresh items). None otherwise."""
+        if isinstance(iterable, cst.Attribute) and self.is_self(iterable.value):
+            return code_of(iterable)
+        if not isinstance(iterable, cst.Name) or iterable.value in state.isos:
+            return None
+        name = iterable.value
+        if name in state.containers or self.outside_kind(name, state) is not None:
+            return name
+        return None
 
     def comprehension(
         self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, state: _State
@@ -1283,6 +1495,20 @@ def _unpacked_pairs(
     if any(isinstance(e, cst.StarredElement) for e in elements):
         return None
     return [(t.value, v.value) for t, v in zip(target.elements, value.elements, strict=True)]
+
+
+_CONTAINER_DISPLAYS = (
+    cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
+)  # fmt: skip
+
+
+def _slices(subscript: cst.BaseExpression) -> bool:
+    """``rows[1:]``: some subscript of the chain is a slice (a copy, not an element)."""
+    while isinstance(subscript, cst.Subscript):
+        if any(isinstance(e.slice, cst.Slice) for e in subscript.slice):
+            return True
+        subscript = subscript.value
+    return False
 
 
 def _display_names(value: cst.BaseExpression) -> Iterator[str]:
@@ -1379,7 +1605,7 @@ def _with_fix_safety(
     trial = _run(facts, module, frozenset(id(alias.node) for alias in aliases))
     broken = {id(site.node) for use in trial.uses_after_move for site in use.sites}
     return [
-        a if a.chained else AliasedIso(a.node, a.name, a.target, id(a.node) not in broken)
+        dataclasses.replace(a, fix_is_safe=id(a.node) not in broken) if a.fixable else a
         for a in aliases
     ]
 

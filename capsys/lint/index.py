@@ -145,11 +145,17 @@ class ClassKind(enum.Enum):
 _ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
 _NEUTRAL_BASES = frozenset({"builtins.object", "typing.Generic", "typing_extensions.Generic"})
 _NAMEDTUPLE_BASES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
-# Subclasses of the built-in value types are ordinary classes (they take attributes of
-# their own): the run-time check refuses them, and so do both checkers.
-_VALUE_BUILTINS = ("str", "int", "float", "complex", "bytes", "tuple", "frozenset", "bool")
+# Subclasses of built-in classes are ordinary classes: of a value type (``str``,
+# ``tuple``...) because they take attributes of their own, of a container (``list``,
+# ``dict``...) or ``Exception`` because they are mutable. The run-time check refuses
+# them, and so do both checkers. (``object`` is neutral; ``type`` makes metaclasses.)
+_BUILTIN_CLASSES = tuple(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and name not in ("object", "type")
+)
 _EXTERNAL_KINDS = {
-    **dict.fromkeys((f"builtins.{name}" for name in _VALUE_BUILTINS), ClassKind.PLAIN),
+    **dict.fromkeys((f"builtins.{name}" for name in _BUILTIN_CLASSES), ClassKind.PLAIN),
     **dict.fromkeys(_ENUM_BASES, ClassKind.ENUM),
     "typing.NamedTuple": ClassKind.FROZEN_RECORD,
     "typing_extensions.NamedTuple": ClassKind.FROZEN_RECORD,

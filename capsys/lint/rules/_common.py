@@ -114,6 +114,7 @@ class Boundary:
     where: str  # "send to Log.add", "spawn of Log", "mesh of Log"
     payload: tuple[tuple[str, cst.BaseExpression], ...]  # (label, value) after the target
     behaviour: tuple[str, str] | None  # (qualified agent class, behaviour name)
+    starred: tuple[tuple[str, cst.BaseExpression], ...] = ()  # (label, value) of *args
 
 
 _TAG_VERBS = frozenset({"send", "send_wait", "ask"})
@@ -124,8 +125,23 @@ _SKIP_KEYWORDS = {
 }
 
 
-def behaviour_ref(ctx: FileContext, expr: cst.BaseExpression) -> tuple[str, str] | None:
-    """(qualified agent class, behaviour name) for ``Agent.behaviour`` written here."""
+def behaviour_ref(
+    ctx: FileContext, expr: cst.BaseExpression, function: cst.FunctionDef | None = None
+) -> tuple[str, str] | None:
+    """(qualified agent class, behaviour name) for ``Agent.behaviour`` written here, or a
+    local of ``function`` whose only binding is ``name = Agent.behaviour``."""
+    if isinstance(expr, cst.Name) and function is not None:
+        binds = ctx.bindings(function).get(expr.value, [])
+        if len(binds) != 1 or ctx.param(function, expr.value) is not None:
+            return None
+        (node,) = binds
+        if not (
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+        ):
+            return None
+        expr = node.value
     if not isinstance(expr, cst.Attribute):
         return None
     if not ctx.is_agent_class(expr.value):
@@ -142,9 +158,12 @@ def _label(expr: cst.BaseExpression) -> str:
     return "the behaviour"
 
 
-def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
-    """The boundary ``call`` crosses, when evident: a ``send``/``send_wait``/``ask`` whose
-    first argument is a behaviour of a known agent class, a ``spawn`` of a known agent
+def boundary(
+    ctx: FileContext, call: cst.Call, function: cst.FunctionDef | None = None
+) -> Boundary | None:
+    """The boundary ``call`` (in ``function``) crosses, when evident: a
+    ``send``/``send_wait``/``ask`` whose first argument is a behaviour of a known agent
+    class (or a local bound to one), a ``spawn`` of a known agent
     class (also through a topology builder's ``args=``), or the runtime's
     ``quorum``/``broadcast``."""
     func = call.func
@@ -173,17 +192,21 @@ def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
         target = _label(first)
         where = f"spawn of {target}"
     else:
-        ref = behaviour_ref(ctx, first)
+        ref = behaviour_ref(ctx, first, function)
         if ref is None and verb in _TAG_VERBS:
             return None
         target = _label(first)
         where = f"{verb} to {target}"
     skip = _SKIP_KEYWORDS.get(verb, frozenset())
     payload: list[tuple[str, cst.BaseExpression]] = []
+    starred: list[tuple[str, cst.BaseExpression]] = []
     position = 0
     seen_target = False
     for arg in call.args:
         if arg.star:
+            if arg.star == "*" and seen_target:
+                position += 1
+                starred.append((str(position), arg.value))
             continue
         if arg.keyword is not None:
             if arg.keyword.value not in skip:
@@ -195,7 +218,7 @@ def boundary(ctx: FileContext, call: cst.Call) -> Boundary | None:
             continue
         position += 1
         payload.append((str(position), arg.value))
-    return Boundary(call, verb, target, where, tuple(payload), ref)
+    return Boundary(call, verb, target, where, tuple(payload), ref, tuple(starred))
 
 
 def spawn_group_target(call: cst.Call, verb: str) -> cst.BaseExpression | None:
@@ -348,6 +371,8 @@ def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
         return Shape(ShapeKind.CLASS, "builtins.set")
     if isinstance(expr, cst.Lambda):
         return Shape(ShapeKind.CALLABLE, "Callable")
+    if isinstance(expr, cst.GeneratorExp):
+        return Shape(ShapeKind.CLASS, "typing.Generator")
     if isinstance(expr, cst.Integer):
         return Shape(ShapeKind.CLASS, "builtins.int")
     if isinstance(expr, cst.Float):
@@ -363,6 +388,8 @@ def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
         return Shape(ShapeKind.NONE)
     if isinstance(expr, cst.Call):
         kind = mutable_kind(expr, ctx.names)
+        if kind is None and ctx.names.qualified(expr.func) == "builtins.sorted":
+            kind = "builtins.list"  # sorted() always builds a new list
         return Shape(ShapeKind.CLASS, kind) if kind is not None else None
     return None
 
@@ -426,6 +453,13 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
     literal = literal_shape(ctx, expr)
     if literal is not None:
         return literal
+    if isinstance(expr, cst.NamedExpr):
+        return expr_shape(ctx, expr.value, site)
+    if isinstance(expr, cst.IfExp):  # evident when both branches are
+        body, orelse = expr_shape(ctx, expr.body, site), expr_shape(ctx, expr.orelse, site)
+        if body is None or orelse is None:
+            return None
+        return body if body == orelse else Shape(ShapeKind.UNION, "", (body, orelse))
     if isinstance(expr, cst.Tuple):
         items = [expr_shape(ctx, e.value, site) for e in expr.elements]
         if any(i is None for i in items) or any(

@@ -8,8 +8,11 @@ and ``broadcast``, the items put in a channel (``ch.send(x)`` / ``await ch.put(x
 name bound to ``channel(...)``), and the reply of an ``ask``/``quorum`` (the
 behaviour's return type).
 Only what the syntax makes evident is reported: list/dict/set displays and
-comprehensions, ``list(...)``-style constructor calls, lambdas, names whose annotation
-or every assignment says what they are, and agent fields annotated in the class.
+comprehensions, generator expressions, ``list(...)``-style constructor calls and
+``sorted(...)``, lambdas, ``x if c else y`` when both sides are evident, names whose
+annotation or every assignment says what they are (a tuple display of evident items
+too), agent fields annotated in the class, and the items of a ``*[...]`` display. The
+behaviour may be named directly or through a local bound once to it (``b = A.put``).
 
 ## Why is this bad?
 Only Iso (moved), deeply immutable values (shared) and Tags may cross. Anything else
@@ -71,6 +74,31 @@ def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding
         text = shape.display()
         what = f"Argument {label} of {b.where} ({text})"
         yield Finding(CODE, value, format_message(CODE, what=what, detail=problem.describe(text)))
+    for label, value in b.starred:
+        yield from _starred(ctx, b, label, value, site)
+
+
+def _starred(
+    ctx: FileContext, b: Boundary, label: str, value: cst.BaseExpression, site: Site[Any]
+) -> Iterator[Finding]:
+    """``send(A.b, *[[1]])``: each item of a list/tuple display unpacked into the call is
+    an argument; the first evidently unsendable one is reported, as in the mypy plugin."""
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return
+    for element in value.elements:
+        if isinstance(element, cst.StarredElement) or _is_self(ctx, element.value, site):
+            continue
+        shape = expr_shape(ctx, element.value, site)
+        if shape is None or is_agent_shape(shape):
+            continue
+        problem = problem_of(shape)
+        if problem is None:
+            continue
+        text = shape.display()
+        what = f"An item of *argument {label} of {b.where} ({text})"
+        detail = problem.describe(text)
+        yield Finding(CODE, value, format_message(CODE, what=what, detail=detail))
+        return
 
 
 def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
@@ -117,7 +145,7 @@ def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
-        b = boundary(ctx, site.node)
+        b = boundary(ctx, site.node, site.scope.function)
         if b is None:
             yield from _channel_item(ctx, site)
             continue

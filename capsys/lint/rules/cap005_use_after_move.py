@@ -9,6 +9,9 @@ comprehensions and closures. Passing it to ``send``, ``ask``, ``send_wait``, ``s
 with ``take()``, moves it; any later read of the name is reported. A move on only some
 paths (one branch of an ``if``, an earlier loop iteration) is reported as a possible move.
 Binding the name again makes it live; a move followed by ``return`` ends that path.
+A field of an agent holding an ``Iso`` (``self.h``) is followed the same way within one
+method; a call of a method of ``self``, or ``self`` itself passed on, may assign it
+unseen, so it makes the field live again.
 
 ## Why is this bad?
 A move hands the only reference to the receiver. The old name is dead: using it would

@@ -2,10 +2,12 @@
 not fresh.
 
 ## What it does
-Reports ``b = a`` (or ``self.b = a``) where ``a`` is bound to an ``Iso``: the handle is
-copied instead of moved. Reports ``iso(x)`` when ``x`` is still reachable from elsewhere:
-a field (``iso(self.items)``), a parameter, a module-level name, or a local that another
-name, field or container also refers to (``alias = items; iso(items)``).
+Reports ``b = a`` (or ``self.b = a``) where ``a`` is bound to an ``Iso`` (a local, or a
+field ``self.a`` holding one): the handle is copied instead of moved; also an ``Iso``
+stored in a container (``keep.append(a)``) or put twice in one display (``(a, a)``). Reports ``iso(x)`` when ``x`` is still reachable from elsewhere:
+a field (``iso(self.items)``), a parameter, a module-level name, a local that another
+name, field or container also refers to (``alias = items; iso(items)``), or an element of
+any of those, a local container included (``iso(rows[0])``, ``for r in rows: iso(r)``).
 
 ## Why is this bad?
 An ``Iso`` must be the only reference to its object graph. Two names owning one handle,
@@ -53,7 +55,18 @@ CODE = "CAP006"
 
 
 def _alias_detail(alias: AliasedIso) -> str:
-    if alias.chained:
+    if alias.kind == "stored":
+        return (
+            f"the Iso {alias.name!r} is stored by '{alias.target}' without consume(): the "
+            f"container and {alias.name!r} now both own one object graph; pass "
+            f"consume({alias.name}) to transfer ownership"
+        )
+    if alias.kind == "twice":
+        return (
+            f"the Iso {alias.name!r} is put twice in '{alias.target}': two places now own "
+            f"one object graph; put it in once, or make a second iso(...)"
+        )
+    if alias.kind == "chained":
         return (
             f"one Iso is bound to both {alias.name!r} and {alias.target!r} by a chained "
             f"assignment: two names now own one object graph; bind it to {alias.name!r} "
@@ -69,6 +82,12 @@ def _alias_detail(alias: AliasedIso) -> str:
 
 def _fresh_detail(found: NonFreshIso) -> str:
     text = found.text
+    if found.kind == "element":
+        return (
+            f"iso() of {text}, an element of the local container {found.via}, which still "
+            f"references it; iso() a fresh copy (iso(list({text})) or similar) or a newly "
+            f"built object"
+        )
     if found.kind == "aliased local":
         return (
             f"iso() of {text!r}, which is aliased ('{found.via}'): the alias still reaches "
@@ -94,9 +113,9 @@ def _fresh_detail(found: NonFreshIso) -> str:
 
 def _fix(module: cst.Module, alias: AliasedIso) -> Fix | None:
     consume = consume_expression(module)
-    if consume is None or alias.chained:
+    if consume is None or not alias.fixable:
         return None
-    new = cst.Call(func=consume, args=[cst.Arg(value=cst.Name(alias.name))])
+    new = cst.Call(func=consume, args=[cst.Arg(value=cst.parse_expression(alias.name))])
     return Fix.replace(
         alias.node,
         new,

@@ -505,7 +505,7 @@ def _through_tag(ctx: FileContext) -> Iterator[Finding]:
 
 def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
-        b = boundary(ctx, site.node)
+        b = boundary(ctx, site.node, site.scope.function)
         if b is None:
             continue
         for label, value in b.payload:

@@ -4,8 +4,9 @@
 Inside an agent class, finds ``self`` passed as an argument to ``send``, ``ask``,
 ``send_wait``, ``spawn``, ``quorum`` or ``broadcast``, in the ``args=`` of a topology
 builder (``mesh``, ``ring``, ``star``, ``hierarchical``: spawn arguments), to a channel's
-``send``/``put``, into ``iso()`` or ``val()``, or into a ``@message`` constructor -
-directly, or through a local bound only to ``self`` (``o = self``). A
+``send``/``put``, into ``iso()`` or ``val()``, into a ``@message`` constructor, or
+returned by a behaviour (the reply of an ``ask``) - directly, or through a local bound
+only to ``self`` (``o = self``). A
 bound method ``self.<method>`` carries ``self`` too, but it is a callable, reported as
 CAP001 (callables are not sendable), the code the mypy plugin gives it.
 
@@ -50,6 +51,7 @@ from capsys.lint.rules._common import (
     self_name,
     spawn_group_target,
 )
+from capsys.lint.walk import walk
 
 CODE = "CAP008"
 _FUNCTIONS = frozenset({"spawn", "quorum", "broadcast"})
@@ -67,7 +69,7 @@ def _detail(
     lets the agent escape, or None if it does not."""
     call = site.node
     func = call.func
-    b = boundary(ctx, call)
+    b = boundary(ctx, call, site.scope.function)
     if b is not None:
         for payload_label, value in b.payload:
             if value is arg.value or _holds(value, node):
@@ -121,7 +123,31 @@ def _holds(value: cst.BaseExpression, node: cst.BaseExpression) -> bool:
     return isinstance(value, _DISPLAYS) and any(_holds(e.value, node) for e in value.elements)
 
 
+def _returned(ctx: FileContext) -> Iterator[Finding]:
+    """``return self`` (or a display holding it) in a behaviour: the reply of an ``ask``
+    hands the agent object to the caller. The fix is unsafe: the reply's type changes."""
+    for agent in ctx.agent_classes:
+        for behaviour in agent.behaviours:
+            me = self_name(behaviour.node)
+            if me is None:
+                continue
+            view = _SelfView(me, _self_aliases(ctx, behaviour.node, me))
+            for node in walk(behaviour.node.body, into_scopes=False):
+                if not isinstance(node, cst.Return) or node.value is None:
+                    continue
+                for found, what in view.selves(node.value):
+                    detail = f"{what} is returned by behaviour {agent.name}.{behaviour.name}"
+                    fix = Fix.replace(
+                        found,
+                        cst.Attribute(value=cst.Name(me), attr=cst.Name("me")),
+                        f"return {me}.me",
+                        unsafe=True,
+                    )
+                    yield Finding(CODE, found, format_message(CODE, detail=detail), fix)
+
+
 def check(ctx: FileContext) -> Iterator[Finding]:
+    yield from _returned(ctx)
     for site in ctx.calls:
         found = agent_method(ctx, site)
         if found is None:

@@ -20,6 +20,7 @@ from tests.capsys.lint.helpers import (
     check_violations,
     found,
     lint_code,
+    where,
 )
 
 CODE = "CAP006"
@@ -162,3 +163,78 @@ def test_parameter_rebound_on_every_path_is_a_fresh_local(tmp_path: Path) -> Non
         "    return h\n"
     )
     assert found(HEADER + code, tmp_path, CODE) == [(14, 16), (16, 13)]
+
+
+ELEMENTS = """
+class Sink(Agent):
+    @behaviour
+    def put(self, x: Iso[list[int]]) -> None: ...
+
+class A(Agent):
+    def __init__(self, rows: list[list[int]]) -> None:
+        self.h: Iso[list[int]] = iso([])
+        self.rows = rows
+        self.n = 0
+
+    @behaviour
+    def go(self, t: Tag[Sink], groups: list[list[int]]) -> None:
+        h = self.h
+        b = self.n
+        for r in self.rows:
+            t.send(Sink.put, iso(r))
+        for g in groups:
+            t.send(Sink.put, iso(g))
+        print(h, b)
+
+def f(t: Tag[Sink], rows: list[list[int]]) -> None:
+    local = [[1], [2]]
+    t.send(Sink.put, iso(local[0]))
+    for r in local:
+        t.send(Sink.put, iso(r))
+    a = iso([1])
+    pair = (a, a)
+    keep: list[Iso[list[int]]] = []
+    keep.append(a)
+    print(pair, keep)
+
+def fine(t: Tag[Sink], rows: list[list[int]], make: object) -> None:
+    t.send(Sink.put, iso(list(rows)))
+    t.send(Sink.put, iso([x for x in rows]))
+    local = [[1], [2]]
+    t.send(Sink.put, iso(local[1:]))
+    for i in range(3):
+        t.send(Sink.put, iso([i]))
+    for chunk in chunks(rows):
+        t.send(Sink.put, iso(chunk))
+    fresh = [1]
+    fresh = list(rows[0])
+    t.send(Sink.put, iso(fresh))
+    keep: list[Iso[list[int]]] = []
+    keep.append(iso([1]))
+    a = iso([1])
+    b = iso([2])
+    keep.append(consume(a))
+    print((b, 1))
+
+def chunks(rows: list[list[int]]) -> list[list[int]]:
+    return [list(r) for r in rows]
+"""
+
+
+def test_fields_elements_and_containers(tmp_path: Path) -> None:
+    code = ELEMENTS
+    assert found(HEADER + code, tmp_path, CODE) == [
+        where(code, "self.h\n"),
+        where(code, "r))"),
+        where(code, "g))"),
+        where(code, "local[0]"),
+        where(code, "r))", 1),
+        where(code, "a)\n"),
+        where(code, "a)\n", 1),
+    ]
+    messages = [d.message for d in lint_code(HEADER + code, tmp_path, select={CODE})]
+    assert "write 'h = consume(self.h)'" in messages[0]
+    assert "iso() of 'r', which is aliased ('for r in self.rows')" in messages[1]
+    assert "an element of the local container local" in messages[3]
+    assert "put twice in '(a, a)'" in messages[5]
+    assert "stored by 'keep.append(a)'" in messages[6]

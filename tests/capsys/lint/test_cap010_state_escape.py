@@ -16,6 +16,7 @@ from tests.capsys.lint.helpers import (
     check_violations,
     found,
     lint_code,
+    where,
 )
 
 CODE = "CAP010"
@@ -107,3 +108,52 @@ def test_static_methods_are_no_state_and_partial_carries_its_arguments(tmp_path:
         "        pool.submit(functools.partial(work, msg))\n"  # 17
     )
     assert found(code, tmp_path, CODE) == [(15, 21), (16, 21)]
+
+
+ALIASES = """
+import asyncio
+import threading
+
+def some_function() -> None: ...
+
+async def other() -> None: ...
+
+class A(Agent):
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.count = 0
+
+    def work(self) -> None:
+        self.rows.clear()
+
+    async def awork(self) -> None:
+        self.rows.clear()
+
+    @behaviour
+    async def go(self) -> None:
+        coro = self.awork()
+        asyncio.create_task(coro)
+        me = self
+        threading.Thread(target=me.work).start()
+        rows = self.rows
+        threading.Thread(target=rows.clear).start()
+
+    @behaviour
+    async def fine(self, me: object) -> None:
+        fn = some_function
+        threading.Thread(target=fn).start()
+        coro = other()
+        asyncio.create_task(coro)
+        n = self.count
+        threading.Thread(target=print, args=(n,)).start()
+        threading.Thread(target=me.work).start()
+"""
+
+
+def test_state_through_local_aliases(tmp_path: Path) -> None:
+    # A coroutine, self and a field reach the concurrent call through a local name.
+    assert found(HEADER + ALIASES, tmp_path, CODE) == [
+        where(ALIASES, "coro)"),
+        where(ALIASES, "me.work)"),
+        where(ALIASES, "rows.clear)"),
+    ]

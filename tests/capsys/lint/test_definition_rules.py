@@ -730,3 +730,104 @@ class Holder(Agent):
         where(code, "Name,"),
         where(code, "Box[int]"),
     ]
+
+
+BUILTIN_SUBCLASSES = """
+class Rows(list[int]):
+    pass
+
+class Table(dict[str, int]):
+    pass
+
+class Tags(set[int]):
+    pass
+
+class Buffer(bytearray):
+    pass
+
+class Failed(Exception):
+    pass
+
+@message
+class Batch:
+    rows: Rows
+
+class Store(Agent):
+    def __init__(self, seed: Table) -> None:
+        pass
+
+    @behaviour
+    def load(self, tags: Tags, buf: Buffer, err: Failed) -> None: ...
+
+def use(t: Tag[Store], x: Val[Rows]) -> None:
+    t.send(Store.load, Rows(), Buffer(), Failed())
+    val(Rows())
+"""
+
+
+def test_subclasses_of_builtin_containers_are_not_sendable(tmp_path: Path) -> None:
+    # Mutable like their bases; the plugin reports each of these the same way.
+    code = BUILTIN_SUBCLASSES
+    assert _at(code, tmp_path, "CAP003") == [where(code, "Rows\n\nclass Store")]
+    assert _at(code, tmp_path, "CAP002") == [
+        where(code, "Table)"),
+        where(code, "Tags,"),
+        where(code, "Buffer,"),
+        where(code, "Failed)"),
+    ]
+    assert _at(code, tmp_path, "CAP001") == [
+        where(code, "Rows(),"),
+        where(code, "Buffer(),"),
+        where(code, "Failed())"),
+    ]
+    assert _at(code, tmp_path, "CAP004") == [where(code, "Val[Rows]"), where(code, "Rows())")]
+
+
+def test_builtin_values_and_their_constructors_stay_clean(tmp_path: Path) -> None:
+    code = """
+class Sink(Agent):
+    @behaviour
+    def put(self, x: object) -> None: ...
+
+class Store(Agent):
+    @behaviour
+    def load(self, r: range, s: str, b: bytes) -> None: ...
+
+def use(t: Tag[Store], n: int) -> None:
+    t.send(Store.load, range(n), str(n), bytes(n))
+    val(range(3))
+    val(str(n))
+"""
+    assert _at(code, tmp_path, "CAP001") == []
+    assert _at(code, tmp_path, "CAP002") == [where(code, "object)")]
+    assert _at(code, tmp_path, "CAP004") == []
+
+
+def test_cap008_self_returned_by_a_behaviour(tmp_path: Path) -> None:
+    # The reply of an ask carries it to the caller.
+    code = """
+class A(Agent):
+    @behaviour
+    def whoami(self) -> object:
+        return self
+
+    @behaviour
+    def pair(self, c: bool) -> object:
+        me = self
+        if c:
+            return (1, me)
+        return [self.me, 2]
+
+    @behaviour
+    def fine(self) -> int:
+        def inner() -> object:
+            return self
+        print(inner)
+        return 1
+
+    def helper(self) -> "A":
+        return self
+"""
+    assert _at(code, tmp_path, "CAP008") == [where(code, "self\n"), where(code, "me)")]
+    fixes = [d for d in lint_code(HEADER + code, tmp_path) if d.code == "CAP008"]
+    assert all(not d.fixable for d in fixes)  # the reply's type would change: unsafe

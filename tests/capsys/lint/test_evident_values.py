@@ -458,3 +458,73 @@ def test_unpacking_fix_is_unsafe_when_the_iso_is_used_later() -> None:
     result = module_flow(module, NameResolver(summarize(module, "mod")))
     safety = sorted((line_of(module, a.node), a.fix_is_safe) for a in result.aliases)
     assert safety == [(where(code, "a, 2", 0)[0], False), (where(code, "a, 2", 1)[0], True)]
+
+
+# -- values evident from their expression, not only from a display -------------------
+
+EVIDENT = """
+class Sink(Agent):
+    @behaviour
+    def put(self, x: object) -> None:
+        pass
+
+def f(t: Tag[Sink], c: bool) -> None:
+    t.send(Sink.put, memoryview(b"ab"))
+    t.send(Sink.put, [1] if c else [2])
+    t.send(Sink.put, (ys := [1]))
+    pair = (1, [2])
+    t.send(Sink.put, pair)
+    t.send(Sink.put, (i for i in range(3)))
+    b = Sink.put
+    t.send(b, [1])
+    t.send(Sink.put, sorted([3, 1]))
+    t.send(Sink.put, *[[1]])
+    print(ys)
+"""
+
+
+def test_cap001_values_evident_from_their_expression(tmp_path: Path) -> None:
+    code = EVIDENT
+    assert found(HEADER + code, tmp_path, "CAP001") == [
+        where(code, 'memoryview(b"ab")'),
+        where(code, "[1] if c"),
+        where(code, "ys := "),
+        where(code, "pair)"),
+        where(code, "i for i"),
+        where(code, "[1])\n"),
+        where(code, "sorted("),
+        where(code, "[[1]]"),
+    ]
+    messages = [d.message for d in lint_code(HEADER + code, tmp_path, select={"CAP001"})]
+    assert messages[3] == (
+        "Argument 1 of send to Sink.put (tuple[int, list]) is not sendable: list at [1]: "
+        "use tuple[...] to share it, or Iso[list[...]] to move it"
+    )
+    assert messages[7].startswith("An item of *argument 1 of send to Sink.put (list)")
+
+
+def test_cap001_unevident_expressions_stay_clean(tmp_path: Path) -> None:
+    code = """
+from elsewhere import make
+
+class Sink(Agent):
+    @behaviour
+    def put(self, x: object) -> None:
+        pass
+
+def f(t: Tag[Sink], c: bool, other: Tag[Sink]) -> None:
+    t.send(Sink.put, make() if c else [2])
+    t.send(Sink.put, (1, "a", None, 2.5))
+    pair = (1, make())
+    t.send(Sink.put, pair)
+    t.send(Sink.put, tuple(i for i in range(3)))
+    t.send(Sink.put, *(1, 2))
+    b = Sink.put
+    b = make()
+    t.send(b, [1])
+    t.send(Sink.put, bytes(memoryview(b"ab")))
+
+def g(t: Tag[Sink], sorted: object) -> None:
+    t.send(Sink.put, sorted([1]))
+"""
+    assert found(HEADER + code, tmp_path, "CAP001") == []

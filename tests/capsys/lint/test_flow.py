@@ -879,7 +879,8 @@ def test_may_move(imported: list[str], expected: bool) -> None:
     assert may_move(imported) is expected
 
 
-def test_elements_of_fields_parameters_and_globals_are_not_fresh() -> None:
+def test_elements_of_fields_parameters_globals_and_local_containers_are_not_fresh() -> None:
+    # A local list keeps a reference to its element too; a slice is a new list.
     analyzed = Analyzed(
         """\
         ROWS = [[1]]
@@ -891,12 +892,14 @@ def test_elements_of_fields_parameters_and_globals_are_not_fresh() -> None:
                 iso(ROWS[0])
                 local = [[1]]
                 iso(local[0])
+                iso(local[1:])
         """
     )
     assert analyzed.non_fresh() == {
         (6, 12, "field", "self.groups[0]"),
         (7, 12, "parameter", "groups[1][0]"),
         (8, 12, "global", "ROWS[0]"),
+        (10, 12, "element", "local[0]"),
     }
 
 
