@@ -20,24 +20,38 @@ from mypy.nodes import (
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
+    AssignmentExpr,
     AssignmentStmt,
     Block,
     CallExpr,
     ClassDef,
     Context,
     Decorator,
+    DelStmt,
+    DictionaryComprehension,
     Expression,
     FakeInfo,
+    ForStmt,
     FuncDef,
+    GeneratorExpr,
     IfStmt,
+    ListExpr,
+    MatchStmt,
     MemberExpr,
     NameExpr,
+    OperatorAssignmentStmt,
+    OverloadedFuncDef,
     RefExpr,
+    ReturnStmt,
+    SetExpr,
     StarExpr,
+    TryStmt,
     TupleExpr,
     TypeInfo,
     Var,
+    WithStmt,
 )
+from mypy.patterns import Pattern
 from mypy.plugin import (
     AttributeContext,
     CheckerPluginInterface,
@@ -49,6 +63,7 @@ from mypy.plugin import (
 )
 from mypy.semanal import SemanticAnalyzer
 from mypy.semanal_shared import has_placeholder
+from mypy.server.subexpr import get_subexpressions
 from mypy.types import (
     AnyType,
     CallableType,
@@ -333,17 +348,36 @@ def _self_aliases(method: FuncDef) -> set[Var]:
     return found
 
 
-def _self_inside(
+# The displays whose items ``self`` is looked for in, as the linter does.
+_DISPLAYS = (TupleExpr, ListExpr, SetExpr)
+
+
+def _selves_inside(
     expr: Expression, typ: Type | None, api: CheckerPluginInterface
-) -> tuple[Expression, str] | None:
-    """``self`` (or an alias) as ``expr`` or as an item of a tuple display in it: that
-    expression, where the linter reports it too, and ``_own_agent``'s wording of it."""
+) -> list[tuple[Expression, str]]:
+    """Each ``self`` (or alias) that is ``expr`` or an item of a tuple, list or set
+    display in it, at any depth: that expression, where the linter reports it too, and
+    ``_own_agent``'s wording of it."""
     text = _own_agent(expr, typ, api)
     if text is not None:
-        return expr, text
-    if isinstance(expr, TupleExpr):
-        return next(filter(None, (_self_inside(e, None, api) for e in expr.items)), None)
-    return None
+        return [(expr, text)]
+    if isinstance(expr, _DISPLAYS):
+        return [found for item in expr.items for found in _selves_inside(item, None, api)]
+    return []
+
+
+def _only_selves(expr: Expression, selves: list[tuple[Expression, str]]) -> bool:
+    """The CAP008 for ``selves`` is the whole finding on ``expr``: it is ``self`` or a
+    tuple display with self among its items (or theirs, tuples in turn). A list or set
+    display is a mistake of its own (CAP001, CAP004) besides the self in it, as the
+    linter reports it."""
+    return bool(selves) and _hides_the_rest(expr, selves)
+
+
+def _hides_the_rest(expr: Expression, selves: list[tuple[Expression, str]]) -> bool:
+    if any(expr is node for node, _ in selves):
+        return True
+    return isinstance(expr, TupleExpr) and any(_hides_the_rest(e, selves) for e in expr.items)
 
 
 def _arguments(ctx: FunctionContext | MethodContext) -> tuple[CallExpr, dict[int, Type]] | None:
@@ -415,11 +449,12 @@ def _check_argument(
     """CAP008 for ``self``, CAP007 for another agent object, else CAP001/CAP012 for the
     value (for ``*xs`` / ``**kw``: for the items that cross); nothing for a ``val(x)``
     that is reported itself."""
-    found = _self_inside(expr, typ, api)
-    if found is not None:
-        detail = f"{found[1]} is passed as argument {label} of {where}"
-        reporter.report(api, "CAP008", found[0], detail=detail)
-        return
+    selves = _selves_inside(expr, typ, api)
+    for node, text in selves:
+        detail = f"{text} is passed as argument {label} of {where}"
+        reporter.report(api, "CAP008", node, detail=detail)
+    if selves and (kind in (ARG_STAR, ARG_STAR2) or _only_selves(expr, selves)):
+        return  # what crosses is self (for *xs: the items, self among them)
     if typ is None or _reported_val(expr, api):
         return
     other = _agent_type(typ)
@@ -685,9 +720,11 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
         return  # a module-level function: the runtime rejects it, nothing to type here
     owner = f"behaviour {func.info.name}.{func.name}"
     check_signature(reporter, ctx.api, func, owner, with_return=True)
-    # The agent's __init__ again, now that mypy has analysed its signature: this sees
-    # the names defined after the class that semantic analysis could not (mypy merges
-    # the findings both passes make).
+    if is_agent(func.info):
+        _check_returned_self(reporter, ctx.api, func, owner)
+    # The agent's __init__ again, now that mypy has analysed its signature: whatever
+    # semantic analysis judged only in part (a name still not defined on its final
+    # pass) is judged whole here (mypy merges the findings both passes make).
     init = _own_init(func.info)
     if init is not None and is_agent(func.info) and reporter.first_check_of(init):
         owner = f"{func.info.name}.__init__"
@@ -697,6 +734,156 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
     if is_agent(func.info) and reporter.first_check_of(cls):
         for name, stmt in _agent_field_annotations(cls):
             _check_field(reporter, ctx.api, func.info, name, stmt, stmt.type)
+
+
+def _check_returned_self(
+    reporter: Reporter, api: CheckerPluginInterface, func: FuncDef, owner: str
+) -> None:
+    """CAP008 for ``return self`` (or an alias of it, or either in a display returned)
+    in a behaviour: the result is the reply of an ask, so self would leave the agent in
+    it. Reported at ``self``, whatever the return annotation says (that one is CAP002
+    on its own).
+
+    mypy checks a behaviour's body after its decorator, so the local names' types are
+    not known here: an alias is a local whose every binding is ``name = self`` (or
+    ``= another such alias``), as the linter reads it.
+    """
+    returned = [stmt.expr for stmt in _returns(func.body) if stmt.expr is not None]
+    if not returned or not func.arguments:
+        return
+    me = func.arguments[0].variable
+    if not me.is_self or _agent_type(me.type) is None:
+        return
+    aliases: set[Var] | None = None
+    for expr in returned:
+        for node in _names_in_displays(expr):
+            var = node.node
+            if not isinstance(var, Var):
+                continue
+            if var is me:
+                text = f"{me.name} (the agent object)"
+            else:
+                if aliases is None:
+                    aliases = _bound_only_to(me, func)
+                if var not in aliases:
+                    continue
+                text = f"{node.name} (the agent object {me.name})"
+            reporter.report(api, "CAP008", node, detail=f"{text} is returned by {owner}")
+
+
+def _names_in_displays(expr: Expression) -> Iterator[NameExpr]:
+    """``expr`` if it is a name, or the names that are items of tuple, list or set
+    displays in it, at any depth."""
+    if isinstance(expr, NameExpr):
+        yield expr
+    elif isinstance(expr, _DISPLAYS):
+        for item in expr.items:
+            yield from _names_in_displays(item)
+
+
+# Where a statement binds names (besides ``name = value``): for, with, except, del.
+_TARGETS: dict[type[object], str] = {
+    ForStmt: "index",
+    WithStmt: "target",
+    TryStmt: "vars",
+    DelStmt: "expr",
+}
+# Where a match pattern nests patterns, and where it captures a name.
+_SUBPATTERNS = ("pattern", "patterns", "values", "positionals", "keyword_values")
+_CAPTURES = ("name", "capture", "rest")
+
+
+def _bound_only_to(me: Var, func: FuncDef) -> set[Var]:
+    """The locals of ``func`` whose every binding is ``name = me`` or ``name = alias``
+    (an alias being such a local too). Every way Python binds a name is looked at, in
+    ``func`` and the functions nested in it (``nonlocal`` binds the same variable)."""
+    found: dict[Var, list[Expression | None]] = {}
+
+    def bind(target: object, value: Expression | None = None) -> None:
+        if isinstance(target, list):
+            for item in target:
+                bind(item)
+        elif isinstance(target, NameExpr):
+            if isinstance(target.node, Var):
+                found.setdefault(target.node, []).append(value)
+        elif isinstance(target, (TupleExpr, ListExpr)):
+            bind(target.items)
+        elif isinstance(target, StarExpr):
+            bind(target.expr)
+
+    def patterns(pattern: object) -> None:
+        if isinstance(pattern, list):
+            for item in pattern:
+                patterns(item)
+        elif isinstance(pattern, Pattern):
+            for name in _CAPTURES:
+                bind(getattr(pattern, name, None))
+            for name in _SUBPATTERNS:
+                patterns(getattr(pattern, name, None))
+
+    for stmt in _all_statements(func.body):
+        if isinstance(stmt, AssignmentStmt):
+            for target in stmt.lvalues:
+                bind(target, stmt.rvalue)
+        elif isinstance(stmt, OperatorAssignmentStmt):
+            bind(stmt.lvalue)
+        elif type(stmt) in _TARGETS:
+            bind(getattr(stmt, _TARGETS[type(stmt)]))
+        elif isinstance(stmt, MatchStmt):
+            patterns(stmt.patterns)
+    for expr in get_subexpressions(func.body):
+        if isinstance(expr, AssignmentExpr):
+            bind(expr.target)
+        elif isinstance(expr, (GeneratorExpr, DictionaryComprehension)):
+            bind(expr.indices)
+    aliases: set[Var] = set()
+    grown = True
+    while grown:
+        grown = False
+        for var, values in found.items():
+            if var in aliases or var is me:
+                continue
+            if all(isinstance(v, NameExpr) and (v.node is me or v.node in aliases) for v in values):
+                aliases.add(var)
+                grown = True
+    return aliases
+
+
+def _all_statements(root: Block) -> Iterator[object]:
+    """Every statement in ``root`` and the blocks nested in it, those of nested
+    functions included."""
+    pending: list[object] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif isinstance(node, Block):
+            pending.extend(reversed(node.body))
+        else:
+            yield node
+            for name in _NESTED_BLOCKS:
+                child = getattr(node, name, None)
+                if child is not None and not isinstance(child, Expression):
+                    pending.append(child)
+
+
+def _returns(root: Block) -> Iterator[ReturnStmt]:
+    """The return statements in ``root`` and the blocks nested in it, not those of the
+    functions and classes defined in it (they return from those)."""
+    pending: list[object] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif isinstance(node, Block):
+            pending.extend(reversed(node.body))
+        elif isinstance(node, ReturnStmt):
+            yield node
+        elif not isinstance(node, (FuncDef, Decorator, OverloadedFuncDef, ClassDef)):
+            for name in _NESTED_BLOCKS:
+                child = getattr(node, name, None)
+                if child is not None and not isinstance(child, Expression):
+                    pending.append(child)
 
 
 def _own_init(info: TypeInfo) -> FuncDef | None:
@@ -846,13 +1033,15 @@ def check_val_type(reporter: Reporter, api: _Api, ctx: Context, inner: Type) -> 
 
 def check_val_call(reporter: Reporter, ctx: FunctionContext) -> None:
     """CAP004 for ``val(x)`` where ``x``'s type is not deeply immutable; CAP008 for
-    ``val(self)``: the agent object never becomes a shared value."""
+    ``val(self)`` (or self in a display in it): the agent object never becomes a shared
+    value."""
     if not ctx.arg_types or not ctx.arg_types[0]:
         return
     expr, typ = ctx.args[0][0], ctx.arg_types[0][0]
-    self_text = _own_agent(expr, typ, ctx.api)
-    if self_text is not None:
-        reporter.report(ctx.api, "CAP008", expr, detail=f"{self_text} is passed to val()")
+    selves = _selves_inside(expr, typ, ctx.api)
+    for node, text in selves:
+        reporter.report(ctx.api, "CAP008", node, detail=f"{text} is passed to val()")
+    if _only_selves(expr, selves):
         return
     found = _val_problem(typ)
     if found is not None:
@@ -887,17 +1076,17 @@ def _reported_val(expr: Expression, api: CheckerPluginInterface) -> bool:
     typ = api.lookup_type_or_none(inner)
     if typ is None:
         return False
-    return _own_agent(inner, typ, api) is not None or _val_problem(typ) is not None
+    return bool(_selves_inside(inner, typ, api)) or _val_problem(typ) is not None
 
 
 def check_iso_call(reporter: Reporter, ctx: FunctionContext) -> None:
-    """CAP008 for ``iso(self)``: the agent object never becomes a movable value."""
+    """CAP008 for ``iso(self)`` (or self in a display in it): the agent object never
+    becomes a movable value."""
     for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
         for expr, typ in zip(exprs, typs, strict=False):
-            self_text = _own_agent(expr, typ, ctx.api)
-            if self_text is not None:
-                detail = f"{self_text} is wrapped by iso()"
-                reporter.report(ctx.api, "CAP008", expr, detail=detail)
+            for node, text in _selves_inside(expr, typ, ctx.api):
+                detail = f"{text} is wrapped by iso()"
+                reporter.report(ctx.api, "CAP008", node, detail=detail)
 
 
 def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
@@ -917,10 +1106,9 @@ def check_class_call(reporter: Reporter, ctx: FunctionContext) -> None:
         return
     for exprs, typs in zip(ctx.args, ctx.arg_types, strict=False):
         for expr, typ in zip(exprs, typs, strict=False):
-            found = _self_inside(expr, typ, ctx.api)
-            if found is not None:
-                detail = f"{found[1]} is stored in message {info.name}"
-                reporter.report(ctx.api, "CAP008", found[0], detail=detail)
+            for node, text in _selves_inside(expr, typ, ctx.api):
+                detail = f"{text} is stored in message {info.name}"
+                reporter.report(ctx.api, "CAP008", node, detail=detail)
 
 
 # Tag's own public surface; anything else reached through a Tag is agent state.
@@ -952,16 +1140,24 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
     """CAP002 for the ``__init__`` parameters of an agent class, CAP007 for its fields
     annotated to hold another agent's object.
 
-    This runs during semantic analysis, before mypy analyses method signatures, so the
-    parameter types are analysed here, in the class's scope, without side effects: no
-    errors (mypy's own analysis reports them) and no deferral (a name defined later in
-    the module must not cost the module another analysis pass). A parameter whose type
-    names something not defined yet is judged on the rest of its type.
+    This runs during semantic analysis of the module's top level, before mypy analyses
+    method signatures, so the parameter and field types are analysed here, in the
+    class's scope, without side effects (mypy's own analysis reports their errors).
+    A type naming something not defined yet (a class later in the module, in a quoted
+    or postponed annotation) defers the top level once, as mypy does for such a name in
+    a class body: on the next pass the name is defined and every type is judged whole.
+    Only the final pass, where nothing may defer, judges what is left on the rest of
+    its type (a name that is never defined: mypy reports it).
     """
     api = ctx.api
+    if not isinstance(api, SemanticAnalyzer):
+        return
     info = ctx.cls.info
-    if isinstance(api, SemanticAnalyzer):
-        _check_fields_early(reporter, api, ctx.cls)
+    fields = [
+        (name, stmt, *_analyse_quietly(api, stmt.unanalyzed_type))
+        for name, stmt in _agent_field_annotations(ctx.cls)
+        if stmt.unanalyzed_type is not None
+    ]
     node = _own_init(info)
     owner, at = f"{info.name}.__init__", None
     if node is None:
@@ -970,11 +1166,9 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
         if mixin is not None:
             owner = f"{mixin.name}.__init__ (inherited by agent {info.name})"
             at = ctx.cls
-    if node is None or not isinstance(api, SemanticAnalyzer):
-        return
     analysed: list[Type | None] = []
     partial: set[int] = set()
-    if isinstance(node.type, CallableType):
+    if node is not None and isinstance(node.type, CallableType):
         for index, raw in enumerate(node.type.arg_types):
             typ: Type | None = raw
             complete = True
@@ -983,19 +1177,22 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
             analysed.append(typ)
             if not complete:
                 partial.add(index)
-    check_signature(
-        reporter, api, node, owner, with_return=False, arg_types=analysed, partial=partial, at=at
-    )
-
-
-def _check_fields_early(reporter: Reporter, api: SemanticAnalyzer, cls: ClassDef) -> None:
-    """CAP007 for the agent's fields, their annotations analysed here as ``__init__``'s
-    parameters are (method bodies are not analysed yet). A name not defined yet is left
-    out of the type; ``check_behaviour`` sees the field again once it is."""
-    for name, stmt in _agent_field_annotations(cls):
-        if stmt.unanalyzed_type is not None:
-            typ, _ = _analyse_quietly(api, stmt.unanalyzed_type)
-            _check_field(reporter, api, cls.info, name, stmt, typ)
+    if (partial or not all(complete for *_, complete in fields)) and not api.final_iteration:
+        api.defer()  # judged on the next pass, all at once (no finding twice)
+        return
+    for name, stmt, typ, _ in fields:
+        _check_field(reporter, api, info, name, stmt, typ)
+    if node is not None:
+        check_signature(
+            reporter,
+            api,
+            node,
+            owner,
+            with_return=False,
+            arg_types=analysed,
+            partial=partial,
+            at=at,
+        )
 
 
 def _check_field(

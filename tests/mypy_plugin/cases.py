@@ -858,6 +858,208 @@ class LaterBox:
         self.items: list[int] = []
 """
 
+# An agent without a behaviour: its __init__ and fields are judged at semantic analysis
+# only, where a class defined later in the module is not known on the first pass. (No
+# class-level annotation names a later class here: mypy would analyse the module twice
+# for it anyway.)
+CASES["forward_references_without_behaviours"] = """
+import enum
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+
+class Book(Agent):
+    def __init__(
+        self,
+        cfg: LaterPlain,  # expect: CAP002
+        desk: LaterDesk,  # expect: CAP007
+        notes: list[LaterNote],  # expect: CAP002
+        thawed: LaterThawed,  # expect: CAP002
+        bad_alias: LaterBadAlias,  # expect: CAP002
+        desks: tuple[LaterDesk, ...],  # expect: CAP002
+        address: Tag[LaterDesk],
+        quoted: Tag["LaterDesk"],
+        note: LaterNote,
+        maybe: Optional[LaterNote],
+        pair: LaterPair,
+        frozen: LaterFrozen,
+        colour: LaterColour,
+        alias: LaterAlias,
+        moved: Iso[LaterPlain],
+    ) -> None:
+        self.peer: LaterDesk | None = None  # expect: CAP007
+        self.peers: dict[str, LaterDesk] = {}  # expect: CAP007
+        self.address: Tag[LaterDesk] | None = address
+        self.note: LaterNote | None = None
+        self.plain: LaterPlain | None = None
+
+
+class Clean(Agent):
+    def __init__(self, desk: Tag[LaterDesk], note: LaterNote, pair: LaterPair) -> None:
+        self.desk = desk
+        self.ok: Tag[LaterDesk] = desk
+
+
+class LaterDesk(Agent):
+    pass
+
+
+class LaterPlain:
+    pass
+
+
+@message
+class LaterNote:
+    text: str
+
+
+class LaterPair(NamedTuple):
+    a: int
+    b: str
+
+
+@dataclass(frozen=True)
+class LaterFrozen:
+    a: int
+
+
+@dataclass
+class LaterThawed:
+    a: int
+
+
+class LaterColour(enum.Enum):
+    RED = 1
+
+
+LaterAlias = tuple[int, str]
+LaterBadAlias = list[int]
+"""
+
+# self as an item of a tuple, list or set display (at any depth): CAP008 at self; a
+# list or set holding it is a second mistake (CAP001, CAP004), a tuple is not.
+CASES["self_in_displays"] = """
+from runtime.primitives.channel import Channel
+
+
+@message
+class Hello:
+    who: object  # expect: CAP003
+
+
+class Sink(Agent):
+    @behaviour
+    def put(self, x: object) -> None:  # expect: CAP002
+        pass
+
+
+class Worker(Agent):
+    @behaviour
+    def go(self, t: Tag[Sink], ch: Channel[object]) -> None:
+        t.send(Sink.put, [self])  # expect: CAP001, CAP008
+        t.send(Sink.put, {self})  # expect: CAP001, CAP008
+        t.send(Sink.put, x=[self])  # expect: CAP001, CAP008
+        t.send(Sink.put, [(1, self)])  # expect: CAP001, CAP008
+        t.send(Sink.put, (1, [self]))  # expect: CAP001, CAP008
+        t.send(Sink.put, (self, [1]))  # expect: CAP008
+        t.send(Sink.put, ((1, self), 2))  # expect: CAP008
+        t.send(Sink.put, *[self])  # expect: CAP008
+        t.send(Sink.put, Hello([self]))  # expect: CAP001, CAP008
+        ch.send([self])  # expect: CAP001, CAP008
+        me = self
+        t.send(Sink.put, [me])  # expect: CAP001, CAP008
+        moved = iso([self])  # expect: CAP008
+        shared = val((1, self))  # expect: CAP008
+        frozen = val([self])  # expect: CAP004, CAP008
+        print(moved, shared, frozen)
+        t.send(Sink.put, [self.me])  # expect: CAP001
+        t.send(Sink.put, (1, self.me))
+        t.send(Sink.put, Hello((self.me,)))  # expect: CAP001
+        t.send(Sink.put, {1: self})  # expect: CAP001
+"""
+
+# The result of a behaviour is the reply of an ask: self leaves the agent in it.
+CASES["returned_self"] = """
+class Other(Agent):
+    pass
+
+
+class Keeper(Agent):
+    def __init__(self, other: object) -> None:  # expect: CAP002
+        self.count = 0
+        self.other = other
+
+    @behaviour
+    def whoami(self) -> object:  # expect: CAP002
+        return self  # expect: CAP008
+
+    @behaviour
+    def pair(self) -> tuple[int, object]:  # expect: CAP002
+        return (1, self)  # expect: CAP008
+
+    @behaviour
+    async def later(self, flag: bool) -> object:  # expect: CAP002
+        me = self
+        if flag:
+            return me  # expect: CAP008
+        for _ in range(2):
+            try:
+                return [self]  # expect: CAP008
+            finally:
+                pass
+        return None
+
+    @behaviour
+    def address(self) -> Tag[Keeper]:
+        return self.me
+
+    @behaviour
+    def counted(self) -> int:
+        return self.count
+
+    @behaviour
+    def addresses(self) -> tuple[Tag[Keeper], ...]:
+        return (self.me, self.me)
+
+    @behaviour
+    def listed(self) -> list[Tag[Keeper]]:  # expect: CAP002
+        return [self.me]
+
+    @behaviour
+    def rebound(self, flag: bool) -> object:  # expect: CAP002
+        me = self
+        if flag:
+            me = self.other  # type: ignore[assignment]
+        return me
+
+    @behaviour
+    def walrus(self) -> object:  # expect: CAP002
+        me = self
+        if me := self.other:  # type: ignore[assignment]
+            pass
+        return me
+
+    @behaviour
+    def nested(self) -> int:
+        def inner() -> Keeper:
+            return self
+
+        class Local:
+            def get(self) -> Local:
+                return self
+
+        print(inner, Local, lambda: self)
+        return 1
+
+    def helper(self) -> Keeper:
+        return self
+
+
+class NotAnAgent:
+    def get(self) -> NotAnAgent:
+        return self
+"""
+
 # A Channel is shared by reference between agents, like a Tag; it is never a Val.
 CASES["channel_shared"] = """
 from runtime import Channel, channel

@@ -333,3 +333,62 @@ def test_an_inherited_message_field_is_reported_only_where_it_is_declared(
     assert [line for line, _ in messages] == ["17", "27"], both
     assert 'Field "extra" of message Local:' in messages[0][1], both
     assert 'Field "extra" of message Redeclared:' in messages[1][1], both
+
+
+def _without_columns(findings: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    return {(path, line, code) for path, line, _, code, _ in findings}
+
+
+@pytest.mark.parametrize(
+    "name", ["forward_references_without_behaviours", "self_in_displays", "returned_self"]
+)
+def test_self_escapes_and_later_classes_match_the_linter(
+    tmp_path: Path, mypy_cache: Path, name: str
+) -> None:
+    source = HEADER + CASES[name]
+    plugin, linter, both = _plugin_and_linter(tmp_path, {"same.py": source}, mypy_cache)
+    # `*[self]`: the plugin names what crosses (self, CAP008); the linter leaves star
+    # arguments alone.
+    star = {
+        str(number) for number, text in enumerate(source.splitlines(), start=1) if "*[self]" in text
+    }
+    assert _without_columns(plugin) - {("same.py", n, "CAP008") for n in star} == (
+        _without_columns(linter)
+    ), both
+    # A self escaping is reported at the self, to the column and in the same words.
+    assert {p for p in plugin if p[3] == "CAP008" and p[1] not in star} == {
+        p for p in linter if p[3] == "CAP008"
+    }, both
+
+
+QUOTED_LATER_CLASSES = """\
+from capsys import Agent, Tag
+
+
+class Book(Agent):
+    def __init__(self, cfg: "Config", desk: "Desk", owner: Tag["Desk"]) -> None:
+        self.cfg = cfg
+        self.desk = desk
+        self.peer: "Desk | None" = None
+        self.owner: "Tag[Desk] | None" = owner
+
+
+class Config:
+    pass
+
+
+class Desk(Agent):
+    pass
+"""
+
+
+def test_quoted_later_classes_in_init_and_fields(tmp_path: Path, mypy_cache: Path) -> None:
+    plugin, linter, both = _plugin_and_linter(
+        tmp_path, {"quoted.py": QUOTED_LATER_CLASSES}, mypy_cache
+    )
+    assert sorted((p[1], p[3]) for p in plugin) == [
+        ("5", "CAP002"),
+        ("5", "CAP007"),
+        ("8", "CAP007"),
+    ], both
+    assert _without_columns(plugin) == _without_columns(linter), both
