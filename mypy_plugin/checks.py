@@ -849,9 +849,9 @@ def _bound_only_to(me: Var, func: FuncDef) -> set[Var]:
     return aliases
 
 
-def _all_statements(root: Block) -> Iterator[object]:
-    """Every statement in ``root`` and the blocks nested in it, those of nested
-    functions included."""
+def _all_statements(root: Block, *, into_definitions: bool = True) -> Iterator[object]:
+    """Every statement in ``root`` and the blocks nested in it; those of the functions
+    and classes defined in it too unless ``into_definitions`` is False."""
     pending: list[object] = [root]
     while pending:
         node = pending.pop()
@@ -861,6 +861,10 @@ def _all_statements(root: Block) -> Iterator[object]:
             pending.extend(reversed(node.body))
         else:
             yield node
+            if not into_definitions and isinstance(
+                node, (FuncDef, Decorator, OverloadedFuncDef, ClassDef)
+            ):
+                continue  # they return from themselves, not from ``root``'s function
             for name in _NESTED_BLOCKS:
                 child = getattr(node, name, None)
                 if child is not None and not isinstance(child, Expression):
@@ -868,22 +872,10 @@ def _all_statements(root: Block) -> Iterator[object]:
 
 
 def _returns(root: Block) -> Iterator[ReturnStmt]:
-    """The return statements in ``root`` and the blocks nested in it, not those of the
-    functions and classes defined in it (they return from those)."""
-    pending: list[object] = [root]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(reversed(node))
-        elif isinstance(node, Block):
-            pending.extend(reversed(node.body))
-        elif isinstance(node, ReturnStmt):
-            yield node
-        elif not isinstance(node, (FuncDef, Decorator, OverloadedFuncDef, ClassDef)):
-            for name in _NESTED_BLOCKS:
-                child = getattr(node, name, None)
-                if child is not None and not isinstance(child, Expression):
-                    pending.append(child)
+    """The return statements of the function whose body is ``root``."""
+    for stmt in _all_statements(root, into_definitions=False):
+        if isinstance(stmt, ReturnStmt):
+            yield stmt
 
 
 def _own_init(info: TypeInfo) -> FuncDef | None:
@@ -1241,20 +1233,9 @@ def _agent_field_annotations(cls: ClassDef) -> Iterator[tuple[str, AssignmentStm
 
 def _statements(root: Block) -> Iterator[AssignmentStmt]:
     """The assignments in ``root`` and the blocks nested in it."""
-    pending: list[object] = [root]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(reversed(node))
-        elif isinstance(node, Block):
-            pending.extend(reversed(node.body))
-        elif isinstance(node, AssignmentStmt):
-            yield node
-        else:
-            for name in _NESTED_BLOCKS:
-                child = getattr(node, name, None)
-                if child is not None and not isinstance(child, Expression):
-                    pending.append(child)
+    for stmt in _all_statements(root):
+        if isinstance(stmt, AssignmentStmt):
+            yield stmt
 
 
 def _init_mixin(info: TypeInfo) -> TypeInfo | None:

@@ -177,6 +177,9 @@ class ClassSummary:
     has_metaclass: bool = False
     defines_setattr: bool = False
     behaviours: tuple[tuple[str, cst.BaseExpression | None], ...] = ()  # (name, returns)
+    # The names of a generic class's type parameters, in order (``Generic[T, U]``, or the
+    # type variables of its subscripted bases in first-seen order, or ``class C[T]``).
+    type_params: tuple[str, ...] = ()
 
     @property
     def qualname(self) -> str:
@@ -350,7 +353,34 @@ def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> Cl
         has_metaclass,
         defines_setattr,
         tuple(behaviours),
+        _type_params(node, resolver),
     )
+
+
+_GENERIC = frozenset({"typing.Generic", "typing_extensions.Generic"})
+
+
+def _type_params(node: cst.ClassDef, resolver: NameResolver) -> tuple[str, ...]:
+    """The type parameter names of ``node``: ``class C[T]``, ``Generic[T, U]`` as written,
+    else every bare name given to a subscripted base, in first-seen order (the type
+    rules of ``typing``; a name that is not a type variable is filtered out later, as it
+    never matches one)."""
+    if node.type_parameters is not None:
+        return tuple(p.param.name.value for p in node.type_parameters.params)
+    seen: list[str] = []
+    for arg in node.bases:
+        value = arg.value
+        if arg.keyword is not None or not isinstance(value, cst.Subscript):
+            continue
+        names = [
+            e.slice.value.value
+            for e in value.slice
+            if isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.Name)
+        ]
+        if resolver.qualified(value.value) in _GENERIC:
+            return tuple(names)
+        seen.extend(n for n in names if n not in seen)
+    return tuple(seen)
 
 
 def summarize(

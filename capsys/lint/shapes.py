@@ -12,8 +12,9 @@ rules skip those (that is CAP012, the mypy plugin's business), so the linter nev
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import libcst as cst
 
@@ -319,13 +320,28 @@ class ShapeBuilder:
             return ANY_SHAPE
 
         def fields(cls: ClassSummary = cls) -> Iterator[tuple[str, Shape]]:
-            yield from self.field_shapes(cls, depth + 1)
+            yield from self.field_shapes(cls, depth + 1, args)
 
         return Shape(ShapeKind.CLASS, cls.qualname, args, fields=fields)
 
-    def field_shapes(self, cls: ClassSummary, depth: int = 0) -> Iterator[tuple[str, Shape]]:
-        """The fields of a record class with their shapes (ClassVar fields excluded)."""
+    def field_shapes(
+        self, cls: ClassSummary, depth: int = 0, args: tuple[Shape, ...] = ()
+    ) -> Iterator[tuple[str, Shape]]:
+        """The fields of a record class with their shapes (ClassVar fields excluded).
+
+        A generic record's type parameters are replaced by ``args`` (``Box[int]``: its
+        ``item: T`` is an int, as the mypy plugin says); left out (``Box``, the type of
+        ``Box(1)``), each is unknown: the value decides, as at run time."""
         resolver = self._resolver_of(cls.module)
+        params = cls.type_params
+        given = dict(zip(params, args, strict=False)) if len(args) == len(params) else {}
+        table = {name: given.get(name, ANY_SHAPE) for name in params}
+        for name, shape in self._raw_field_shapes(cls, resolver, depth):
+            yield name, _substitute(shape, table) if table else shape
+
+    def _raw_field_shapes(
+        self, cls: ClassSummary, resolver: NameResolver | None, depth: int
+    ) -> Iterator[tuple[str, Shape]]:
         for name, annotation in cls.fields:
             if resolver is None:
                 yield name, ANY_SHAPE
@@ -334,6 +350,28 @@ class ShapeBuilder:
             if resolver.qualified(head) == "typing.ClassVar":
                 continue
             yield name, self.shape(annotation, resolver, depth)
+
+
+def _substitute(shape: Shape, table: dict[str, Shape]) -> Shape:
+    """``shape`` with the type variables named in ``table`` replaced (in its arguments;
+    a nested record's fields follow from its own, substituted, arguments)."""
+    if shape.kind is ShapeKind.TYPEVAR and shape.name in table:
+        return table[shape.name]
+    if not shape.args:
+        return shape
+    inner = shape.fields
+    fields = None
+    if inner is not None:  # ``item: Inner[T]``: Inner's fields were built from T
+
+        def fields(
+            inner: Callable[[], Iterable[tuple[str, Shape]]] = inner,
+        ) -> Iterator[tuple[str, Shape]]:
+            for name, field in inner():
+                yield name, _substitute(field, table)
+
+    return dataclasses.replace(
+        shape, args=tuple(_substitute(a, table) for a in shape.args), fields=fields
+    )
 
 
 def problem_of(shape: Shape, *, immutable: bool = False) -> Problem | None:

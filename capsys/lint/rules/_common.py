@@ -471,7 +471,7 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
     if isinstance(expr, cst.Name):
         shape = ctx.local_shape(expr, function)
         if shape is not None:
-            return shape
+            return None if _narrowed(ctx, function, expr.value) else shape
         bound_here = function is not None and (
             expr.value in ctx.bindings(function) or ctx.param(function, expr.value) is not None
         )
@@ -491,6 +491,8 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
             return None
         if expr.attr.value in instance_methods(ctx, agent):
             return Shape(ShapeKind.CALLABLE, "Callable")  # a bound method, carrying self
+        if _narrowed(ctx, method, f"{expr.value.value}.{expr.attr.value}"):
+            return None
         return field_shape(ctx, agent, expr.attr.value)
     if isinstance(expr, cst.Call) and ctx.is_agent_class(expr.func):
         qualified = ctx.qualified(expr.func) or ""
@@ -498,6 +500,52 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
     if isinstance(expr, cst.Call):
         return ctx.constructed_shape(expr, function) or _returned_shape(ctx, expr, site)
     return None
+
+
+def _narrowed(ctx: FileContext, function: cst.FunctionDef | None, name: str) -> bool:
+    """Whether ``function`` narrows ``name`` (a local, or ``self.<field>``) anywhere: the
+    subject of a ``match``, or inside a condition (``if``/``elif``/``while``/``assert``,
+    a conditional expression, a comprehension's ``if``, an ``and``/``or`` operand) in a
+    call (``isinstance(v, int)``, a ``TypeGuard``), a comparison (``v is None``) or an
+    attribute test (``v.kind == "a"``). A type checker then knows more than the
+    declaration, so the declared type is no longer evident. Bare truthiness (``if v:``)
+    does not count."""
+    if function is None:
+        return False
+    key = ("narrowed", id(function))
+    cached = ctx.memo.get(key)
+    if not isinstance(cached, frozenset):
+        found: set[str] = set()
+        for node in walk(function.body):
+            if isinstance(node, (cst.If, cst.While, cst.Assert, cst.IfExp, cst.CompIf)):
+                _collect_narrowed(node.test, found, top=True)
+            elif isinstance(node, cst.Match):
+                _collect_narrowed(node.subject, found, top=False)
+            elif isinstance(node, cst.BooleanOperation):
+                _collect_narrowed(node.left, found, top=True)
+        cached = frozenset(found)
+        ctx.memo[key] = cached
+    return name in cached
+
+
+def _collect_narrowed(test: cst.BaseExpression, found: set[str], *, top: bool) -> None:
+    if top and isinstance(test, cst.UnaryOperation):
+        _collect_narrowed(test.expression, found, top=True)
+        return
+    if top and isinstance(test, cst.BooleanOperation):
+        _collect_narrowed(test.left, found, top=True)
+        _collect_narrowed(test.right, found, top=True)
+        return
+    if top and isinstance(test, cst.Name):
+        return  # bare truthiness
+    if top and isinstance(test, cst.Attribute):  # ``if v.flag:`` may narrow v, not v.flag
+        _collect_narrowed(test.value, found, top=False)
+        return
+    for node in walk(test):
+        if isinstance(node, cst.Name):
+            found.add(node.value)
+        elif isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            found.add(f"{node.value.value}.{node.attr.value}")
 
 
 def _returned_shape(ctx: FileContext, call: cst.Call, site: Site[Any]) -> Shape | None:
