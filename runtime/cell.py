@@ -22,6 +22,7 @@ import contextvars
 import dataclasses
 import enum
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +97,7 @@ class ClassInfo:
         "name",
         "on_start",
         "on_stop",
+        "on_stop_replaced",
         "prioritised",
         "priority",
         "slots",
@@ -118,6 +120,11 @@ class ClassInfo:
         self.prioritised = self.priority is not Priority.NORMAL
         self.on_start = self._hook("on_start")
         self.on_stop = self._hook("on_stop")
+        # on_stop for the object a restart replaced, run as the new object's first
+        # message: start and stop hooks stay paired (as Akka's postStop on restart)
+        self.on_stop_replaced = (
+            None if self.on_stop is None else self._entry(_replaced(self.on_stop), "on_stop")
+        )
 
     def _hook(self, name: str) -> Entry | None:
         fn = getattr(self.cls, name, None)
@@ -168,6 +175,31 @@ class ClassInfo:
         self.dispatch[fn] = entry  # a dict insert: atomic; a racing duplicate is harmless
         self.slots[fn] = entry.slot
         return entry
+
+
+def _replaced(on_stop: Entry) -> Callable[..., Any]:
+    """``on_stop`` of a replaced object, called as a lifecycle message of its successor
+    (``impl(new, old)``). Its failure is logged: it must not restart the new object."""
+    stop = on_stop.impl
+    what = on_stop.what
+
+    if on_stop.is_async:
+
+        async def stop_replaced(agent: Agent, old: Agent) -> None:
+            try:
+                await stop(old)
+            except Exception as exc:
+                log.error("%s raised for the object a restart replaced", what, exc_info=exc)
+
+        return stop_replaced
+
+    def stop_replaced_sync(agent: Agent, old: Agent) -> None:
+        try:
+            stop(old)
+        except Exception as exc:
+            log.error("%s raised for the object a restart replaced", what, exc_info=exc)
+
+    return stop_replaced_sync
 
 
 class_infos: dict[type, ClassInfo] = {}  # read directly by Runtime.spawn: one call less
@@ -225,6 +257,7 @@ current_async: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
 )
 
 _create_lock = threading.Lock()
+log = logging.getLogger("runtime")
 _SHARED = SHARED_TYPES
 _NO_ARG: Any = object()  # CellTag.send called without positional arguments
 # An async behaviour asking idle agents inline yields to its loop every 16th ask, so a
@@ -566,15 +599,17 @@ class Cell:
             # so each message is taken by exactly one drainer).
             self.drain_dead()
 
-    def post_control(self, entry: Entry, w: Worker | None, first: bool = False) -> None:
+    def post_control(
+        self, entry: Entry, w: Worker | None, first: bool = False, args: tuple[Any, ...] = ()
+    ) -> None:
         """Queue a lifecycle call (on_start) like a message from the runtime itself."""
         mb = self.mailbox if self.mailbox is not None else self.ensure_mailbox()
         rt = self.rt
         rt.count_sent(w)
         if first:
-            mb.appendleft((entry.slot, (), (), None, None))
+            mb.appendleft((entry.slot, args, (), None, None))
         else:
-            mb.append((entry.slot, (), (), None, None))
+            mb.append((entry.slot, args, (), None, None))
         if claim(self.lock):
             rt.schedule(self, w)
 

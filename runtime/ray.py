@@ -541,11 +541,18 @@ class _Host:
                 self.restarts.popleft()
             if len(self.restarts) < policy.max_restarts:
                 self.restarts.append(now)
+                # As locally: on_stop of the replaced object, on_start of the new one.
+                if self.info.on_stop is not None:
+                    self._run_hook("on_stop")
                 try:
                     self.agent = self._create(*self.spawn_args)
-                    return
                 except Exception:
                     log.error("%s: restart failed; stopping it", self.name, exc_info=True)
+                    self.finished = True  # its on_stop has run
+                else:
+                    if self.info.on_start is not None:
+                        self._run_hook("on_start")
+                    return
         elif policy.policy == "escalate":
             self.escalated = _portable(exc)
         self.stopping = True

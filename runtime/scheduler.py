@@ -563,12 +563,15 @@ class Worker:
         sup = cell.info.supervision
         log.error("%s raised in %s (policy %s)", entry.what, cell.name, sup.policy, exc_info=exc)
         if sup.policy == "restart":
+            replaced = cell.agent
             try:
                 if cell.restart():
                     self.restarts += 1
-                    on_start = cell.info.on_start
-                    if on_start is not None:
-                        cell.post_control(on_start, self, first=True)
+                    info = cell.info
+                    if info.on_start is not None:
+                        cell.post_control(info.on_start, self, first=True)
+                    if info.on_stop_replaced is not None:  # before on_start (appendleft)
+                        cell.post_control(info.on_stop_replaced, self, True, (replaced,))
                     return True
             except Exception as again:
                 log.error("restarting %s failed", cell.name, exc_info=again)

@@ -202,6 +202,60 @@ async def test_restart_reinitialises_and_ask_gets_the_error() -> None:
         assert rt.is_alive(f)
 
 
+HOOKS_SEEN: list[str] = []
+
+
+class Paired(Agent):
+    """Opens a resource in on_start and closes it in on_stop (the pairing a restart
+    must keep: a leak on every restart otherwise)."""
+
+    generation = 0
+
+    def __init__(self) -> None:
+        Paired.generation += 1
+        self.me_gen = Paired.generation
+
+    def on_start(self) -> None:
+        HOOKS_SEEN.append(f"start {self.me_gen}")
+
+    def on_stop(self) -> None:
+        HOOKS_SEEN.append(f"stop {self.me_gen}")
+        if self.me_gen == 2:
+            raise OSError("close failed")  # logged; the new object is not restarted again
+
+    @behaviour
+    def fail(self) -> None:
+        raise ValueError("boom")
+
+    @behaviour
+    def gen(self) -> int:
+        return self.me_gen
+
+
+class PairedAsync(Paired):
+    async def on_stop(self) -> None:  # type: ignore[override]
+        await anyio.sleep(0)
+        HOOKS_SEEN.append(f"async stop {self.me_gen}")
+
+
+@pytest.mark.parametrize("cls", [Paired, PairedAsync])
+async def test_a_restart_stops_the_replaced_object_before_starting_the_new_one(
+    cls: type[Paired],
+) -> None:
+    HOOKS_SEEN.clear()
+    Paired.generation = 0
+    stop = "stop" if cls is Paired else "async stop"
+    async with Runtime(workers=1) as rt:
+        agent = rt.spawn(cls)
+        for _ in range(2):
+            with pytest.raises(ValueError, match="boom"):
+                await agent.ask(cls.fail)
+        assert await agent.ask(cls.gen) == 3
+        assert rt.stats().restarts == 2
+    expected = ["start 1", f"{stop} 1", "start 2", f"{stop} 2", "start 3", f"{stop} 3"]
+    assert expected == HOOKS_SEEN
+
+
 async def test_restart_intensity_limit_stops_the_agent() -> None:
     async with Runtime() as rt:
         f = rt.spawn(FlakyLimited, "lim")

@@ -354,6 +354,57 @@ async def test_behaviour_exceptions_reach_the_asker_and_supervision_applies() ->
             await s.ask(StoppingCounter.get)
 
 
+class HookLog(Agent):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    @behaviour
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    @behaviour
+    def seen(self) -> tuple[str, ...]:
+        return tuple(self.lines)
+
+
+class Hooked(Agent):
+    generation = 0  # per actor process: counts the objects a restart made
+
+    def __init__(self, log: Tag[HookLog]) -> None:
+        Hooked.generation += 1
+        self.log = log
+        self.gen = Hooked.generation
+
+    def on_start(self) -> None:
+        self.log.send(HookLog.note, f"start {self.gen}")
+
+    def on_stop(self) -> None:
+        self.log.send(HookLog.note, f"stop {self.gen}")
+
+    @behaviour
+    def fail(self) -> None:
+        raise ValueError("boom")
+
+    @behaviour
+    def current(self) -> int:
+        return self.gen
+
+
+async def test_a_restart_pairs_the_hooks_as_locally() -> None:
+    async with RayRuntime() as rt:
+        log = rt.spawn(HookLog)
+        hooked = rt.spawn(Hooked, log)
+        for _ in range(2):
+            with pytest.raises(ValueError, match="boom"):
+                await hooked.ask(Hooked.fail)
+        assert await hooked.ask(Hooked.current) == 3
+        expected = ("start 1", "stop 1", "start 2", "stop 2", "start 3")
+        with anyio.fail_after(30):
+            while len(seen := await log.ask(HookLog.seen)) < len(expected):
+                await anyio.sleep(0.05)
+        assert seen == expected
+
+
 async def test_escalation_is_raised_when_the_runtime_exits() -> None:
     with pytest.raises(ValueError, match="up"):
         async with RayRuntime() as rt:
