@@ -55,7 +55,7 @@ _CONTAINER_CALLS = {
 class SharedGlobalUse:
     """A behaviour's access to a mutable module-level name."""
 
-    node: cst.Name
+    node: cst.Name | cst.Attribute
     name: str
     access: GlobalAccess
     function: cst.FunctionDef
@@ -107,8 +107,12 @@ def _writes(body: cst.CSTNode) -> dict[int, GlobalAccess]:
     marks: dict[int, GlobalAccess] = {}
 
     def target(expr: cst.BaseExpression) -> None:
-        if isinstance(expr, (cst.Subscript, cst.Attribute)) and isinstance(expr.value, cst.Name):
-            marks[id(expr.value)] = "writes"
+        if isinstance(expr, (cst.Subscript, cst.Attribute)) and isinstance(
+            expr.value, (cst.Name, cst.Attribute)
+        ):
+            marks[id(expr.value)] = "writes"  # X[k] = .., also mod.X[k] = ..
+            if isinstance(expr, cst.Attribute):
+                marks[id(expr)] = "writes"  # mod.X = ..
         elif isinstance(expr, (cst.Tuple, cst.List)):
             for elem in expr.elements:
                 target(elem.value)
@@ -117,7 +121,7 @@ def _writes(body: cst.CSTNode) -> dict[int, GlobalAccess]:
         if (
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
-            and isinstance(node.func.value, cst.Name)
+            and isinstance(node.func.value, (cst.Name, cst.Attribute))
             and node.func.attr.value in _MUTATORS
         ):
             marks[id(node.func.value)] = "mutates"
@@ -179,6 +183,42 @@ def shared_global_uses(
     by_node = {id(use.node): use for use in chosen.values()}
     found.extend(by_node[id(name)] for name in candidates if id(name) in by_node)  # in order
     return found
+
+
+def shared_module_attribute_uses(
+    function: cst.FunctionDef, is_mutable: Callable[[str, str], bool]
+) -> list[SharedGlobalUse]:
+    """Every access of ``function`` to mutable module-level state of another module
+    reached through the module (``import state as st; st.SEEN.append(1)``):
+    ``is_mutable(module_name, attribute)`` says which. One per statement and name, the
+    strongest access standing for it, as ``shared_global_uses``."""
+    candidates = [
+        node
+        for node in walk(function.body)
+        if isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and is_mutable(node.value.value, node.attr.value)
+    ]
+    if not candidates:
+        return []
+    local = bound_names(function) | _nested_bindings(function)
+    marks = _writes(function.body)
+    owners = _statement_of(function.body)
+    chosen: dict[tuple[int, str], SharedGlobalUse] = {}
+    order: list[cst.Attribute] = []
+    for node in candidates:
+        assert isinstance(node.value, cst.Name)
+        if node.value.value in local:
+            continue
+        name = f"{node.value.value}.{node.attr.value}"
+        access = marks.get(id(node), "reads")
+        key = (owners.get(id(node), id(node)), name)
+        use = SharedGlobalUse(node, name, access, function)
+        order.append(node)
+        if key not in chosen or (chosen[key].access == "reads" and access != "reads"):
+            chosen[key] = use
+    by_node = {id(use.node): use for use in chosen.values()}
+    return [by_node[id(node)] for node in order if id(node) in by_node]
 
 
 def _statement_of(body: cst.CSTNode) -> dict[int, int]:

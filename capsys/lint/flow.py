@@ -451,6 +451,10 @@ class _State:
     # Locals bound to a container display on every path: their items are reachable
     # from them (``for r in rows: iso(r)`` is not fresh).
     containers: set[str] = field(default_factory=set)
+    # For an aliased name: the other references (locals, ``self.<field>``, ``a.b``) that
+    # share its object. Rebinding them all drops the alias (``items = self.items;
+    # self.items = []``). A name aliased without an entry here stays aliased.
+    partners: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -459,10 +463,13 @@ class _State:
             dict(self.aliased),
             set(self.params),
             set(self.containers),
+            dict(self.partners),
         )
 
     def same(self, other: _State) -> bool:
         if self.isos != other.isos or self.aliased.keys() != other.aliased.keys():
+            return False
+        if self.partners != other.partners:
             return False
         if self.params != other.params or self.containers != other.containers:
             return False
@@ -494,7 +501,21 @@ def _join(a: _Flow, b: _Flow) -> _Flow:
             moved[name] = _Moved(False, only.sites)
     aliased = dict(b.aliased)
     aliased.update(a.aliased)
-    return _State(moved, a.isos | b.isos, aliased, a.params | b.params, a.containers & b.containers)
+    partners: dict[str, frozenset[str]] = {}
+    for name in aliased:  # tracked only while every path that aliases it tracks it
+        in_a, in_b = name in a.aliased, name in b.aliased
+        pa, pb = a.partners.get(name), b.partners.get(name)
+        if (in_a and pa is None) or (in_b and pb is None):
+            continue
+        partners[name] = (pa or frozenset()) | (pb or frozenset())
+    return _State(
+        moved,
+        a.isos | b.isos,
+        aliased,
+        a.params | b.params,
+        a.containers & b.containers,
+        partners,
+    )
 
 
 def _join_all(states: Iterable[_Flow]) -> _Flow:
@@ -631,6 +652,9 @@ class _ScopeAnalysis:
         self.non_fresh_seen: set[int] = set()
         self.sites: dict[int, MoveSite] = {}  # one MoveSite per moved node
         self.alias_seen: set[int] = set()
+        # (name, partner) aliases made by the statement being interpreted: its own
+        # target rebinding does not undo them (``b = a`` aliases a with b)
+        self.fresh_pairs: set[tuple[str, str]] = set()
         self.fields: frozenset[str] = frozenset()  # a method's Iso fields (self.<field>)
         if isinstance(scope, cst.FunctionDef):
             params = _param_list(scope.params)
@@ -702,6 +726,7 @@ class _ScopeAnalysis:
             self.try_frames[-1].append(state.copy())
 
     def small(self, node: cst.BaseSmallStatement, state: _State) -> _Flow:
+        self.fresh_pairs.clear()
         if isinstance(node, cst.Expr):
             return self.expr(node.value, state)
         if isinstance(node, cst.Assign):
@@ -721,7 +746,7 @@ class _ScopeAnalysis:
                     after = self.assign(target.target, node.value, after)
             if len(chained) > 1 and after is not None and not iso:
                 for name in chained:
-                    after.aliased[name] = f"{' = '.join(chained)} = ..."
+                    self.note_alias(after, name, f"{' = '.join(chained)} = ...", None)
             return after
         if isinstance(node, cst.AnnAssign):
             if node.value is None:
@@ -857,7 +882,8 @@ class _ScopeAnalysis:
             exit_state = head.copy()
             bound = self.assign(node.target, None, head)
             if within is not None and bound is not None and isinstance(node.target, cst.Name):
-                bound.aliased[node.target.value] = f"for {node.target.value} in {within}"
+                text = f"for {node.target.value} in {within}"
+                self.note_alias(bound, node.target.value, text, None)
             return exit_state, self.suite(node.body, bound)
 
         exit_state, loop = self._loop(entry, body)
@@ -965,7 +991,13 @@ class _ScopeAnalysis:
     ) -> _Flow:
         if isinstance(target, cst.Name):
             iso = value is not None and self.produces_iso(value, state)
-            self.rebind(target.value, state, iso=iso, aliased=self.alias_source(target, value))
+            self.rebind(
+                target.value,
+                state,
+                iso=iso,
+                aliased=self.alias_source(target, value),
+                partner=_reference(value),
+            )
             if isinstance(value, _CONTAINER_DISPLAYS):
                 state.containers.add(target.value)
             return state
@@ -974,16 +1006,20 @@ class _ScopeAnalysis:
             iso = value is not None and self.produces_iso(value, state)
             self.rebind(key, state, iso=iso, aliased=None)
             return state
+        reference = _reference(target)
+        if reference is not None:  # self.items = []: no longer shares the old object
+            self.forget(state, reference)
         if isinstance(target, (cst.Tuple, cst.List)):
             pairs = _unpacked_pairs(target, value)
             if pairs is not None:  # b, c = a, 2: each name gets its own value
                 isos = [self.produces_iso(v, state) for _, v in pairs]
-                rebound = {t.value for t, _ in pairs if isinstance(t, cst.Name)}
+                rebound = {r for t, _ in pairs if (r := _reference(t)) is not None}
                 for (t, v), iso in zip(pairs, isos, strict=True):
                     if isinstance(t, cst.Name):
-                        swapped = isinstance(v, cst.Name) and v.value in rebound
+                        swapped = _reference(v) in rebound
                         aliased = None if swapped else self.alias_source(t, v)
-                        self.rebind(t.value, state, iso=iso, aliased=aliased)
+                        partner = None if swapped else _reference(v)
+                        self.rebind(t.value, state, iso=iso, aliased=aliased, partner=partner)
                 flow: _Flow = state
                 for t, _ in pairs:
                     if flow is not None and not isinstance(t, cst.Name):
@@ -1019,6 +1055,8 @@ class _ScopeAnalysis:
             state.moved.pop(target.value, None)
             state.isos.discard(target.value)
             state.aliased.pop(target.value, None)
+            state.partners.pop(target.value, None)
+            self.forget(state, target.value)
             return state
         if isinstance(target, (cst.Tuple, cst.List)):
             flow: _Flow = state
@@ -1028,18 +1066,52 @@ class _ScopeAnalysis:
             return flow
         return self.load_target(target, state, aug=False)
 
-    def rebind(self, name: str, state: _State, iso: bool, aliased: str | None) -> None:
+    def rebind(
+        self,
+        name: str,
+        state: _State,
+        iso: bool,
+        aliased: str | None,
+        partner: str | None = None,
+    ) -> None:
         state.moved.pop(name, None)
         state.params.discard(name)
         state.containers.discard(name)
+        self.forget(state, name)
         if iso or name in self.declared_iso:
             state.isos.add(name)
         else:
             state.isos.discard(name)
-        if aliased is None:
-            state.aliased.pop(name, None)
-        else:
-            state.aliased[name] = aliased
+        state.aliased.pop(name, None)
+        state.partners.pop(name, None)
+        if aliased is not None:
+            self.note_alias(state, name, aliased, partner)
+
+    def note_alias(self, state: _State, name: str, text: str, partner: str | None) -> None:
+        """``name`` now shares its object with ``partner`` (None: with something the
+        analysis does not follow, so the alias is never undone)."""
+        if partner is None:
+            state.aliased[name] = text
+            state.partners.pop(name, None)
+            return
+        if name in state.aliased and name not in state.partners:
+            return  # already aliased for good
+        state.aliased.setdefault(name, text)
+        state.partners[name] = state.partners.get(name, frozenset()) | {partner}
+        self.fresh_pairs.add((name, partner))
+
+    def forget(self, state: _State, reference: str) -> None:
+        """``reference`` is rebound: it no longer shares the object of the names it
+        aliased; a name left with no partner is no longer aliased."""
+        for name, partners in list(state.partners.items()):
+            if reference not in partners or (name, reference) in self.fresh_pairs:
+                continue
+            left = partners - {reference}
+            if left:
+                state.partners[name] = left
+            else:
+                del state.partners[name]
+                state.aliased.pop(name, None)
 
     def produces_iso(self, value: cst.BaseExpression, state: _State) -> bool:
         if isinstance(value, cst.Await):
@@ -1122,10 +1194,11 @@ class _ScopeAnalysis:
                     AliasedIso(value, value.value, code_of(target), fix_is_safe=True)
                 )
             return
+        partner = _reference(target)
         if isinstance(value, cst.Name):
-            state.aliased[value.value] = f"{code_of(target)} = {value.value}"
+            self.note_alias(state, value.value, f"{code_of(target)} = {value.value}", partner)
         for elem in _display_names(value):
-            state.aliased[elem] = f"{code_of(target)} = {code_of(value)}"
+            self.note_alias(state, elem, f"{code_of(target)} = {code_of(value)}", partner)
 
     def iso_freshness(self, arg: cst.BaseExpression, state: _State) -> None:
         if id(arg) in self.non_fresh_seen:
@@ -1382,7 +1455,7 @@ class _ScopeAnalysis:
             elif storing and key in flow.isos:
                 self.stored(value, key, node, flow)
             elif storing and isinstance(value, cst.Name):
-                flow.aliased[key] = code_of(node)
+                self.note_alias(flow, key, code_of(node), None)
         return flow
 
     def stored(self, value: cst.BaseExpression, key: str, call: cst.Call, state: _State) -> None:
@@ -1444,6 +1517,7 @@ class _ScopeAnalysis:
             name: (entry.moved.get(name), name in entry.isos, entry.aliased.get(name))
             for name in shadowed
         }
+        saved_partners = {name: entry.partners.get(name) for name in shadowed}
 
         def body(head: _State) -> tuple[_Flow, _Flow]:
             exit_state = head.copy()
@@ -1476,9 +1550,24 @@ class _ScopeAnalysis:
             if iso:
                 exit_state.isos.add(name)
             exit_state.aliased.pop(name, None)
+            exit_state.partners.pop(name, None)
             if aliased is not None:
                 exit_state.aliased[name] = aliased
+                partners = saved_partners[name]
+                if partners is not None:
+                    exit_state.partners[name] = partners
         return exit_state
+
+
+def _reference(expr: cst.BaseExpression | None) -> str | None:
+    """The text of a name or attribute chain (``items``, ``self.items``, ``a.b.c``): a
+    reference that a later assignment to the same text rebinds. None for anything else."""
+    node = expr
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    if expr is None or not isinstance(node, cst.Name):
+        return None
+    return code_of(expr)
 
 
 def _unpacked_pairs(

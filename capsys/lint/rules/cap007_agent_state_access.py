@@ -41,6 +41,7 @@ from capsys.diagnostics import format_message, held_agent_detail, passed_agent_d
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import (
+    SPAWN_GROUPS,
     agent_fields,
     agent_method,
     boundary,
@@ -48,6 +49,7 @@ from capsys.lint.rules._common import (
     held_agent,
     is_agent_shape,
     self_name,
+    spawn_group_target,
 )
 from capsys.lint.walk import walk
 
@@ -345,14 +347,68 @@ def _candidates(ctx: FileContext) -> tuple[frozenset[str], frozenset[str]]:
     return result
 
 
+def _topology_value(ctx: FileContext, value: cst.BaseExpression) -> str | None:
+    """The agent name of a topology builder call (``mesh(rt, W, 3)``): its ``Topology``
+    holds Tags of ``W`` (``.nodes``, ``.root``, indexing)."""
+    if not isinstance(value, cst.Call):
+        return None
+    verb = ctx.names.capsys_name(value.func)
+    if verb not in SPAWN_GROUPS:
+        return None
+    cls = spawn_group_target(value, verb)
+    if cls is None or not ctx.is_agent_class(cls):
+        return None
+    return _short(ctx.qualified(cls))
+
+
+def _topology_annotation(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
+    """The agent name of a ``Topology[A]`` annotation."""
+    if not isinstance(annotation, cst.Subscript) or len(annotation.slice) != 1:
+        return None
+    if ctx.names.capsys_name(annotation.value) != "Topology":
+        return None
+    element = annotation.slice[0].slice
+    if not isinstance(element, cst.Index) or not isinstance(
+        element.value, (cst.Name, cst.Attribute)
+    ):
+        return None
+    if not ctx.is_agent_class(element.value):
+        return None
+    return _short(ctx.qualified(element.value))
+
+
+def _topology_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
+    """The agent name when ``expr`` is evidently a ``Topology`` (a builder call, or a
+    local bound only to one or annotated ``Topology[A]``)."""
+    direct = _topology_value(ctx, expr)
+    if direct is not None or not isinstance(expr, cst.Name):
+        return direct
+    return _local_agent(
+        ctx,
+        expr.value,
+        site,
+        lambda annotation: _topology_annotation(ctx, annotation),
+        lambda value: _topology_value(ctx, value),
+        None,
+    )
+
+
 def _tag_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str | None:
     """The agent name when ``expr`` is evidently a Tag at ``site``."""
     spawned = _spawned(ctx, expr)
     if spawned is not None:
         return spawned
     tag_names, tag_fields = _candidates(ctx)
-    if isinstance(expr, cst.Subscript):  # tags[0], by_name["a"]
-        return _tags_of(ctx, expr.value, site) or _mapped_tags_of(ctx, expr.value, site)
+    if isinstance(expr, cst.Subscript):  # tags[0], by_name["a"], topo[0]
+        return (
+            _tags_of(ctx, expr.value, site)
+            or _mapped_tags_of(ctx, expr.value, site)
+            or _topology_of(ctx, expr.value, site)
+        )
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "root":  # topo.root
+        topology = _topology_of(ctx, expr.value, site)
+        if topology is not None:
+            return topology
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
         attr = expr.attr.value
         if attr != "me" and attr not in tag_fields:
@@ -383,6 +439,10 @@ def _tags_of(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> str
     direct = _tags_value(ctx, expr)
     if direct is not None:
         return direct
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "nodes":  # topo.nodes
+        topology = _topology_of(ctx, expr.value, site)
+        if topology is not None:
+            return topology
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):  # self.tags
         if expr.attr.value not in _candidates(ctx)[1]:
             return None
@@ -473,12 +533,39 @@ def _in_implementation(ctx: FileContext) -> bool:
     return root in ("capsys", "runtime")
 
 
+def _class_alias(ctx: FileContext, func: cst.BaseExpression, site: Site[Any]) -> str | None:
+    """The agent class a local name is bound to when its only binding in the function is
+    ``name = AgentClass`` (``cls = Ok; cls(2)``); None otherwise."""
+    function = site.scope.function
+    if not isinstance(func, cst.Name) or function is None or site.scope.in_lambda:
+        return None
+    if ctx.param(function, func.value) is not None:
+        return None
+    binds = ctx.bindings(function).get(func.value, [])
+    if len(binds) != 1:
+        return None
+    node = binds[0]
+    if not (
+        isinstance(node, cst.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0].target, cst.Name)
+        and isinstance(node.value, (cst.Name, cst.Attribute))
+        and ctx.is_agent_class(node.value)
+    ):
+        return None
+    return ctx.qualified(node.value)
+
+
 def _instantiations(ctx: FileContext) -> Iterator[Finding]:
     for site in ctx.calls:
         call = site.node
-        if not ctx.is_agent_class(call.func):
-            continue
-        name = _short(ctx.qualified(call.func))
+        if ctx.is_agent_class(call.func):
+            qualified = ctx.qualified(call.func)
+        else:
+            qualified = _class_alias(ctx, call.func, site)
+            if qualified is None:
+                continue
+        name = _short(qualified)
         detail = (
             f"agent {name} is instantiated directly, so its state would be reachable "
             f"around its mailbox; create it with rt.spawn({name}, ...) and use the Tag"

@@ -39,7 +39,12 @@ from collections.abc import Iterator
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
-from capsys.lint.escape import SharedGlobalUse, mutable_global_kinds, shared_global_uses
+from capsys.lint.escape import (
+    SharedGlobalUse,
+    mutable_global_kinds,
+    shared_global_uses,
+    shared_module_attribute_uses,
+)
 from capsys.lint.model import Finding
 
 CODE = "CAP009"
@@ -82,7 +87,19 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         for local, qualified in ctx.summary.imports.items()
         if local not in mutable and ctx.index.mutable_global(qualified)
     )
-    if not mutable:
+    imports = ctx.summary.imports
+
+    def module_global(module: str, attribute: str) -> bool:
+        """``module.attribute``: a mutable global of a project module imported here."""
+        qualified = imports.get(module)
+        return (
+            qualified is not None
+            and ctx.index.module(qualified) is not None
+            and ctx.index.mutable_global(f"{qualified}.{attribute}")
+        )
+
+    modules = any(ctx.index.module(q) is not None for q in imports.values())
+    if not mutable and not modules:
         return
     kinds = mutable_global_kinds(ctx.module)
 
@@ -96,7 +113,10 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             else:
                 continue
             owner = f"{agent.name}.{method.name.value}"
-            for use in shared_global_uses(method, mutable.__contains__):
+            uses = shared_global_uses(method, mutable.__contains__) if mutable else []
+            if modules:
+                uses += shared_module_attribute_uses(method, module_global)  # sorted later
+            for use in uses:
                 kind = kinds.get(use.name, "mutable value")
                 if kind == "global":
                     kind = "variable"

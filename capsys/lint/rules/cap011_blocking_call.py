@@ -32,9 +32,9 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext, Site
+from capsys.lint.context import AgentClass, FileContext, Site
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import agent_method, bound_around
+from capsys.lint.rules._common import agent_fields, agent_method, bound_around, self_name
 
 CODE = "CAP011"
 
@@ -112,13 +112,63 @@ def _blocking_function(ctx: FileContext, site: Site[cst.Call]) -> tuple[str, str
 
 
 def _receiver_class(
-    ctx: FileContext, receiver: cst.BaseExpression, function: cst.FunctionDef
+    ctx: FileContext, receiver: cst.BaseExpression, function: cst.FunctionDef, agent: AgentClass
 ) -> str | None:
     if isinstance(receiver, cst.Call):
         return ctx.names.qualified(receiver.func)
     if isinstance(receiver, cst.Name):
         return ctx.evident_class(receiver, function) or _with_class(ctx, receiver, function)
+    if (
+        isinstance(receiver, cst.Attribute)
+        and isinstance(receiver.value, cst.Name)
+        and receiver.value.value == self_name(function)
+    ):
+        return _field_class(ctx, agent, receiver.attr.value)
     return None
+
+
+def _field_class(ctx: FileContext, agent: AgentClass, field: str) -> str | None:
+    """The class of ``self.<field>`` when every declaration and assignment of it in the
+    class agrees: annotated ``C`` (in the class body or on ``self``), or assigned
+    ``C(...)`` or a parameter annotated ``C``. None when unsure."""
+    found: set[str | None] = set()
+    body = agent.node.body.body if isinstance(agent.node.body, cst.IndentedBlock) else ()
+    for stmt in body:  # a class-level declaration: `sock: socket.socket`
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if (
+                isinstance(small, cst.AnnAssign)
+                and isinstance(small.target, cst.Name)
+                and small.target.value == field
+            ):
+                found.add(_annotation_class(ctx, small.annotation.annotation))
+    for method, node in agent_fields(ctx, agent).get(field, []):
+        if isinstance(node, cst.AnnAssign):
+            found.add(_annotation_class(ctx, node.annotation.annotation))
+        elif (
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Attribute)
+        ):
+            value = node.value
+            if isinstance(value, cst.Call):
+                found.add(ctx.names.qualified(value.func))
+            elif isinstance(value, cst.Name):
+                found.add(ctx.evident_class(value, method))
+            else:
+                return None
+        else:
+            return None
+    if len(found) != 1:
+        return None
+    return found.pop()
+
+
+def _annotation_class(ctx: FileContext, annotation: cst.BaseExpression) -> str | None:
+    return (
+        ctx.names.qualified(annotation)
+        if isinstance(annotation, (cst.Name, cst.Attribute))
+        else None
+    )
 
 
 def _with_class(ctx: FileContext, name: cst.Name, function: cst.FunctionDef) -> str | None:
@@ -139,7 +189,7 @@ def _with_class(ctx: FileContext, name: cst.Name, function: cst.FunctionDef) -> 
 
 
 def _blocking_method(
-    ctx: FileContext, call: cst.Call, function: cst.FunctionDef
+    ctx: FileContext, call: cst.Call, function: cst.FunctionDef, agent: AgentClass
 ) -> tuple[str, str] | None:
     func = call.func
     if not isinstance(func, cst.Attribute):
@@ -147,7 +197,7 @@ def _blocking_method(
     method = func.attr.value
     if method not in _PATH_METHODS and method not in _SOCKET_METHODS and method not in _REQUESTS:
         return None
-    cls = _receiver_class(ctx, func.value, function)
+    cls = _receiver_class(ctx, func.value, function, agent)
     session = _SESSION_CLASSES.get(cls or "")
     if session is not None and method in _REQUESTS:
         return f"{session}.{method}", _HTTP
@@ -167,7 +217,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         behaviour = agent.behaviour(method)
         if behaviour is None or not behaviour.is_async or not site.scope.directly_in(method):
             continue
-        blocking = _blocking_function(ctx, site) or _blocking_method(ctx, site.node, method)
+        blocking = _blocking_function(ctx, site) or _blocking_method(ctx, site.node, method, agent)
         if blocking is None:
             continue
         name, hint = blocking

@@ -238,3 +238,86 @@ def test_fields_elements_and_containers(tmp_path: Path) -> None:
     assert "an element of the local container local" in messages[3]
     assert "put twice in '(a, a)'" in messages[5]
     assert "stored by 'keep.append(a)'" in messages[6]
+
+
+DRAIN = """
+class Sink(Agent):
+    @behaviour
+    def eat(self, b: Iso[list[int]]) -> None:
+        print(b.take())
+
+def dead_alias(t: Tag[Sink]) -> None:
+    a = [1, 2]
+    b = a
+    b = [3]
+    t.send(Sink.eat, iso(a))
+    print(b)
+
+def other_side(t: Tag[Sink]) -> None:
+    a = [1, 2]
+    b = a
+    a = [3]
+    t.send(Sink.eat, iso(b))
+    print(a)
+
+def live_alias(t: Tag[Sink], c: bool) -> None:
+    a = [1, 2]
+    b = a
+    if c:
+        b = [3]
+    t.send(Sink.eat, iso(a))
+    print(b)
+
+def two_aliases(t: Tag[Sink]) -> None:
+    a = [1, 2]
+    b = a
+    d = a
+    b = [3]
+    t.send(Sink.eat, iso(a))
+    print(b, d)
+
+class Drainer(Agent):
+    def __init__(self, out: Tag[Sink]) -> None:
+        self.out = out
+        self.items: list[int] = []
+
+    @behaviour
+    def flush(self) -> None:
+        items = self.items
+        self.items = []
+        self.out.send(Sink.eat, iso(items))
+
+    @behaviour
+    def flush_tuple(self) -> None:
+        items, self.items = self.items, []
+        self.out.send(Sink.eat, iso(items))
+
+    @behaviour
+    def flush_tuple_reversed(self) -> None:
+        self.items, items = [], self.items
+        self.out.send(Sink.eat, iso(items))
+
+    @behaviour
+    def kept(self) -> None:
+        items = self.items
+        self.out.send(Sink.eat, iso(items))
+
+    @behaviour
+    def kept_on_a_path(self, c: bool) -> None:
+        items = self.items
+        if c:
+            self.items = []
+        self.out.send(Sink.eat, iso(items))
+"""
+
+
+def test_an_alias_rebound_on_every_path_is_gone(tmp_path: Path) -> None:
+    # The drain-and-reset idiom: once the other reference is rebound on every path,
+    # nothing else reaches the object and iso() of it is fresh.
+    code = DRAIN
+    assert found(HEADER + code, tmp_path, CODE) == [
+        where(code, "a))", 1),
+        where(code, "a))", 2),
+        where(code, "items))", 3),
+        where(code, "items))", 4),
+    ]

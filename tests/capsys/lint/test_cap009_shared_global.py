@@ -142,3 +142,26 @@ def test_one_finding_per_statement_and_global(tmp_path: Path) -> None:
                                                           (10, 13)]  # fmt: skip
     assert "writes the module-level dict 'COUNTS'" in diagnostics[0].message
     assert "mutates" in diagnostics[2].message
+
+
+def test_mutable_global_reached_through_its_module(tmp_path: Path) -> None:
+    files = {"state.py": "SEEN: list[int] = []\nVERSION = '1'\n"}
+    code = HEADER + (
+        "import state as st\n"
+        "import state\n"
+        "class Reg(Agent):\n"
+        "    @behaviour\n"
+        "    def add(self, k: int) -> str:\n"
+        "        st.SEEN.append(k)\n"
+        "        print(len(state.SEEN))\n"
+        "        state.SEEN[0] = k\n"
+        "        return st.VERSION\n"
+        "    @behaviour\n"
+        "    def shadowed(self, st: int) -> None:\n"
+        "        print(st.SEEN)\n"
+        "    def helper(self) -> None:\n"
+        "        st.SEEN.append(1)\n"
+    )
+    assert found(code, tmp_path, CODE, files=files) == [(7, 9), (8, 19), (9, 9)]
+    messages = [d.message for d in lint_code(code, tmp_path, select={CODE}, files=files)]
+    assert "mutates the module-level mutable value 'st.SEEN'" in messages[0]

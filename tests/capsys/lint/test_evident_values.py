@@ -543,61 +543,69 @@ class Sink(Agent):
 
 
 def test_narrowed_names_are_not_evident(tmp_path: Path) -> None:
-    code = HEADER + NARROW + (
-        "def a(t: Tag[Sink], v: int | list[int]) -> None:\n"
-        "    if isinstance(v, int):\n"
-        "        t.send(Sink.num, v)\n"
-        "def b(t: Tag[Sink], v: int | list[int]) -> None:\n"
-        "    assert isinstance(v, int)\n"
-        "    t.send(Sink.num, v)\n"
-        "def c(t: Tag[Sink], v: int | list[int]) -> None:\n"
-        "    if not isinstance(v, int):\n"
-        "        return\n"
-        "    t.send(Sink.num, v)\n"
-        "def d(t: Tag[Sink], v: int | list[int]) -> None:\n"
-        "    match v:\n"
-        "        case int():\n"
-        "            t.send(Sink.num, v)\n"
-        "        case _:\n"
-        "            pass\n"
-        "def e(x: int | list[int]) -> int:\n"
-        "    if isinstance(x, int):\n"
-        "        return val(x)\n"
-        "    return 0\n"
-        "async def g(ch: Channel[int], x: int | list[int]) -> None:\n"
-        "    if isinstance(x, int):\n"
-        "        await ch.put(x)\n"
-        "def h(t: Tag[Sink], v: list[int] | None) -> None:\n"
-        "    if v is None:\n"
-        "        t.send(Sink.num, v)\n"
-        "class Holder(Agent):\n"
-        "    def __init__(self, out: Tag[Sink]) -> None:\n"
-        "        self.out = out\n"
-        "        self.v: int | list[int] = 0\n"
-        "    @behaviour\n"
-        "    def go(self) -> None:\n"
-        "        if isinstance(self.v, int):\n"
-        "            self.out.send(Sink.num, self.v)\n"
+    code = (
+        HEADER
+        + NARROW
+        + (
+            "def a(t: Tag[Sink], v: int | list[int]) -> None:\n"
+            "    if isinstance(v, int):\n"
+            "        t.send(Sink.num, v)\n"
+            "def b(t: Tag[Sink], v: int | list[int]) -> None:\n"
+            "    assert isinstance(v, int)\n"
+            "    t.send(Sink.num, v)\n"
+            "def c(t: Tag[Sink], v: int | list[int]) -> None:\n"
+            "    if not isinstance(v, int):\n"
+            "        return\n"
+            "    t.send(Sink.num, v)\n"
+            "def d(t: Tag[Sink], v: int | list[int]) -> None:\n"
+            "    match v:\n"
+            "        case int():\n"
+            "            t.send(Sink.num, v)\n"
+            "        case _:\n"
+            "            pass\n"
+            "def e(x: int | list[int]) -> int:\n"
+            "    if isinstance(x, int):\n"
+            "        return val(x)\n"
+            "    return 0\n"
+            "async def g(ch: Channel[int], x: int | list[int]) -> None:\n"
+            "    if isinstance(x, int):\n"
+            "        await ch.put(x)\n"
+            "def h(t: Tag[Sink], v: list[int] | None) -> None:\n"
+            "    if v is None:\n"
+            "        t.send(Sink.num, v)\n"
+            "class Holder(Agent):\n"
+            "    def __init__(self, out: Tag[Sink]) -> None:\n"
+            "        self.out = out\n"
+            "        self.v: int | list[int] = 0\n"
+            "    @behaviour\n"
+            "    def go(self) -> None:\n"
+            "        if isinstance(self.v, int):\n"
+            "            self.out.send(Sink.num, self.v)\n"
+        )
     )
     assert lint_code(code, tmp_path, select={"CAP001", "CAP004"}) == []
 
 
 def test_declared_union_without_narrowing_is_still_evident(tmp_path: Path) -> None:
-    code = HEADER + NARROW + (
-        "def a(t: Tag[Sink], v: int | list[int], w: list[int]) -> None:\n"
-        "    if w:\n"
-        "        t.send(Sink.num, w)\n"
-        "    t.send(Sink.num, v)\n"
-        "def e(x: int | list[int]) -> int:\n"
-        "    return val(x)\n"
-        "class Holder(Agent):\n"
-        "    def __init__(self, out: Tag[Sink]) -> None:\n"
-        "        self.out = out\n"
-        "        self.v: int | list[int] = 0\n"
-        "    @behaviour\n"
-        "    def go(self) -> None:\n"
-        "        if self.v:\n"
-        "            self.out.send(Sink.num, self.v)\n"
+    code = (
+        HEADER
+        + NARROW
+        + (
+            "def a(t: Tag[Sink], v: int | list[int], w: list[int]) -> None:\n"
+            "    if w:\n"
+            "        t.send(Sink.num, w)\n"
+            "    t.send(Sink.num, v)\n"
+            "def e(x: int | list[int]) -> int:\n"
+            "    return val(x)\n"
+            "class Holder(Agent):\n"
+            "    def __init__(self, out: Tag[Sink]) -> None:\n"
+            "        self.out = out\n"
+            "        self.v: int | list[int] = 0\n"
+            "    @behaviour\n"
+            "    def go(self) -> None:\n"
+            "        if self.v:\n"
+            "            self.out.send(Sink.num, self.v)\n"
+        )
     )
     assert found(code, tmp_path, "CAP001") == [
         where(code, "w)\n", header=False),
