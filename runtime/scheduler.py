@@ -27,12 +27,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import operator
 import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -112,7 +112,6 @@ class Worker:
         "thread",
         "tick",
         "trace",
-        "turn_left",
         "turns",
     )
 
@@ -150,7 +149,6 @@ class Worker:
         # mailbox or high water, whichever comes first (its common case tests one number)
         self.depth_watch = 1
         # read by the monitor
-        self.turn_left: Iterator[int] = iter(())  # the messages of this turn still to run
         self.turns = 0
         self.busy = False
         self.thread: threading.Thread | None = None
@@ -342,11 +340,10 @@ class Worker:
             k = len(mb)
             if k > batch:
                 k = batch
-            # The monitor reads how many are left (progress within a turn) off this
-            # iterator: a per-message counter would cost bytecodes for every message.
-            self.turn_left = left = iter(range(1, k + 1))
             try:
-                for n in left:  # n: messages handled this turn, this one too
+                # n: messages handled this turn, this one too (the monitor reads it off
+                # this frame: see turn_progress)
+                for n in range(1, k + 1):
                     try:
                         msg = mb.popleft()
                     except IndexError:  # a stop's drain emptied it (another thread)
@@ -785,6 +782,9 @@ def timed(cell: Cell, seconds: float, cpu: float | None) -> None:
             cell.cpu = cpu
 
 
+_RUN_CELL = Worker.run_cell.__code__  # (see turn_progress)
+
+
 class DeterministicWorker(Worker):
     """The only worker of ``Runtime(deterministic=True)``: a task on the caller's loop
     that picks the next runnable cell with a seeded PRNG, one message per turn, and
@@ -874,6 +874,18 @@ class DeterministicWorker(Worker):
                 loop.cancel_tasks()
 
 
+def turn_progress(frame: types.FrameType | None) -> int:
+    """How many messages the turn running in ``frame``'s thread has reached: ``n`` in the
+    ``run_cell`` frame below it, read by the monitor (under the GIL, while that thread is
+    in a C call), so that the hot loop keeps no counter of its own; -1 outside a turn."""
+    while frame is not None:
+        if frame.f_code is _RUN_CELL:
+            n = frame.f_locals.get("n", 0)
+            return n if isinstance(n, int) else 0
+        frame = frame.f_back
+    return -1
+
+
 class Monitor:
     """Hands the run queues of a worker stuck in one behaviour to the others.
 
@@ -918,10 +930,10 @@ class Monitor:
                     self.turn_began[w.index] = (turns, now)
                 thread = w.thread
                 frame = frames.get(thread.ident) if thread is not None else None  # type: ignore[arg-type]
-                # Where it is, and how many messages its turn has left: a batch of short
-                # calls of one behaviour shows the same instruction at every look.
+                # Where it is, and how far its turn has got: a batch of short calls of
+                # one behaviour shows the same instruction at every look.
                 where = (
-                    (id(frame.f_code), frame.f_lasti, operator.length_hint(w.turn_left))
+                    (id(frame.f_code), frame.f_lasti, turn_progress(frame))
                     if frame is not None
                     else None
                 )
