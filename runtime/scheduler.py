@@ -82,6 +82,7 @@ class Worker:
 
     __slots__ = (
         "busy",
+        "cpu_clock",
         "crit",
         "current",
         "depth_watch",
@@ -152,6 +153,7 @@ class Worker:
         self.turns = 0
         self.busy = False
         self.thread: threading.Thread | None = None
+        self.cpu_clock: int | None = None  # this thread's CPU-time clock (see Monitor)
         self.trace: list[tuple[str, str]] | None = None
         self.outbox: dict[Any, Any] = {}  # batched cross-thread answers (backends)
         self.inline_asks = 0  # asks answered by ask_inline, for the yield every 16th
@@ -630,6 +632,7 @@ class Worker:
         loop = self.loop = current_loop()
         self.parker = Parker(loop)
         tls.w = self
+        self.cpu_clock = own_cpu_clock()
         self.outbox = start_reply_batching()
         try:
             if loop.backend == "trio":
@@ -886,6 +889,35 @@ def turn_progress(frame: types.FrameType | None) -> int:
     return -1
 
 
+def own_cpu_clock() -> int | None:
+    """The calling thread's CPU-time clock, where the platform has one. Taken by the
+    thread itself: asking for another thread's is unsafe once that thread has ended."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def cpu_time(clock: int | None) -> float:
+    """CPU seconds a clock from own_cpu_clock has counted (0 when unknown or gone)."""
+    if clock is None:
+        return 0.0
+    try:
+        return time.clock_gettime(clock)
+    except OSError:  # the thread has ended
+        return 0.0
+
+
+def _computing(cpu: float, wall: float) -> bool:
+    """Whether a worker seen on one instruction for ``wall`` seconds was computing all
+    along: it used most of that time as CPU. A thread running Python hands the GIL over
+    at the same few instructions (a loop's backward jump, a call), so a long loop of
+    sends looked stuck at every look and got a spare worker beside it, which only adds
+    GIL hand-offs. A long computation in C with the GIL released (hashing a huge buffer)
+    is judged the same way: the other workers steal around it; its queue is not moved."""
+    return cpu >= wall / 2
+
+
 class Monitor:
     """Hands the run queues of a worker stuck in one behaviour to the others.
 
@@ -905,7 +937,7 @@ class Monitor:
         self.max_spares = max_spares
         self.spares = 0
         self.stop_event = threading.Event()
-        self.seen: dict[int, tuple[int, float, tuple[int, int, int] | None]] = {}
+        self.seen: dict[int, tuple[int, float, tuple[int, int, int] | None, float]] = {}
         self.turn_began: dict[int, tuple[int, float]] = {}  # (turns, first seen at)
         self.gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         self.handoffs = 0
@@ -918,7 +950,8 @@ class Monitor:
         # its queue or starting a spare only adds GIL hand-offs (measured: counting fell
         # to half). So it counts as blocked only while its innermost frame stays on the
         # same instruction: one C call (time.sleep, blocking I/O, hashing) that released
-        # the GIL. Free-threaded builds hand off any long turn.
+        # the GIL, and, where the thread's CPU time can be read, that leaves the CPU idle
+        # (see _computing). Free-threaded builds hand off any long turn.
         gil = self.gil
         while not self.stop_event.wait(self.interval):
             now = time.monotonic()
@@ -938,12 +971,15 @@ class Monitor:
                     else None
                 )
                 last = self.seen.get(w.index)
+                cpu = cpu_time(w.cpu_clock)
                 if not _working(w) or last is None or last[0] != turns or last[2] != where:
-                    self.seen[w.index] = (turns, now, where)
+                    self.seen[w.index] = (turns, now, where, cpu)
                     continue
                 if now - last[1] < self.threshold:
                     continue
-                self.seen[w.index] = (turns, now, where)  # report each stall once per threshold
+                self.seen[w.index] = (turns, now, where, cpu)  # each stall once per threshold
+                if gil and _computing(cpu - last[3], now - last[1]):
+                    continue
                 if self.hand_off(w, now):
                     self.handoffs += 1
 

@@ -568,6 +568,30 @@ async def test_a_long_turn_of_short_blocking_calls_is_not_a_stall() -> None:
         assert (stats.workers, stats.handoffs) == (1, 0)
 
 
+class Spinner(Agent):
+    @behaviour
+    def spin(self, target: Tag[Napper], seconds: float) -> int:
+        """Computes in Python (sends, and arithmetic) for ``seconds``: busy, not blocked."""
+        end, n = time.perf_counter() + seconds, 0
+        while time.perf_counter() < end:
+            target.send(Napper.ok)
+            n += sum(range(50))
+        return n
+
+
+@pytest.mark.skipif(not hasattr(time, "pthread_getcpuclockid"), reason="no thread CPU clock")
+async def test_a_long_python_computation_is_not_a_stall() -> None:
+    # The GIL hands a busy thread over at the same few instructions, so the monitor
+    # used to see one "stuck" instruction and start a spare worker beside it.
+    async with Runtime(workers=1, block_threshold=0.02) as rt:
+        napper = rt.spawn(Napper)
+        spinner = rt.spawn(Spinner)
+        assert await spinner.ask(Spinner.spin, napper, 0.3) > 0
+        assert await napper.ask(Napper.ok)
+        stats = rt.stats()
+        assert (stats.workers, stats.handoffs) == (1, 0)
+
+
 class AsyncGate(Agent):
     """Blocks its worker thread from an async behaviour (which CAP011 warns about)."""
 
