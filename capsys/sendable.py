@@ -50,6 +50,7 @@ __all__ = [
     "Problem",
     "static_problem",
     "shape_of_annotation",
+    "substitute",
     "payload_kind",
     "prepare_payload",
     "payload_moves",
@@ -339,6 +340,9 @@ def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
     return None
 
 
+_MAX_NESTED_RECORDS = 32
+
+
 def _class_problem(
     shape: Shape, immutable: bool, vals_reported: bool, seen: frozenset[str]
 ) -> Problem | None:
@@ -367,9 +371,13 @@ def _class_problem(
     if _ENUM_BASE in shape.bases or shape.name == _ENUM_BASE:
         return None
     if shape.fields is not None:
-        if shape.name in seen:
+        # Keyed by the type with its arguments: ``Box[Box[list[int]]]`` meets Box twice,
+        # the second time as ``Box[list[int]]``, and that one is not sendable. The bound
+        # stops a generic record whose field nests its own parameter ever deeper.
+        key = shape.display()
+        if key in seen or len(seen) > _MAX_NESTED_RECORDS:
             return None
-        inner_seen = seen | {shape.name}
+        inner_seen = seen | {key}
         for field_name, field_shape in shape.fields():
             p = static_problem(
                 field_shape, immutable=immutable, vals_reported=vals_reported, _seen=inner_seen
@@ -443,6 +451,29 @@ def _record_hints(cls: type, scope: Mapping[str, Any] | None = None) -> dict[str
     return found
 
 
+def substitute(shape: Shape, table: Mapping[str, Shape]) -> Shape:
+    """``shape`` with the type variables named in ``table`` replaced (in its arguments;
+    a nested record's fields follow from its own, substituted, arguments): the fields of
+    ``Box[int]`` from those of ``Box[T]``."""
+    if shape.kind is ShapeKind.TYPEVAR and shape.name in table:
+        return table[shape.name]
+    if not shape.args:
+        return shape
+    inner = shape.fields
+    fields = None
+    if inner is not None:  # ``item: Inner[T]``: Inner's fields were built from T
+
+        def fields(
+            inner: AbcCallable[[], Iterable[tuple[str, Shape]]] = inner,
+        ) -> Iterator[tuple[str, Shape]]:
+            for name, field in inner():
+                yield name, substitute(field, table)
+
+    return dataclasses.replace(
+        shape, args=tuple(substitute(a, table) for a in shape.args), fields=fields
+    )
+
+
 def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
     """The ``Shape`` of a run-time class (fields expanded lazily for frozen records)."""
     if cls is type(None):
@@ -468,7 +499,14 @@ def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
                     "fields cannot be checked; define or import the named type at module "
                     "level"
                 ) from exc
-            return [(n, shape_of_annotation(t)) for n, t in hints.items()]
+            shapes = [(n, shape_of_annotation(t)) for n, t in hints.items()]
+            # A generic record given its arguments (``Box[int]``): its fields typed by
+            # them, as the static checkers see them.
+            params = getattr(cls, "__parameters__", ())
+            if args and len(args) == len(params):
+                table = {getattr(p, "__name__", ""): a for p, a in zip(params, args, strict=True)}
+                shapes = [(n, substitute(s, table)) for n, s in shapes]
+            return shapes
 
     return Shape(
         ShapeKind.CLASS,

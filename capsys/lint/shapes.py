@@ -12,9 +12,8 @@ rules skip those (that is CAP012, the mypy plugin's business), so the linter nev
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 
 import libcst as cst
 
@@ -27,6 +26,7 @@ from capsys.sendable import (
     Shape,
     ShapeKind,
     static_problem,
+    substitute,
 )
 
 __all__ = ["ShapeBuilder", "parse_annotation", "problem_of", "string_value"]
@@ -149,6 +149,13 @@ def parse_annotation(text: str) -> cst.BaseExpression | None:
         return cst.parse_expression(text.strip())
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return None
+
+
+# Annotations in a class body that declare no instance field: class variables, and a
+# dataclass's keyword-only marker and init-only pseudo-fields.
+_NOT_FIELDS = frozenset(
+    {"typing.ClassVar", "typing_extensions.ClassVar", "dataclasses.KW_ONLY", "dataclasses.InitVar"}
+)
 
 
 class ShapeBuilder:
@@ -319,6 +326,11 @@ class ShapeBuilder:
         if cls is None:
             return ANY_SHAPE
 
+        return self.record(cls, args, depth)
+
+    def record(self, cls: ClassSummary, args: tuple[Shape, ...], depth: int = 0) -> Shape:
+        """The shape of the record class ``cls`` given ``args`` (its fields built lazily)."""
+
         def fields(cls: ClassSummary = cls) -> Iterator[tuple[str, Shape]]:
             yield from self.field_shapes(cls, depth + 1, args)
 
@@ -337,7 +349,7 @@ class ShapeBuilder:
         given = dict(zip(params, args, strict=False)) if len(args) == len(params) else {}
         table = {name: given.get(name, ANY_SHAPE) for name in params}
         for name, shape in self._raw_field_shapes(cls, resolver, depth):
-            yield name, _substitute(shape, table) if table else shape
+            yield name, substitute(shape, table) if table else shape
 
     def _raw_field_shapes(
         self, cls: ClassSummary, resolver: NameResolver | None, depth: int
@@ -347,31 +359,9 @@ class ShapeBuilder:
                 yield name, ANY_SHAPE
                 continue
             head = annotation.value if isinstance(annotation, cst.Subscript) else annotation
-            if resolver.qualified(head) == "typing.ClassVar":
+            if resolver.qualified(head) in _NOT_FIELDS:
                 continue
             yield name, self.shape(annotation, resolver, depth)
-
-
-def _substitute(shape: Shape, table: dict[str, Shape]) -> Shape:
-    """``shape`` with the type variables named in ``table`` replaced (in its arguments;
-    a nested record's fields follow from its own, substituted, arguments)."""
-    if shape.kind is ShapeKind.TYPEVAR and shape.name in table:
-        return table[shape.name]
-    if not shape.args:
-        return shape
-    inner = shape.fields
-    fields = None
-    if inner is not None:  # ``item: Inner[T]``: Inner's fields were built from T
-
-        def fields(
-            inner: Callable[[], Iterable[tuple[str, Shape]]] = inner,
-        ) -> Iterator[tuple[str, Shape]]:
-            for name, field in inner():
-                yield name, _substitute(field, table)
-
-    return dataclasses.replace(
-        shape, args=tuple(_substitute(a, table) for a in shape.args), fields=fields
-    )
 
 
 def problem_of(shape: Shape, *, immutable: bool = False) -> Problem | None:

@@ -338,6 +338,30 @@ def test_a_generic_record_is_checked_by_the_values_its_type_variables_stand_for(
         h.take()
 
 
+def test_a_generic_record_given_its_arguments_has_fields_of_those_types() -> None:
+    # Box[int] holds an int; Box[Box[list[int]]] meets GenericBox twice, the inner one
+    # with a list in it (the recursion guard keys on the type with its arguments).
+    assert static_problem(shape_of_annotation(GenericBox[int])) is None
+    assert static_problem(shape_of_annotation(GenericBox[GenericBox[int]])) is None
+    nested = static_problem(shape_of_annotation(GenericBox[GenericBox[list[int]]]))
+    assert nested is not None
+    assert (nested.where, nested.type_text) == (".item.item", "list[int]")
+    bare = static_problem(shape_of_annotation(GenericBox))  # no arguments: T is open
+    assert bare is not None and bare.type_text == "GT"
+
+    @message
+    class Holder:  # a message field of a generic record given sendable arguments
+        box: GenericBox[int]
+        boxes: tuple[GenericBox[str], ...]
+
+    assert Holder(GenericBox(1), ()).box.item == 1
+    with pytest.raises(NotSendableError, match=r"field 'box'.*list\[int\] at \.item"):
+
+        @message
+        class Leaky:
+            box: GenericBox[list[int]]
+
+
 def test_a_subclass_of_a_value_type_is_not_sendable() -> None:
     class Pair(tuple[int, int]):
         pass

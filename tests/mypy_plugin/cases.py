@@ -424,6 +424,8 @@ def use(bad: Tag[Bad], box: Box[list[int]], union: int | set[int], node: Node) -
     bad.send(Bad.unbounded, node)  # expect: CAP001
     bad.send(Bad.unbounded, lambda: None)  # expect: CAP001
     bad.send(Bad.unbounded, Box(1))
+    bad.send(Bad.unbounded, Box(Box([1])))  # expect: CAP001
+    bad.send(Bad.unbounded, Box(Box(1)))
 """
 
 CASES["messages"] = """

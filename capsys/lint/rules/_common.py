@@ -9,9 +9,10 @@ from typing import Any
 import libcst as cst
 
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
-from capsys.lint.index import capsys_public_name, mutable_kind, top_level
+from capsys.lint.index import NameResolver, capsys_public_name, mutable_kind, top_level
+from capsys.lint.shapes import parse_annotation, string_value
 from capsys.lint.walk import walk
-from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind, held_agent
+from capsys.sendable import ANY_SHAPE, CAPSYS_NAMES, Shape, ShapeKind, held_agent
 
 _AGENT_BASE = CAPSYS_NAMES["Agent"]
 
@@ -498,8 +499,68 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         qualified = ctx.qualified(expr.func) or ""
         return Shape(ShapeKind.CLASS, qualified, (), frozenset({_AGENT_BASE}))
     if isinstance(expr, cst.Call):
-        return ctx.constructed_shape(expr, function) or _returned_shape(ctx, expr, site)
+        constructed = ctx.constructed_shape(expr, function)
+        if constructed is not None:
+            return _inferred_args(ctx, constructed, expr, site)
+        return _returned_shape(ctx, expr, site)
     return None
+
+
+def _inferred_args(ctx: FileContext, shape: Shape, call: cst.Call, site: Site[Any]) -> Shape:
+    """``Box([1])`` of a generic record (``item: T``): its type parameters bound to the
+    evident types of the arguments given for fields typed by a bare parameter, as mypy
+    infers ``Box[list[int]]``. A parameter no such argument evidently binds stays
+    unknown (the value decides), and positions are matched only for a record with no
+    project base class (inherited fields come first) and up to a ``KW_ONLY`` marker."""
+    cls = ctx.index.lookup_class(shape.name) if shape.fields is not None else None
+    if cls is None or not cls.type_params or shape.args:
+        return shape
+    summary = ctx.index.module(cls.module)
+    if summary is None:
+        return shape
+    names = ctx.names if summary is ctx.summary else NameResolver(summary)
+    fields: list[tuple[str, str | None]] = []  # (field, the type parameter typing it)
+    for name, annotation in cls.fields:
+        text = string_value(annotation)
+        node = parse_annotation(text) if text is not None else annotation
+        head = node.value if isinstance(node, cst.Subscript) else node
+        qualified = names.qualified(head) if head is not None else None
+        if qualified in ("typing.ClassVar", "typing_extensions.ClassVar"):
+            continue
+        if qualified == "dataclasses.KW_ONLY":
+            fields.append(("", None))  # positions end here
+            continue
+        bare = isinstance(node, cst.Name) and node.value in cls.type_params
+        fields.append((name, node.value if bare and isinstance(node, cst.Name) else None))
+    positional = all(ctx.index.lookup_class(b) is None for b in cls.bases if b is not None)
+    bound: dict[str, list[Shape]] = {}
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            return shape  # *args / **kwargs: the mapping is not evident
+        if arg.keyword is not None:
+            param = dict(fields).get(arg.keyword.value)
+        elif positional and position < len(fields) and fields[position][0]:
+            param = fields[position][1]
+            position += 1
+        else:
+            return shape
+        if param is None:
+            continue
+        found = expr_shape(ctx, arg.value, site)
+        if found is not None and found not in bound.setdefault(param, []):
+            bound[param].append(found)
+    if not bound:
+        return shape
+    args = tuple(
+        ANY_SHAPE
+        if not bound.get(p)
+        else bound[p][0]
+        if len(bound[p]) == 1
+        else Shape(ShapeKind.UNION, "", tuple(bound[p]))
+        for p in cls.type_params
+    )
+    return ctx.shapes.record(cls, args)
 
 
 def _narrowed(ctx: FileContext, function: cst.FunctionDef | None, name: str) -> bool:

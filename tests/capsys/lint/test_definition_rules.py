@@ -888,6 +888,48 @@ def use(t: Tag[Acc]) -> None:
     assert "list[int] at .item" in messages[0]
 
 
+def test_a_generic_record_built_with_a_mutable_value_is_not_sendable(tmp_path: Path) -> None:
+    # As mypy infers Box([1]) to be Box[list[int]]: the arguments given for fields typed
+    # by a bare parameter bind it (by position, by keyword, after a KW_ONLY marker);
+    # one nested in another is judged with its own arguments.
+    code = (
+        GENERIC_RECORDS
+        + """
+from dataclasses import KW_ONLY
+
+@dataclass(frozen=True)
+class Late(Generic[T]):
+    name: str
+    _: KW_ONLY
+    item: T
+
+class Acc(Agent):
+    @behaviour
+    def take(self, b: object) -> None:
+        pass
+
+def use(t: Tag[Acc], n: int, rows: tuple[int, ...]) -> None:
+    t.send(Acc.take, Box([1], Inner(1)))
+    t.send(Acc.take, Pair(left=(1,), right={2}))
+    t.send(Acc.take, Late("x", item=[n]))
+    t.send(Acc.take, Box(Box([n], Inner(n)), Inner(2)))
+    t.send(Acc.take, Box(n, Inner(n)))
+    t.send(Acc.take, Box(rows, Inner(rows)))
+    t.send(Acc.take, Box(*[[1]]))
+"""
+    )
+    assert _at(code, tmp_path, "CAP001") == [
+        where(code, "Box([1], Inner(1))"),
+        where(code, "Pair(left=(1,), right={2})"),
+        where(code, 'Late("x", item=[n])'),
+        where(code, "Box(Box([n], Inner(n)), Inner(2))"),
+    ]
+    messages = [d.message for d in lint_code(HEADER + code, tmp_path) if d.code == "CAP001"]
+    assert "(Box[list]) is not sendable: list at .item" in messages[0]
+    assert "(Pair[tuple[int] | set])" in messages[1]  # T bound by both fields
+    assert "list at .item.item" in messages[3]
+
+
 def test_cap007_through_a_class_alias_and_a_topology(tmp_path: Path) -> None:
     code = """
 from runtime import Runtime, Topology, mesh
