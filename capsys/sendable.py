@@ -14,7 +14,9 @@ One list of known types (``KNOWN_TYPES``) feeds three enforcers so they never di
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import contextvars
 import copy as _copy
 import dataclasses
 import datetime
@@ -22,6 +24,7 @@ import decimal
 import enum
 import fractions
 import pathlib
+import sys
 import types
 import typing
 import uuid
@@ -431,24 +434,64 @@ _resolved: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDict
 FIELDS_ATTR = "__capsys_fields__"  # a @message class's resolved field types
 
 
-def _record_hints(cls: type, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Resolved annotations of a record class's fields (raises NameError if unresolvable).
+def _record_hints(
+    cls: type, scope: Mapping[str, Any] | None = None, *, strict: bool = False
+) -> dict[str, Any]:
+    """Resolved annotations of a record class's fields.
 
     ``scope`` holds the names of the scope that defined the class (a function's locals);
-    what it resolved is kept for the later checks, which have no scope.
+    what it resolved is kept for the later checks, which have no scope. With ``strict``
+    a name that is not defined raises NameError (a class defined later in the module:
+    the caller defers the check). Otherwise such a name is one only a type checker sees
+    (imported under ``TYPE_CHECKING``, to break an import cycle) and stands for an
+    unresolved placeholder: inside ``Tag[...]`` it does not matter, anywhere else it is
+    an unknown type that the check refuses, naming it.
     """
     known = _resolved.get(cls) or cls.__dict__.get(FIELDS_ATTR)
     if known is not None:
         return known
     localns = {**scope, cls.__name__: cls} if scope else {cls.__name__: cls}
-    hints = typing.get_type_hints(cls, include_extras=True, localns=localns)
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True, localns=localns)
+    except NameError:
+        if strict or _strict_names.get():
+            raise
+        hints = typing.get_type_hints(cls, include_extras=True, localns=_Placeholders(localns))
+        placeholders = True
+    else:
+        placeholders = False
     if dataclasses.is_dataclass(cls):
         found = {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
     else:
         found = {name: hints.get(name, Any) for name in getattr(cls, "_fields", ())}
-    with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced
-        _resolved[cls] = found
+    if not placeholders:  # (a name missing now may be defined later: not kept)
+        with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced
+            _resolved[cls] = found
     return found
+
+
+# Set while a @message class is checked at its creation: a record among its field types
+# whose annotations name a class not defined yet defers the check (see _record_hints).
+_strict_names: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "capsys_strict_names", default=False
+)
+
+
+_UNRESOLVED_ATTR = "__capsys_unresolved__"
+_UNRESOLVED_TEXT = "(not defined at run time)"
+
+
+class _Placeholders(dict[str, Any]):
+    """Local names for resolving annotations: a name found nowhere (not here, not in the
+    module, not a builtin) becomes a placeholder class named after it."""
+
+    def __missing__(self, name: str) -> Any:
+        frame_globals = sys._getframe(1).f_globals  # the module the annotation names from
+        if name in frame_globals or hasattr(builtins, name):
+            raise KeyError(name)  # eval() goes on to the module's globals and builtins
+        placeholder = type(name, (), {_UNRESOLVED_ATTR: name})
+        self[name] = placeholder
+        return placeholder
 
 
 def substitute(shape: Shape, table: Mapping[str, Shape]) -> Shape:
@@ -491,15 +534,7 @@ def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
     if record:
 
         def fields() -> list[tuple[str, Shape]]:
-            try:
-                hints = _record_hints(cls)
-            except NameError as exc:
-                raise NotSendableError(
-                    f"{cls.__qualname__}: cannot resolve a field annotation ({exc}), so its "
-                    "fields cannot be checked; define or import the named type at module "
-                    "level"
-                ) from exc
-            shapes = [(n, shape_of_annotation(t)) for n, t in hints.items()]
+            shapes = [(n, shape_of_annotation(t)) for n, t in _record_hints(cls).items()]
             # A generic record given its arguments (``Box[int]``): its fields typed by
             # them, as the static checkers see them.
             params = getattr(cls, "__parameters__", ())
@@ -573,6 +608,9 @@ def shape_of_annotation(tp: Any) -> Shape:
             return dataclasses.replace(shape, variadic=Ellipsis in args)
         return shape_of_class(origin, tuple(shape_of_annotation(a) for a in args))
     if isinstance(tp, type):
+        unresolved = tp.__dict__.get(_UNRESOLVED_ATTR)
+        if unresolved is not None:  # see _record_hints
+            return Shape(ShapeKind.ANY, f"{unresolved} {_UNRESOLVED_TEXT}")
         if tp in (tuple, frozenset):
             return shape_of_class(tp, ())
         return shape_of_class(tp)
@@ -606,15 +644,28 @@ def validate_message_class(cls: type, scope: Mapping[str, Any] | None = None) ->
         _defer_message_check(cls, scope, exc)
 
 
-def _check_message_fields(cls: type, scope: Mapping[str, Any] | None) -> None:
-    hints = _record_hints(cls, scope)
+def _check_message_fields(
+    cls: type, scope: Mapping[str, Any] | None, *, strict: bool = True
+) -> None:
+    hints = _record_hints(cls, scope, strict=strict)
     # Kept on the class as well: a class that travels by value (cloudpickle, as Ray sends
     # the classes of a program's __main__) arrives without the module globals that its
     # string annotations name, so the receiving process could not resolve them again.
     type.__setattr__(cls, FIELDS_ATTR, hints)
-    for field_name, annotation in hints.items():
-        shape = shape_of_annotation(annotation)
-        problem = static_problem(shape)
+    token = _strict_names.set(strict)
+    try:
+        shapes = [(n, shape_of_annotation(a)) for n, a in hints.items()]
+        problems = [(n, shape, static_problem(shape)) for n, shape in shapes]
+    finally:
+        _strict_names.reset(token)
+    for field_name, shape, problem in problems:
+        if problem is not None and problem.is_any and _UNRESOLVED_TEXT in shape.display():
+            raise CapabilityUsageError(
+                f"@message {cls.__name__}: field {field_name!r} has type "
+                f"{shape.display()}: a name that only a type checker sees (imported "
+                "under TYPE_CHECKING?) can stand only inside Tag[...]; import the type "
+                "at module level so the field can be checked"
+            )
         if problem is not None:
             raise NotSendableError(
                 f"@message {cls.__name__}: field {field_name!r} has type "
@@ -629,14 +680,8 @@ def _defer_message_check(
     original_init = cls.__init__  # type: ignore[misc]
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            _check_message_fields(cls, scope)
-        except NameError as exc:
-            raise CapabilityUsageError(
-                f"@message {cls.__name__}: cannot resolve a field annotation ({exc}); "
-                "define or import the named type at module level so its fields can be "
-                "checked"
-            ) from exc
+        # Names still missing now are not defined at run time at all: see _record_hints.
+        _check_message_fields(cls, scope, strict=False)
         type.__setattr__(cls, "__init__", original_init)
         original_init(self, *args, **kwargs)
 

@@ -44,7 +44,7 @@ C = TypeVar("C")  # a hook's context
 R = TypeVar("R")  # what a hook returns
 
 # Part of the cache key: bump when a check changes what it reports.
-PLUGIN_VERSION = "6"
+PLUGIN_VERSION = "7"
 
 # Names the filters below compare with.
 _TAG_PREFIX = CAPSYS_NAMES["Tag"] + "."

@@ -28,6 +28,11 @@ class Batch:
 
 
 @message
+class Envelope:
+    batch: Batch  # Batch names Later, not defined yet either: deferred as well
+
+
+@message
 class Later:
     value: int
 

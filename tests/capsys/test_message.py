@@ -123,6 +123,7 @@ def test_string_annotations_and_forward_references() -> None:
     assert b.rest[0].value == 1
     # The deferred check ran once and restored the generated __init__.
     assert fut.Batch.__init__.__qualname__ == "Batch.__init__"
+    assert fut.Envelope(b).batch is b  # its check, deferred through Batch, passed
     assert "Validates" not in (fut.Batch.__init__.__doc__ or "")
 
 
@@ -161,8 +162,21 @@ def test_unresolvable_annotation_is_a_clear_error_not_a_crash() -> None:
     class Dangling:
         item: Nowhere  # type: ignore[name-defined]  # noqa: F821
 
-    with pytest.raises(CapabilityUsageError, match=r"cannot resolve a field annotation.*Nowhere"):
+    with pytest.raises(CapabilityUsageError, match=r"'item' has type Nowhere \(not defined"):
         Dangling(1)
+
+
+def test_a_name_only_the_type_checker_sees_is_fine_inside_a_tag() -> None:
+    # A messages module imports its agents under TYPE_CHECKING (an import cycle): a Tag's
+    # agent class does not matter at run time, so the field is accepted; a record's type
+    # does, and the error says what to do.
+    from tests.capsys import messages_type_checking as tc
+
+    orders = tc.Orders((tc.Order("AAPL"), tc.Order("MSFT")))
+    check_sendable(orders, "argument 1 of S.b")  # the deep check walks Order's fields
+    assert orders.items[1].symbol == "MSFT"
+    with pytest.raises(CapabilityUsageError, match=r"'quote' has type Quote .*TYPE_CHECKING"):
+        tc.Hidden(None)  # type: ignore[arg-type]
 
 
 def test_inheritance_from_a_message_checks_new_and_inherited_fields() -> None:
