@@ -64,8 +64,10 @@ class Channel(Generic[T]):
     """A bounded FIFO shared by agents and outside code; see the module docstring."""
 
     def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise CapabilityUsageError(f"channel capacity must be at least 1, got {capacity}")
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise CapabilityUsageError(
+                f"channel capacity must be an int of at least 1, got {capacity!r}"
+            )
         self.capacity = capacity
         self._items: deque[T] = deque()
         self._getters: deque[_Wakeup] = deque()

@@ -165,6 +165,11 @@ async def quorum(
     timeout: float | None = kwargs.pop("timeout", None)
     accept: Callable[[Any], bool] | None = kwargs.pop("accept", None)
     members = list(dict.fromkeys(tags))  # one ask per agent, first-seen order
+    if isinstance(threshold, bool) or not isinstance(threshold, int):
+        raise CapabilityUsageError(
+            f"quorum threshold must be an int (a number of agents), got {threshold!r}; "
+            "majority(n) and supermajority(n) compute one"
+        )
     if not 1 <= threshold <= len(members):
         raise CapabilityUsageError(
             f"quorum threshold must be between 1 and the number of agents "
@@ -178,6 +183,9 @@ async def quorum(
     answered: set[Tag[Any]] = set()
     # Once this many agents refused or failed, the threshold is out of reach.
     give_up_after = len(members) - threshold + 1
+    # A raising ``accept`` is the caller's bug: it is raised from quorum() as itself, once
+    # (the first one), not as a task group's ExceptionGroup of however many ran.
+    predicate_error: list[Exception] = []
 
     with anyio.move_on_after(timeout) as deadline:
         async with anyio.create_task_group() as asks:
@@ -188,10 +196,13 @@ async def quorum(
                 except Exception as error:  # the behaviour raised, or the agent stopped: a "no"
                     failures.append((tag, error))
                 else:
-                    if accept is None or accept(reply):
-                        accepted.append((tag, reply))
-                    else:
-                        rejected.append((tag, reply))
+                    try:
+                        approved = accept is None or accept(reply)
+                    except Exception as error:
+                        predicate_error.append(error)
+                        asks.cancel_scope.cancel()
+                        return
+                    (accepted if approved else rejected).append((tag, reply))
                 answered.add(tag)
                 refused = len(rejected) + len(failures)
                 if len(accepted) >= threshold or refused >= give_up_after:
@@ -200,6 +211,8 @@ async def quorum(
             for tag in members:
                 asks.start_soon(ask_one, tag)
 
+    if predicate_error:
+        raise predicate_error[0]
     return QuorumResult(
         threshold=threshold,
         accepted=tuple(accepted),

@@ -11,6 +11,7 @@ so they are the same in every process and every run.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import hashlib
 import math
@@ -55,6 +56,8 @@ def _key_bytes(key: object) -> bytes:
         return b"t" + _joined([_key_bytes(item) for item in key])
     if isinstance(key, frozenset):  # in the order of the encodings, not of the set
         return b"z" + _joined(sorted(_key_bytes(item) for item in key))
+    if isinstance(key, (datetime.datetime, datetime.time, range)):
+        return _equal_by_value(key)
     kind = f"{type(key).__module__}.{type(key).__qualname__}"
     if isinstance(key, enum.Enum):
         return f"e{kind}.{key.name}".encode()
@@ -62,6 +65,26 @@ def _key_bytes(key: object) -> bytes:
         fields = [getattr(key, f.name) for f in dataclasses.fields(key) if f.compare]
         return f"d{kind}".encode() + _joined([_key_bytes(field) for field in fields])
     return b"r" + repr(key).encode()
+
+
+def _equal_by_value(key: datetime.datetime | datetime.time | range) -> bytes:
+    """Types whose equal values can differ in their repr: an aware datetime (or time)
+    equals the same instant in another zone, and a range equals any range of the same
+    items (``range(0) == range(5, 5)``)."""
+    if isinstance(key, range):
+        n = len(key)
+        first = key.start if n else 0
+        step = key.step if n > 1 else 0
+        return f"g{n}:{first}:{step}".encode()
+    offset = key.utcoffset()
+    if offset is None:  # naive: never equal to an aware one
+        return b"n" + key.isoformat().encode()
+    if isinstance(key, datetime.datetime):
+        return b"a" + (key.replace(tzinfo=None) - offset).isoformat().encode()
+    since_midnight = datetime.timedelta(
+        hours=key.hour, minutes=key.minute, seconds=key.second, microseconds=key.microsecond
+    )
+    return b"A" + repr(since_midnight - offset).encode()
 
 
 def _number_bytes(x: int | float | Fraction | Decimal) -> bytes:
@@ -105,6 +128,10 @@ def shard(key: object, tags: Sequence[T]) -> T:
     best = tags[0]
     best_score = -1
     for tag in tags:
+        if not isinstance(tag, Tag):
+            raise CapabilityUsageError(
+                f"shard() routes keys to agents' Tags, got {type(tag).__name__} {tag!r}"
+            )
         score = _mix(h ^ _seed(tag))
         if score > best_score:
             best, best_score = tag, score

@@ -31,6 +31,9 @@ async def test_fifo_and_bounds() -> None:
     assert [ch.get_nowait(), await ch.get()] == [1, 2]
     with pytest.raises(ChannelEmpty):
         ch.get_nowait()
+    for bad in (0, -1, 1.5, None, True):
+        with pytest.raises(CapabilityUsageError, match="capacity must be an int of at least 1"):
+            channel(bad)  # type: ignore[arg-type]
 
 
 async def test_put_waits_for_room_and_get_waits_for_items() -> None:

@@ -93,6 +93,22 @@ async def test_bad_threshold_is_a_clear_error() -> None:
         voters = [rt.spawn(Voter, True) for _ in range(2)]
         with pytest.raises(CapabilityUsageError, match="between 1 and the number of agents"):
             await quorum(voters, 3, Voter.vote, "p7")
+        for bad in (1.5, None, True):
+            with pytest.raises(CapabilityUsageError, match=r"must be an int .*majority\(n\)"):
+                await quorum(voters, bad, Voter.vote, "p7")  # type: ignore[arg-type]
+
+
+async def test_a_raising_accept_predicate_is_raised_as_itself_once() -> None:
+    # the caller's bug, not a voter's failure: a plain ValueError (not an ExceptionGroup
+    # of one per reply checked so far, whose size differed between backends)
+    def strict(reply: bool) -> bool:
+        raise ValueError("bad predicate")
+
+    async with Runtime() as rt:
+        voters = [rt.spawn(Voter, True) for _ in range(5)]
+        with pytest.raises(ValueError, match="bad predicate"):
+            await quorum(voters, 3, Voter.vote, "p8", accept=strict, timeout=5)
+        assert [await v.ask(Voter.times_asked) for v in voters] == [1] * 5  # unharmed
 
 
 class Judge(Agent):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
@@ -15,7 +16,9 @@ import pytest
 
 from capsys import Tag
 from capsys.errors import CapabilityUsageError
-from runtime.primitives.shard import shard
+from runtime.primitives.shard import _key_bytes, shard
+
+_HOUR = datetime.timedelta(hours=1)
 
 
 class _Address:
@@ -78,11 +81,37 @@ def test_any_stable_key_routes(key: object) -> None:
         (0.5, Decimal("0.5"), Fraction(1, 2)),
         ((1, "a"), (1.0, "a")),
         (frozenset({1, 2}), frozenset({2.0, True})),
+        (  # one instant in three zones
+            datetime.datetime(2020, 1, 1, 12, tzinfo=datetime.timezone.utc),
+            datetime.datetime(2020, 1, 1, 13, tzinfo=datetime.timezone(_HOUR)),
+            datetime.datetime(2020, 1, 1, 7, tzinfo=datetime.timezone(-5 * _HOUR)),
+        ),
+        (
+            datetime.time(12, tzinfo=datetime.timezone.utc),
+            datetime.time(13, tzinfo=datetime.timezone(_HOUR)),
+        ),
+        (range(0), range(5, 5), range(3, 1)),
+        (range(0, 3, 2), range(0, 4, 2)),
+        (range(7, 8), range(7, 9, 5)),
     ],
 )
 def test_keys_that_compare_equal_go_to_one_agent(same: tuple[object, ...]) -> None:
+    assert all(key == same[0] for key in same)  # the premise
     tags = _tags(50)
     assert len({shard(key, tags)._address.name for key in same}) == 1
+
+
+def test_keys_that_differ_are_told_apart() -> None:
+    # the encodings that make equal keys alike keep unequal ones apart
+    naive = datetime.datetime(2020, 1, 1, 12)
+    pairs = [
+        (naive, naive.replace(tzinfo=datetime.timezone.utc)),  # naive != aware
+        (range(0, 3), range(0, 4)),
+        (datetime.time(1), datetime.time(1, tzinfo=datetime.timezone.utc)),
+    ]
+    for a, b in pairs:
+        assert a != b
+        assert _key_bytes(a) != _key_bytes(b)
 
 
 def test_routing_does_not_depend_on_the_process_hash_seed() -> None:
@@ -117,3 +146,5 @@ def test_routing_does_not_depend_on_the_process_hash_seed() -> None:
 def test_no_tags_is_a_usage_error() -> None:
     with pytest.raises(CapabilityUsageError, match="at least one Tag"):
         shard("k", [])
+    with pytest.raises(CapabilityUsageError, match="to agents' Tags, got str 'b'"):
+        shard("k", [*_tags(2), "b"])  # type: ignore[type-var]
