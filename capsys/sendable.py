@@ -786,10 +786,16 @@ def payload_kind(cls: type) -> PayloadKind:
 def _not_sendable(value: object, what: str) -> NotSendableError:
     problem = static_problem(shape_of_class(type(value)))
     reason = problem.reason if problem else "it is not sendable"
-    return NotSendableError(
-        f"{what} is a {type(value).__qualname__}, which cannot cross an "
-        f"agent boundary: {reason} (CAP001)"
-    )
+    return NotSendableError(_refusal(what, type(value), reason, immutable=False))
+
+
+def _refusal(what: str, cls: type, reason: str, *, immutable: bool) -> str:
+    """The one wording of a run-time refusal, shallow or deep (the path names where)."""
+    name = cls.__qualname__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    if immutable:
+        return f"{what} is {article} {name}, which is not deeply immutable: {reason} (CAP004)"
+    return f"{what} is {article} {name}, which cannot cross an agent boundary: {reason} (CAP001)"
 
 
 def prepare_payload(
@@ -1074,8 +1080,7 @@ def _walk(value: object, root: str, immutable: bool) -> None:
             at, step = trail[at]
             steps.append(step)
         path = "".join(reversed(steps))
-        adjective = "deeply immutable" if immutable else "sendable"
-        raise NotSendableError(f"not {adjective}: {path}: {cls.__qualname__} ({reason})")
+        raise NotSendableError(_refusal(path, cls, reason, immutable=immutable))
 
 
 def check_sendable(value: object, what: str = "value") -> None:

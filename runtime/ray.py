@@ -327,7 +327,12 @@ class RayAddress:
                     "moved to another process; declare the field as Iso[...], or take() "
                     "the value and send an immutable copy (CAP001)"
                 ) from None
-            raise
+            cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise NotSendableError(
+                f"an argument of {what} cannot be serialized to reach its Ray actor "
+                f"({cause}): whatever crosses to another process must pickle, the "
+                "content of a moved Iso too (CAP001)"
+            ) from exc
         except BaseException:
             ctx.uncount_sent()
             raise
