@@ -430,22 +430,30 @@ class Runtime:
         if swallowed:
             exc = None  # the body was cancelled by an escalation: raise that error instead
         forced = exc is not None or self.error is not None
-        with anyio.CancelScope(shield=True):
-            if not forced and not await self._wait_quiet():
-                log.warning(
-                    "runtime shutdown: messages still unhandled after %.1f s; stopping "
-                    "anyway (they go to the dead letters)",
-                    self.shutdown_timeout,
-                )
-                forced = True
-            if not forced and not await self._stop_hooked():
-                log.warning(
-                    "runtime shutdown: on_stop hooks and what they sent still unfinished "
-                    "after %.1f s; stopping the rest at once",
-                    self.shutdown_timeout,
-                )
-                forced = True
-            await self._close(forced)
+        try:
+            with anyio.CancelScope(shield=True):
+                if not forced and not await self._wait_quiet():
+                    log.warning(
+                        "runtime shutdown: messages still unhandled after %.1f s; stopping "
+                        "anyway (they go to the dead letters)",
+                        self.shutdown_timeout,
+                    )
+                    forced = True
+                if not forced and not await self._stop_hooked():
+                    log.warning(
+                        "runtime shutdown: on_stop hooks and what they sent still "
+                        "unfinished after %.1f s; stopping the rest at once",
+                        self.shutdown_timeout,
+                    )
+                    forced = True
+                await self._close(forced)
+        except BaseException:
+            # Ctrl-C while draining gets past the shield: asyncio's runner cancels the
+            # task natively, trio raises KeyboardInterrupt at a checkpoint. Stop at once
+            # (on_stop still runs, the worker threads are joined), then raise it.
+            with anyio.CancelScope(shield=True):
+                await self._close(True)
+            raise
         if self._tg is not None:  # deterministic mode: the worker task has returned
             await self._tg.__aexit__(None, None, None)
             self._unseed()
@@ -475,9 +483,10 @@ class Runtime:
         return False
 
     async def _close(self, forced: bool) -> None:
-        self.closing = True
-        if self.debug:
+        """Stop every agent and join the workers (again, forced, after an interruption)."""
+        if self.debug and not self.closing:
             debug_open(-1)
+        self.closing = True
         for w in self.workers:  # (add_worker covers a worker added meanwhile)
             w.open_rt = None
         if forced:

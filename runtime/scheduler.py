@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib
 import logging
 import random
 import sys
@@ -515,6 +516,19 @@ class Worker:
                 self.finish(cell)
             self.rt.check_quiet()  # this worker may be parked: nobody else would look
             return
+        except BaseException as exc:
+            # KeyboardInterrupt, SystemExit, a BaseException of the program's own: it
+            # ends the runtime, as from a sync behaviour (there it unwinds the worker).
+            # Raised on, it would end only this task, leaving the agent busy for ever
+            # (asyncio) or crashing the worker's task group (trio).
+            self.handled += 1
+            cell.handled += 1
+            self.inflight -= 1
+            refuse(reply, exc)
+            self.rt.escalate(exc)
+            self.finish(cell)  # the runtime is closing: this stops the cell
+            self.rt.check_quiet()
+            return
         timed(cell, time.perf_counter() - t0, None)
         self.handled += 1
         cell.handled += 1
@@ -734,13 +748,30 @@ class Worker:
             try:
                 anyio.run(self.main, backend=backend)
             except BaseException as exc:  # a worker must never die silently
-                log.critical("worker %d crashed", self.index, exc_info=exc)
-                self.rt.escalate(exc)
+                cause = sole_exception(exc)
+                if isinstance(cause, Exception):
+                    log.critical("worker %d crashed", self.index, exc_info=cause)
+                self.rt.escalate(cause)  # (a sync behaviour's KeyboardInterrupt, say)
             finally:
                 self.rt.worker_exited(self)
 
         self.thread = threading.Thread(target=body, name=f"capsys-worker-{self.index}", daemon=True)
         self.thread.start()
+
+
+def sole_exception(exc: BaseException) -> BaseException:
+    """``exc`` out of the exception groups that hold only it: trio's nurseries wrap what
+    crosses them (anyio's task groups do on asyncio too), so the same program raises the
+    same exception from ``async with Runtime()`` on both backends."""
+    while isinstance(exc, _GROUPS) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+if sys.version_info >= (3, 11):
+    _GROUPS: tuple[type[Any], ...] = (BaseExceptionGroup,)  # noqa: F821 - a 3.11 builtin
+else:  # the backport that anyio depends on there
+    _GROUPS = (importlib.import_module("exceptiongroup").BaseExceptionGroup,)
 
 
 def pop_first(queue: collections.deque[Cell]) -> Cell | None:

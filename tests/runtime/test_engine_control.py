@@ -325,6 +325,47 @@ async def test_escalate_ends_the_runtime_with_the_error() -> None:
     assert threads() == before
 
 
+class Halt(BaseException):
+    """A program's own BaseException: not an error a supervisor handles."""
+
+
+class Halting(Agent):
+    @behaviour
+    def now(self) -> None:
+        raise Halt("sync")
+
+    @behaviour
+    async def later(self) -> None:
+        await anyio.sleep(0)
+        raise Halt("async")
+
+    @behaviour
+    def interrupt(self) -> None:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("how", ["now", "later"])
+async def test_a_base_exception_from_a_behaviour_ends_the_runtime_as_itself(how: str) -> None:
+    # From an async behaviour it used to end only its task: the agent stayed busy for
+    # ever and the runtime never finished (asyncio), or a worker crashed (trio). From a
+    # sync one trio wrapped it in a BaseExceptionGroup. Now: the exception itself, once,
+    # on both backends, and an ask of it gets it too.
+    before = threads()
+    with pytest.raises(Halt, match="sync" if how == "now" else "async"):
+        async with Runtime(workers=2) as rt:
+            h = rt.spawn(Halting)
+            with anyio.fail_after(20):
+                await h.ask(getattr(Halting, how))
+    assert threads() == before
+
+
+async def test_keyboard_interrupt_from_a_behaviour_is_raised_bare() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        async with Runtime(workers=1) as rt:
+            rt.spawn(Halting).send(Halting.interrupt)
+            await anyio.sleep(30)  # cancelled by the escalation
+
+
 stops: list[str] = []
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -29,6 +30,10 @@ SCRIPT = textwrap.dedent(
         def tick(self) -> None:
             self.n += 1
 
+        @behaviour
+        async def slow(self) -> None:
+            await anyio.sleep(0.05)
+
         def on_stop(self) -> None:
             print("on_stop ran", flush=True)
 
@@ -36,6 +41,11 @@ SCRIPT = textwrap.dedent(
         async with Runtime(workers=2) as rt:
             t = rt.spawn(Ticker)
             t.send(Ticker.tick)
+            if sys.argv[2] == "drain":  # the body ends; leaving it handles these (20 s)
+                for _ in range(400):
+                    t.send(Ticker.slow)
+                print("ready", flush=True)
+                return
             print("ready", flush=True)
             await anyio.sleep(60)
 
@@ -52,10 +62,14 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("phase", ["body", "drain"])
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_ctrl_c_shuts_down_gracefully(backend: str) -> None:
+def test_ctrl_c_shuts_down_gracefully(backend: str, phase: str) -> None:
+    # In the drain that leaving ``async with`` does, Ctrl-C gets past its shield (a
+    # native cancel on asyncio, KeyboardInterrupt on trio): it used to skip on_stop and
+    # leave the worker threads running.
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, backend],
+        [sys.executable, "-c", SCRIPT, backend, phase],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -63,6 +77,8 @@ def test_ctrl_c_shuts_down_gracefully(backend: str) -> None:
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
+    if phase == "drain":
+        time.sleep(0.5)  # well into the drain
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
