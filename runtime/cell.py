@@ -435,7 +435,7 @@ class Cell:
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
         rt = self.rt
         moving = bool(args or kwargs) and payload_moves(entry.what, args, kwargs, rt.debug)
-        await self.wait_for_room()
+        await self.wait_for_room(entry.what)
         if moving:  # only now: a wait that is cancelled keeps the caller's handles
             args, kwargs = move_payload(entry.what, args, kwargs)
         w, sender = current(rt)
@@ -635,13 +635,21 @@ class Cell:
 
     # -------------------------------------------------------------- backpressure
 
-    async def wait_for_room(self) -> None:
+    async def wait_for_room(self, what: str = "a message") -> None:
         """Wait (outside callers, async behaviours) while the mailbox is over high water."""
         rt = self.rt
         while not self.stopped and not rt.closing:
             mb = self.mailbox
             if mb is None or len(mb) < rt.high_water:
                 return
+            if current_async.get() is self:
+                # Only its own handling makes room, and it handles one message at a
+                # time: the wait would never end (as an ask of itself).
+                raise CapabilityUsageError(
+                    f"{self.name} used send_wait to itself ({what}) with its mailbox above "
+                    "high water: it would wait for room that only its own handling makes; "
+                    "send to self.me instead (an agent is never muted for its own sends)"
+                )
             w, _ = current(rt)
             if w is not None and w.loop is not None:
                 reply = w.loop.new_reply()

@@ -894,6 +894,12 @@ class Narcissus(Agent):
     async def ask_myself(self) -> int:
         return await self.me.ask(Narcissus.value)
 
+    @behaviour
+    async def flood_myself(self, k: int) -> int:
+        for _ in range(k):  # room below high water: these are plain sends
+            await self.me.send_wait(Narcissus.value)
+        return k
+
 
 async def test_an_agent_asking_itself_is_a_clear_error_not_a_hang() -> None:
     with anyio.fail_after(20):
@@ -902,6 +908,18 @@ async def test_an_agent_asking_itself_is_a_clear_error_not_a_hang() -> None:
             with pytest.raises(CapabilityUsageError, match=r"Narcissus#1 asked itself"):
                 await n.ask(Narcissus.ask_myself)
             assert await n.ask(Narcissus.value) == 1  # and it still answers
+    assert rt.dead_letters.count == 0
+
+
+async def test_an_agent_waiting_for_room_in_its_own_mailbox_is_a_clear_error() -> None:
+    # Only its own handling makes room: it used to wait for ever, and asks to it too.
+    with anyio.fail_after(20):
+        async with Runtime(mailbox_capacity=50, high_water=40, low_water=10) as rt:
+            n = rt.spawn(Narcissus)
+            assert await n.ask(Narcissus.flood_myself, 39) == 39
+            with pytest.raises(CapabilityUsageError, match=r"Narcissus#1 used send_wait to itself"):
+                await n.ask(Narcissus.flood_myself, 100)
+            assert await n.ask(Narcissus.value) == 1  # it handles its queue again
     assert rt.dead_letters.count == 0
 
 
