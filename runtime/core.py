@@ -232,6 +232,7 @@ class Runtime:
         # order; dict set/pop are atomic under the GIL (and lock the dict on
         # free-threaded builds).
         self.live: dict[Cell, int] = {}
+        self._late: list[Cell] | None = None  # see _stop_hooked
         self.mute_lock = threading.Lock()
         # Muted senders and the receiver holding each (under mute_lock).
         self.parked: dict[Cell, Cell] = {}
@@ -318,6 +319,8 @@ class Runtime:
             raise
         if info.on_stop is not None:
             self.live[cell] = seq
+            if self._late is not None:  # spawned while _stop_hooked runs: stopped first
+                self._late.append(cell)
         if info.on_start is not None:
             cell.post_control(info.on_start, current(self)[0])
         if t0:
@@ -472,15 +475,29 @@ class Runtime:
         longer than ``shutdown_timeout``.
         """
         order = sorted(self.live.copy().items(), key=lambda item: item[1], reverse=True)
+        self._late = []
         with anyio.move_on_after(self.shutdown_timeout):
             for _, run in itertools.groupby((cell for cell, _ in order), lambda c: c.info):
-                handles = [self.stop(cell.tag) for cell in run]
-                for handle in handles:
-                    await handle
-                if not self._is_quiet() and not await self._wait_quiet():
+                if not await self._stopped_late() or not await self._stopped_quietly(list(run)):
                     return False
-            return True
+            return await self._stopped_late()
         return False
+
+    async def _stopped_late(self) -> bool:
+        """Stop the agents that hooks spawned meanwhile (the latest of all), latest first."""
+        while self._late:
+            late, self._late = self._late, []
+            for cell in sorted(late, key=lambda c: self.live.get(c, 0), reverse=True):
+                if not await self._stopped_quietly([cell]):
+                    return False
+        return True
+
+    async def _stopped_quietly(self, cells: list[Cell]) -> bool:
+        """Stop ``cells`` and handle what their hooks sent; False past the timeout."""
+        handles = [self.stop(cell.tag) for cell in cells]
+        for handle in handles:
+            await handle
+        return self._is_quiet() or await self._wait_quiet()
 
     async def _close(self, forced: bool) -> None:
         """Stop every agent and join the workers (again, forced, after an interruption)."""
@@ -543,7 +560,7 @@ class Runtime:
         # Read the "done" counters before the "started" ones: both only grow and done
         # never exceeds started, so equality means nothing was in flight in between.
         stops_done = sum(w.stops_done for w in ws)
-        done = sum(w.handled for w in ws) + self.dead_letters.count
+        done = sum(w.handled for w in ws) + self.dead_letters.count + self.dead_letters.hooks
         inflight = sum(w.inflight for w in ws)
         if sum(w.stops_started for w in ws) != stops_done or inflight:
             return False
@@ -675,9 +692,15 @@ class Runtime:
             return not self._ext_sent % SAMPLE_EVERY
 
     def dead_letter(self, msg: Message, cell: Cell) -> None:
-        what = cell.info.entries[msg[0]].what
-        self.dead_letters.add(msg[4] or "outside", cell.name, what)
-        refuse(msg[3], AgentStopped(cell.name, what))
+        info = cell.info
+        entry = info.entries[msg[0]]
+        if msg[4] is None and entry in (info.on_start, info.on_stop, info.on_stop_replaced):
+            # A lifecycle hook the runtime queued (a restart that the stop overtook):
+            # nobody sent it, so it is no letter; it is counted as done, not run.
+            self.dead_letters.drop_hook()
+            return
+        self.dead_letters.add(msg[4] or "outside", cell.name, entry.what)
+        refuse(msg[3], AgentStopped(cell.name, entry.what))
 
     def _cell_of(self, tag: Tag[Any]) -> Cell:
         cell = getattr(tag, "_address", None)

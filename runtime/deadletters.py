@@ -26,6 +26,13 @@ class DeadLetters:
         self._lock = threading.Lock()  # written from any worker thread
         self._recent: collections.deque[DeadLetter] = collections.deque(maxlen=keep)
         self._count = 0
+        self.hooks = 0  # lifecycle hooks queued by the runtime and not run: not letters
+
+    def drop_hook(self) -> None:
+        """Count a queued lifecycle hook that its agent's stop overtook (see
+        Runtime.dead_letter): done, like a letter, but nobody sent it."""
+        with self._lock:
+            self.hooks += 1
 
     def add(self, sender: str, receiver: str, behaviour: str) -> None:
         letter = DeadLetter(sender, receiver, behaviour)

@@ -56,6 +56,7 @@ from runtime.cell import (
 )
 
 if TYPE_CHECKING:
+    from capsys.agent import Agent
     from runtime.core import Runtime
 
 __all__ = ["Worker", "DeterministicWorker", "Monitor"]
@@ -603,31 +604,36 @@ class Worker:
         cell.stopped = True  # from now on senders dead-letter (and re-drain, see deliver)
         self.stops_started += 1
         rt.live.pop(cell, None)
+        on_stop = cell.info.on_stop
+        owed = owed_on_stops(cell) if on_stop is not None else []
         cell.drain_dead()
         cell.release_muted()
-        on_stop = cell.info.on_stop
-        if on_stop is not None:
+        if on_stop is not None and owed:
             if on_stop.is_async:
                 self.inflight += 1
-                self.loop.start(self.run_on_stop, cell)  # type: ignore[union-attr]
+                self.loop.start(self.run_on_stop, cell, owed)  # type: ignore[union-attr]
                 return
             self.current = cell
             self.label = cell.label or cell.make_label()
             try:
-                on_stop.impl(cell.agent)
-            except Exception as exc:
-                log.error("%s.on_stop raised", cell.name, exc_info=exc)
+                for agent in owed:
+                    try:
+                        on_stop.impl(agent)
+                    except Exception as exc:
+                        log.error("%s.on_stop raised", cell.name, exc_info=exc)
             finally:
                 self.current = None
                 self.label = None
         self.stopped_done(cell)
 
-    async def run_on_stop(self, cell: Cell) -> None:
+    async def run_on_stop(self, cell: Cell, owed: list[Agent]) -> None:
         current_async.set(cell)
         try:
-            await cell.info.on_stop.impl(cell.agent)  # type: ignore[union-attr]
-        except Exception as exc:
-            log.error("%s.on_stop raised", cell.name, exc_info=exc)
+            for agent in owed:
+                try:
+                    await cell.info.on_stop.impl(agent)  # type: ignore[union-attr]
+                except Exception as exc:
+                    log.error("%s.on_stop raised", cell.name, exc_info=exc)
         finally:
             self.inflight -= 1
             self.stopped_done(cell)
@@ -757,6 +763,26 @@ class Worker:
 
         self.thread = threading.Thread(target=body, name=f"capsys-worker-{self.index}", daemon=True)
         self.thread.start()
+
+
+def owed_on_stops(cell: Cell) -> list[Agent]:
+    """The objects a stop must call ``on_stop`` on, so that hooks stay paired when the
+    stop overtakes a restart's queued hooks: an object a restart replaced (its on_stop
+    still queued), then the current one unless its ``on_start`` is still queued (it never
+    started). Read before the queue is dead-lettered; only the runtime queues hooks."""
+    info = cell.info
+    start = info.on_start.slot if info.on_start is not None else -1
+    replaced = info.on_stop_replaced.slot if info.on_stop_replaced is not None else -1
+    owed: list[Agent] = []
+    started = True
+    for msg in list(cell.mailbox or ()):
+        if msg[0] == replaced:
+            owed.append(msg[1][0])  # (the replaced object: see post_control's args)
+        elif msg[0] == start:
+            started = False
+    if started:
+        owed.append(cell.agent)
+    return owed
 
 
 def sole_exception(exc: BaseException) -> BaseException:

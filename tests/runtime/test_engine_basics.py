@@ -293,6 +293,29 @@ async def test_on_stop_reports_reach_agents_spawned_earlier() -> None:
     assert rt.dead_letters.count == 0
 
 
+class Parent(Agent):
+    """Spawns a reporter from its on_stop: an agent born during shutdown."""
+
+    def __init__(self, tally: Tag[Tally]) -> None:
+        self.tally = tally
+
+    def on_stop(self) -> None:
+        self.runtime.spawn(Reporter, self.tally)
+        events.append("parent stopped")
+
+
+async def test_an_agent_spawned_by_an_on_stop_hook_stops_before_earlier_ones() -> None:
+    # It is the latest of all: it stops next, so its own report reaches the tally
+    # (it used to stop last, after the tally, and its report was a dead letter).
+    events.clear()
+    async with Runtime(workers=2) as rt:
+        tally = rt.spawn(Tally)
+        rt.spawn(Parent, tally)
+        rt.spawn(Reporter, tally).send(Reporter.work)
+    assert events == ["reported", "parent stopped", "reported", "tally 1"]
+    assert rt.dead_letters.count == 0
+
+
 async def test_on_start_async_runs_before_first_message() -> None:
     order: list[str] = []
 
