@@ -5,9 +5,12 @@ runs on yet another; a channel is shared by all of them. So the buffer is guarde
 ``threading.Lock`` and a waiting task is woken through its own loop's thread-safe entry
 point (``runtime.backends.Loop.call_threadsafe``).
 
-A wake-up only says "look again": items are never handed to a particular waiter, so a
-waiter cancelled after being woken loses nothing (it passes the wake-up on). Items pass
-the same sendability check as a ``send``; an ``Iso`` put into a channel is moved.
+An item put while getters wait is handed to the one that has waited longest (FIFO), so
+consumers take turns: a consumer that loops over the channel cannot take every item
+before the getters it woke get to run. A getter cancelled after an item was handed to it
+gives it back at the front of the queue (or to the next getter), so nothing is lost. A
+putter's wake-up only says "look again". Items pass the same sendability check as a
+``send``; an ``Iso`` put into a channel is moved.
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ class _Wakeup:
     """A one-shot, thread-safe wake-up for the task that created it: an event of the
     task's own loop, set through that loop's thread-safe entry point."""
 
-    __slots__ = ("_event", "_loop", "fired")
+    __slots__ = ("_event", "_loop", "fired", "handed", "item")
 
     def __init__(self) -> None:
         self.fired = False
+        self.handed = False  # a getter's: ``item`` was handed to it (see Channel._offer)
+        self.item: Any = None
         self._loop = current_loop()
         self._event = self._loop.new_event()
 
@@ -106,13 +111,44 @@ class Channel(Generic[T]):
         with self._lock:
             if self._closed:
                 raise ChannelClosed("put on a closed channel")
-            if len(self._items) >= self.capacity:
+            getter = self._waiting(self._getters)
+            if getter is None and len(self._items) >= self.capacity:
                 return False
             if moving is not None:
                 (item,), _ = move_payload(moving, (item,), {})
-            self._items.append(item)
-            self._wake_one(self._getters)
+            if getter is None:
+                self._items.append(item)
+            else:  # getters wait only while the buffer is empty: hand it over
+                self._hand(getter, item)
+                # The item took no room, so pass the room on: a putter parked while the
+                # buffer was full would otherwise wait for a get_nowait that never comes
+                # (the getters all wait for hand-overs).
+                self._wake_one(self._putters)
             return True
+
+    @staticmethod
+    def _waiting(waiters: deque[_Wakeup]) -> _Wakeup | None:
+        """The longest-waiting live waiter, taken off the queue (called with the lock)."""
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.fired:
+                return waiter
+        return None
+
+    @staticmethod
+    def _hand(getter: _Wakeup, item: T) -> None:
+        getter.item = item
+        getter.handed = True
+        getter.fire()
+
+    def _give_back(self, item: T) -> None:
+        """An item handed to a getter that was cancelled: to the next getter, else to the
+        front of the queue, where it was the oldest (called with the lock)."""
+        getter = self._waiting(self._getters)
+        if getter is not None:
+            self._hand(getter, item)
+        else:
+            self._items.appendleft(item)
 
     def send(self, item: T) -> None:
         """Put ``item`` now; raise ``ChannelFull`` when there is no room."""
@@ -148,7 +184,25 @@ class Channel(Generic[T]):
             try:
                 return self.get_nowait()
             except ChannelEmpty:
-                await self._park(self._getters, lambda: not self._items and not self._closed)
+                pass
+            getter = _Wakeup()
+            with self._lock:
+                queued = not self._items and not self._closed
+                if queued:  # (else the state changed meanwhile: look again)
+                    self._getters.append(getter)
+            if not queued:
+                continue
+            try:
+                await getter.wait()
+            except BaseException:
+                with self._lock:
+                    if getter.handed:
+                        self._give_back(getter.item)
+                    getter.fired = True  # dead: nobody hands it anything now
+                raise
+            if getter.handed:
+                return getter.item  # type: ignore[no-any-return]
+            # woken by close(): take what is left, or learn that the channel is closed
 
     async def _park(self, waiters: deque[_Wakeup], still_blocked: Callable[[], bool]) -> None:
         waiter = _Wakeup()

@@ -7,7 +7,7 @@ import threading
 import anyio
 import pytest
 
-from capsys import Agent, Iso, MovedError, NotSendableError, behaviour, iso
+from capsys import Agent, Iso, MovedError, NotSendableError, Tag, behaviour, iso
 from capsys.errors import CapabilityUsageError
 from runtime import Runtime
 from runtime.primitives.channel import (
@@ -208,3 +208,58 @@ async def test_a_channel_is_never_copied() -> None:
     for clone in (pickle.dumps, copy.copy, copy.deepcopy):
         with pytest.raises(CapabilityUsageError, match="shared by reference"):
             clone(ch)
+
+
+class Looper(Agent):
+    @behaviour
+    async def take_all(self, source: Channel[int]) -> tuple[int, ...]:
+        return tuple([x async for x in source])
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_consumers_of_one_channel_take_turns(seed: int) -> None:
+    # An item put while getters wait goes to the longest-waiting one: a consumer looping
+    # over the channel cannot take every item before the getters it woke run (on
+    # asyncio one consumer used to get all 60, for every seed).
+    async with Runtime(deterministic=True, seed=seed) as rt:
+        ch: Channel[int] = channel(2)
+        for _ in range(3):
+            rt.spawn(Producer, ch).send(Producer.make, 20)
+        loopers = [rt.spawn(Looper) for _ in range(2)]
+        got: list[tuple[int, ...]] = []
+
+        async def take(looper: Tag[Looper]) -> None:
+            got.append(await looper.ask(Looper.take_all, ch))
+
+        async with anyio.create_task_group() as tg:
+            for looper in loopers:
+                tg.start_soon(take, looper)
+            with anyio.fail_after(20):  # every item put (the makes ended), then taken
+                while rt.stats().handled < 3 or len(ch):
+                    await anyio.sleep(0.01)
+            ch.close()
+    assert sorted(x for items in got for x in items) == sorted(list(range(20)) * 3)
+    assert min(len(items) for items in got) >= 10, [len(items) for items in got]
+
+
+async def test_a_put_handed_to_a_getter_passes_the_room_on_to_a_parked_putter() -> None:
+    # Capacity 1, two putters parked on a full buffer, getters waiting: each hand-over
+    # takes no room, so the next putter must be woken by it (it once waited for ever).
+    ch: Channel[int] = channel(1)
+    got: list[int] = []
+
+    async def put(x: int) -> None:
+        await ch.put(x)
+
+    async def get() -> None:
+        got.append(await ch.get())
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            ch.send(0)  # full
+            tg.start_soon(put, 1)
+            tg.start_soon(put, 2)
+            await anyio.sleep(0.05)  # both putters parked
+            for _ in range(3):
+                tg.start_soon(get)
+    assert sorted(got) == [0, 1, 2]
