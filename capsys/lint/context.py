@@ -9,7 +9,7 @@ call and attribute with its enclosing scopes, every annotation, nested imports a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Generic, TypeVar, cast
@@ -27,7 +27,7 @@ from capsys.lint.index import (
     summarize_nested,
     top_level,
 )
-from capsys.lint.shapes import ShapeBuilder
+from capsys.lint.shapes import ShapeBuilder, atom_shape, display_type, literal_item, same_type
 from capsys.lint.walk import LEAVES, children, walk
 from capsys.sendable import Shape, ShapeKind
 
@@ -123,14 +123,6 @@ class AgentClass:
 class MessageClass:
     node: cst.ClassDef
     name: str
-
-
-_ATOM_LITERALS: dict[type[cst.CSTNode], str] = {
-    cst.Integer: "builtins.int",
-    cst.Float: "builtins.float",
-    cst.Imaginary: "builtins.complex",
-    cst.FormattedString: "builtins.str",
-}
 
 
 class _Scan:
@@ -361,6 +353,14 @@ class FileContext:
             return ClassKind.UNKNOWN
         return self.index.class_kind(self.qualified(expr))
 
+    def base_kind(self, expr: cst.BaseExpression) -> ClassKind | None:
+        """What the base class ``expr`` (as written in a class's bases, maybe
+        subscripted) makes of a class deriving from it (``ProjectIndex.base_kind``)."""
+        head = expr.value if isinstance(expr, cst.Subscript) else expr
+        if not isinstance(head, (cst.Name, cst.Attribute)):
+            return ClassKind.UNKNOWN
+        return self.index.base_kind(self.qualified(head))
+
     def is_agent_class(self, expr: cst.BaseExpression) -> bool:
         return self.class_kind(expr) is ClassKind.AGENT
 
@@ -522,6 +522,13 @@ class FileContext:
                 and isinstance(node.targets[0].target, cst.Name)
                 and (value := self._assigned_shape(node.value, function)) is not None
             ):
+                if (
+                    assigned is not None
+                    and value.fields is None
+                    and (assigned.kind, assigned.name) == (value.kind, value.name)
+                    and not same_type(assigned, value)
+                ):  # ``[1]`` then ``[]``: one class, its items not evident
+                    value = replace(value, args=())
                 assigned = value
             elif isinstance(node, cst.AugAssign):
                 continue
@@ -530,6 +537,9 @@ class FileContext:
         return annotated if annotated is not None else assigned
 
     def _assigned_shape(self, value: cst.BaseExpression, function: cst.FunctionDef) -> Shape | None:
+        typed = display_type(value, literal_item)  # ``["a"]``: list[str], as mypy infers
+        if typed is not None:
+            return typed
         mutable = mutable_kind(value, self.names)
         if mutable is not None:
             return Shape(ShapeKind.CLASS, mutable)
@@ -543,20 +553,11 @@ class FileContext:
         return None
 
     def _item_shape(self, element: cst.BaseElement, function: cst.FunctionDef) -> Shape | None:
-        """An item of a tuple display: a number, string or constant literal, or a value
-        ``_assigned_shape`` knows."""
-        value = element.value
+        """An item of a tuple display: a number, string, bytes, bool or None literal, or a
+        value ``_assigned_shape`` knows."""
         if isinstance(element, cst.StarredElement):
             return None
-        literal = _ATOM_LITERALS.get(type(value))
-        if literal is not None:
-            return Shape(ShapeKind.CLASS, literal)
-        if isinstance(value, cst.SimpleString):
-            bytes_ = "b" in value.prefix.lower()
-            return Shape(ShapeKind.CLASS, "builtins.bytes" if bytes_ else "builtins.str")
-        if isinstance(value, cst.Name) and value.value == "None":
-            return Shape(ShapeKind.NONE)
-        return self._assigned_shape(value, function)
+        return atom_shape(element.value) or self._assigned_shape(element.value, function)
 
     def constructed_shape(self, call: cst.Call, function: cst.FunctionDef | None) -> Shape | None:
         """The shape of ``C(...)`` when ``C`` is a project class the index knows (not an

@@ -48,6 +48,7 @@ _CONTAINER_CALLS = {
     "OrderedDict": "dict",
     "Counter": "dict",
     "ChainMap": "dict",
+    "array": "array",
 }
 
 
@@ -69,7 +70,7 @@ def _container_kind(value: cst.BaseExpression) -> str | None:
     if isinstance(value, (cst.Set, cst.SetComp)):
         return "set"
     if isinstance(value, cst.Call):
-        func = value.func
+        func = value.func.value if isinstance(value.func, cst.Subscript) else value.func
         name = func.attr.value if isinstance(func, cst.Attribute) else None
         if isinstance(func, cst.Name):
             name = func.value

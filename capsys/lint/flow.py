@@ -48,6 +48,8 @@ class NameResolver(Protocol):
 
     def capsys_name(self, expr: cst.BaseExpression) -> str | None: ...
 
+    def qualified(self, expr: cst.BaseExpression) -> str | None: ...
+
 
 # Calls that move an Iso passed to them (as a bare name, positional or keyword).
 _MOVING_METHODS = frozenset({"send", "ask", "send_wait", "signal", "spawn", "put", "put_nowait"})
@@ -57,6 +59,24 @@ _LITERALS = frozenset({cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, 
 _INSPECTORS = frozenset({"type", "isinstance", "id"})
 # Methods that make their argument reachable from the receiver (for CAP006 aliasing).
 _STORING_METHODS = frozenset({"append", "add", "insert", "appendleft", "setdefault"})
+# What a send that is refused raises: the runtime refuses it before the move, so the
+# handle given to it stays usable in a handler catching only these.
+_REFUSALS = frozenset({"MailboxFull", "ChannelFull", "ChannelClosed"})
+# Functions that never return (typeshed's NoReturn), and the annotations saying so.
+_NO_RETURN_CALLS = frozenset(
+    {
+        "sys.exit",
+        "os._exit",
+        "os.abort",
+        "builtins.exit",
+        "builtins.quit",
+        "typing.assert_never",
+        "typing_extensions.assert_never",
+    }
+)
+_NO_RETURN = frozenset(
+    {"typing.NoReturn", "typing.Never", "typing_extensions.NoReturn", "typing_extensions.Never"}
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +99,7 @@ class UseAfterMove:
     repeated_move: bool  # the use is itself a move that already happened (loop-carried)
 
 
-AliasKind = Literal["assign", "chained", "stored", "twice"]
+AliasKind = Literal["assign", "chained", "stored", "displayed", "twice"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +107,8 @@ class AliasedIso:
     """``target = name`` where ``name`` is an Iso (a local or ``self.<field>``): two owners
     of one object graph. Also ``name = target = <Iso>``: one Iso bound to two names at
     once (``chained``); ``keep.append(name)``: stored in a container (``stored``, target is
-    the call); ``(name, name)``: put twice in one display (``twice``, target is it)."""
+    the call); ``hs = [name]``: put in a display that is stored (``displayed``, target is
+    the display); ``(name, name)``: put twice in one display (``twice``, target is it)."""
 
     node: cst.BaseExpression  # the aliased name (chained: the later target)
     name: str
@@ -99,7 +120,7 @@ class AliasedIso:
     def fixable(self) -> bool:
         """``consume(name)`` in place of the node transfers ownership (not for a chained
         assignment, which must be split, nor for one handle put twice)."""
-        return self.kind in ("assign", "stored")
+        return self.kind in ("assign", "stored", "displayed")
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +131,9 @@ class NonFreshIso:
     kind: Literal["field", "parameter", "global", "aliased local", "element"]
     text: str  # the argument as written
     via: str | None  # aliased local: the aliasing statement; an element: its container
+    # The argument is a slice (``iso(self.items[:])``): a new object when the sliced
+    # value is a builtin sequence, which only its type can tell (the rule decides).
+    sliced: bool = False
 
 
 @dataclass
@@ -534,6 +558,7 @@ class _ModuleFacts:
     module_names: frozenset[str]
     iso_functions: frozenset[str]  # module-level functions annotated to return an Iso
     iso_methods: frozenset[str]  # methods of the module's classes annotated to return one
+    no_return: frozenset[str]  # module-level functions annotated to return NoReturn/Never
     # id(class) -> its fields holding an Iso (memoised by ``iso_fields``).
     fields: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -649,6 +674,9 @@ class _ScopeAnalysis:
         self.declared_iso: set[str] = set()
         self.loops: list[_Loop] = []
         self.try_frames: list[list[_Flow]] = []
+        # The states where a call may raise, for each enclosing ``try`` that has a
+        # handler of refused sends only (``except MailboxFull``).
+        self.refusal_frames: list[list[_Flow]] = []
         self.non_fresh_seen: set[int] = set()
         self.sites: dict[int, MoveSite] = {}  # one MoveSite per moved node
         self.alias_seen: set[int] = set()
@@ -725,10 +753,29 @@ class _ScopeAnalysis:
         if self.try_frames and state is not None:
             self.try_frames[-1].append(state.copy())
 
+    def _note_refusal(self, state: _State) -> None:
+        """A call may raise here, before it has any effect (a refused send moves
+        nothing): the state for the refusal handlers of the enclosing ``try``s."""
+        for frame in self.refusal_frames:
+            frame.append(state.copy())
+
+    def _refusal_handler(self, handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+        """``except MailboxFull`` / ``except (ChannelFull, ChannelClosed)``: a handler
+        catching only sends refused before the move (the runtime's exceptions)."""
+        caught = handler.type
+        if caught is None:
+            return False
+        names = [e.value for e in caught.elements] if isinstance(caught, cst.Tuple) else [caught]
+        return bool(names) and all(self.resolver.capsys_name(n) in _REFUSALS for n in names)
+
     def small(self, node: cst.BaseSmallStatement, state: _State) -> _Flow:
         self.fresh_pairs.clear()
         if isinstance(node, cst.Expr):
-            return self.expr(node.value, state)
+            flow = self.expr(node.value, state)
+            if isinstance(node.value, cst.Call) and self.never_returns(node.value):
+                self._note_boundary(flow)  # sys.exit(): the path ends, as for mypy
+                return None
+            return flow
         if isinstance(node, cst.Assign):
             flow = self.expr(node.value, state)
             if flow is None:
@@ -759,7 +806,10 @@ class _ScopeAnalysis:
             return self.assign(node.target, node.value, flow)
         if isinstance(node, cst.AugAssign):
             flow = self.load_target(node.target, state, aug=True)
-            return None if flow is None else self.expr(node.value, flow)
+            flow = None if flow is None else self.expr(node.value, flow)
+            if flow is not None:
+                self.displayed(node.value, flow)  # hs += [h]
+            return flow
         if isinstance(node, cst.Return):
             if node.value is not None:
                 flow = self.expr(node.value, state)
@@ -779,6 +829,9 @@ class _ScopeAnalysis:
             flow = self.expr(node.test, state)
             if node.msg is not None and flow is not None:
                 flow = self.expr(node.msg, flow)
+            if _always_false(node.test):  # assert False: the path ends, as for mypy
+                self._note_boundary(flow)
+                return None
             return flow
         if isinstance(node, cst.Break):
             if self.loops:
@@ -893,15 +946,24 @@ class _ScopeAnalysis:
 
     def try_(self, node: cst.Try | cst.TryStar, state: _State) -> _Flow:
         frame: list[_Flow] = [state.copy()]
+        refusals: list[_Flow] = [state.copy()]
+        refusing = any(self._refusal_handler(h) for h in node.handlers)
         self.try_frames.append(frame)
+        if refusing:
+            self.refusal_frames.append(refusals)
         try:
             end = self.suite(node.body, state)
         finally:
             self.try_frames.pop()
+            if refusing:
+                self.refusal_frames.pop()
         raised = _join_all(frame)  # an exception may leave the body at any boundary
+        # A refused send raises before it moves anything: the state before each call.
+        refused = _join_all(refusals) if refusing else None
         ends: list[_Flow] = []
         for handler in node.handlers:
-            flow = raised.copy() if raised is not None else None
+            entry = refused if self._refusal_handler(handler) else raised
+            flow = entry.copy() if entry is not None else None
             if flow is not None and handler.type is not None:
                 flow = self.expr(handler.type, flow)
             if flow is not None and handler.name is not None:
@@ -973,6 +1035,14 @@ class _ScopeAnalysis:
         self.nested.append((node, {n for n in flow.isos if n not in inner_locals}, self.scope))
         self.rebind(node.name.value, flow, iso=False, aliased=None)
         return flow
+
+    def never_returns(self, call: cst.Call) -> bool:
+        """A call of a function that never returns (``sys.exit``, ``assert_never``, a
+        function of the module annotated ``-> NoReturn``)."""
+        func = call.func
+        if isinstance(func, cst.Name) and func.value in self.facts.no_return:
+            return isinstance(self.scope, cst.Module) or func.value not in self.locals
+        return self.resolver.qualified(func) in _NO_RETURN_CALLS
 
     def closure_check(self, node: cst.FunctionDef | cst.Lambda, state: _State) -> None:
         """A function or lambda defined after a move that reads the moved name."""
@@ -1160,7 +1230,10 @@ class _ScopeAnalysis:
     def alias_check(
         self, target: cst.BaseExpression, value: cst.BaseExpression, state: _State
     ) -> None:
-        """``b = a`` of an Iso, and (for iso() freshness) which names now share objects."""
+        """``b = a`` of an Iso (``b = [a]`` too), and (for iso() freshness) which names now
+        share objects."""
+        if not isinstance(target, (cst.Tuple, cst.List)):  # not an unpacking
+            self.displayed(value, state)
         pairs = _unpacked_pairs(target, value)
         if pairs is not None:  # b, c = a, 2 aliases like b = a (a swap a, b = b, a does not)
             rebound = {t.value for t, _ in pairs if isinstance(t, cst.Name)}
@@ -1224,7 +1297,8 @@ class _ScopeAnalysis:
                 finding = NonFreshIso(arg, "element", code_of(arg), container)
         if finding is not None:
             self.non_fresh_seen.add(id(arg))
-            self.result.non_fresh.append(finding)
+            sliced = isinstance(arg, cst.Subscript) and _slices(arg, outer=True)
+            self.result.non_fresh.append(dataclasses.replace(finding, sliced=sliced))
 
     def outside_kind(self, name: str, state: _State) -> Literal["parameter", "global"] | None:
         """Whether ``name`` is a parameter not yet rebound or a global (its object lives
@@ -1415,6 +1489,8 @@ class _ScopeAnalysis:
                 flow = self.expr(arg.value, flow)
         if flow is None:
             return None
+        if self.refusal_frames:
+            self._note_refusal(flow)
         func = node.func
         capsys = self.resolver.capsys_name(func)
         if capsys in ("iso", "consume") and node.args:
@@ -1458,14 +1534,39 @@ class _ScopeAnalysis:
                 self.note_alias(flow, key, code_of(node), None)
         return flow
 
-    def stored(self, value: cst.BaseExpression, key: str, call: cst.Call, state: _State) -> None:
-        """``keep.append(h)`` of an Iso: the container and ``h`` now both own it."""
+    def stored(
+        self,
+        value: cst.BaseExpression,
+        key: str,
+        into: cst.CSTNode,
+        state: _State,
+        kind: AliasKind = "stored",
+    ) -> None:
+        """``keep.append(h)`` of an Iso (or ``hs = [h]``, ``into`` the display): the
+        container and ``h`` now both own it."""
         moved = state.moved.get(key)
         if id(value) in self.extra_moves:
             self.move_key(value, key, "consume()", state)
         elif (moved is None or not moved.definite) and id(value) not in self.alias_seen:
             self.alias_seen.add(id(value))
-            self.result.aliases.append(AliasedIso(value, key, code_of(call), True, "stored"))
+            self.result.aliases.append(AliasedIso(value, key, code_of(into), True, kind))
+
+    def displayed(self, display: cst.BaseExpression, state: _State) -> None:
+        """``hs = [h]``, ``pair = (1, h)``, ``d = {"k": h}``: an Iso put in a display that
+        is kept (assigned, or added with ``+=``), also inside a nested display. One put
+        twice in the same display is ``put_twice``'s finding."""
+        if isinstance(display, cst.Dict):
+            values = [e.value for e in display.elements if isinstance(e, cst.DictElement)]
+        elif isinstance(display, (cst.List, cst.Tuple, cst.Set)):
+            values = [e.value for e in display.elements if isinstance(e, cst.Element)]
+        else:
+            return
+        keys = [v.value if isinstance(v, cst.Name) else self.field_key(v) for v in values]
+        for value, key in zip(values, keys, strict=True):
+            if key is None:
+                self.displayed(value, state)
+            elif key in state.isos and keys.count(key) == 1:
+                self.stored(value, key, display, state, "displayed")
 
     def put_twice(self, display: cst.Tuple | cst.List | cst.Set, state: _State) -> None:
         """``(h, h)``: one Iso put twice in one display, so two places own it."""
@@ -1570,6 +1671,21 @@ def _reference(expr: cst.BaseExpression | None) -> str | None:
     return code_of(expr)
 
 
+def _always_false(test: cst.BaseExpression) -> bool:
+    """A literal that is always false (``False``, ``None``, ``0``, ``""``): ``assert`` of
+    it always raises."""
+    if isinstance(test, cst.Name):
+        return test.value in ("False", "None")
+    if isinstance(test, (cst.Integer, cst.Float)):
+        return not test.evaluated_value
+    if isinstance(test, cst.SimpleString):
+        try:
+            return not test.evaluated_value
+        except (ValueError, SyntaxError):
+            return False
+    return False
+
+
 def _unpacked_pairs(
     target: cst.BaseExpression, value: cst.BaseExpression | None
 ) -> list[tuple[cst.BaseExpression, cst.BaseExpression]] | None:
@@ -1591,11 +1707,14 @@ _CONTAINER_DISPLAYS = (
 )  # fmt: skip
 
 
-def _slices(subscript: cst.BaseExpression) -> bool:
-    """``rows[1:]``: some subscript of the chain is a slice (a copy, not an element)."""
+def _slices(subscript: cst.BaseExpression, *, outer: bool = False) -> bool:
+    """``rows[1:]``: some subscript of the chain is a slice (a copy, not an element);
+    with ``outer``, the last one (``rows[:][0]`` is an element again)."""
     while isinstance(subscript, cst.Subscript):
         if any(isinstance(e.slice, cst.Slice) for e in subscript.slice):
             return True
+        if outer:
+            return False
         subscript = subscript.value
     return False
 
@@ -1638,8 +1757,19 @@ def _module_facts(module: cst.Module, resolver: NameResolver) -> _ModuleFacts:
         for method in cls.body.body
         if isinstance(method, cst.FunctionDef) and returns_iso(method)
     }
+    no_return = {
+        s.name.value
+        for s in module.body
+        if isinstance(s, cst.FunctionDef)
+        and s.returns is not None
+        and resolver.qualified(s.returns.annotation) in _NO_RETURN
+    }
     return _ModuleFacts(
-        resolver, frozenset(bound_names(module)), frozenset(functions), frozenset(methods)
+        resolver,
+        frozenset(bound_names(module)),
+        frozenset(functions),
+        frozenset(methods),
+        frozenset(no_return),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import enum
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ import libcst as cst
 from capsys.sendable import CAPSYS_NAMES
 
 __all__ = [
+    "ABSTRACT_COLLECTIONS",
     "CAPSYS_ROOTS",
     "ClassKind",
     "ClassSummary",
@@ -52,6 +54,48 @@ _STAR_NAMES = frozenset(CAPSYS_NAMES) | {
     "shard",
     "LeaseManager",
 }
+# The abstract collection types of ``typing`` and ``collections.abc``.
+ABSTRACT_COLLECTIONS = (
+    "Sequence",
+    "MutableSequence",
+    "Mapping",
+    "MutableMapping",
+    "Set",
+    "MutableSet",
+    "AbstractSet",
+    "Iterable",
+    "Iterator",
+    "Collection",
+    "Container",
+    "Reversible",
+    "Generator",
+    "AsyncIterable",
+    "AsyncIterator",
+    "AsyncGenerator",
+    "KeysView",
+    "ValuesView",
+    "ItemsView",
+    "MappingView",
+)
+_STDLIB = frozenset(sys.stdlib_module_names)
+# Standard modules of typing constructs, not classes of values: a name there is only
+# known when listed.
+_STDLIB_TYPING = frozenset({"typing", "typing_extensions", "abc", "collections.abc", "dataclasses"})
+# Classes of those modules that, as a base, make an ordinary class (as for mypy: the
+# abstract collections, ``typing``'s aliases of the containers, ``abc.ABC``).
+_TYPING_BASES = frozenset(
+    {
+        "abc.ABC",
+        *(f"{m}.{n}" for m in ("typing", "collections.abc") for n in ABSTRACT_COLLECTIONS),
+        *(
+            f"typing.{n}"
+            for n in (
+                "List", "Dict", "Set", "FrozenSet", "Tuple", "DefaultDict", "Deque",
+                "OrderedDict", "Counter", "ChainMap",
+            )
+        ),
+    }
+)  # fmt: skip
 _MUTABLE_CONSTRUCTORS = frozenset(
     {
         "builtins.list",
@@ -65,6 +109,9 @@ _MUTABLE_CONSTRUCTORS = frozenset(
         "collections.ChainMap",
     }
 )
+# Other standard classes whose instances are evidently mutable state (not containers
+# that the linter's other rules describe).
+_MUTABLE_OBJECTS = frozenset({"array.array"})
 
 
 def dotted_name(expr: cst.BaseExpression) -> str | None:
@@ -143,7 +190,16 @@ class ClassKind(enum.Enum):
 
 
 _ENUM_BASES = frozenset({"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"})
-_NEUTRAL_BASES = frozenset({"builtins.object", "typing.Generic", "typing_extensions.Generic"})
+# Bases that make nothing of a class: mypy leaves Protocol out of a class's MRO.
+_NEUTRAL_BASES = frozenset(
+    {
+        "builtins.object",
+        "typing.Generic",
+        "typing_extensions.Generic",
+        "typing.Protocol",
+        "typing_extensions.Protocol",
+    }
+)
 _NAMEDTUPLE_BASES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
 # Subclasses of built-in classes are ordinary classes: of a value type (``str``,
 # ``tuple``...) because they take attributes of their own, of a container (``list``,
@@ -164,6 +220,9 @@ _EXTERNAL_KINDS = {
 }
 
 
+_WRITABLE = frozenset({ClassKind.PLAIN, ClassKind.MUTABLE_RECORD, ClassKind.TYPED_DICT})
+
+
 @dataclass(frozen=True)
 class ClassSummary:
     """A top-level class as written: resolved bases and decorators, annotated fields."""
@@ -176,10 +235,11 @@ class ClassSummary:
     fields: tuple[tuple[str, cst.BaseExpression], ...]  # (name, annotation) of annotated fields
     has_metaclass: bool = False
     defines_setattr: bool = False
-    behaviours: tuple[tuple[str, cst.BaseExpression | None], ...] = ()  # (name, returns)
+    behaviours: tuple[cst.FunctionDef, ...] = ()  # the @behaviour methods
     # The names of a generic class's type parameters, in order (``Generic[T, U]``, or the
     # type variables of its subscripted bases in first-seen order, or ``class C[T]``).
     type_params: tuple[str, ...] = ()
+    init: cst.FunctionDef | None = None  # its own __init__
 
     @property
     def qualname(self) -> str:
@@ -197,12 +257,26 @@ class ModuleSummary:
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     mutable_globals: set[str] = field(default_factory=set)  # containers and `global` names
     container_globals: dict[str, str] = field(default_factory=dict)  # name -> container class
+    # Names bound to a call of a class (maybe the project's, judged when asked): its
+    # qualified name.
+    instance_globals: dict[str, str] = field(default_factory=dict)
     # Module-level type aliases (``Names = list[str]``, ``Names: TypeAlias = ...``,
     # ``type Names = ...``, ``NewType("Bag", list[int])``): name -> the type they stand for.
     type_aliases: dict[str, cst.BaseExpression] = field(default_factory=dict)
     # Module-level ``TypeVar``s: name -> their bound (one item) or constraints (none:
     # unbounded).
     type_vars: dict[str, tuple[cst.BaseExpression, ...]] = field(default_factory=dict)
+
+
+def standard_name(qualified: str) -> bool:
+    """Whether ``qualified`` names, by its module, what may be a class of the standard
+    library: in no module of typing constructs (``typing``, ``abc``, ``dataclasses``...),
+    and a class when it is a builtin."""
+    module, _, name = qualified.rpartition(".")
+    root = module.split(".", 1)[0]
+    if root not in _STDLIB or module in _STDLIB_TYPING or root in _STDLIB_TYPING:
+        return False
+    return module != "builtins" or isinstance(getattr(builtins, name, None), type)
 
 
 def capsys_public_name(qualified: str | None) -> str | None:
@@ -331,7 +405,8 @@ def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> Cl
     has_metaclass = any(arg.keyword is not None for arg in node.bases)
     decorators, frozen = _decorator_info(node, resolver)
     fields: list[tuple[str, cst.BaseExpression]] = []
-    behaviours: list[tuple[str, cst.BaseExpression | None]] = []
+    behaviours: list[cst.FunctionDef] = []
+    init: cst.FunctionDef | None = None
     defines_setattr = False
     body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
     for stmt in top_level(body):
@@ -340,9 +415,10 @@ def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> Cl
         elif isinstance(stmt, cst.FunctionDef):
             if stmt.name.value in ("__setattr__", "__delattr__"):
                 defines_setattr = True
+            if stmt.name.value == "__init__":
+                init = stmt
             if any(resolver.capsys_name(d.decorator) == "behaviour" for d in stmt.decorators):
-                returns = stmt.returns.annotation if stmt.returns is not None else None
-                behaviours.append((stmt.name.value, returns))
+                behaviours.append(stmt)
     return ClassSummary(
         node.name.value,
         module,
@@ -354,6 +430,7 @@ def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> Cl
         defines_setattr,
         tuple(behaviours),
         _type_params(node, resolver),
+        init,
     )
 
 
@@ -414,18 +491,39 @@ def summarize(
     for stmt in statements:
         if isinstance(stmt, cst.ClassDef):
             summary.classes[stmt.name.value] = class_summary(stmt, name, resolver)
-        elif isinstance(stmt, cst.Assign) and (kind := mutable_kind(stmt.value, resolver)):
-            for target in stmt.targets:
-                summary.container_globals.update(dict.fromkeys(_target_names(target.target), kind))
-        elif (
-            isinstance(stmt, cst.AnnAssign)
-            and stmt.value is not None
-            and (kind := mutable_kind(stmt.value, resolver))
-        ):
-            summary.container_globals.update(dict.fromkeys(_target_names(stmt.target), kind))
+        elif isinstance(stmt, cst.Assign):
+            targets = [t.target for t in stmt.targets]
+            _global_value(summary, targets, stmt.value, resolver)
+        elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
+            _global_value(summary, [stmt.target], stmt.value, resolver)
     summary.mutable_globals.update(summary.container_globals, global_names)
     _collect_type_names(summary, statements, resolver)
     return summary
+
+
+def _global_value(
+    summary: ModuleSummary,
+    targets: Sequence[cst.BaseExpression],
+    value: cst.BaseExpression,
+    resolver: NameResolver,
+) -> None:
+    """Record what a module-level assignment binds its names to: a container display or
+    constructor (``container_globals``), another evidently mutable object (an
+    ``array``, a subscripted constructor such as ``deque[int]()``: ``mutable_globals``),
+    or an instance of a class that may be the project's (``instance_globals``)."""
+    names = [name for target in targets for name in _target_names(target)]
+    kind = mutable_kind(value, resolver)
+    if kind is not None:
+        summary.container_globals.update(dict.fromkeys(names, kind))
+        return
+    if not isinstance(value, cst.Call):
+        return
+    func = value.func.value if isinstance(value.func, cst.Subscript) else value.func
+    made = resolver.qualified(func)
+    if made in _MUTABLE_CONSTRUCTORS or made in _MUTABLE_OBJECTS:
+        summary.mutable_globals.update(names)
+    elif made is not None:
+        summary.instance_globals.update(dict.fromkeys(names, made))
 
 
 _TYPE_ALIAS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})
@@ -671,20 +769,37 @@ class ProjectIndex:
             qualified = target
         return qualified
 
-    def behaviour_return(
+    def behaviour(
         self, agent: str, name: str, _depth: int = 0
-    ) -> tuple[ClassSummary, cst.BaseExpression | None] | None:
-        """(defining class, return annotation) of behaviour ``name`` of ``agent``,
-        looked up through the agent's project base classes."""
+    ) -> tuple[ClassSummary, cst.FunctionDef] | None:
+        """(defining class, definition) of behaviour ``name`` of ``agent``, looked up
+        through the agent's project base classes."""
         cls = self.lookup_class(agent)
         if cls is None or _depth > 16:
             return None
-        for behaviour, returns in cls.behaviours:
-            if behaviour == name:
-                return cls, returns
+        for behaviour in cls.behaviours:
+            if behaviour.name.value == name:
+                return cls, behaviour
         for base in cls.bases:
             if base is not None:
-                found = self.behaviour_return(self.resolve_export(base), name, _depth + 1)
+                found = self.behaviour(self.resolve_export(base), name, _depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def initializer(
+        self, agent: str, _depth: int = 0
+    ) -> tuple[ClassSummary, cst.FunctionDef] | None:
+        """(defining class, definition) of the ``__init__`` of ``agent``, looked up
+        through its project base classes."""
+        cls = self.lookup_class(agent)
+        if cls is None or _depth > 16:
+            return None
+        if cls.init is not None:
+            return cls, cls.init
+        for base in cls.bases:
+            if base is not None:
+                found = self.initializer(self.resolve_export(base), _depth + 1)
                 if found is not None:
                     return found
         return None
@@ -695,6 +810,18 @@ class ProjectIndex:
         module, _, name = qualified.rpartition(".")
         summary = self.module(module) if module else None
         return summary is not None and name in summary.mutable_globals
+
+    def mutable_instance(self, qualified: str) -> bool:
+        """Whether ``pkg.mod.NAME`` is bound at module level to an instance of a project
+        class whose attributes may be written: an ordinary class, a dataclass that is
+        not frozen, a TypedDict (not a frozen record, ``@message``, enum or agent)."""
+        qualified = self.resolve_export(qualified)
+        module, _, name = qualified.rpartition(".")
+        summary = self.module(module) if module else None
+        made = summary.instance_globals.get(name) if summary is not None else None
+        if made is None or self.lookup_class(self.resolve_export(made)) is None:
+            return False
+        return self.class_kind(self.resolve_export(made)) in _WRITABLE
 
     def class_kind(self, qualified: str | None) -> ClassKind:
         """What the class named ``qualified`` is; UNKNOWN unless the linter is sure."""
@@ -708,6 +835,29 @@ class ProjectIndex:
         self._kinds[qualified] = kind
         return kind
 
+    def standard_class(self, qualified: str) -> bool:
+        """Whether ``qualified`` may be a class of the standard library (``standard_name``)
+        and no module of the project takes that name."""
+        module = qualified.rpartition(".")[0]
+        return standard_name(qualified) and self.module(module) is None
+
+    def base_kind(self, qualified: str | None) -> ClassKind | None:
+        """What a base class makes of a class deriving from it: None for a base that
+        makes nothing of it (``object``, ``Generic``, ``Protocol``). A class of the
+        standard library the index cannot read (``threading.Thread``, ``abc.ABC``,
+        ``datetime.date``...) is an ordinary base, as the mypy plugin has it: even a
+        subclass of a sendable class may add mutable attributes."""
+        if qualified in _NEUTRAL_BASES:
+            return None
+        kind = self.class_kind(qualified)
+        if kind is not ClassKind.UNKNOWN or qualified is None:
+            return kind
+        if qualified in _TYPING_BASES:
+            return ClassKind.PLAIN
+        if qualified.startswith("enum.") or not self.standard_class(qualified):
+            return kind
+        return ClassKind.PLAIN
+
     def _compute_kind(self, qualified: str) -> ClassKind:
         if capsys_public_name(qualified) == "Agent":
             return ClassKind.AGENT
@@ -717,10 +867,7 @@ class ProjectIndex:
         cls = self.lookup_class(qualified)
         if cls is None:
             return ClassKind.UNKNOWN
-        base_kinds = [
-            ClassKind.PLAIN if base in _NEUTRAL_BASES else self.class_kind(base)
-            for base in cls.bases
-        ]
+        base_kinds = [k for k in map(self.base_kind, cls.bases) if k is not None]
         if ClassKind.AGENT in base_kinds:
             return ClassKind.AGENT
         if any(capsys_public_name(d) == "message" for d in cls.decorators):

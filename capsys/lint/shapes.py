@@ -11,13 +11,18 @@ rules skip those (that is CAP012, the mypy plugin's business), so the linter nev
 
 from __future__ import annotations
 
-import builtins
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import libcst as cst
 
-from capsys.lint.index import ClassKind, ClassSummary, NameResolver, ProjectIndex
+from capsys.lint.index import (
+    ABSTRACT_COLLECTIONS,
+    ClassKind,
+    ClassSummary,
+    NameResolver,
+    ProjectIndex,
+)
+from capsys.lint.walk import walk
 from capsys.sendable import (
     ANY_SHAPE,
     CAPSYS_NAMES,
@@ -29,7 +34,17 @@ from capsys.sendable import (
     substitute,
 )
 
-__all__ = ["ShapeBuilder", "parse_annotation", "problem_of", "string_value"]
+__all__ = [
+    "ShapeBuilder",
+    "atom_shape",
+    "display_type",
+    "join_items",
+    "literal_item",
+    "parse_annotation",
+    "problem_of",
+    "same_type",
+    "string_value",
+]
 
 _AGENT_BASE = CAPSYS_NAMES["Agent"]
 
@@ -58,28 +73,7 @@ _MUTABLE = {
     "collections.Counter": "collections.Counter",
     "collections.ChainMap": "collections.ChainMap",
 }
-for _abstract in (
-    "Sequence",
-    "MutableSequence",
-    "Mapping",
-    "MutableMapping",
-    "Set",
-    "MutableSet",
-    "AbstractSet",
-    "Iterable",
-    "Iterator",
-    "Collection",
-    "Container",
-    "Reversible",
-    "Generator",
-    "AsyncIterable",
-    "AsyncIterator",
-    "AsyncGenerator",
-    "KeysView",
-    "ValuesView",
-    "ItemsView",
-    "MappingView",
-):
+for _abstract in ABSTRACT_COLLECTIONS:
     _MUTABLE.setdefault(f"typing.{_abstract}", f"typing.{_abstract}")
     _MUTABLE.setdefault(f"collections.abc.{_abstract}", f"typing.{_abstract}")
 
@@ -109,9 +103,6 @@ _TRANSPARENT = frozenset(
     }
 )
 _ANY = frozenset({"typing.Any", "typing_extensions.Any"})
-_STDLIB = frozenset(sys.stdlib_module_names)
-# Standard modules of typing constructs, not classes of values: left unknown.
-_STDLIB_TYPING = frozenset({"typing", "typing_extensions", "abc", "collections.abc", "dataclasses"})
 _ENUM_CLASSES = frozenset(
     {"enum.Enum", "enum.IntEnum", "enum.StrEnum", "enum.Flag", "enum.IntFlag"}
 )
@@ -295,15 +286,9 @@ class ShapeBuilder:
         run-time check say. None for anything else: a third-party class stays unknown,
         and so do the typing constructs (``typing``, ``collections.abc``, ``dataclasses``
         pseudo-fields) the table does not describe."""
-        module, _, name = qualified.rpartition(".")
-        root = module.split(".", 1)[0]
-        if root not in _STDLIB or module in _STDLIB_TYPING or root in _STDLIB_TYPING:
-            return None
-        if module == "builtins" and not isinstance(getattr(builtins, name, None), type):
-            return None
-        if self.index.module(module) is not None:
-            return None  # a project module named like a standard one
-        if module == "enum":
+        if not self.index.standard_class(qualified):
+            return None  # not standard, a typing construct, or a project module's name
+        if qualified.startswith("enum."):
             if qualified not in _ENUM_CLASSES:
                 return None
             return Shape(ShapeKind.CLASS, qualified, args, frozenset({"enum.Enum"}))
@@ -371,3 +356,139 @@ def problem_of(shape: Shape, *, immutable: bool = False) -> Problem | None:
     if problem is None or problem.is_any:
         return None
     return problem
+
+
+# --------------------------------------------------------------------------------------
+# Literals and displays: the types mypy infers for them without a type context.
+# --------------------------------------------------------------------------------------
+
+_ATOMS: dict[type[cst.CSTNode], str] = {
+    cst.Integer: "builtins.int",
+    cst.Float: "builtins.float",
+    cst.Imaginary: "builtins.complex",
+    cst.FormattedString: "builtins.str",
+}
+_BOOLS = frozenset({"True", "False"})
+
+
+def atom_shape(expr: cst.BaseExpression) -> Shape | None:
+    """The type of a number, string, bytes, ``True``/``False`` or ``None`` literal."""
+    while isinstance(expr, cst.ConcatenatedString):  # "a" "b": typed by its parts
+        expr = expr.left
+    atom = _ATOMS.get(type(expr))
+    if atom is not None:
+        return Shape(ShapeKind.CLASS, atom)
+    if isinstance(expr, cst.SimpleString):
+        bytes_ = "b" in expr.prefix.lower()
+        return Shape(ShapeKind.CLASS, "builtins.bytes" if bytes_ else "builtins.str")
+    if isinstance(expr, cst.Name) and expr.value in _BOOLS:
+        return Shape(ShapeKind.CLASS, "builtins.bool")
+    if isinstance(expr, cst.Name) and expr.value == "None":
+        return Shape(ShapeKind.NONE)
+    return None
+
+
+# bool < int < float < complex: mypy joins mixed numbers to the widest (a promotion).
+_NUMBERS = ("builtins.bool", "builtins.int", "builtins.float", "builtins.complex")
+
+
+def same_type(a: Shape, b: Shape) -> bool:
+    """One type (two record shapes of one class differ only by their field thunks)."""
+    return (
+        a.kind is b.kind
+        and a.name == b.name
+        and a.variadic == b.variadic
+        and len(a.args) == len(b.args)
+        and all(same_type(x, y) for x, y in zip(a.args, b.args, strict=True))
+    )
+
+
+def join_items(items: Sequence[Shape]) -> Shape | None:
+    """The item type mypy infers for a display of items of these types: their one type,
+    the widest of mixed numbers (``[True, 1]`` is ``list[int]``, ``[1, 2.0]``
+    ``list[float]``), ``X | None`` when some are None. None for any other mix, which
+    mypy joins to a common base class (``object``...) that this does not compute."""
+    present = [i for i in items if i.kind is not ShapeKind.NONE]
+    if not present:
+        return Shape(ShapeKind.NONE)
+    first = present[0]
+    if all(same_type(first, i) for i in present[1:]):
+        joined = first
+    elif all(i.kind is ShapeKind.CLASS and i.name in _NUMBERS and not i.args for i in present):
+        joined = Shape(ShapeKind.CLASS, max((i.name for i in present), key=_NUMBERS.index))
+    else:
+        return None
+    if len(present) == len(items):
+        return joined
+    if joined.kind is ShapeKind.UNION:
+        return None
+    return Shape(ShapeKind.UNION, "", (joined, Shape(ShapeKind.NONE)))
+
+
+Item = Callable[[cst.BaseExpression], Shape | None]
+
+
+def _joined(exprs: Sequence[cst.BaseExpression], item: Item) -> Shape | None:
+    shapes = [item(e) for e in exprs]
+    if any(s is None for s in shapes):
+        return None
+    return join_items([s for s in shapes if s is not None])
+
+
+def _names_free(expr: cst.BaseExpression) -> bool:
+    """No name but ``True``/``False``/``None`` in ``expr`` (a comprehension's element may
+    name its own targets, which shadow the function's locals)."""
+    return all(
+        not isinstance(n, cst.Name) or n.value in _BOOLS or n.value == "None" for n in walk(expr)
+    )
+
+
+def display_type(expr: cst.BaseExpression, item: Item) -> Shape | None:
+    """The type of a list/set/dict display or comprehension with its item types
+    (``list[str]`` for ``["a"]``), as mypy infers it without a type context; ``item``
+    gives the evident type of one item. None when some item's type is not evident, the
+    display is empty or unpacks (``*xs``, ``**m``), or its items need a join that
+    ``join_items`` does not compute: then the item types are left unsaid."""
+    if isinstance(expr, (cst.List, cst.Set)):
+        elements = expr.elements
+        if not elements or any(isinstance(e, cst.StarredElement) for e in elements):
+            return None
+        joined = _joined([e.value for e in elements], item)
+        name = "builtins.list" if isinstance(expr, cst.List) else "builtins.set"
+        return Shape(ShapeKind.CLASS, name, (joined,)) if joined is not None else None
+    if isinstance(expr, cst.Dict):
+        pairs = [e for e in expr.elements if isinstance(e, cst.DictElement)]
+        if not pairs or len(pairs) != len(expr.elements):
+            return None
+        keys = _joined([e.key for e in pairs], item)
+        values = _joined([e.value for e in pairs], item)
+        if keys is None or values is None:
+            return None
+        return Shape(ShapeKind.CLASS, "builtins.dict", (keys, values))
+    if isinstance(expr, (cst.ListComp, cst.SetComp)) and _names_free(expr.elt):
+        elt = item(expr.elt)
+        name = "builtins.list" if isinstance(expr, cst.ListComp) else "builtins.set"
+        return Shape(ShapeKind.CLASS, name, (elt,)) if elt is not None else None
+    if isinstance(expr, cst.DictComp) and _names_free(expr.key) and _names_free(expr.value):
+        key, value = item(expr.key), item(expr.value)
+        if key is None or value is None:
+            return None
+        return Shape(ShapeKind.CLASS, "builtins.dict", (key, value))
+    return None
+
+
+def literal_item(expr: cst.BaseExpression) -> Shape | None:
+    """The evident type of a literal: an atom, or a display or non-empty tuple display
+    of literals (``[(1, "a")]`` is ``list[tuple[int, str]]``)."""
+    atom = atom_shape(expr)
+    if atom is not None:
+        return atom
+    if isinstance(expr, cst.Tuple):
+        elements = expr.elements
+        if not elements or any(isinstance(e, cst.StarredElement) for e in elements):
+            return None
+        items = [literal_item(e.value) for e in elements]
+        if any(i is None for i in items):
+            return None
+        return Shape(ShapeKind.CLASS, "builtins.tuple", tuple(i for i in items if i is not None))
+    return display_type(expr, literal_item)

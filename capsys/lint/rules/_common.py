@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import libcst as cst
 
 from capsys.lint.context import AgentClass, FileContext, Site, function_params
 from capsys.lint.index import NameResolver, capsys_public_name, mutable_kind, top_level
-from capsys.lint.shapes import parse_annotation, string_value
+from capsys.lint.shapes import (
+    atom_shape,
+    display_type,
+    literal_item,
+    parse_annotation,
+    same_type,
+    string_value,
+)
 from capsys.lint.walk import walk
-from capsys.sendable import ANY_SHAPE, CAPSYS_NAMES, Shape, ShapeKind, held_agent
+from capsys.sendable import (
+    ANY_SHAPE,
+    CAPSYS_NAMES,
+    STATIC_KINDS,
+    Shape,
+    ShapeKind,
+    TypeKind,
+    held_agent,
+)
 
 _AGENT_BASE = CAPSYS_NAMES["Agent"]
 
@@ -27,11 +42,13 @@ __all__ = [
     "call_name",
     "call_values",
     "channel_method",
+    "context_decides",
     "expr_shape",
     "field_shape",
     "held_agent",
     "is_agent_shape",
     "literal_shape",
+    "located",
     "rebinds",
     "self_name",
     "spawn_group_target",
@@ -65,6 +82,14 @@ def call_values(call: cst.Call) -> Iterator[tuple[int | str, cst.Arg]]:
         else:
             yield position, arg
             position += 1
+
+
+def located(expr: cst.BaseExpression) -> cst.CSTNode:
+    """Where the mypy plugin reports an expression: a parenthesized tuple at its first
+    parenthesis (mypy's tuple spans them), anything else at its first token."""
+    if isinstance(expr, cst.Tuple) and expr.lpar:
+        return expr.lpar[0]
+    return expr
 
 
 def self_name(method: cst.FunctionDef) -> str | None:
@@ -116,6 +141,7 @@ class Boundary:
     payload: tuple[tuple[str, cst.BaseExpression], ...]  # (label, value) after the target
     behaviour: tuple[str, str] | None  # (qualified agent class, behaviour name)
     starred: tuple[tuple[str, cst.BaseExpression], ...] = ()  # (label, value) of *args
+    spawned: str | None = None  # the qualified agent class a spawn creates
 
 
 _TAG_VERBS = frozenset({"send", "send_wait", "ask"})
@@ -219,7 +245,8 @@ def boundary(
             continue
         position += 1
         payload.append((str(position), arg.value))
-    return Boundary(call, verb, target, where, tuple(payload), ref, tuple(starred))
+    spawned = ctx.qualified(first) if verb == "spawn" else None
+    return Boundary(call, verb, target, where, tuple(payload), ref, tuple(starred), spawned)
 
 
 def spawn_group_target(call: cst.Call, verb: str) -> cst.BaseExpression | None:
@@ -249,7 +276,8 @@ def _spawn_group(ctx: FileContext, call: cst.Call, verb: str) -> Boundary | None
         ):
             continue
         payload.extend((str(i), e.value) for i, e in enumerate(items.elements, start=1))
-    return Boundary(call, verb, target, f"{verb} of {target}", tuple(payload), None)
+    where = f"{verb} of {target}"
+    return Boundary(call, verb, target, where, tuple(payload), None, (), ctx.qualified(cls))
 
 
 _CHANNEL_METHODS = frozenset({"send", "put"})
@@ -353,17 +381,31 @@ def field_shape(ctx: FileContext, agent: AgentClass, name: str) -> Shape | None:
         return None
     first = shapes[0]
     assert first is not None
-    if all(s == first for s in shapes) and first.kind is not ShapeKind.ANY:
+    if first.kind is ShapeKind.ANY:
+        return None
+    if all(s is not None and same_type(s, first) for s in shapes):
         return first
+    if (
+        first.kind is ShapeKind.CLASS
+        and first.fields is None
+        and all(s is not None and s.kind is first.kind and s.name == first.name for s in shapes)
+    ):
+        return replace(first, args=())  # ``[1]`` and ``[]``: one class, items not evident
     return None
 
 
-_LITERAL_NAMES = {"True": "builtins.bool", "False": "builtins.bool"}
-_CONSTANT_NAMES = frozenset({*_LITERAL_NAMES, "None"})
+_CONSTANT_NAMES = frozenset({"True", "False", "None"})
 
 
-def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
-    """The shape of a literal, display, lambda or container-constructor call."""
+def literal_shape(
+    ctx: FileContext, expr: cst.BaseExpression, *, typed: bool = True
+) -> Shape | None:
+    """The shape of a literal, display, lambda or container-constructor call; a display
+    of literals with its item types (``list[int]`` for ``[1]``) unless not ``typed``."""
+    if typed:
+        shown = display_type(expr, literal_item)
+        if shown is not None:
+            return shown
     if isinstance(expr, (cst.List, cst.ListComp)):
         return Shape(ShapeKind.CLASS, "builtins.list")
     if isinstance(expr, (cst.Dict, cst.DictComp)):
@@ -374,19 +416,9 @@ def literal_shape(ctx: FileContext, expr: cst.BaseExpression) -> Shape | None:
         return Shape(ShapeKind.CALLABLE, "Callable")
     if isinstance(expr, cst.GeneratorExp):
         return Shape(ShapeKind.CLASS, "typing.Generator")
-    if isinstance(expr, cst.Integer):
-        return Shape(ShapeKind.CLASS, "builtins.int")
-    if isinstance(expr, cst.Float):
-        return Shape(ShapeKind.CLASS, "builtins.float")
-    if isinstance(expr, cst.Imaginary):
-        return Shape(ShapeKind.CLASS, "builtins.complex")
-    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
-        prefix = expr.prefix.lower() if isinstance(expr, cst.SimpleString) else ""
-        return Shape(ShapeKind.CLASS, "builtins.bytes" if "b" in prefix else "builtins.str")
-    if isinstance(expr, cst.Name) and expr.value in _LITERAL_NAMES:
-        return Shape(ShapeKind.CLASS, _LITERAL_NAMES[expr.value])
-    if isinstance(expr, cst.Name) and expr.value == "None":
-        return Shape(ShapeKind.NONE)
+    atom = atom_shape(expr)
+    if atom is not None:
+        return atom
     if isinstance(expr, cst.Call):
         kind = mutable_kind(expr, ctx.names)
         if kind is None and ctx.names.qualified(expr.func) == "builtins.sorted":
@@ -449,20 +481,32 @@ def instance_methods(ctx: FileContext, agent: AgentClass) -> frozenset[str]:
     return found
 
 
-def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> Shape | None:
-    """The evident type of an expression at ``site``, or None when it is not evident."""
-    literal = literal_shape(ctx, expr)
+def expr_shape(
+    ctx: FileContext, expr: cst.BaseExpression, site: Site[Any], *, typed: bool = True
+) -> Shape | None:
+    """The evident type of an expression at ``site``, or None when it is not evident.
+
+    A display gives its item types when they are evident (``[x]`` is ``list[int]`` for
+    an ``x: int``), as mypy infers them without a type context; with ``typed=False``
+    (a context may decide them: a parameter declared ``list[float]`` makes ``[1]`` a
+    ``list[float]``) displays are only their class."""
+    if typed:
+        shown = display_type(expr, lambda item: _item_shape(ctx, item, site))
+        if shown is not None:
+            return shown
+    literal = literal_shape(ctx, expr, typed=False)
     if literal is not None:
         return literal
     if isinstance(expr, cst.NamedExpr):
-        return expr_shape(ctx, expr.value, site)
+        return expr_shape(ctx, expr.value, site, typed=typed)
     if isinstance(expr, cst.IfExp):  # evident when both branches are
-        body, orelse = expr_shape(ctx, expr.body, site), expr_shape(ctx, expr.orelse, site)
+        body = expr_shape(ctx, expr.body, site, typed=typed)
+        orelse = expr_shape(ctx, expr.orelse, site, typed=typed)
         if body is None or orelse is None:
             return None
         return body if body == orelse else Shape(ShapeKind.UNION, "", (body, orelse))
     if isinstance(expr, cst.Tuple):
-        items = [expr_shape(ctx, e.value, site) for e in expr.elements]
+        items = [expr_shape(ctx, e.value, site, typed=typed) for e in expr.elements]
         if any(i is None for i in items) or any(
             isinstance(e, cst.StarredElement) for e in expr.elements
         ):
@@ -470,16 +514,19 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         return Shape(ShapeKind.CLASS, "builtins.tuple", tuple(i for i in items if i is not None))
     function = site.scope.function
     if isinstance(expr, cst.Name):
-        shape = ctx.local_shape(expr, function)
+        name = _alias_source(ctx, expr, function)
+        if name is None:
+            return None
+        shape = ctx.local_shape(name, function)
         if shape is not None:
-            return None if _narrowed(ctx, function, expr.value) else shape
+            return None if _narrowed(ctx, function, name.value) else shape
         bound_here = function is not None and (
-            expr.value in ctx.bindings(function) or ctx.param(function, expr.value) is not None
+            name.value in ctx.bindings(function) or ctx.param(function, name.value) is not None
         )
-        kind = ctx.summary.container_globals.get(expr.value)
-        if kind is not None and not bound_here and expr.value not in ctx.summary.imports:
+        kind = ctx.summary.container_globals.get(name.value)
+        if kind is not None and not bound_here and name.value not in ctx.summary.imports:
             return Shape(ShapeKind.CLASS, kind)
-        if expr.value in ctx.module_functions and not bound_around(ctx, expr.value, site):
+        if name.value in ctx.module_functions and not bound_around(ctx, name.value, site):
             return Shape(ShapeKind.CALLABLE, "Callable")  # a module-level def
         return None
     if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
@@ -502,8 +549,114 @@ def expr_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> S
         constructed = ctx.constructed_shape(expr, function)
         if constructed is not None:
             return _inferred_args(ctx, constructed, expr, site)
-        return _returned_shape(ctx, expr, site)
+        return _returned_shape(ctx, expr, site) or _method_result(ctx, expr, site)
     return None
+
+
+# The types whose declared context decides the item types mypy infers for a display,
+# rather than its items: the display's own class and the abstract types it implements.
+_ABSTRACT = frozenset({"typing.Iterable", "typing.Collection", "typing.Container"})
+_ORDERED = _ABSTRACT | {"typing.Sequence", "typing.Reversible"}
+_LISTS = _ORDERED | {"builtins.list", "typing.MutableSequence"}
+_SETS = _ABSTRACT | {"builtins.set", "typing.Set", "typing.AbstractSet", "typing.MutableSet"}
+_DICTS = _ABSTRACT | {"builtins.dict", "typing.Mapping", "typing.MutableMapping"}
+_CONTEXTS: dict[type[cst.CSTNode], frozenset[str]] = {
+    cst.List: _LISTS,
+    cst.ListComp: _LISTS,
+    cst.Tuple: _ORDERED | {"builtins.tuple"},
+    cst.Set: _SETS,
+    cst.SetComp: _SETS,
+    cst.Dict: _DICTS,
+    cst.DictComp: _DICTS,
+}
+_STANDARD_ROOTS = frozenset({"builtins", "typing", "collections"})
+
+
+def context_decides(value: cst.BaseExpression, context: Shape | None) -> bool:
+    """Whether mypy may take the item types of the display ``value`` from ``context``,
+    the declared type it is given to (None: not evident), rather than from its items:
+    ``Sequence[float]`` makes ``[1]`` a ``list[float]``. So does a union holding such a
+    type, a generic class that the linter cannot relate, or an unknown type."""
+    if isinstance(value, cst.NamedExpr):
+        return context_decides(value.value, context)
+    if isinstance(value, cst.IfExp):
+        return context_decides(value.body, context) or context_decides(value.orelse, context)
+    names = _CONTEXTS.get(type(value))
+    if names is None:
+        return False
+    return context is None or _constrains(context, names)
+
+
+def _constrains(context: Shape, names: frozenset[str]) -> bool:
+    kind = context.kind
+    if kind in (ShapeKind.ANY, ShapeKind.TYPEVAR):
+        return True
+    if kind is ShapeKind.UNION:
+        return any(_constrains(a, names) for a in context.args)
+    if kind in (ShapeKind.VAL, ShapeKind.REF):  # aliases of their argument
+        return not context.args or _constrains(context.args[0], names)
+    if kind is not ShapeKind.CLASS:
+        return False
+    if context.name in names:
+        return True
+    return bool(context.args) and context.name.split(".", 1)[0] not in _STANDARD_ROOTS
+
+
+def _alias_source(
+    ctx: FileContext, name: cst.Name, function: cst.FunctionDef | None
+) -> cst.Name | None:
+    """The name whose value ``name`` evidently holds: through locals bound only once, to
+    another name (``y = x``: ``x``, whose type mypy gave ``y``), else ``name`` itself.
+    None when a name on the way is narrowed (its declared type is then not evident) or
+    the chain loops."""
+    seen: set[str] = set()
+    while function is not None and name.value not in seen:
+        seen.add(name.value)
+        binds = ctx.bindings(function).get(name.value, [])
+        if len(binds) != 1 or ctx.param(function, name.value) is not None:
+            return name
+        (node,) = binds
+        if not (
+            isinstance(node, cst.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+            and isinstance(node.value, cst.Name)
+            and node.value.value not in _CONSTANT_NAMES
+        ):
+            return name
+        if _narrowed(ctx, function, name.value):
+            return None
+        name = node.value
+    return name if function is None else None
+
+
+def _item_shape(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> Shape | None:
+    """The evident type of one item of a display, when it says all that mypy's spelling
+    of it says (not a bare ``list`` for a ``list[int]``)."""
+    shape = expr_shape(ctx, expr, site)
+    return shape if shape is not None and _complete(ctx, shape) else None
+
+
+_HOLDING = (ShapeKind.TAG, ShapeKind.ISO, ShapeKind.VAL, ShapeKind.REF, ShapeKind.CLASS)
+
+
+def _complete(ctx: FileContext, shape: Shape) -> bool:
+    """Whether ``shape`` is spelled as mypy spells the type: every container and generic
+    class with its arguments, nothing unknown or callable, an unsubscripted class only
+    when it takes no type parameters (an atom of the table, a project class)."""
+    kind = shape.kind
+    if kind is ShapeKind.NONE:
+        return True
+    if kind is ShapeKind.UNION:
+        return all(_complete(ctx, a) for a in shape.args)
+    if shape.args and kind in _HOLDING:
+        return all(_complete(ctx, a) for a in shape.args)
+    if kind is not ShapeKind.CLASS:
+        return False
+    if shape.name in STATIC_KINDS:
+        return STATIC_KINDS[shape.name] is TypeKind.ATOM
+    cls = ctx.index.lookup_class(shape.name)
+    return cls is not None and not cls.type_params
 
 
 def _inferred_args(ctx: FileContext, shape: Shape, call: cst.Call, site: Site[Any]) -> Shape:
@@ -626,6 +779,51 @@ def _returned_shape(ctx: FileContext, call: cst.Call, site: Site[Any]) -> Shape 
             shape = ctx.shape(stmt.returns.annotation)
             return None if _generic(shape) else shape
     return None
+
+
+def _method_result(ctx: FileContext, call: cst.Call, site: Site[Any]) -> Shape | None:
+    """The declared return type of ``self.<method>()`` called in a method of an agent
+    class of this file, where ``<method>`` is a plain (undecorated, not ``async``) method
+    the class defines once and never assigns as a field. None otherwise, or when the
+    type mentions a type variable."""
+    func = call.func
+    found = site.scope.method()
+    if found is None or not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        return None
+    cls, method = found
+    agent = ctx.agent_of(cls)
+    me = func.value.value
+    if (
+        agent is None
+        or me != self_name(method)
+        or me in ctx.bindings(method)
+        or rebinds(site, method, me)
+        or func.attr.value in agent_fields(ctx, agent)
+    ):
+        return None
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    target = _method_def(body, func.attr.value)
+    if target is None or target.decorators or target.asynchronous or target.returns is None:
+        return None
+    shape = ctx.shape(target.returns.annotation)
+    return None if _generic(shape) else shape
+
+
+def _method_def(body: Sequence[cst.CSTNode], name: str) -> cst.FunctionDef | None:
+    """The one ``def <name>`` of a class body; None when the body binds ``name`` in any
+    other way too (an assignment merely naming it counts)."""
+    found: list[cst.CSTNode] = []
+    for stmt in top_level(body):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            if stmt.name.value == name:
+                found.append(stmt)
+        elif isinstance(stmt, (cst.Assign, cst.AnnAssign, cst.AugAssign)) and any(
+            isinstance(node, cst.Name) and node.value == name for node in walk(stmt)
+        ):
+            found.append(stmt)
+    if len(found) != 1 or not isinstance(found[0], cst.FunctionDef):
+        return None
+    return found[0]
 
 
 def _generic(shape: Shape) -> bool:

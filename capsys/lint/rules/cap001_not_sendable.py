@@ -11,8 +11,13 @@ Only what the syntax makes evident is reported: list/dict/set displays and
 comprehensions, generator expressions, ``list(...)``-style constructor calls and
 ``sorted(...)``, lambdas, ``x if c else y`` when both sides are evident, names whose
 annotation or every assignment says what they are (a tuple display of evident items
-too), agent fields annotated in the class, and the items of a ``*[...]`` display. The
-behaviour may be named directly or through a local bound once to it (``b = A.put``).
+too, or another such name: ``y = x``), agent fields annotated in the class, the result
+of a function of the file or of a plain method of the agent (``self.snapshot()``)
+declaring its return type, and the items of a ``*[...]`` display. The behaviour may be
+named directly or through a local bound once to it (``b = A.put``). A display is
+named with its item types when mypy would infer them from the items (``list[str]``
+for ``["a"]``), not from a declared parameter (``Sequence[float]`` makes ``[1]`` a
+``list[float]``) or a join (``list[object]``): then only its class is named.
 
 ## Why is this bad?
 Only Iso (moved), deeply immutable values (shared) and Tags may cross. Anything else
@@ -41,17 +46,20 @@ import libcst as cst
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext, Site
-from capsys.lint.index import NameResolver
+from capsys.lint.index import ClassSummary, NameResolver
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import (
     Boundary,
     boundary,
     channel_method,
+    context_decides,
     expr_shape,
     is_agent_shape,
+    located,
     self_name,
 )
-from capsys.lint.shapes import problem_of
+from capsys.lint.shapes import problem_of, same_type
+from capsys.sendable import Shape, ShapeKind
 
 CODE = "CAP001"
 
@@ -65,7 +73,7 @@ def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding
     for label, value in b.payload:
         if _is_self(ctx, value, site):
             continue  # CAP008
-        shape = expr_shape(ctx, value, site)
+        shape = _argument_shape(ctx, value, _parameter(ctx, b, label), site)
         if shape is None or is_agent_shape(shape):
             continue  # agent objects are CAP007
         problem = problem_of(shape)
@@ -73,9 +81,25 @@ def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding
             continue
         text = shape.display()
         what = f"Argument {label} of {b.where} ({text})"
-        yield Finding(CODE, value, format_message(CODE, what=what, detail=problem.describe(text)))
+        detail = problem.describe(text)
+        yield Finding(CODE, located(value), format_message(CODE, what=what, detail=detail))
     for label, value in b.starred:
         yield from _starred(ctx, b, label, value, site)
+
+
+def _argument_shape(
+    ctx: FileContext, value: cst.BaseExpression, context: Shape | None, site: Site[Any]
+) -> Shape | None:
+    """The evident type of an argument given to a parameter declared ``context``: a
+    display takes its item types from its items, unless the declared type may decide
+    them (then only when they make that very type, as mypy would infer it)."""
+    shape = expr_shape(ctx, value, site)
+    if shape is None or not context_decides(value, context):
+        return shape
+    declared = context.args if context is not None and context.kind is ShapeKind.UNION else ()
+    if context is not None and any(same_type(shape, d) for d in (context, *declared)):
+        return shape
+    return expr_shape(ctx, value, site, typed=False)
 
 
 def _starred(
@@ -88,7 +112,7 @@ def _starred(
     for element in value.elements:
         if isinstance(element, cst.StarredElement) or _is_self(ctx, element.value, site):
             continue
-        shape = expr_shape(ctx, element.value, site)
+        shape = expr_shape(ctx, element.value, site)  # typed as a whole, as mypy does
         if shape is None or is_agent_shape(shape):
             continue
         problem = problem_of(shape)
@@ -97,7 +121,7 @@ def _starred(
         text = shape.display()
         what = f"An item of *argument {label} of {b.where} ({text})"
         detail = problem.describe(text)
-        yield Finding(CODE, value, format_message(CODE, what=what, detail=detail))
+        yield Finding(CODE, located(value), format_message(CODE, what=what, detail=detail))
         return
 
 
@@ -105,23 +129,61 @@ def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
     if b.verb not in ("ask", "quorum") or b.behaviour is None:
         return
     agent, name = b.behaviour
-    found = ctx.index.behaviour_return(agent, name)
+    found = ctx.index.behaviour(agent, name)
     if found is None:
         return
-    cls, returns = found
-    if returns is None:
+    cls, definition = found
+    if definition.returns is None:
         return  # CAP002 at the definition
-    summary = ctx.index.module(cls.module)
-    if summary is None:
+    shape = _declared(ctx, cls, definition.returns.annotation)
+    if shape is None:
         return
-    resolver = ctx.names if summary is ctx.summary else NameResolver(summary)
-    shape = ctx.shapes.shape(returns, resolver)
     problem = problem_of(shape)
     if problem is None:
         return
     text = shape.display()
     what = f"The reply of {b.verb} to {b.target} ({text})"
     yield Finding(CODE, b.call, format_message(CODE, what=what, detail=problem.describe(text)))
+
+
+def _declared(ctx: FileContext, cls: ClassSummary, annotation: cst.BaseExpression) -> Shape | None:
+    """The shape of an annotation written in the module of ``cls``."""
+    summary = ctx.index.module(cls.module)
+    if summary is None:
+        return None
+    resolver = ctx.names if summary is ctx.summary else NameResolver(summary)
+    return ctx.shapes.shape(annotation, resolver)
+
+
+def _parameter(ctx: FileContext, b: Boundary, label: str) -> Shape | None:
+    """The declared type of the parameter (of the behaviour, or of the ``__init__`` of
+    the agent spawned) that receives argument ``label`` (``"1"``, or ``'"name"'`` for a
+    keyword); None when it is not evident."""
+    if b.behaviour is not None:
+        found = ctx.index.behaviour(*b.behaviour)
+    elif b.spawned is not None:
+        found = ctx.index.initializer(b.spawned)
+    else:
+        return None
+    if found is None:
+        return None
+    cls, definition = found
+    params = definition.params
+    positional = [*params.posonly_params, *params.params][1:]  # after self
+    param: cst.Param | None = None
+    if label.isdigit():
+        index = int(label) - 1
+        if index < len(positional):
+            param = positional[index]
+        elif isinstance(params.star_arg, cst.Param):
+            param = params.star_arg
+    else:
+        keyword = label.strip('"')
+        named = [p for p in (*positional, *params.kwonly_params) if p.name.value == keyword]
+        param = named[0] if named else None
+    if param is None or param.annotation is None:
+        return None
+    return _declared(ctx, cls, param.annotation.annotation)
 
 
 def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
@@ -132,7 +194,7 @@ def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
     item = site.node.args[0].value
     if _is_self(ctx, item, site):
         return
-    shape = expr_shape(ctx, item, site)
+    shape = expr_shape(ctx, item, site, typed=False)  # the channel's item type decides
     if shape is None or is_agent_shape(shape):
         return
     problem = problem_of(shape)
@@ -140,7 +202,8 @@ def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
         return
     text = shape.display()
     what = f"The item of {method} ({text})"
-    yield Finding(CODE, item, format_message(CODE, what=what, detail=problem.describe(text)))
+    detail = problem.describe(text)
+    yield Finding(CODE, located(item), format_message(CODE, what=what, detail=detail))
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:

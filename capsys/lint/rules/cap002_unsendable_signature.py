@@ -53,12 +53,14 @@ def _params(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterator
             message = format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
             yield Finding(CODE, param.name, message)
             continue
-        yield from _declared(ctx, param.annotation.annotation, what, owner)
+        yield from _declared(ctx, param.name, param.annotation.annotation, what, owner)
 
 
 def _declared(
-    ctx: FileContext, annotation: cst.BaseExpression, what: str, owner: str
+    ctx: FileContext, where: cst.CSTNode, annotation: cst.BaseExpression, what: str, owner: str
 ) -> Iterator[Finding]:
+    """A declared type that is not sendable, reported at ``where`` (as the mypy plugin
+    does: a parameter at its name, a return type at its annotation)."""
     shape = ctx.shape(annotation)
     problem = problem_of(shape)
     if problem is None or held_agent(shape) is not None:
@@ -66,18 +68,19 @@ def _declared(
     text = shape.display()
     detail = f"is not sendable: {problem.describe(text)}"
     yield Finding(
-        CODE, annotation, format_message(CODE, what=f"{what} ({text})", owner=owner, detail=detail)
+        CODE, where, format_message(CODE, what=f"{what} ({text})", owner=owner, detail=detail)
     )
 
 
 def _returns(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterator[Finding]:
     what = "The return type"
-    if function.returns is None:
+    if function.returns is None:  # at the ``def`` (``async``) keyword, as the plugin
         yield Finding(
-            CODE, function.name, format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
+            CODE, function, format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
         )
         return
-    yield from _declared(ctx, function.returns.annotation, what, owner)
+    returns = function.returns.annotation
+    yield from _declared(ctx, returns, returns, what, owner)
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:

@@ -88,9 +88,9 @@ def _frozen_problems(ctx: FileContext, cls: MessageClass) -> Iterator[str]:
     for arg in node.bases:
         if arg.keyword is not None:
             continue
-        kind = ctx.class_kind(arg.value)
-        if kind in _NOT_FROZEN_BASES:
-            base = ctx.module.code_for_node(arg.value)
+        if ctx.base_kind(arg.value) in _NOT_FROZEN_BASES:
+            head = arg.value.value if isinstance(arg.value, cst.Subscript) else arg.value
+            base = ctx.module.code_for_node(head).rpartition(".")[2]  # the plugin's name
             yield (
                 f"its base class {base} is not a frozen dataclass or @message, so its "
                 "instances would not be immutable; make the base a @message too"
@@ -100,8 +100,8 @@ def _frozen_problems(ctx: FileContext, cls: MessageClass) -> Iterator[str]:
 def check(ctx: FileContext) -> Iterator[Finding]:
     for cls in ctx.message_classes:
         what = f"Message class {cls.name}"
-        for detail in _frozen_problems(ctx, cls):
-            yield Finding(CODE, cls.node.name, format_message(CODE, what=what, detail=detail))
+        for detail in _frozen_problems(ctx, cls):  # at the ``class`` keyword, as the plugin
+            yield Finding(CODE, cls.node, format_message(CODE, what=what, detail=detail))
         for stmt in _body(cls.node):
             if not isinstance(stmt, cst.AnnAssign) or not isinstance(stmt.target, cst.Name):
                 continue
@@ -116,4 +116,4 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             text = shape.display()
             field_what = f'Field "{stmt.target.value}" of message {cls.name}'
             detail = f"its type {text} is not sendable: {problem.describe(text)}"
-            yield Finding(CODE, annotation, format_message(CODE, what=field_what, detail=detail))
+            yield Finding(CODE, stmt.target, format_message(CODE, what=field_what, detail=detail))

@@ -29,7 +29,7 @@ import libcst as cst
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
 from capsys.lint.model import Finding
-from capsys.lint.rules._common import expr_shape
+from capsys.lint.rules._common import expr_shape, located
 from capsys.lint.shapes import parse_annotation, string_value
 from capsys.lint.walk import walk
 from capsys.sendable import ANY_SHAPE, ShapeKind, static_problem
@@ -77,7 +77,9 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         arg = call.args[0]
         if arg.star or arg.keyword is not None:
             continue
-        evident = expr_shape(ctx, arg.value, call_site)
+        # val(x) infers its type from x, unless the call's own context decides it
+        typed = any(isinstance(a, cst.Assign) and a.value is call for a in ctx.assigns)
+        evident = expr_shape(ctx, arg.value, call_site, typed=typed)
         if evident is None:
             continue
         problem = static_problem(evident, immutable=True)
@@ -85,6 +87,5 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             continue
         text = evident.display()
         what = f"The argument of val() ({text})"
-        yield Finding(
-            CODE, arg.value, format_message(CODE, what=what, detail=problem.describe(text))
-        )
+        detail = problem.describe(text)
+        yield Finding(CODE, located(arg.value), format_message(CODE, what=what, detail=detail))

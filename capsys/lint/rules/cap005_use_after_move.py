@@ -8,7 +8,11 @@ comprehensions and closures. Passing it to ``send``, ``ask``, ``send_wait``, ``s
 ``quorum``, ``broadcast``, a channel's ``put``, ``iso()`` or ``consume()``, or unwrapping it
 with ``take()``, moves it; any later read of the name is reported. A move on only some
 paths (one branch of an ``if``, an earlier loop iteration) is reported as a possible move.
-Binding the name again makes it live; a move followed by ``return`` ends that path.
+Binding the name again makes it live; a move followed by ``return``, ``raise``,
+``assert False`` or a call that never returns (``sys.exit()``, a function annotated
+``-> NoReturn``) ends that path. A send refused with ``MailboxFull``, ``ChannelFull`` or
+``ChannelClosed`` moved nothing: a handler catching only those sees each handle as it
+was before the call that raised (a send that completed before it did move).
 A field of an agent holding an ``Iso`` (``self.h``) is followed the same way within one
 method; a call of a method of ``self``, or ``self`` itself passed on, may assign it
 unseen, so it makes the field live again.

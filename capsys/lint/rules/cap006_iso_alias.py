@@ -4,10 +4,14 @@ not fresh.
 ## What it does
 Reports ``b = a`` (or ``self.b = a``) where ``a`` is bound to an ``Iso`` (a local, or a
 field ``self.a`` holding one): the handle is copied instead of moved; also an ``Iso``
-stored in a container (``keep.append(a)``) or put twice in one display (``(a, a)``). Reports ``iso(x)`` when ``x`` is still reachable from elsewhere:
-a field (``iso(self.items)``), a parameter, a module-level name, a local that another
-name, field or container also refers to (``alias = items; iso(items)``), or an element of
-any of those, a local container included (``iso(rows[0])``, ``for r in rows: iso(r)``).
+stored in a container (``keep.append(a)``), put in a display that is kept
+(``hs = [a]``, ``pair = (1, a)``; one passed on as an argument is moved or used) or put
+twice in one display (``(a, a)``). Reports ``iso(x)`` when ``x`` is still reachable from
+elsewhere: a field (``iso(self.items)``), a parameter, a module-level name, a local that
+another name, field or container also refers to (``alias = items; iso(items)``), or an
+element of any of those, a local container included (``iso(rows[0])``,
+``for r in rows: iso(r)``). A slice (``iso(self.items[:])``) is a new object, unless
+the sliced value is evidently of a type whose slices may be views (``memoryview``).
 
 ## Why is this bad?
 An ``Iso`` must be the only reference to its object graph. Two names owning one handle,
@@ -41,7 +45,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext
+from capsys.lint.context import FileContext, Site
 from capsys.lint.flow import (
     AliasedIso,
     NonFreshIso,
@@ -50,6 +54,8 @@ from capsys.lint.flow import (
     module_flow,
 )
 from capsys.lint.model import Finding, Fix
+from capsys.lint.rules._common import expr_shape
+from capsys.sendable import ShapeKind
 
 CODE = "CAP006"
 
@@ -60,6 +66,12 @@ def _alias_detail(alias: AliasedIso) -> str:
             f"the Iso {alias.name!r} is stored by '{alias.target}' without consume(): the "
             f"container and {alias.name!r} now both own one object graph; pass "
             f"consume({alias.name}) to transfer ownership"
+        )
+    if alias.kind == "displayed":
+        return (
+            f"the Iso {alias.name!r} is put in '{alias.target}' without consume(): the "
+            f"container and {alias.name!r} now both own one object graph; put "
+            f"consume({alias.name}) in it to transfer ownership"
         )
     if alias.kind == "twice":
         return (
@@ -99,7 +111,9 @@ def _fresh_detail(found: NonFreshIso) -> str:
         "global": "the rest of the module",
     }[found.kind]
     what = {"field": "the field", "parameter": "the parameter", "global": "the module-level name"}
-    if found.via is not None:  # an element of a container
+    if found.sliced:  # kept only when the slice may be a view (a memoryview's)
+        subject = f"{text}, a slice of {what[found.kind]} {found.via} that may be a view,"
+    elif found.via is not None:  # an element of a container
         subject = f"{text}, an element of {what[found.kind]} {found.via},"
     elif found.kind == "field":
         subject = f"the field {text},"
@@ -135,5 +149,40 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             format_message(CODE, detail=_alias_detail(alias)),
             _fix(ctx.module, alias),
         )
+    sites = {
+        id(site.node.args[0].value): site
+        for site in ctx.calls
+        if site.node.args and ctx.names.capsys_name(site.node.func) == "iso"
+    }
     for found in result.non_fresh:
+        site = sites.get(id(found.node))
+        if found.sliced and site is not None and _copied(ctx, found.node, site):
+            continue
         yield Finding(CODE, found.node, format_message(CODE, detail=_fresh_detail(found)))
+
+
+# Sequences whose slice is a new object (a shallow copy, like list(x)); a memoryview's
+# is a view of the same memory, and a class of the project may do either.
+_COPIED_BY_SLICING = frozenset(
+    {
+        "builtins.list",
+        "builtins.tuple",
+        "builtins.str",
+        "builtins.bytes",
+        "builtins.bytearray",
+        "builtins.range",
+        "array.array",
+    }
+)
+
+
+def _copied(ctx: FileContext, node: cst.BaseExpression, site: Site[cst.Call]) -> bool:
+    """Whether the slice ``node`` is a fresh object: the sliced value is evidently a
+    builtin sequence, or its type is not evident (only an evident type whose slices may
+    be views, like ``memoryview``, keeps the finding)."""
+    if not isinstance(node, cst.Subscript):
+        return False
+    shape = expr_shape(ctx, node.value, site, typed=False)
+    if shape is None or shape.kind is ShapeKind.ANY:
+        return True
+    return shape.kind is ShapeKind.CLASS and shape.name in _COPIED_BY_SLICING

@@ -612,9 +612,10 @@ def _agent_objects_sent(ctx: FileContext) -> Iterator[Finding]:
 
 def _boundary_annotations(
     ctx: FileContext,
-) -> Iterator[tuple[cst.BaseExpression, str]]:
-    """(annotation, what) of behaviour and ``__init__`` parameters, behaviour results and
-    ``@message`` fields: the boundary, where the mypy plugin reports agent objects."""
+) -> Iterator[tuple[cst.CSTNode, cst.BaseExpression, str]]:
+    """(where, annotation, what) of behaviour and ``__init__`` parameters, behaviour
+    results and ``@message`` fields: the boundary, where the mypy plugin reports agent
+    objects (a parameter or field at its name, a result at its annotation)."""
     for agent in ctx.agent_classes:
         signatures = [(agent.init, f"{agent.name}.__init__")] if agent.init else []
         signatures += [(b.node, f"behaviour {agent.name}.{b.name}") for b in agent.behaviours]
@@ -622,25 +623,26 @@ def _boundary_annotations(
             for param in function_params(function):
                 if param.annotation is not None:
                     what = f'Parameter "{param.name.value}" of {owner}'
-                    yield param.annotation.annotation, what
+                    yield param.name, param.annotation.annotation, what
             if function.returns is not None and function is not agent.init:
-                yield function.returns.annotation, f"The return type of {owner}"
+                returns = function.returns.annotation
+                yield returns, returns, f"The return type of {owner}"
     for message in ctx.message_classes:
         body = message.node.body
         for line in body.body if isinstance(body, cst.IndentedBlock) else ():
             for stmt in line.body if isinstance(line, cst.SimpleStatementLine) else ():
                 if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
                     what = f'Field "{stmt.target.value}" of message {message.name}'
-                    yield stmt.annotation.annotation, what
+                    yield stmt.target, stmt.annotation.annotation, what
 
 
 def _held(ctx: FileContext) -> Iterator[Finding]:
     """Signatures, message fields and agent fields annotated to hold an agent object."""
-    for annotation, what in _boundary_annotations(ctx):
+    for where, annotation, what in _boundary_annotations(ctx):
         agent = held_agent(ctx.shape(annotation))
         if agent is not None:
             detail = passed_agent_detail(what, agent)
-            yield Finding(CODE, annotation, format_message(CODE, detail=detail))
+            yield Finding(CODE, where, format_message(CODE, detail=detail))
     for owner in ctx.agent_classes:
         for name, annotation in _field_annotations(ctx, owner):
             agent = held_agent(ctx.shape(annotation), deep=True)

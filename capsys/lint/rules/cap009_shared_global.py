@@ -4,8 +4,11 @@
 In the behaviours and the ``on_start``/``on_stop`` hooks of an agent class, reports each
 ``global`` statement, and each read, mutation (``X.append(...)``, ``X[k] = v``, ``del
 X[k]``...) of a module-level name bound to a mutable container (list, dict, set,
-bytearray, deque, ...) or rebound elsewhere with ``global``, including such names imported
-from other files of the project. Constants and names shadowed by a local are fine.
+bytearray, deque, ``deque[int]()``, array, ...) or rebound elsewhere with ``global``,
+including such names imported from other files of the project; and each write of an
+attribute (or item) of a module-level object of a project class that is not frozen
+(``STATE.count += 1``). Constants, frozen records, messages, enums, reading a module-level
+object or calling its methods, and names shadowed by a local are fine.
 
 ## Why is this bad?
 Module-level state is shared by every agent in the process, with no mailbox in between:
@@ -87,21 +90,43 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         for local, qualified in ctx.summary.imports.items()
         if local not in mutable and ctx.index.mutable_global(qualified)
     )
+    # Instances of project classes with writable attributes: only writing them counts
+    # (reading a module-level object, or calling its methods, is not evidently shared
+    # state).
+    own = f"{ctx.module_name}." if ctx.module_name else ""
+    instances = {
+        name
+        for name in ctx.summary.instance_globals
+        if name not in mutable and ctx.index.mutable_instance(own + name)
+    }
+    instances.update(
+        local
+        for local, qualified in ctx.summary.imports.items()
+        if local not in mutable and ctx.index.mutable_instance(qualified)
+    )
     imports = ctx.summary.imports
+    attribute_instances: set[str] = set()
 
     def module_global(module: str, attribute: str) -> bool:
         """``module.attribute``: a mutable global of a project module imported here."""
         qualified = imports.get(module)
-        return (
-            qualified is not None
-            and ctx.index.module(qualified) is not None
-            and ctx.index.mutable_global(f"{qualified}.{attribute}")
-        )
+        if qualified is None or ctx.index.module(qualified) is None:
+            return False
+        if ctx.index.mutable_global(f"{qualified}.{attribute}"):
+            return True
+        if ctx.index.mutable_instance(f"{qualified}.{attribute}"):
+            attribute_instances.add(f"{module}.{attribute}")
+            return True
+        return False
 
     modules = any(ctx.index.module(q) is not None for q in imports.values())
-    if not mutable and not modules:
+    if not mutable and not instances and not modules:
         return
     kinds = mutable_global_kinds(ctx.module)
+    for name, made in ctx.summary.instance_globals.items():
+        if name in instances:
+            kinds.setdefault(name, f"{made.rpartition('.')[2]} object")
+    shared = mutable | instances
 
     for agent in ctx.agent_classes:
         behaviours = {id(b.node) for b in agent.behaviours}
@@ -113,10 +138,14 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             else:
                 continue
             owner = f"{agent.name}.{method.name.value}"
-            uses = shared_global_uses(method, mutable.__contains__) if mutable else []
+            uses = shared_global_uses(method, shared.__contains__) if shared else []
             if modules:
                 uses += shared_module_attribute_uses(method, module_global)  # sorted later
             for use in uses:
+                if use.access != "writes" and (
+                    use.name in instances or use.name in attribute_instances
+                ):
+                    continue
                 kind = kinds.get(use.name, "mutable value")
                 if kind == "global":
                     kind = "variable"

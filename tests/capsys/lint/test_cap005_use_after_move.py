@@ -228,3 +228,85 @@ def test_iso_field_used_after_move(tmp_path: Path) -> None:
         where(FIELDS, "self.h.take()"),
         where(FIELDS, "self.h))\n\n    @behaviour\n    def rebound"),
     ]
+
+
+REFUSED = """
+from runtime import ChannelClosed, ChannelFull, MailboxFull
+
+class Sink(Agent):
+    @behaviour
+    def put(self, data: Iso[list[int]]) -> None:
+        pass
+
+async def retry(s: Tag[Sink]) -> None:
+    data = iso([1])
+    try:
+        s.send(Sink.put, data)
+    except MailboxFull:
+        await s.send_wait(Sink.put, data)
+
+def either(s: Tag[Sink]) -> None:
+    data = iso([1])
+    try:
+        s.send(Sink.put, data)
+    except (ChannelFull, ChannelClosed):
+        data.take()
+    except Exception:
+        print(data)
+
+def earlier(s: Tag[Sink]) -> None:
+    data = iso([1])
+    other = iso([2])
+    try:
+        s.send(Sink.put, data)
+        s.send(Sink.put, other)
+    except MailboxFull:
+        data.take()
+"""
+
+
+def test_a_refused_send_leaves_the_handle_usable(tmp_path: Path) -> None:
+    # The runtime refuses a send to a full mailbox (or channel) before the move: in a
+    # handler of only those errors, the call that raised moved nothing. A send that
+    # completed before it did (the second send may be the refused one), and a broader
+    # handler may follow any failure.
+    assert found(HEADER + REFUSED, tmp_path, CODE) == [
+        where(REFUSED, "data)\n\ndef earlier"),
+        where(REFUSED, "data.take()\n", 1),
+    ]
+    messages = [d.message for d in lint_code(HEADER + REFUSED, tmp_path, select={CODE})]
+    assert "on some paths (possibly moved by send() at line" in messages[1]
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        "assert False",
+        "assert 0",
+        "assert None",
+        'assert False, "unreachable"',
+        "sys.exit(1)",
+        "typing.assert_never(flag)",
+        "die()",
+    ],
+)
+def test_a_path_that_cannot_go_on_ends(end: str, tmp_path: Path) -> None:
+    # As mypy: after `assert False` or a call that never returns, the code is
+    # unreachable, like after `raise` or `return`.
+    def program(last: str) -> str:
+        return HEADER + (
+            "import sys\n"
+            "import typing\n"
+            "from typing import NoReturn\n"
+            "def die() -> NoReturn:\n"
+            "    raise SystemExit\n"
+            "def f(s: Tag[Sink], flag: bool) -> None:\n"
+            "    data = iso([1])\n"
+            "    if flag:\n"
+            "        s.send(Sink.put, data)\n"
+            f"        {last}\n"
+            "    data.take()\n"
+        )
+
+    assert found(program(end), tmp_path, CODE) == []
+    assert found(program("assert flag"), tmp_path, CODE) == [(12, 5)]

@@ -321,3 +321,96 @@ def test_an_alias_rebound_on_every_path_is_gone(tmp_path: Path) -> None:
         where(code, "items))", 3),
         where(code, "items))", 4),
     ]
+
+
+SLICES = """
+class Sink(Agent):
+    @behaviour
+    def put(self, data: Iso[list[int]]) -> None:
+        pass
+
+class Keeper(Agent):
+    def __init__(self, sink: Tag[Sink]) -> None:
+        self.sink = sink
+        self.items: list[int] = []
+        self.buf = memoryview(b"ab")
+
+    @behaviour
+    def go(self, given: tuple[int, ...]) -> None:
+        self.sink.send(Sink.put, iso(self.items[:]))
+        self.sink.send(Sink.put, iso(self.items[1:]))
+        a = iso(given[:])
+        b = iso(self.buf[:])
+        c = iso(self.items[:][0])
+"""
+
+
+def test_a_slice_of_a_builtin_sequence_is_a_fresh_copy(tmp_path: Path) -> None:
+    # Like list(self.items); a memoryview's slice is a view of the same memory, and an
+    # element of the copy is still the field's element.
+    diagnostics = lint_code(HEADER + SLICES, tmp_path, select={CODE})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(SLICES, "self.buf[:]"),
+        where(SLICES, "self.items[:][0]"),
+    ]
+    assert "self.buf[:], a slice of the field self.buf that may be a view," in (
+        diagnostics[0].message
+    )
+
+
+DISPLAYS = """
+class Sink(Agent):
+    @behaviour
+    def put(self, data: Iso[list[int]]) -> None:
+        pass
+
+def f(s: Tag[Sink]) -> None:
+    data = iso([1])
+    hs = [data]
+    s.send(Sink.put, hs[0])
+
+def g() -> None:
+    h = iso([1])
+    pair = (1, h)
+    named = {"k": h}
+    one = {h}
+    nested = [[h]]
+    twice = (h, h)
+    acc: list[object] = []
+    acc += [h]
+
+def fine(s: Tag[Sink]) -> None:
+    data = iso([1])
+    s.send(Sink.put, (1, data))
+    print([data])
+    other = iso([2])
+    keep = [consume(other)]
+    a, b = [iso([3]), 1]
+"""
+
+
+def test_an_iso_put_in_a_kept_display(tmp_path: Path) -> None:
+    # The container and the name both own it, as with keep.append(h). Passed on inside
+    # a display (a send's argument) it is moved or used, not aliased.
+    diagnostics = lint_code(HEADER + DISPLAYS, tmp_path, select={CODE})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(DISPLAYS, "data]"),
+        where(DISPLAYS, "h)\n"),
+        where(DISPLAYS, "h}\n"),
+        where(DISPLAYS, "h}\n", 1),
+        where(DISPLAYS, "h]]"),
+        where(DISPLAYS, "h)\n", 1),  # put twice: one finding, at the second
+        where(DISPLAYS, "h]\n"),
+    ]
+    assert diagnostics[0].message == (
+        "the Iso 'data' is put in '[data]' without consume(): the container and 'data' now "
+        "both own one object graph; put consume(data) in it to transfer ownership"
+    )
+    assert diagnostics[0].fixable
+
+
+def test_fix_of_an_iso_put_in_a_display(tmp_path: Path) -> None:
+    code = HEADER + "def f() -> None:\n    data = iso([1])\n    hs = [data]\n"
+    fixed = _fix(code, tmp_path)
+    assert "    hs = [consume(data)]\n" in fixed
+    assert lint_code(fixed, tmp_path, select={CODE, "CAP005"}) == []

@@ -16,6 +16,7 @@ from tests.capsys.lint.helpers import (
     check_violations,
     found,
     lint_code,
+    where,
 )
 
 CODE = "CAP009"
@@ -165,3 +166,96 @@ def test_mutable_global_reached_through_its_module(tmp_path: Path) -> None:
     assert found(code, tmp_path, CODE, files=files) == [(7, 9), (8, 19), (9, 9)]
     messages = [d.message for d in lint_code(code, tmp_path, select={CODE}, files=files)]
     assert "mutates the module-level mutable value 'st.SEEN'" in messages[0]
+
+
+OBJECTS = """
+import collections
+import logging
+import re
+from array import array
+from dataclasses import dataclass
+
+class State:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def bump(self) -> None:
+        self.count += 1
+
+@dataclass(frozen=True)
+class Frozen:
+    n: int = 0
+
+@message
+class Settings:
+    n: int
+
+CNT = collections.Counter()  # type: ignore[var-annotated]
+ARR: "array[int]" = array("i")
+Q = collections.deque[int]()
+STATE: State = State()
+FROZEN = Frozen()
+SETTINGS = Settings(1)
+LOG = logging.getLogger(__name__)
+WORD = re.compile("w")
+LIMIT = 10
+
+class T(Agent):
+    @behaviour
+    def a(self, x: str) -> None:
+        CNT[x] += 1
+        ARR.append(1)
+        Q.append(1)
+        STATE.count += 1
+        STATE.count = 1
+
+    @behaviour
+    def fine(self, x: str) -> int:
+        STATE.bump()
+        LOG.info(WORD.match(x))
+        return STATE.count + FROZEN.n + SETTINGS.n + LIMIT
+"""
+
+
+def test_arrays_subscripted_constructors_and_project_objects(tmp_path: Path) -> None:
+    # Writing an attribute of a module-level object of a project class changes state
+    # every agent shares; frozen records, messages, loggers, patterns and constants do
+    # not, and reading an object or calling its methods is not evidently shared state.
+    code = HEADER + OBJECTS
+    assert found(code, tmp_path, CODE) == [
+        where(OBJECTS, "CNT[x]"),
+        where(OBJECTS, "ARR.append"),
+        where(OBJECTS, "Q.append"),
+        where(OBJECTS, "STATE.count +="),
+        where(OBJECTS, "STATE.count = 1"),
+    ]
+    messages = [d.message for d in lint_code(code, tmp_path, select={CODE})]
+    assert "mutates the module-level array 'ARR'" in messages[1]
+    assert "mutates the module-level deque 'Q'" in messages[2]
+    assert "writes the module-level State object 'STATE'" in messages[3]
+
+
+def test_imported_project_object_written(tmp_path: Path) -> None:
+    files = {
+        "state.py": (
+            "from dataclasses import dataclass\n"
+            "class State:\n"
+            "    count = 0\n"
+            "@dataclass(frozen=True)\n"
+            "class Frozen:\n"
+            "    n: int = 0\n"
+            "STATE = State()\n"
+            "FROZEN = Frozen()\n"
+        )
+    }
+    code = HEADER + (
+        "import state as st\n"  # 2
+        "from state import FROZEN, STATE\n"  # 3
+        "class Reg(Agent):\n"  # 4
+        "    @behaviour\n"  # 5
+        "    def add(self, k: int) -> int:\n"  # 6
+        "        STATE.count = k\n"  # 7
+        "        st.STATE.count += k\n"  # 8
+        "        return STATE.count + st.STATE.count + FROZEN.n\n"  # 9
+    )
+    assert found(code, tmp_path, CODE, files=files) == [(7, 9), (8, 9)]

@@ -43,7 +43,7 @@ def test_every_way_of_importing_capsys_is_checked(head: bytes, tmp_path: Path) -
     path.write_bytes(data)
     result = lint_source(path, data, Config(root=tmp_path), ProjectIndex([tmp_path]), "mod.py")
     line = head.count(b"\n") + 5  # the `def` line
-    assert [(d.code, d.line, d.column) for d in result.diagnostics] == [("CAP002", line, 20)]
+    assert [(d.code, d.line, d.column) for d in result.diagnostics] == [("CAP002", line, 17)]
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,9 @@ class TinyResolver:
                                 local = alias.asname.name.value
                             self.modules.add(local)
 
+    def qualified(self, expr: cst.BaseExpression) -> str | None:
+        return None  # only capsys names are known
+
     def capsys_name(self, expr: cst.BaseExpression) -> str | None:
         if isinstance(expr, cst.Name):
             return self.names.get(expr.value)

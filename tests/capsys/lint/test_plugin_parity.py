@@ -109,16 +109,16 @@ class Svc(Agent):
 
 def test_aliases_newtypes_and_stdlib_classes_are_resolved(tmp_path: Path) -> None:
     assert found(HEADER + UNRESOLVED, tmp_path, "CAP003") == [
-        where(UNRESOLVED, "Names\n"),
-        where(UNRESOLVED, "Pairs\n"),
-        where(UNRESOLVED, "Bag\n"),
-        where(UNRESOLVED, "io.StringIO\n"),
+        where(UNRESOLVED, "names: Names"),
+        where(UNRESOLVED, "pairs"),
+        where(UNRESOLVED, "bag"),
+        where(UNRESOLVED, "buf"),
     ]
     assert found(HEADER + UNRESOLVED, tmp_path, "CAP002") == [
-        where(UNRESOLVED, "threading.Lock)"),
-        where(UNRESOLVED, "Names, x"),
-        where(UNRESOLVED, "U, y"),
-        where(UNRESOLVED, "B, z"),
+        where(UNRESOLVED, "lock"),
+        where(UNRESOLVED, "names: Names, x"),
+        where(UNRESOLVED, "x: U"),
+        where(UNRESOLVED, "y: B"),
     ]
 
 
@@ -151,8 +151,8 @@ class Svc(Agent):
 """
     files = {"kinds.py": "from typing import TypeAlias\nRemote: TypeAlias = set[int]\n"}
     assert found(HEADER + code, tmp_path, "CAP002", files=files) == [
-        where(code, "Local, y"),
-        where(code, "Remote)"),
+        where(code, "x: Local"),
+        where(code, "y: Remote"),
     ]
 
 
@@ -311,3 +311,271 @@ class W(Agent):
         where(code, 'self.index["a"].count'),
         where(code, 'by_name["b"].count'),
     ]
+
+
+# -- protocols, ABCs and subclasses of standard classes -------------------------------
+
+STANDARD_BASES = """
+import abc
+import datetime
+import enum
+import threading
+import uuid
+from collections import OrderedDict
+from decimal import Decimal
+from fractions import Fraction
+from typing import NamedTuple, Protocol
+
+class Shape(abc.ABC):
+    @abc.abstractmethod
+    def area(self) -> float: ...
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+class Worker(threading.Thread):
+    pass
+
+class Od(OrderedDict[str, int]):
+    pass
+
+class Day(datetime.date):
+    pass
+
+class Money(Decimal):
+    pass
+
+class Ratio(Fraction):
+    pass
+
+class Id(uuid.UUID):
+    pass
+
+class Perm(enum.IntFlag):
+    READ = 1
+
+class Point(NamedTuple):
+    x: int
+
+class A(Agent):
+    @behaviour
+    def a(self, s: Shape) -> None: pass
+    @behaviour
+    def d(self, c: Closeable) -> None: pass
+    @behaviour
+    def b(self, x: Worker) -> None: pass
+    @behaviour
+    def e(self, x: Od) -> None: pass
+    @behaviour
+    def f(self, day: Day, money: Money, ratio: Ratio, id: Id, p: Perm, pt: Point) -> None: pass
+
+@message
+class M:
+    shape: Shape
+    c: Closeable
+    perm: Perm
+
+@message
+class FromAbc(abc.ABC):
+    n: int
+
+@message
+class FromProtocol(Protocol):
+    n: int
+"""
+
+
+def test_protocols_abcs_and_standard_subclasses_as_the_plugin(tmp_path: Path) -> None:
+    # The plugin judges a class by its own name: a subclass of a sendable standard class
+    # (date, Decimal...) may add mutable attributes; an enum and a NamedTuple are fine.
+    code = HEADER + STANDARD_BASES
+    assert found(code, tmp_path, "CAP002") == [
+        where(STANDARD_BASES, "s: Shape"),
+        where(STANDARD_BASES, "c: Closeable"),
+        where(STANDARD_BASES, "x: Worker"),
+        where(STANDARD_BASES, "x: Od"),
+        where(STANDARD_BASES, "day"),
+        where(STANDARD_BASES, "money"),
+        where(STANDARD_BASES, "ratio"),
+        where(STANDARD_BASES, "id:"),
+    ]
+    assert found(code, tmp_path, "CAP003") == [
+        where(STANDARD_BASES, "shape: Shape"),
+        where(STANDARD_BASES, "c: Closeable\n"),
+        where(STANDARD_BASES, "class FromAbc"),  # Protocol is no base to mypy
+    ]
+    messages = [d.message for d in lint_code(code, tmp_path, select={"CAP003"})]
+    assert "its base class ABC is not a frozen dataclass" in messages[2]
+
+
+def test_a_standard_function_called_is_no_class(tmp_path: Path) -> None:
+    # Only bases are taken for standard classes: a call of a standard function stays
+    # unknown (its result is not an instance of it).
+    code = """
+import json
+
+class Sink(Agent):
+    @behaviour
+    def put(self, x: str) -> None: ...
+
+def f(t: Tag[Sink]) -> None:
+    t.send(Sink.put, json.dumps([1]))
+"""
+    assert found(HEADER + code, tmp_path, "CAP001") == []
+
+
+# -- where the plugin reports ----------------------------------------------------------
+
+POSITIONS = """
+def make() -> None:
+    @message
+    @dataclass
+    class Inner:
+        x: int
+
+class Svc(Agent):
+    @behaviour
+    async def untyped(self):
+        pass
+"""
+
+
+def test_class_and_function_findings_at_their_keyword(tmp_path: Path) -> None:
+    # A class at its `class` keyword (not its decorators), an unannotated return at the
+    # `def` (`async`) keyword, as mypy places them.
+    code = HEADER + "from dataclasses import dataclass\n" + POSITIONS
+    assert found(code, tmp_path, "CAP003") == [where("\n" + POSITIONS, "class Inner")]
+    assert found(code, tmp_path, "CAP002") == [where("\n" + POSITIONS, "async def")]
+
+
+# -- values whose type is written out in the file --------------------------------------
+
+WRITTEN_OUT = """
+class Sink(Agent):
+    @behaviour
+    def put(self, data: object) -> None:
+        pass
+
+class A(Agent):
+    def __init__(self, sink: Tag[Sink]) -> None:
+        self.sink = sink
+        self.items: list[int] = []
+
+    def snapshot(self) -> list[int]:
+        return list(self.items)
+
+    async def later(self) -> list[int]:
+        return []
+
+    def pick[T](self, x: T) -> T:
+        return x
+
+    @behaviour
+    def go(self) -> None:
+        self.sink.send(Sink.put, self.snapshot())
+        x = [1]
+        y = x
+        z = y
+        self.sink.send(Sink.put, z)
+        self.sink.send(Sink.put, self.later())
+        self.sink.send(Sink.put, self.pick(1))
+"""
+
+
+def test_a_method_result_and_an_alias_of_an_evident_local(tmp_path: Path) -> None:
+    # As the plugin: self.snapshot() is its declared list[int], z is what x is.
+    diagnostics = lint_code(HEADER + WRITTEN_OUT, tmp_path, select={"CAP001"})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(WRITTEN_OUT, "self.snapshot())"),
+        where(WRITTEN_OUT, "z)"),
+    ]
+    assert all("(list[int]) is not sendable" in d.message for d in diagnostics)
+
+
+# -- the types of displays, as the plugin spells them ----------------------------------
+
+DISPLAYED = """
+from collections.abc import Sequence
+
+class Log(Agent):
+    @behaviour
+    def add(self, lines: tuple[str, ...]) -> None: pass
+    @behaviour
+    def any(self, x: object) -> None: pass
+    @behaviour
+    def objs(self, x: list[object]) -> None: pass
+    @behaviour
+    def seq(self, x: Sequence[float]) -> None: pass
+    @behaviour
+    def exact(self, x: dict[str, int]) -> None: pass
+
+def f(log: Tag[Log]) -> None:
+    lines = ["a"]
+    log.send(Log.add, lines)
+    log.send(Log.any, {"a": 1})
+    log.send(Log.any, {1, 2})
+    log.send(Log.any, [None, 1])
+    log.send(Log.any, [True, 1, 2.5])
+    log.send(Log.any, [[1]])
+    log.send(Log.any, (1, [b"x"]))
+    log.send(Log.any, [1, "a"])
+    log.send(Log.any, [])
+    log.send(Log.objs, ["a"])
+    log.send(Log.seq, [1])
+    log.send(Log.exact, {"a": 1})
+"""
+
+
+def test_displays_give_their_item_types_as_the_plugin(tmp_path: Path) -> None:
+    # Item types mypy infers without a context; none where it joins to a base class
+    # (list[object]) or infers from the declared parameter (Sequence[float] makes [1]
+    # a list[float]) unless that is the same type.
+    diagnostics = lint_code(HEADER + DISPLAYED, tmp_path, select={"CAP001"})
+    types = [d.message.split(" (", 1)[1].split(") is not", 1)[0] for d in diagnostics]
+    # mypy's tuple spans its parentheses: reported at the first one
+    assert (diagnostics[6].line, diagnostics[6].column) == where(DISPLAYED, '(1, [b"x"])')
+    assert types == [
+        "list[str]",
+        "dict[str, int]",
+        "set[int]",
+        "list[int | None]",
+        "list[float]",
+        "list[list[int]]",
+        "tuple[int, list[bytes]]",
+        "list",
+        "list",
+        "list",
+        "list",
+        "dict[str, int]",
+    ]
+
+
+SPAWNED = """
+from runtime import Runtime
+
+class Sink(Agent):
+    def __init__(self, seed: object) -> None:
+        pass
+
+    @behaviour
+    def put(self, x: object) -> None:
+        pass
+
+    @behaviour
+    def floats(self, x: list[float]) -> None:
+        pass
+
+def f(t: Tag[Sink], rt: Runtime) -> None:
+    rt.spawn(Sink, [1])
+    rt.spawn(Sink, seed=[1])
+    t.send(Sink.floats, [1])
+    t.send(Sink.floats, *[[1]])
+"""
+
+
+def test_spawn_and_unpacked_arguments_as_the_plugin(tmp_path: Path) -> None:
+    # A spawn's argument is typed by __init__'s parameter; a *[...] display as a whole,
+    # with no parameter's context.
+    diagnostics = lint_code(HEADER + SPAWNED, tmp_path, select={"CAP001"})
+    types = [d.message.split(" (", 1)[1].split(") is not", 1)[0] for d in diagnostics]
+    assert types == ["list[int]", "list[int]", "list", "list[int]"]
