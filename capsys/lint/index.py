@@ -233,7 +233,6 @@ class ClassSummary:
     decorators: tuple[str | None, ...]
     dataclass_frozen: bool | None  # None: not a @dataclass; else its frozen= flag
     fields: tuple[tuple[str, cst.BaseExpression], ...]  # (name, annotation) of annotated fields
-    has_metaclass: bool = False
     defines_setattr: bool = False
     behaviours: tuple[cst.FunctionDef, ...] = ()  # the @behaviour methods
     # The names of a generic class's type parameters, in order (``Generic[T, U]``, or the
@@ -400,9 +399,7 @@ def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> Cl
     bases = tuple(
         resolver.qualified(arg.value.value if isinstance(arg.value, cst.Subscript) else arg.value)
         for arg in node.bases
-        if arg.keyword is None
     )
-    has_metaclass = any(arg.keyword is not None for arg in node.bases)
     decorators, frozen = _decorator_info(node, resolver)
     fields: list[tuple[str, cst.BaseExpression]] = []
     behaviours: list[cst.FunctionDef] = []
@@ -426,7 +423,6 @@ def class_summary(node: cst.ClassDef, module: str, resolver: NameResolver) -> Cl
         decorators,
         frozen,
         tuple(fields),
-        has_metaclass,
         defines_setattr,
         tuple(behaviours),
         _type_params(node, resolver),
@@ -874,7 +870,7 @@ class ProjectIndex:
             return ClassKind.MESSAGE
         if ClassKind.ENUM in base_kinds:
             return ClassKind.ENUM
-        if cls.has_metaclass or ClassKind.UNKNOWN in base_kinds:
+        if ClassKind.UNKNOWN in base_kinds:
             return ClassKind.UNKNOWN
         if any(d != "dataclasses.dataclass" for d in cls.decorators):
             return ClassKind.UNKNOWN
