@@ -249,7 +249,7 @@ def static_problem(
     *,
     immutable: bool = False,
     vals_reported: bool = False,
-    _seen: frozenset[str] = frozenset(),
+    _walk: _Walk | None = None,
 ) -> Problem | None:
     """Return why ``shape`` is not sendable (or, with ``immutable``, not deeply
     immutable), or ``None`` when it is fine. Recursive record types are accepted
@@ -259,6 +259,8 @@ def static_problem(
     mutable ``T`` where it is written (CAP004), so such a ``Val`` adds no sendability
     problem on top: one mistake, one finding.
     """
+    if _walk is None:
+        _walk = _Walk()
     k = shape.kind
     if k in (ShapeKind.NONE, ShapeKind.LITERAL):
         return None
@@ -283,7 +285,7 @@ def static_problem(
         return None
     if k is ShapeKind.VAL:
         inner = shape.args[0] if shape.args else ANY_SHAPE
-        p = static_problem(inner, immutable=True, vals_reported=vals_reported, _seen=_seen)
+        p = static_problem(inner, immutable=True, vals_reported=vals_reported, _walk=_walk)
         if p is not None and vals_reported and not immutable and not p.is_any:
             return None
         return p
@@ -302,7 +304,7 @@ def static_problem(
         )
     if k is ShapeKind.UNION:
         for item in shape.args:
-            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _seen=_seen)
+            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _walk=_walk)
             if p is not None:
                 return p
         return None
@@ -314,13 +316,13 @@ def static_problem(
                 "an unbounded type variable admits mutable values; bound it by a sendable type",
             )
         for item in shape.args:
-            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _seen=_seen)
+            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _walk=_walk)
             if p is not None:
                 text = item.display()
                 reason = f"it may be {text}, which is not sendable: {p.describe(text)}"
                 return Problem(shape.display(), "", reason, p.is_any)
         return None
-    return _class_problem(shape, immutable, vals_reported, _seen)
+    return _class_problem(shape, immutable, vals_reported, _walk)
 
 
 # Shapes whose type arguments may be objects held (``list[A]``, ``Ref[A]``); a Tag's is
@@ -343,11 +345,28 @@ def held_agent(shape: Shape, *, deep: bool = False) -> str | None:
     return None
 
 
-_MAX_NESTED_RECORDS = 32
+@dataclasses.dataclass(frozen=True)
+class _Walk:
+    """One ``static_problem`` walk. ``path``: the records being checked (met again, they
+    add no problem); ``names``: their classes, to stop a generic record that nests its
+    own parameter ever deeper (``G[U]`` holding a ``G[tuple[U, U]]``); ``verdicts``: the
+    records already judged in this walk, shared by all its branches, so a chain of
+    messages that each hold several of the previous one is judged once per message,
+    not once per path (2**n)."""
+
+    path: frozenset[str] = frozenset()
+    names: tuple[str, ...] = ()
+    verdicts: dict[tuple[str, bool, bool], Problem | None] = dataclasses.field(default_factory=dict)
+
+    def entering(self, name: str, key: str) -> _Walk:
+        return _Walk(self.path | {key}, (*self.names, name), self.verdicts)
+
+
+_MAX_RECURRENCE = 3  # times one record class may recur on a path with other arguments
 
 
 def _class_problem(
-    shape: Shape, immutable: bool, vals_reported: bool, seen: frozenset[str]
+    shape: Shape, immutable: bool, vals_reported: bool, walk: _Walk
 ) -> Problem | None:
     kind = STATIC_KINDS.get(shape.name)
     if kind is TypeKind.ATOM:
@@ -366,7 +385,7 @@ def _class_problem(
                 is_any=True,
             )
         for i, item in enumerate(shape.args):
-            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _seen=seen)
+            p = static_problem(item, immutable=immutable, vals_reported=vals_reported, _walk=walk)
             if p is not None:
                 step = "[...]" if shape.variadic else f"[{i}]"
                 return dataclasses.replace(p, where=f"{step}{p.where}")
@@ -375,19 +394,24 @@ def _class_problem(
         return None
     if shape.fields is not None:
         # Keyed by the type with its arguments: ``Box[Box[list[int]]]`` meets Box twice,
-        # the second time as ``Box[list[int]]``, and that one is not sendable. The bound
-        # stops a generic record whose field nests its own parameter ever deeper.
+        # the second time as ``Box[list[int]]``, and that one is not sendable.
         key = shape.display()
-        if key in seen or len(seen) > _MAX_NESTED_RECORDS:
+        if key in walk.path or walk.names.count(shape.name) >= _MAX_RECURRENCE:
             return None
-        inner_seen = seen | {key}
+        verdict_key = (key, immutable, vals_reported)
+        if verdict_key in walk.verdicts:
+            return walk.verdicts[verdict_key]
+        inner = walk.entering(shape.name, key)
+        found = None
         for field_name, field_shape in shape.fields():
             p = static_problem(
-                field_shape, immutable=immutable, vals_reported=vals_reported, _seen=inner_seen
+                field_shape, immutable=immutable, vals_reported=vals_reported, _walk=inner
             )
             if p is not None:
-                return dataclasses.replace(p, where=f".{field_name}{p.where}")
-        return None
+                found = dataclasses.replace(p, where=f".{field_name}{p.where}")
+                break
+        walk.verdicts[verdict_key] = found
+        return found
     if _AGENT_BASE in shape.bases:
         return Problem(
             shape.display(),

@@ -20,6 +20,7 @@ from mypy.nodes import (
     ARG_STAR,
     ARG_STAR2,
     ArgKind,
+    Argument,
     AssignmentExpr,
     AssignmentStmt,
     Block,
@@ -68,13 +69,16 @@ from mypy.types import (
     AnyType,
     CallableType,
     Instance,
+    Overloaded,
     Parameters,
     ProperType,
     TupleType,
     Type,
     TypedDictType,
     TypeOfAny,
+    TypeType,
     TypeVarType,
+    UnpackType,
     get_proper_type,
 )
 from mypy.typevars import fill_typevars
@@ -392,6 +396,11 @@ def _arguments(ctx: FunctionContext | MethodContext) -> tuple[CallExpr, dict[int
     return call, types
 
 
+def _through_the_class(receiver: Type) -> bool:
+    """Whether a method is called on its class (a type object), not on an instance."""
+    return isinstance(get_proper_type(receiver), (CallableType, Overloaded, TypeType))
+
+
 def check_boundary(
     reporter: Reporter, boundary: Boundary, ctx: FunctionContext | MethodContext
 ) -> None:
@@ -401,6 +410,8 @@ def check_boundary(
         return
     call, types = found
     actuals = list(zip(call.args, call.arg_kinds, call.arg_names, strict=True))
+    if isinstance(ctx, MethodContext) and _through_the_class(ctx.type) and actuals:
+        actuals = actuals[1:]  # ``Tag.send(t, ...)``, ``type(t).send(t, ...)``: t is self
     if boundary.target is None:
         where = boundary.verb
     else:
@@ -574,6 +585,8 @@ def specialise_signature(
     behaviour = _behaviour_signature(ctx.api.get_expression_type(ctx.args[at][0]))
     if behaviour is None:
         return sig
+    if behaviour.unpack_kwargs:  # **kw: Unpack[TD]: its keys as keyword parameters
+        behaviour = behaviour.with_unpacked_kwargs()
     params = Parameters(behaviour.arg_types[1:], behaviour.arg_kinds[1:], behaviour.arg_names[1:])
     expanded = get_proper_type(expand_type(sig, {spec.id: params}))
     if not isinstance(expanded, CallableType):
@@ -656,12 +669,33 @@ def check_signature(
         declared = declared_types[index] if index < len(declared_types) else None
         what = f'Parameter "{name}"'
         where = argument if at is None else at
+        items = _unpacked_keywords(typ, argument, declared)
+        if items is not None:  # **kw: Unpack[TD]: each keyword is a parameter of its own
+            for key, item in items:
+                what = f'Keyword "{key}" of parameter "**{name}"'
+                _check_declared(reporter, api, where, what, owner, item, index in partial)
+            continue
         _check_declared(reporter, api, where, what, owner, declared, index in partial)
     if with_return:
         declared = typ.ret_type if typ is not None else None
         if declared is not None and func.is_coroutine:
             declared = _awaited(declared)
         _check_declared(reporter, api, _return_annotation(func), "The return type", owner, declared)
+
+
+def _unpacked_keywords(
+    typ: CallableType | None, argument: Argument, declared: Type | None
+) -> list[tuple[str, Type]] | None:
+    """The keywords of ``**kw: Unpack[TD]`` with their types; None for any other
+    parameter (the TypedDict is how the keywords are spelt, not a value passed)."""
+    if typ is None or not typ.unpack_kwargs or argument.kind != ARG_STAR2 or declared is None:
+        return None
+    proper = get_proper_type(declared)
+    if isinstance(proper, UnpackType):
+        proper = get_proper_type(proper.type)
+    if not isinstance(proper, TypedDictType):
+        return None
+    return list(proper.items.items())
 
 
 def _return_annotation(func: FuncDef) -> Context:

@@ -965,14 +965,16 @@ def cpu_time(clock: int | None) -> float:
         return 0.0
 
 
-def _computing(cpu: float, wall: float) -> bool:
+def _computing(cpu: float, wall: float, process: float) -> bool:
     """Whether a worker seen on one instruction for ``wall`` seconds was computing all
-    along: it used most of that time as CPU. A thread running Python hands the GIL over
-    at the same few instructions (a loop's backward jump, a call), so a long loop of
-    sends looked stuck at every look and got a spare worker beside it, which only adds
-    GIL hand-offs. A long computation in C with the GIL released (hashing a huge buffer)
-    is judged the same way: the other workers steal around it; its queue is not moved."""
-    return cpu >= wall / 2
+    along: it used most of that time as CPU, or, on a machine too busy to give it that
+    much, most of the CPU its process got (``process``: all threads). A thread running
+    Python hands the GIL over at the same few instructions (a loop's backward jump, a
+    call), so a long loop of sends looked stuck at every look and got a spare worker
+    beside it, which only adds GIL hand-offs. A long computation in C with the GIL
+    released (hashing a huge buffer) is judged the same way: the other workers steal
+    around it; its queue is not moved. A blocked thread uses next to no CPU."""
+    return cpu >= wall / 2 or (cpu >= process / 2 and cpu >= wall / 20)
 
 
 class Monitor:
@@ -994,7 +996,8 @@ class Monitor:
         self.max_spares = max_spares
         self.spares = 0
         self.stop_event = threading.Event()
-        self.seen: dict[int, tuple[int, float, tuple[int, int, int] | None, float]] = {}
+        # worker -> (turns, seen at, where, its CPU seconds, the process's CPU seconds)
+        self.seen: dict[int, tuple[int, float, tuple[int, int, int] | None, float, float]] = {}
         self.turn_began: dict[int, tuple[int, float]] = {}  # (turns, first seen at)
         self.gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         self.handoffs = 0
@@ -1012,6 +1015,7 @@ class Monitor:
         gil = self.gil
         while not self.stop_event.wait(self.interval):
             now = time.monotonic()
+            process = time.process_time()
             frames = sys._current_frames() if gil else {}
             for w in list(rt.workers):
                 turns = w.turns
@@ -1030,12 +1034,13 @@ class Monitor:
                 last = self.seen.get(w.index)
                 cpu = cpu_time(w.cpu_clock)
                 if not _working(w) or last is None or last[0] != turns or last[2] != where:
-                    self.seen[w.index] = (turns, now, where, cpu)
+                    self.seen[w.index] = (turns, now, where, cpu, process)
                     continue
                 if now - last[1] < self.threshold:
                     continue
-                self.seen[w.index] = (turns, now, where, cpu)  # each stall once per threshold
-                if gil and _computing(cpu - last[3], now - last[1]):
+                # each stall once per threshold
+                self.seen[w.index] = (turns, now, where, cpu, process)
+                if gil and _computing(cpu - last[3], now - last[1], process - last[4]):
                     continue
                 if self.hand_off(w, now):
                     self.handoffs += 1

@@ -406,3 +406,44 @@ def test_variadic_tuples_and_bounds_read_as_written() -> None:
     bounded = static_problem(shape_of_annotation(TypeVar("L", bound=list[int])))
     assert bounded is not None
     assert bounded.reason.startswith("it may be list[int], which is not sendable: ")
+
+
+def _counted_record(name: str, fields: list[tuple[str, Shape]], calls: list[str]) -> Shape:
+    def expand() -> list[tuple[str, Shape]]:
+        calls.append(name)
+        return fields
+
+    return Shape(ShapeKind.CLASS, name, fields=expand)
+
+
+def test_a_chain_of_records_is_judged_once_per_record() -> None:
+    # M_k holds two M_{k-1}: judged path by path that is 2**40 expansions (the mypy
+    # plugin hung on such a chain); each record is judged once per walk.
+    calls: list[str] = []
+    prev = Shape(ShapeKind.CLASS, "builtins.int")
+    for k in range(40):
+        prev = _counted_record(f"m.M{k}", [("a", prev), ("b", prev)], calls)
+    assert static_problem(prev) is None
+    assert len(calls) == 40
+    calls.clear()
+    bad = _counted_record("m.Bad", [("rows", Shape(ShapeKind.CLASS, "builtins.list"))], calls)
+    top = _counted_record("m.Top", [("x", prev), ("y", bad)], calls)
+    problem = static_problem(top)
+    assert problem is not None and problem.where == ".y.rows"
+
+
+def test_a_record_nesting_its_own_parameter_deeper_stops() -> None:
+    # G[U] holding an Optional[G[tuple[U, U]]]: the type doubles at each level (the mypy
+    # plugin hung on it); one class recurring a few times on a path is accepted.
+    calls: list[str] = []
+
+    def g(arg: Shape) -> Shape:
+        def expand() -> list[tuple[str, Shape]]:
+            calls.append(arg.display())
+            pair = Shape(ShapeKind.CLASS, "builtins.tuple", (arg, arg))
+            return [("x", arg), ("nxt", g(pair))]
+
+        return Shape(ShapeKind.CLASS, "m.G", (arg,), fields=expand)
+
+    assert static_problem(g(Shape(ShapeKind.CLASS, "builtins.int"))) is None
+    assert len(calls) <= 3

@@ -1247,3 +1247,46 @@ class Holder(Agent):
 def use(h: Tag[Holder]) -> None:
     h.send(Holder.take, Pair((1, 2)), Name("a"), Coords((1,)))  # expect: CAP001
 """
+
+CASES["unpacked_keywords"] = """
+from typing_extensions import TypedDict, Unpack
+
+
+class Opts(TypedDict):
+    a: int
+    b: str
+
+
+class Rows(TypedDict):
+    rows: list[int]
+
+
+class Configured(Agent):
+    @behaviour
+    def opt(self, **kw: Unpack[Opts]) -> None:
+        pass
+
+    @behaviour
+    def rows(self, **kw: Unpack[Rows]) -> None:  # expect: CAP002
+        pass
+
+
+def use(c: Tag[Configured]) -> None:
+    c.send(Configured.opt, a=1, b="x")
+"""
+
+CASES["called_through_the_class"] = """
+class Through(Agent):
+    @behaviour
+    def put(self, x: int) -> int:
+        return x
+
+
+async def use(t: Tag[Through]) -> None:
+    Tag.send(t, Through.put, 1)
+    type(t).send(t, Through.put, 1)
+    await Tag.ask(t, Through.put, 1)
+    Tag.send(t, Through.put, [1])  # type: ignore[arg-type]  # expect: CAP001
+    async with Runtime() as rt:
+        Runtime.spawn(rt, Through)
+"""

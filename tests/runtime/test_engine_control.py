@@ -597,11 +597,12 @@ class Napper(Agent):
 
 
 async def test_a_long_turn_of_short_blocking_calls_is_not_a_stall() -> None:
-    # 25 calls of 4 ms in one turn take 100 ms, five times the threshold, but each call
+    # 50 calls of 4 ms in one turn take 200 ms, four times the threshold, but each call
     # is short: the monitor sees the turn's messages go by and starts no spare worker.
-    async with Runtime(workers=1, block_threshold=0.02, batch=64) as rt:
+    # (The threshold leaves room for a loaded machine to wake a sleeping thread late.)
+    async with Runtime(workers=1, block_threshold=0.05, batch=64) as rt:
         nappers = [rt.spawn(Napper) for _ in range(3)]
-        for _ in range(25):
+        for _ in range(50):
             for n in nappers:
                 n.send(Napper.nap)
         assert [await n.ask(Napper.ok) for n in nappers] == [True] * 3
