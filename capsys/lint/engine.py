@@ -82,6 +82,22 @@ def _compile_error(data: bytes) -> Exception | None:
     return None
 
 
+def _too_deep(error: Exception | None) -> bool:
+    """Whether CPython refused the source for its nesting (``((((...``, a chain of 8,000
+    ``+``), not for its grammar: libcst may know newer grammar, never deeper nesting."""
+    if isinstance(error, (RecursionError, MemoryError)):
+        return True
+    return isinstance(error, SyntaxError) and any(
+        phrase in (error.msg or "") for phrase in ("too many nested", "too complex", "too deep")
+    )
+
+
+def _where(error: Exception | None) -> tuple[int, int]:
+    if isinstance(error, SyntaxError) and error.lineno:
+        return error.lineno, max(error.offset or 1, 1)
+    return 1, 1
+
+
 def compiles(data: bytes) -> bool:
     """Whether this interpreter's own (C) parser accepts the source."""
     return _compile_error(data) is None
@@ -222,6 +238,15 @@ def lint_source(
         result.skipped = True
         if compiles(data):
             return result
+    native = _compile_error(data)
+    if _too_deep(native):
+        # libcst's parser recurses without a limit on such input and can overflow the C
+        # stack (a crash that took every other file's results with it): CPython's parser
+        # refuses it first, so it never gets that far.
+        result.diagnostics.append(
+            _cap000(shown, config, *_where(native), "too deeply nested to parse")
+        )
+        return result
     try:
         module = parse(data)
     except _PARSE_ERRORS as exc:

@@ -532,3 +532,28 @@ def test_a_syntax_error_is_reported_whatever_select_says(
     for option in (("--select", "CAP005"), ("--ignore", "CAP000")):
         code, out, _ = _run(capsys, "--no-cache", *option, "broken.py")
         assert out.startswith("broken.py:2:7: CAP000 cannot check this file") and code == 1
+
+
+def test_a_file_nested_too_deeply_is_cap000_and_the_rest_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libcst's parser overflowed the C stack on these (a segfault that lost every other
+    # file's results); CPython's parser refuses them first.
+    (tmp_path / "deep.py").write_text("import capsys\nx = " + "[" * 3000 + "]" * 3000 + "\n")
+    (tmp_path / "chain.py").write_text("x = " + " + ".join(["a"] * 8000) + "\n")
+    (tmp_path / "agent.py").write_text(
+        "from capsys import Agent, Iso, behaviour\n"
+        "class A(Agent):\n"
+        "    @behaviour\n"
+        "    def go(self, x: Iso[list[int]]) -> None:\n"
+        "        y = x\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _run(capsys, "--no-cache", "-j", "2", ".")
+    assert code == 1
+    assert out.splitlines() == [
+        "agent.py:5:13: CAP006 the Iso 'x' is copied by 'y = x' without consume(): two names "
+        "now own one object graph; write 'y = consume(x)' to transfer ownership",
+        "chain.py:1:1: CAP000 cannot check this file: too deeply nested to parse",
+        "deep.py:2:205: CAP000 cannot check this file: too deeply nested to parse",
+    ]
