@@ -69,20 +69,27 @@ def _is_self(ctx: FileContext, expr: cst.BaseExpression, site: Site[Any]) -> boo
     return found is not None and isinstance(expr, cst.Name) and expr.value == self_name(found[1])
 
 
+def _unsendable(shape: Shape | None, node: cst.CSTNode, what: str) -> Finding | None:
+    """The CAP001 finding at ``node`` when ``shape`` is evidently not sendable; ``what``
+    names the value (its type follows). Agent objects are CAP007, not this."""
+    if shape is None or is_agent_shape(shape):
+        return None
+    problem = problem_of(shape)
+    if problem is None:
+        return None
+    text = shape.display()
+    detail = problem.describe(text)
+    return Finding(CODE, node, format_message(CODE, what=f"{what} ({text})", detail=detail))
+
+
 def _payload(ctx: FileContext, b: Boundary, site: Site[Any]) -> Iterator[Finding]:
     for label, value in b.payload:
         if _is_self(ctx, value, site):
             continue  # CAP008
         shape = _argument_shape(ctx, value, _parameter(ctx, b, label), site)
-        if shape is None or is_agent_shape(shape):
-            continue  # agent objects are CAP007
-        problem = problem_of(shape)
-        if problem is None:
-            continue
-        text = shape.display()
-        what = f"Argument {label} of {b.where} ({text})"
-        detail = problem.describe(text)
-        yield Finding(CODE, located(value), format_message(CODE, what=what, detail=detail))
+        found = _unsendable(shape, located(value), f"Argument {label} of {b.where}")
+        if found is not None:
+            yield found
     for label, value in b.starred:
         yield from _starred(ctx, b, label, value, site)
 
@@ -113,16 +120,14 @@ def _starred(
         if isinstance(element, cst.StarredElement) or _is_self(ctx, element.value, site):
             continue
         shape = expr_shape(ctx, element.value, site)  # typed as a whole, as mypy does
-        if shape is None or is_agent_shape(shape):
-            continue
-        problem = problem_of(shape)
-        if problem is None:
-            continue
-        text = shape.display()
-        what = f"An item of *argument {label} of {b.where} ({text})"
-        detail = problem.describe(text)
-        yield Finding(CODE, located(value), format_message(CODE, what=what, detail=detail))
-        return
+        found = _unsendable(
+            shape,
+            located(value),
+            f"An item of *argument {label} of {b.where}",
+        )
+        if found is not None:
+            yield found
+            return
 
 
 def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
@@ -136,14 +141,9 @@ def _reply(ctx: FileContext, b: Boundary) -> Iterator[Finding]:
     if definition.returns is None:
         return  # CAP002 at the definition
     shape = _declared(ctx, cls, definition.returns.annotation)
-    if shape is None:
-        return
-    problem = problem_of(shape)
-    if problem is None:
-        return
-    text = shape.display()
-    what = f"The reply of {b.verb} to {b.target} ({text})"
-    yield Finding(CODE, b.call, format_message(CODE, what=what, detail=problem.describe(text)))
+    finding = _unsendable(shape, b.call, f"The reply of {b.verb} to {b.target}")
+    if finding is not None:
+        yield finding
 
 
 def _declared(ctx: FileContext, cls: ClassSummary, annotation: cst.BaseExpression) -> Shape | None:
@@ -195,15 +195,9 @@ def _channel_item(ctx: FileContext, site: Site[cst.Call]) -> Iterator[Finding]:
     if _is_self(ctx, item, site):
         return
     shape = expr_shape(ctx, item, site, typed=False)  # the channel's item type decides
-    if shape is None or is_agent_shape(shape):
-        return
-    problem = problem_of(shape)
-    if problem is None:
-        return
-    text = shape.display()
-    what = f"The item of {method} ({text})"
-    detail = problem.describe(text)
-    yield Finding(CODE, located(item), format_message(CODE, what=what, detail=detail))
+    found = _unsendable(shape, located(item), f"The item of {method}")
+    if found is not None:
+        yield found
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
