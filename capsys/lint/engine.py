@@ -24,12 +24,14 @@ from capsys.lint.context import FileContext
 from capsys.lint.files import read_source
 from capsys.lint.index import ProjectIndex, file_hash, module_name_for
 from capsys.lint.model import Diagnostic, Finding, Fix
+from capsys.lint.nesting import MAX_DEPTH, deepest, on_deep_stack
 from capsys.lint.rules import all_rules
 
 __all__ = [
     "FileResult",
     "InternalError",
     "apply_fixes",
+    "cannot_check",
     "imports_capsys",
     "lint_file",
     "lint_source",
@@ -71,36 +73,55 @@ def imports_capsys(data: bytes) -> bool:
 _COMPILE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError)
 
 
-def _compile_error(data: bytes) -> Exception | None:
-    """The error of this interpreter's own (C) parser on the source, or None."""
+def _native_parse(data: bytes) -> ast.Module | Exception:
+    """This interpreter's own (C) parser's tree of the source, or its error."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(data, "<capsys lint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            tree = compile(data, "<capsys lint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except _COMPILE_ERRORS as exc:  # UnicodeDecodeError is a ValueError
         return exc
+    return cast(ast.Module, tree)
+
+
+def _too_deep(native: ast.Module | Exception) -> tuple[int, int, str] | None:
+    """Where, and why, the source is nested too deeply to check; None if it is not.
+
+    CPython refuses some such sources for their nesting (``((((...``, a chain of 3,000
+    ``+`` on 3.11), not for their grammar: libcst may know newer grammar, never deeper
+    nesting. Below what CPython refuses, MAX_DEPTH is the linter's own limit.
+    """
+    deep = f"nested more than {MAX_DEPTH} levels deep"
+    if isinstance(native, ast.AST):
+        node = deepest(native)
+        if node is None:
+            return None
+        return getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, deep
+    if isinstance(native, (RecursionError, MemoryError)):
+        return 1, 1, deep
+    if isinstance(native, SyntaxError) and any(
+        phrase in (native.msg or "") for phrase in ("too many nested", "too complex", "too deep")
+    ):
+        line, column = (native.lineno, max(native.offset or 1, 1)) if native.lineno else (1, 1)
+        return line, column, "too deeply nested to parse"
     return None
 
 
-def _too_deep(error: Exception | None) -> bool:
-    """Whether CPython refused the source for its nesting (``((((...``, a chain of 8,000
-    ``+``), not for its grammar: libcst may know newer grammar, never deeper nesting."""
-    if isinstance(error, (RecursionError, MemoryError)):
-        return True
-    return isinstance(error, SyntaxError) and any(
-        phrase in (error.msg or "") for phrase in ("too many nested", "too complex", "too deep")
-    )
-
-
-def _where(error: Exception | None) -> tuple[int, int]:
-    if isinstance(error, SyntaxError) and error.lineno:
-        return error.lineno, max(error.offset or 1, 1)
-    return 1, 1
+def _recursion_in(exc: BaseException) -> bool:
+    """Whether ``exc`` comes of a RecursionError (libcst turns some into a KeyError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, RecursionError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def compiles(data: bytes) -> bool:
     """Whether this interpreter's own (C) parser accepts the source."""
-    return _compile_error(data) is None
+    return isinstance(_native_parse(data), ast.AST)
 
 
 def _suppressed_codes(line: str) -> frozenset[str] | None:
@@ -113,7 +134,8 @@ def _suppressed_codes(line: str) -> frozenset[str] | None:
     return frozenset(c.strip().upper() for c in match.group(1).split(",") if c.strip())
 
 
-def _cap000(path: str, config: Config, line: int, column: int, error: str) -> Diagnostic:
+def cannot_check(path: str, config: Config, line: int, column: int, error: str) -> Diagnostic:
+    """CAP000: the file was not checked, and why (never passed over as clean)."""
     return Diagnostic(
         path,
         line,
@@ -130,28 +152,32 @@ def _parse_error(path: str, data: bytes, config: Config, exc: Exception) -> Diag
     if isinstance(exc, cst.ParserSyntaxError):
         # CPython locates syntax errors more precisely than libcst's parser: prefer it
         # when it rejects the file too.
-        native = _compile_error(data)
+        native = _native_parse(data)
         if isinstance(native, SyntaxError) and native.lineno:
             message = native.msg or "invalid syntax"
-            return _cap000(
+            return cannot_check(
                 path, config, native.lineno, max(native.offset or 1, 1), f"syntax error: {message}"
             )
         message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
-        return _cap000(path, config, exc.raw_line, exc.raw_column + 1, f"syntax error: {message}")
+        return cannot_check(
+            path, config, exc.raw_line, exc.raw_column + 1, f"syntax error: {message}"
+        )
     if isinstance(exc, UnicodeDecodeError):
         start = exc.start
         line = data.count(b"\n", 0, start) + 1
         column = start - (data.rfind(b"\n", 0, start) + 1) + 1
-        return _cap000(path, config, line, column, f"not valid {exc.encoding} text ({exc.reason})")
+        return cannot_check(
+            path, config, line, column, f"not valid {exc.encoding} text ({exc.reason})"
+        )
     if isinstance(exc, SyntaxError):  # a bad encoding declaration
-        return _cap000(path, config, exc.lineno or 1, 1, f"cannot decode it ({exc.msg})")
+        return cannot_check(path, config, exc.lineno or 1, 1, f"cannot decode it ({exc.msg})")
     if isinstance(exc, RecursionError):
-        return _cap000(path, config, 1, 1, "too deeply nested to parse")
-    return _cap000(path, config, 1, 1, f"{type(exc).__name__}: {exc}")
+        return cannot_check(path, config, 1, 1, "too deeply nested to parse")
+    return cannot_check(path, config, 1, 1, f"{type(exc).__name__}: {exc}")
 
 
 def _read_error(path: str, config: Config, exc: OSError) -> Diagnostic:
-    return _cap000(path, config, 1, 1, f"cannot read it ({exc.strerror or exc})")
+    return cannot_check(path, config, 1, 1, f"cannot read it ({exc.strerror or exc})")
 
 
 # libcst's errors, plus decoding: bad bytes, a bad or unknown coding declaration.
@@ -179,7 +205,7 @@ def run_rules(ctx: FileContext, codes: Iterable[str] | None = None) -> list[Find
         try:
             findings.extend(rule.check(ctx))
         except RecursionError:
-            continue  # pathologically nested code: the rule gives up on this file
+            raise  # the file's nesting, not a rule bug: the caller reports it (CAP000)
         except Exception as exc:  # a rule bug must not hide the other files' results
             raise InternalError(f"{rule.module} failed on {ctx.path}: {exc!r}") from exc
     return findings
@@ -231,22 +257,29 @@ def lint_source(
     """Lint one file's bytes. ``display`` is the path as reported (default ``path``)."""
     shown = display if display is not None else str(path)
     result = FileResult(shown)
+    native: ast.Module | Exception | None = None
     if not imports_capsys(data):
         # Nothing to check, but a file that is not valid Python is still reported
         # (CAP000), so it is not mistaken for a clean one. The C parser decides fast;
         # libcst has the last word (it knows newer grammar than this interpreter).
         result.skipped = True
-        if compiles(data):
-            return result
-    native = _compile_error(data)
-    if _too_deep(native):
-        # libcst's parser recurses without a limit on such input and can overflow the C
-        # stack (a crash that took every other file's results with it): CPython's parser
-        # refuses it first, so it never gets that far.
-        result.diagnostics.append(
-            _cap000(shown, config, *_where(native), "too deeply nested to parse")
-        )
+        native = _native_parse(data)
+        if isinstance(native, ast.AST) or _too_deep(native) is not None:
+            return result  # valid Python, if too deep for this interpreter's parser
+    deep = _too_deep(native if native is not None else _native_parse(data))
+    if deep is not None:
+        # Checked before libcst sees the file: its parser recurses without a limit (an
+        # overflow of the C stack is a crash that loses every other file's results).
+        result.diagnostics.append(cannot_check(shown, config, *deep))
         return result
+    return on_deep_stack(lambda: _check(path, data, config, index, result))
+
+
+def _check(
+    path: Path, data: bytes, config: Config, index: ProjectIndex, result: FileResult
+) -> FileResult:
+    """Parse and check a file no deeper than MAX_DEPTH (on a stack deep enough for it)."""
+    shown = result.path
     try:
         module = parse(data)
     except _PARSE_ERRORS as exc:
@@ -260,16 +293,22 @@ def lint_source(
     try:
         ctx = _context(path, module, config, index)
         findings = run_rules(ctx)
-    except InternalError as exc:
-        result.error = str(exc)
+        located = _locate(shown, module, findings, config) if findings else []
+    except Exception as exc:
+        if _recursion_in(exc):
+            # Not expected below MAX_DEPTH; a file not checked never passes as clean.
+            result.diagnostics.append(
+                cannot_check(shown, config, 1, 1, "too deeply nested to check")
+            )
+        elif isinstance(exc, InternalError):
+            result.error = str(exc)
+        else:
+            raise
         return result
-    except RecursionError:
-        findings = []
     result.deps = index.file_deps()
     result.deps.pop(ctx.module_name, None)
     index.consulted[ctx.module_name] = (str(path), file_hash(data))
-    if findings:
-        result.diagnostics = _locate(shown, module, findings, config)
+    result.diagnostics = located
     return result
 
 
@@ -311,9 +350,14 @@ def apply_fixes(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
 def fix_source(
     path: Path, data: bytes, config: Config, index: ProjectIndex, *, unsafe: bool = False
 ) -> bytes:
-    """The file's bytes with every applicable fix applied, repeated until stable."""
-    if not imports_capsys(data):
+    """The file's bytes with every applicable fix applied, repeated until stable.
+    A file that cannot be checked (CAP000) is left as it is."""
+    if not imports_capsys(data) or _too_deep(_native_parse(data)) is not None:
         return data
+    return on_deep_stack(lambda: _fixed(path, data, config, index, unsafe))
+
+
+def _fixed(path: Path, data: bytes, config: Config, index: ProjectIndex, unsafe: bool) -> bytes:
     try:
         module = parse(data)
     except _PARSE_ERRORS:
@@ -321,7 +365,12 @@ def fix_source(
     original = module.code
     for _ in range(10):
         ctx = _context(path, module, config, index)
-        fixes = _unsuppressed_fixes(module, run_rules(ctx), unsafe)
+        try:
+            fixes = _unsuppressed_fixes(module, run_rules(ctx), unsafe)
+        except Exception as exc:
+            if _recursion_in(exc):
+                return data  # too deep to check, so nothing to fix
+            raise
         if not fixes:
             break
         fixed = apply_fixes(module, fixes)

@@ -13,12 +13,13 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from capsys.config import Config
 from capsys.lint.cache import Cache, cache_key
-from capsys.lint.engine import FileResult, lint_file, lint_source
+from capsys.lint.engine import FileResult, cannot_check, lint_file, lint_source
 from capsys.lint.files import read_source, real_path
 from capsys.lint.index import ProjectIndex, file_hash
 from capsys.lint.model import Diagnostic
@@ -130,17 +131,39 @@ def lint_paths(
 
 def _run(todo: list[Job], config: Config, jobs: int | None) -> list[FileResult]:
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    results: list[FileResult]
     if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
-        workers = min(workers, max(1, len(todo) // 8))
-        with ProcessPoolExecutor(
-            workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(config,)
-        ) as pool:
-            chunk = max(1, len(todo) // (workers * 4))
-            # Workers read the files themselves: cheaper than pickling the bytes.
-            jobs_only = [(real, shown, None) for real, shown, _ in todo]
-            results = list(pool.map(_lint_one, jobs_only, chunksize=chunk))
-    else:
-        index = ProjectIndex(_roots(config))
-        results = [_lint_job(job, config, index) for job in todo]
+        return _in_pool(todo, config, min(workers, max(1, len(todo) // 8)))
+    index = ProjectIndex(_roots(config))
+    return [_lint_job(job, config, index) for job in todo]
+
+
+def _pool(config: Config, workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(config,)
+    )
+
+
+def _in_pool(todo: list[Job], config: Config, workers: int) -> list[FileResult]:
+    # Workers read the files themselves: cheaper than pickling the bytes.
+    jobs = [(real, shown, None) for real, shown, _ in todo]
+    results: list[FileResult] = []
+    try:
+        with _pool(config, workers) as pool:
+            chunk = max(1, len(jobs) // (workers * 4))
+            results.extend(pool.map(_lint_one, jobs, chunksize=chunk))
+    except BrokenProcessPool:
+        # A worker died (a crash in native code, the OOM killer) and took its unreported
+        # results with it. The files from the first of those on are checked again, each
+        # in a process of its own: a crash is then that file's CAP000, and no one else's.
+        results.extend(_alone(job, config) for job in jobs[len(results) :])
     return results
+
+
+def _alone(job: Job, config: Config) -> FileResult:
+    shown = job[1]
+    with _pool(config, 1) as pool:
+        try:
+            return pool.submit(_lint_one, job).result()
+        except BrokenProcessPool:
+            crashed = cannot_check(shown, config, 1, 1, "the process checking it crashed")
+            return FileResult(shown, [crashed])
