@@ -94,7 +94,7 @@ class Cache:
         path: str,
         digest: str,
         diagnostics: list[Diagnostic],
-        deps: dict[str, tuple[str, str]],
+        deps: dict[str, tuple[str, str | None]],
     ) -> None:
         self._entries[path] = {
             "hash": digest,

@@ -60,7 +60,8 @@ class FileResult:
 
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    deps: dict[str, tuple[str, str]] = field(default_factory=dict)  # module -> (path, hash)
+    # what the result depends on: module (or path) -> (path, content hash or None: absent)
+    deps: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     skipped: bool = False  # did not import capsys: not parsed
     error: str | None = None  # an internal failure (a linter bug), not a finding
 

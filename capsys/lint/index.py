@@ -656,7 +656,11 @@ class ProjectIndex:
             self.add_root(root)
         self._modules: dict[str, ModuleSummary | None] = {}
         self._kinds: dict[str, ClassKind] = {}
-        self.consulted: dict[str, tuple[str, str]] = {}  # module -> (path, content hash)
+        # module -> (path, content hash; None: unreadable)
+        self.consulted: dict[str, tuple[str, str | None]] = {}
+        # module -> where it would be, had it been there (a file created later changes
+        # what the files that import it mean, so those results must not stay cached)
+        self._absent: dict[str, list[str]] = {}
         self._touched: set[str] = set()
 
     def add_root(self, root: Path) -> None:
@@ -674,17 +678,33 @@ class ProjectIndex:
         """Start recording which modules the next file's rules consult."""
         self._touched = set()
 
-    def file_deps(self) -> dict[str, tuple[str, str]]:
-        """(path, content hash) of each project module consulted since ``begin_file``."""
-        return {m: self.consulted[m] for m in sorted(self._touched) if m in self.consulted}
+    def file_deps(self) -> dict[str, tuple[str, str | None]]:
+        """What the results of the file begun last depend on: (path, content hash) of each
+        project module its rules consulted, and (path, None) of each place where a module
+        they looked for was not. Keyed by module name, or by path for the absent ones."""
+        deps: dict[str, tuple[str, str | None]] = {}
+        for module in sorted(self._touched):
+            if module in self.consulted:
+                deps[module] = self.consulted[module]
+            for path in self._absent.get(module, ()):
+                deps[path] = (path, None)
+        return deps
 
     def _find_file(self, module: str) -> Path | None:
         rel = Path(*module.split("."))
+        absent: list[str] = []
+        found: Path | None = None
         for root in self.roots:
             for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
                 if candidate.is_file():
-                    return candidate
-        return None
+                    found = candidate
+                    break
+                absent.append(str(candidate))
+            if found is not None:
+                break
+        if absent:
+            self._absent[module] = absent
+        return found
 
     def module(self, name: str) -> ModuleSummary | None:
         """The summary of module ``name`` of the project, or None if it is not one."""
@@ -702,10 +722,15 @@ class ProjectIndex:
     def _load(self, path: Path, name: str) -> ModuleSummary | None:
         try:
             data = path.read_bytes()
-            tree = cst.parse_module(data)
-        except (OSError, UnicodeDecodeError, cst.ParserSyntaxError, RecursionError):
+        except OSError:
+            self.consulted[name] = (str(path), None)
             return None
+        # Recorded before parsing: a module that does not parse yet may parse later.
         self.consulted[name] = (str(path), file_hash(data))
+        try:
+            tree = cst.parse_module(data)
+        except (UnicodeDecodeError, cst.ParserSyntaxError, RecursionError):
+            return None
         global_names: list[str] = []
         if b"global" in data:
             from capsys.lint.walk import walk

@@ -304,6 +304,28 @@ def test_cache_follows_dependencies(project: Path, capsys: pytest.CaptureFixture
     assert "app/user.py:9:5: CAP007" in out and "0 cache hit(s)" in err
 
 
+def test_cache_follows_a_module_that_appears_or_starts_to_parse(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An import that did not resolve was not a dependency: the result stayed cached after
+    # the module was written, and so did one made while the module did not parse.
+    user = (
+        "from capsys import Agent, behaviour\nfrom app.base import Base\n\n\n"
+        "class User(Base):\n    pass\n\n\nu = User()\n"
+    )
+    _write(project, {"app/__init__.py": "", "app/user.py": user})
+    assert "CAP007" not in _run(capsys, "app/user.py")[1]
+    (project / "app" / "base.py").write_text("from capsys import Agent\n\n\nclass Base(Agent:\n")
+    _, out, err = _run(capsys, "app/user.py")
+    assert "CAP007" not in out and "0 cache hit(s)" in err
+    assert "1 cache hit(s)" in _run(capsys, "app/user.py")[2]
+    (project / "app" / "base.py").write_text(
+        "from capsys import Agent\n\n\nclass Base(Agent):\n    pass\n"
+    )
+    _, out, err = _run(capsys, "app/user.py")
+    assert "app/user.py:9:5: CAP007" in out and "0 cache hit(s)" in err
+
+
 def test_cap000_and_the_run_goes_on(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "app" / "broken.py").write_text("def broken(:\n    pass\n")
     (project / "app" / "binary.py").write_bytes(b"import capsys\nx = '\xff\xfe'\n")
