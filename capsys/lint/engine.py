@@ -160,9 +160,12 @@ def _parse_error(path: str, data: bytes, config: Config, exc: Exception) -> Diag
                 path, config, native.lineno, max(native.offset or 1, 1), f"syntax error: {message}"
             )
         message = exc.message.splitlines()[0] if exc.message else "invalid syntax"
-        return cannot_check(
-            path, config, exc.raw_line, exc.raw_column + 1, f"syntax error: {message}"
-        )
+        if isinstance(native, ast.AST):
+            # Valid Python that libcst's grammar lacks (``(x): int = 1``, rare forms).
+            message = f"libcst cannot parse this valid Python ({message})"
+        else:
+            message = f"syntax error: {message}"
+        return cannot_check(path, config, exc.raw_line, exc.raw_column + 1, message)
     if isinstance(exc, UnicodeDecodeError):
         start = exc.start
         line = data.count(b"\n", 0, start) + 1

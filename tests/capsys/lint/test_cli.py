@@ -584,6 +584,19 @@ def test_a_syntax_error_is_reported_whatever_select_says(
         assert out.startswith("broken.py:2:7: CAP000 cannot check this file") and code == 1
 
 
+def test_valid_python_that_libcst_cannot_parse_is_not_called_a_syntax_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "paren.py").write_text(
+        "from capsys import Agent\nclass A(Agent):\n    (x): int = 1\n"
+    )
+    code, out, _ = _run(capsys, "--no-cache", "paren.py")
+    assert code == 1
+    assert out.startswith(
+        "paren.py:3:1: CAP000 cannot check this file: libcst cannot parse this valid Python ("
+    )
+
+
 def test_a_file_nested_too_deeply_is_cap000_and_the_rest_are_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
