@@ -167,6 +167,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The command proper; ``run`` turns whatever it raises into exit status 2."""
+    from capsys.lint.engine import cannot_check
     from capsys.lint.files import config_excludes, config_includes, discover
     from capsys.lint.output import render
     from capsys.lint.runner import lint_paths
@@ -180,12 +181,14 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
     root = config.root if config.root is not None else Path.cwd()
+    unreadable: list[tuple[Path, OSError]] = []
     files = list(
         discover(
             paths,
             config_excludes(config.exclude, root),
             includes=config_includes(config.include, root),
             force_exclude=args.force_exclude,
+            unreadable=unreadable,
         )
     )
     if args.diff:
@@ -199,6 +202,15 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.fix:
         fixed_files = _fix(files, config, unsafe=args.unsafe_fixes)
     result = lint_paths(files, config, use_cache=not args.no_cache, jobs=args.jobs)
+    if unreadable:
+        # Its files were not checked: never passed over as clean.
+        result.diagnostics.extend(
+            cannot_check(
+                str(folder), config, 1, 1, f"a folder that cannot be listed ({exc.strerror or exc})"
+            )
+            for folder, exc in unreadable
+        )
+        result.diagnostics.sort()
     emit(
         out,
         lambda o: render(

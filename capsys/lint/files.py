@@ -232,6 +232,7 @@ def discover(
     includes: Sequence[Pattern] = (),
     use_gitignore: bool = True,
     force_exclude: bool = False,
+    unreadable: list[tuple[Path, OSError]] | None = None,
 ) -> Iterator[Path]:
     """The ``.py`` files under ``paths``, sorted per folder, without duplicates.
 
@@ -239,7 +240,9 @@ def discover(
     excluded ones. A file named explicitly is checked regardless, unless ``force_exclude``
     (for pre-commit, which passes every staged file by name). A ``.py`` entry that is not
     a readable regular file (a dangling or looping symlink, a FIFO) is yielded too: the
-    engine reports it as CAP000. Each folder is walked once, so symlink cycles end.
+    engine reports it as CAP000. A folder that cannot be listed goes to ``unreadable``
+    with its error (the caller reports it: its files were not checked). Each folder is
+    walked once, so symlink cycles end.
     """
     seen: set[Path] = set()
     visited: set[tuple[int, int]] = set()
@@ -250,7 +253,8 @@ def discover(
             base = PatternSet([*defaults, *excludes])
             if use_gitignore:
                 base = base.extend(_inherited_gitignores(path))
-            yield from _walk(given, path, base, includes, use_gitignore, seen, visited)
+            walk = _walk(given, path, base, includes, use_gitignore, seen, visited, unreadable)
+            yield from walk
             continue
         if force_exclude:
             rules = PatternSet(
@@ -273,6 +277,7 @@ def _walk(
     use_gitignore: bool,
     seen: set[Path],
     visited: set[tuple[int, int]],
+    unreadable: list[tuple[Path, OSError]] | None,
 ) -> Iterator[Path]:
     """Depth first, a folder's files before its subfolders; iterative, so that no depth of
     folders exhausts the recursion limit. ``visited`` holds the identity of every folder
@@ -286,7 +291,9 @@ def _walk(
                 continue
             visited.add((st.st_dev, st.st_ino))
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable.append((shown, exc))
             continue
         subfolders: list[tuple[Path, Path, PatternSet]] = []
         for entry in entries:

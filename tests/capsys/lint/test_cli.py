@@ -584,6 +584,26 @@ def test_a_syntax_error_is_reported_whatever_select_says(
         assert out.startswith("broken.py:2:7: CAP000 cannot check this file") and code == 1
 
 
+def test_a_folder_that_cannot_be_listed_is_cap000(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its files were skipped without a word, so the run passed as clean.
+    _write(project, {"secret/inner.py": ESCAPE})
+    real = os.scandir
+
+    def refuse_secret(path: object) -> object:
+        if Path(str(path)).name == "secret":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", refuse_secret)
+    code, out, _ = _run(capsys, "--no-cache", ".")
+    assert code == 1
+    refused = "secret:1:1: CAP000 cannot check this file: a folder that cannot be listed"
+    assert f"{refused} (Permission denied)" in out.splitlines()
+    assert "secret/inner.py" not in out and "app/poll.py:9:9: CAP011" in out
+
+
 def test_valid_python_that_libcst_cannot_parse_is_not_called_a_syntax_error(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
