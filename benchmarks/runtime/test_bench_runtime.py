@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import statistics
 import threading
 import time
 import tracemalloc
@@ -155,6 +156,7 @@ def test_pingpong(benchmark: Any) -> None:
 # ------------------------------------------------------------------- counting
 
 COUNT = 200_000
+ISSUE_BASE_COUNTING = 642_000  # msg/s: the baseline when issue 4 set the targets
 
 
 class Sink(Agent):
@@ -178,8 +180,20 @@ class Producer(Agent):
             sink.send(Sink.inc, 1)
         return time.perf_counter() - t
 
+    @behaviour
+    def run_beside_queue(self, n: int) -> tuple[float, float]:
+        """n sends, and just before them n ``put_nowait`` of a bare ``asyncio.Queue`` (the
+        baseline's send) on the same thread: the reference meets the same noise."""
+        q: asyncio.Queue[tuple[int, int]] = asyncio.Queue()  # no loop needed to put
+        t = time.perf_counter()
+        for i in range(n):
+            q.put_nowait((i, 1))
+        put = time.perf_counter() - t
+        return put, self.run(n)
+
 
 SEND_COST: list[float] = []
+SEND_CHUNKS: list[tuple[float, float]] = []  # (a send, a put_nowait), per chunk
 
 
 async def ours_counting(n: int, workers: int | None = None) -> float:
@@ -196,15 +210,17 @@ STEADY_CHUNK = 500  # below the default high water (800): no backpressure, no ba
 
 async def ours_send_steady(n: int) -> float:
     """The cost of a send into a mailbox that stays below high water: the producer sends
-    in chunks that the sink handles in between (one worker); only the sends are timed."""
+    in chunks that the sink handles in between (one worker); only the sends are timed.
+    Each chunk's cost per send goes to SEND_CHUNKS, with a bare put_nowait's beside it."""
     async with Runtime(workers=1) as rt:
         sink = rt.spawn(Sink)
         p = rt.spawn(Producer, sink)
         spent = 0.0
         for _ in range(n // STEADY_CHUNK):
-            spent += await p.ask(Producer.run, STEADY_CHUNK)
+            put, sends = await p.ask(Producer.run_beside_queue, STEADY_CHUNK)
+            SEND_CHUNKS.append((sends / STEADY_CHUNK, put / STEADY_CHUNK))
+            spent += sends
             await sink.ask(Sink.inc, 0)  # queued behind the chunk: the sink has drained
-    SEND_COST.append(spent / n)
     return spent
 
 
@@ -239,27 +255,25 @@ def test_counting(benchmark: Any) -> None:
     SEND_COST.clear()
     best(on("asyncio", ours_counting, COUNT, 1))
     backlog = min(SEND_COST)
-    SEND_COST.clear()
-    best(on("asyncio", ours_send_steady, COUNT))
+    SEND_CHUNKS.clear()
+    best(on("asyncio", ours_send_steady, COUNT), rounds=3)
+    sends = sorted(c[0] for c in SEND_CHUNKS)
+    puts = sorted(c[1] for c in SEND_CHUNKS)
+    ratio = statistics.median(c[0] / c[1] for c in SEND_CHUNKS)
+    # The issue's targets were set when the baseline counted 642k msg/s on this machine;
+    # how much slower it counts now is how much slower the machine is than then.
+    slower = ISSUE_BASE_COUNTING * base / COUNT
+    ns = 1e9
     report(
         "send from a behaviour",
-        f"{min(SEND_COST) * 1e9:.0f} ns per send into a mailbox below high water, "
-        f"{backlog * 1e9:.0f} ns while {COUNT} pile up in one (target <= 500); for scale, "
-        f"a bare asyncio.Queue.put_nowait costs {put_nowait_cost() * 1e9:.0f} ns here now",
+        f"{sends[0] * ns:.0f} ns per send at best, {statistics.median(sends) * ns:.0f} median "
+        f"({len(sends)} chunks of {STEADY_CHUNK} into a mailbox below high water; "
+        f"{backlog * ns:.0f} ns while {COUNT} pile up in one) (target <= 500); "
+        f"a bare asyncio.Queue.put_nowait beside each chunk: {puts[0] * ns:.0f} at best, "
+        f"{statistics.median(puts) * ns:.0f} median, so a send = {ratio:.2f}x put_nowait; "
+        f"the baseline counts {slower:.2f}x slower than when the target was set "
+        f"({COUNT / base / 1e3:.0f}k msg/s against {ISSUE_BASE_COUNTING / 1e3:.0f}k)",
     )
-
-
-def put_nowait_cost(n: int = 200_000) -> float:
-    """What the baseline pays per send, measured now on this machine."""
-
-    async def run() -> float:
-        q: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
-        t = time.perf_counter()
-        for i in range(n):
-            q.put_nowait((i, 1))
-        return (time.perf_counter() - t) / n
-
-    return min(asyncio.run(run()) for _ in range(3))
 
 
 # --------------------------------------------------------------------- fanout
