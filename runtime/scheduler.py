@@ -854,11 +854,14 @@ class DeterministicWorker(Worker):
     with it: the body runs only while this worker is parked.
     """
 
-    __slots__ = ("rng", "runnable")
+    __slots__ = ("backend_rng", "rng", "runnable")
 
     def __init__(self, rt: Runtime, seed: int | None) -> None:
         super().__init__(rt, 0)
         self.rng = random.Random(seed)
+        # The seed for trio's scheduler comes from a generator of its own, so that the
+        # picks above are drawn alike on both backends (one seed, one order).
+        self.backend_rng = random.Random(None if seed is None else f"backend {seed}")
         self.runnable: list[Cell] = []
         self.trace = []
 
@@ -914,7 +917,7 @@ class DeterministicWorker(Worker):
         if not isinstance(trio_rng, random.Random):
             return lambda: None
         saved = trio_rng.getstate()
-        trio_rng.seed(self.rng.getrandbits(64))
+        trio_rng.seed(self.backend_rng.getrandbits(64))
         return lambda: trio_rng.setstate(saved)
 
     async def main(self) -> None:
