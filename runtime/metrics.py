@@ -93,6 +93,11 @@ class LatencyHistogram:
     def mean(self) -> float:
         return self.total_ns / self.count / 1e9 if self.count else 0.0
 
+    def totals(self) -> tuple[int, float]:
+        """How many durations were recorded and their sum in seconds, read together."""
+        with self._lock:
+            return self.count, self.total_ns / 1e9
+
 
 @dataclasses.dataclass(frozen=True)
 class AgentMetrics:
@@ -135,6 +140,7 @@ class Metrics:
     latency_p99: float
     latency_max: float
     latency_samples: int
+    latency_sum_seconds: float  # of the sampled latencies (a Prometheus summary's _sum)
     agent_metrics: tuple[AgentMetrics, ...] = ()
 
     @classmethod
@@ -166,6 +172,7 @@ class Metrics:
                 )
             probe.last = (now, stats.handled, {**per_agent_before, **per_agent})
         lat = probe.latency
+        samples, latency_sum = lat.totals()
         return cls(
             uptime_seconds=now - probe.started,
             workers=stats.workers,
@@ -186,7 +193,8 @@ class Metrics:
             latency_p90=lat.percentile(0.90),
             latency_p99=lat.percentile(0.99),
             latency_max=lat.max_ns / 1e9,
-            latency_samples=lat.count,
+            latency_samples=samples,
+            latency_sum_seconds=latency_sum,
             agent_metrics=tuple(rows),
         )
 
@@ -235,7 +243,7 @@ def to_prometheus(metrics: Metrics, prefix: str = "capsys") -> str:
     extra: ``pip install capsys[prometheus]``)."""
     try:
         from prometheus_client import CollectorRegistry, generate_latest
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
     except ImportError as exc:  # pragma: no cover - exercised without the extra only
         raise ImportError(
             "Prometheus output needs prometheus-client: pip install 'capsys[prometheus]'"
@@ -247,10 +255,10 @@ def to_prometheus(metrics: Metrics, prefix: str = "capsys") -> str:
                 yield CounterMetricFamily(f"{prefix}_{field}", doc, value=getattr(metrics, field))
             for field, doc in _GAUGES:
                 yield GaugeMetricFamily(f"{prefix}_{field}", doc, value=getattr(metrics, field))
-            quantiles = GaugeMetricFamily(
+            latency = Metric(
                 f"{prefix}_message_latency_seconds",
                 "enqueue to handled latency over sampled sends",
-                labels=["quantile"],
+                "summary",
             )
             for q, value in (
                 ("0.5", metrics.latency_p50),
@@ -258,8 +266,10 @@ def to_prometheus(metrics: Metrics, prefix: str = "capsys") -> str:
                 ("0.99", metrics.latency_p99),
                 ("1", metrics.latency_max),
             ):
-                quantiles.add_metric([q], value)
-            yield quantiles
+                latency.add_sample(latency.name, {"quantile": q}, value)
+            latency.add_sample(f"{latency.name}_count", {}, metrics.latency_samples)
+            latency.add_sample(f"{latency.name}_sum", {}, metrics.latency_sum_seconds)
+            yield latency
             per_agent = (
                 ("agent_handled", "messages handled by the agent", "handled"),
                 ("agent_handling_seconds", "EMA of handling time", "mean_handling_seconds"),

@@ -60,6 +60,8 @@ async def test_snapshot_counts_and_samples() -> None:
         assert m.handled >= 2_004 and m.sent >= m.handled
         assert m.latency_samples >= 2_000 // 64 - 1
         assert 0 < m.latency_p50 <= m.latency_p90 <= m.latency_p99 <= m.latency_max
+        assert m.latency_sum_seconds <= m.latency_samples * m.latency_max
+        assert m.latency_sum_seconds >= m.latency_samples * m.latency_p50 / 3  # p50: bucket top
         assert m.spawn_latency_seconds > 0
         assert m.throughput > 0 and m.uptime_seconds > 0
         assert [a.name for a in m.agent_metrics] == [rt.agent_stats(t).name for t in agents[:4]]
@@ -122,8 +124,16 @@ async def test_prometheus_text_parses() -> None:
     assert handled >= 101
     agent = families["capsys_agent_handled"].samples[0]
     assert agent.labels == {"agent": name} and agent.value == 101
-    quantiles = {s.labels["quantile"] for s in families["capsys_message_latency_seconds"].samples}
-    assert quantiles == {"0.5", "0.9", "0.99", "1"}
+    latency = families["capsys_message_latency_seconds"]
+    assert latency.type == "summary"
+    quantiles = {s.labels["quantile"]: s.value for s in latency.samples if "quantile" in s.labels}
+    assert set(quantiles) == {"0.5", "0.9", "0.99", "1"}
+    totals = {s.name: s.value for s in latency.samples if not s.labels}
+    count, total = (
+        totals["capsys_message_latency_seconds_count"],
+        totals["capsys_message_latency_seconds_sum"],
+    )
+    assert count >= 1 and 0 < total <= count * quantiles["1"]
 
 
 class Fragile(Agent):
@@ -166,4 +176,4 @@ async def test_sampled_sends_that_fail_or_are_dead_lettered_record_no_latency(
         m = rt.metrics()
     assert m.restarts == 200  # the first flood: each one raised
     assert m.dead_letters >= 200  # the second (and the nap, if the stop came first)
-    assert m.latency_samples == 0
+    assert m.latency_samples == 0 and m.latency_sum_seconds == 0
