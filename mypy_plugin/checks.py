@@ -88,7 +88,7 @@ from capsys.diagnostics import get_rule, held_agent_detail, passed_agent_detail
 from capsys.names import CAPSYS_NAMES
 from capsys.sendable import Problem, Shape, ShapeKind, held_agent, static_problem
 from mypy_plugin.codes import ERROR_CODES
-from mypy_plugin.deps import consulted, consulting
+from mypy_plugin.deps import consulted, consulting, member_triggers
 from mypy_plugin.shapes import (
     AGENT,
     Translator,
@@ -937,16 +937,18 @@ def check_message(reporter: Reporter, ctx: FunctionContext) -> None:
     else:
         _check_message_frame(reporter, ctx, cls, what)
         fields = _dataclass_fields(cls)
-    for name, declared, where in fields:
-        shape, problem = reporter.verdict(declared, ctx.api)
-        if problem is None:
-            continue
-        field = f'Field "{name}" of message {info.name}'
-        agent = held_agent(shape)
-        if agent is not None and not problem.is_any:
-            reporter.report(ctx.api, "CAP007", where, detail=passed_agent_detail(field, agent))
-        else:
-            reporter.problem(ctx.api, where, problem, shape, "CAP003", field)
+    with consulting() as read:
+        for name, declared, where in fields:
+            shape, problem = reporter.verdict(declared, ctx.api)
+            if problem is None:
+                continue
+            field = f'Field "{name}" of message {info.name}'
+            agent = held_agent(shape)
+            if agent is not None and not problem.is_any:
+                reporter.report(ctx.api, "CAP007", where, detail=passed_agent_detail(field, agent))
+            else:
+                reporter.problem(ctx.api, where, problem, shape, "CAP003", field)
+    member_triggers(ctx.api, read, info.fullname)
 
 
 def _check_message_frame(

@@ -8,7 +8,13 @@ runs, the modules whose classes it consulted, and reports a digest of those file
 module's configuration data: when one of them changes, the digest does, and mypy
 rechecks the module. The list of files is kept beside mypy's cache
 (``<version>/capsys-deps/<module>.json``), to recompute the digest when mypy asks whether a cached
-module is still fresh. (The daemon asks no such question: see the README.)
+module is still fresh.
+
+The daemon (fine-grained mode) asks no such question: it rechecks the functions and
+classes that depend on a changed definition. The classes a verdict read are therefore
+also noted (as ``<class>`` and ``<class[wildcard]>`` triggers: the class, or one of its
+members, changed) and given to mypy as plugin dependencies of the function or class
+being checked.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["Dependencies", "consulted", "consulting"]
+__all__ = ["Dependencies", "consulted", "consulted_class", "consulting", "member_triggers"]
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -35,6 +41,13 @@ def consulted(modules: Iterable[str]) -> None:
     """Note that the running check read class definitions from ``modules``."""
     if _sinks:
         _sinks[-1].update(modules)
+
+
+def consulted_class(module: str, fullname: str) -> None:
+    """Note that the running check read the definition of the class ``fullname``: its
+    module's file (incremental mode) and the class itself (the daemon's triggers)."""
+    if _sinks:
+        _sinks[-1].update((module, f"<{fullname}>", f"<{fullname}[wildcard]>"))
 
 
 @contextlib.contextmanager
@@ -59,7 +72,10 @@ def _project_file(path: str) -> bool:
 class Dependencies:
     """Per module: the project files its checks consulted, and their digest."""
 
-    def __init__(self, cache_dir: str | None, python_version: tuple[int, int]) -> None:
+    def __init__(
+        self, cache_dir: str | None, python_version: tuple[int, int], fine_grained: bool = False
+    ) -> None:
+        self.fine_grained = fine_grained
         # Beside mypy's own cache of that Python version (it keys its cache the same way).
         version = f"{python_version[0]}.{python_version[1]}"
         usable = cache_dir is not None and cache_dir != os.devnull
@@ -75,7 +91,10 @@ class Dependencies:
             with consulting() as found:
                 result = hook(ctx)
             if found:
-                self._note(getattr(ctx, "api", None), found)
+                api = getattr(ctx, "api", None)
+                if self.fine_grained:
+                    _depend(api, found)
+                self._note(api, found)
             return result
 
         return tracked
@@ -87,7 +106,7 @@ class Dependencies:
         mine = self._read.setdefault(module, {})
         grew = False
         for name in found:
-            if name == module or name in mine:
+            if name == module or name in mine or name.startswith("<"):
                 continue
             path = getattr(files.get(name), "path", None)
             if isinstance(path, str) and path and _project_file(path):
@@ -160,6 +179,61 @@ class Dependencies:
                 known = "missing"
             self._hashes[path] = known
         return known
+
+
+def _depend(api: object, found: set[str]) -> None:
+    """Make mypy's daemon recheck the target being checked (a function, or a module's top
+    level with its classes) when a class its verdicts read changes: ``found``'s triggers
+    become plugin dependencies of that target, which mypy reads with the module's own
+    dependencies after checking it."""
+    module, files = _module_and_files(api)
+    if module is None or files is None:
+        return
+    tree = files.get(module)
+    plugin_deps = getattr(tree, "plugin_deps", None)
+    target = _current_target(api)
+    if not isinstance(plugin_deps, dict) or target is None:
+        return
+    for name in found:
+        if name.startswith("<"):
+            plugin_deps.setdefault(name, set()).add(target)
+
+
+def member_triggers(api: object, found: set[str], fullname: str) -> None:
+    """The daemon: a change to a class that ``fullname``'s fields read (``found``, from
+    ``consulting``) counts as a change of one of ``fullname``'s members. Kept with the
+    module defining ``fullname``, whose field list changes only when that module is
+    edited (and then mypy reads these again). A target that read ``fullname`` is then
+    rechecked when a class nested in it changes, even one nested after the target was
+    last checked (mypy keeps only the first dependencies of a target it rechecks)."""
+    if not getattr(getattr(api, "options", None), "fine_grained_incremental", False):
+        return
+    module, files = _module_and_files(api)
+    if module is None or files is None:
+        return
+    plugin_deps = getattr(files.get(module), "plugin_deps", None)
+    if not isinstance(plugin_deps, dict):
+        return
+    member = f"<{fullname}[wildcard]>"
+    for name in found:
+        if name.startswith("<") and name != member:
+            plugin_deps.setdefault(name, set()).add(member)
+
+
+def _current_target(api: object) -> str | None:
+    """The target mypy is checking: a type checker keeps it in ``tscope``, a semantic
+    analyser in ``scope``, a type analyser wraps a semantic analyser."""
+    for candidate in (api, getattr(api, "api", None)):
+        for attribute in ("tscope", "scope"):
+            scope = getattr(candidate, attribute, None)
+            current = getattr(scope, "current_target", None)
+            if callable(current):
+                try:
+                    target = current()
+                except AssertionError:  # outside any module
+                    return None
+                return target if isinstance(target, str) and target else None
+    return None
 
 
 def _module_and_files(api: object) -> tuple[str | None, dict[str, Any] | None]:

@@ -94,7 +94,9 @@ class CapsysPlugin(Plugin):
         }
         # The daemon keeps its state in memory and asks no freshness question.
         cache_dir = None if options.fine_grained_incremental else options.cache_dir
-        self._deps = Dependencies(cache_dir, options.python_version)
+        self._deps = Dependencies(
+            cache_dir, options.python_version, fine_grained=options.fine_grained_incremental
+        )
 
     def report_config_data(self, ctx: ReportConfigContext) -> Any:
         # Asked for every module of every run, typeshed's included. mypy reports nothing

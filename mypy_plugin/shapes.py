@@ -31,7 +31,7 @@ from mypy.types import (
 )
 
 from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
-from mypy_plugin.deps import consulted
+from mypy_plugin.deps import consulted_class
 
 ISO = CAPSYS_NAMES["Iso"]
 TAG = CAPSYS_NAMES["Tag"]
@@ -219,14 +219,14 @@ class Translator:
     def _tuple(self, typ: TupleType) -> Shape:
         info = typ.partial_fallback.type
         if info.is_named_tuple:
-            consulted((info.module_name,))  # its fields decide (incremental mode)
+            consulted_class(info.module_name, info.fullname)  # its fields decide
             names = info.metadata.get("namedtuple", {}).get("fields", [])
             items = list(zip(names, typ.items, strict=False))
             return self._record(info, (), lambda: items)
         if info.fullname != "builtins.tuple":
             # A subclass of tuple may carry attributes of its own: the run-time check
             # refuses it as it refuses a subclass of str, so it is a plain class here.
-            consulted((info.module_name,))
+            consulted_class(info.module_name, info.fullname)
             return Shape(ShapeKind.CLASS, info.fullname, (), _bases(info))
         if not typ.items:  # tuple[()]: one possible value, the empty tuple
             return Shape(ShapeKind.LITERAL, "tuple[()]")
@@ -240,7 +240,7 @@ class Translator:
     def _instance(self, typ: Instance) -> Shape:
         info = typ.type
         name = info.fullname
-        consulted((info.module_name,))  # its definition decides (incremental mode)
+        consulted_class(info.module_name, info.fullname)  # its definition decides
         if name in (ISO, TAG):
             kind = ShapeKind.ISO if name == ISO else ShapeKind.TAG
             return Shape(kind, kind.name.title(), tuple(self.shape(a) for a in typ.args))
