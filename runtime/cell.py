@@ -35,7 +35,7 @@ from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import SHARED_TYPES, move_payload, payload_moves
 from capsys.tag import Tag
-from runtime.errors import AskTimeout, MailboxFull
+from runtime.errors import AskTimeout, MailboxFull, check_timeout
 from runtime.supervision import Supervision, supervision_of
 
 if TYPE_CHECKING:
@@ -451,6 +451,8 @@ class Cell:
         # HOT PATH for asks between agents (fan-in): the shallow check and the append
         # are inlined as in post(); an ask needs no muting (the asker waits anyway).
         entry = self.info.dispatch.get(behaviour) or self.info.resolve(behaviour)
+        if timeout is not None:
+            check_timeout(timeout, self.name, entry.what)
         rt = self.rt
         moving = False  # an Iso moves: at the delivery, after any wait for room
         if kwargs:

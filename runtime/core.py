@@ -191,6 +191,7 @@ class Runtime:
     ) -> None:
         given = {k: v for k, v in locals().items() if k != "self" and v is not _UNSET}
         opts = {**_BUILTIN_DEFAULTS, **(_defaults.get() or {}), **given}
+        _check_options(opts)
         self.deterministic: bool = bool(opts["deterministic"])
         n = opts["workers"]
         if self.deterministic:
@@ -413,11 +414,18 @@ class Runtime:
             await self._tg.__aenter__()
             self._tg.start_soon(self._run_home_worker, worker)
         else:
-            self._undo_signal_wakeup = home.wake_on_signals()
-            for i in range(self.n_workers):
-                self.add_worker(index=i)
-            self._monitor = Monitor(self, self.block_threshold, max_spares=self.n_workers)
-            self._monitor.thread.start()
+            try:
+                self._undo_signal_wakeup = home.wake_on_signals()
+                for i in range(self.n_workers):
+                    self.add_worker(index=i)
+                self._monitor = Monitor(self, self.block_threshold, max_spares=self.n_workers)
+                self._monitor.thread.start()
+            except BaseException:
+                # Undo what started (worker threads, the signal wakeup socket): a later
+                # Runtime would otherwise find a wakeup fd that points at a closed socket.
+                with anyio.CancelScope(shield=True):
+                    await self._close(True)
+                raise
         self._scope = anyio.CancelScope()
         self._scope.__enter__()
         return self
@@ -730,6 +738,35 @@ _BUILTIN_DEFAULTS: dict[str, Any] = {
     "batch": BATCH,
     "dead_letters_kept": 1000,
 }
+
+
+# Option -> (the smallest value allowed, whether it is a count); None is allowed only for
+# workers (the default count). A float where a count belongs, or 0 messages per turn,
+# failed far from the call (in __aenter__, or as a runtime that never handles anything).
+_NUMERIC_OPTIONS: dict[str, tuple[float, bool]] = {
+    "workers": (1, True),
+    "mailbox_capacity": (1, True),
+    "high_water": (1, True),
+    "low_water": (0, True),
+    "batch": (1, True),
+    "dead_letters_kept": (0, True),
+    "shutdown_timeout": (0.0, False),
+    "block_threshold": (0.0, False),
+}
+
+
+def _check_options(opts: dict[str, Any]) -> None:
+    """Refuse an option of the wrong type or out of range, naming it."""
+    for name, (least, count) in _NUMERIC_OPTIONS.items():
+        value = opts[name]
+        if value is None and name == "workers":
+            continue
+        kind = "an int" if count else "a number of seconds"
+        if isinstance(value, bool) or not isinstance(value, int if count else (int, float)):
+            raise TypeError(f"Runtime({name}={value!r}): {name} must be {kind}")
+        if value != value or value < least or (name == "block_threshold" and value == 0):
+            bound = "> 0" if name == "block_threshold" else f">= {least}"
+            raise ValueError(f"Runtime({name}={value!r}): {name} must be {bound}")
 
 
 def run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from capsys.errors import CapabilityError
 
-__all__ = ["MailboxFull", "AgentStopped", "AskTimeout"]
+__all__ = ["MailboxFull", "AgentStopped", "AskTimeout", "check_timeout"]
 
 
 class MailboxFull(CapabilityError):
@@ -33,10 +33,31 @@ class AgentStopped(CapabilityError):
 class AskTimeout(CapabilityError, TimeoutError):
     """An ``ask`` got no reply within its ``timeout``; the agent itself is not affected."""
 
-    def __init__(self, agent: str, behaviour: str, timeout: float) -> None:
+    def __init__(self, agent: str, behaviour: str, timeout: float, sent: bool = True) -> None:
         self.agent = agent
+        if not sent:
+            super().__init__(
+                f"{agent} was not asked {behaviour}: the timeout ({timeout:g} s) had run out "
+                "before the ask, so nothing was sent"
+            )
+            return
         super().__init__(
             f"{agent} did not answer {behaviour} within {timeout:g} s; the message is still "
             "handled and its reply discarded. Raise the timeout, or check whether the agent "
             "is blocked or overloaded (rt.stats())"
         )
+
+
+def check_timeout(timeout: object, agent: str, behaviour: str) -> None:
+    """Refuse an ask's ``timeout`` before anything is sent: a wrong type or NaN (an error
+    after the send would leave the caller unsure whether it ran), or none left (an
+    ``AskTimeout`` on every backend, where waiting zero seconds raced the answer)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"ask of {agent} ({behaviour}): timeout must be a number of seconds or None, "
+            f"not {timeout!r}"
+        )
+    if timeout != timeout:
+        raise ValueError(f"ask of {agent} ({behaviour}): timeout must not be NaN")
+    if timeout <= 0:
+        raise AskTimeout(agent, behaviour, timeout, sent=False)

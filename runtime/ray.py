@@ -77,7 +77,7 @@ from capsys.tag import Tag
 from runtime.backends import running_backend
 from runtime.cell import ClassInfo, class_info
 from runtime.deadletters import DeadLetter, DeadLetters
-from runtime.errors import AgentStopped, AskTimeout, MailboxFull
+from runtime.errors import AgentStopped, AskTimeout, MailboxFull, check_timeout
 from runtime.primitives.channel import Channel
 
 __all__ = ["RayAddress", "RayDeadLetters", "RayRuntime", "RayStopHandle"]
@@ -378,6 +378,8 @@ class RayAddress:
         timeout: float | None,
     ) -> Any:
         name, what, args, kwargs = self._prepare(behaviour, args, kwargs)
+        if timeout is not None:
+            check_timeout(timeout, self.name, what)
         ref = await self._submit_when_room("ask", name, what, args, kwargs)
         if ref is None:
             raise AgentStopped(self.name, what)

@@ -520,6 +520,50 @@ def test_watermarks_follow_a_small_capacity() -> None:
         Runtime(mailbox_capacity=10, high_water=20)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "error"),
+    [
+        ("workers", 1.5, TypeError),
+        ("workers", True, TypeError),
+        ("batch", 0, ValueError),
+        ("mailbox_capacity", "10", TypeError),
+        ("dead_letters_kept", -1, ValueError),
+        ("shutdown_timeout", -1, ValueError),
+        ("shutdown_timeout", float("nan"), ValueError),
+        ("block_threshold", 0, ValueError),
+    ],
+)
+def test_an_option_of_the_wrong_type_or_range_is_refused_by_name(
+    option: str, value: object, error: type[Exception]
+) -> None:
+    # (batch=0 was accepted, and then no message was ever handled)
+    with pytest.raises(error, match=f"Runtime\\({option}="):
+        Runtime(**{option: value})  # type: ignore[arg-type]
+
+
+async def test_a_runtime_that_fails_to_start_undoes_what_it_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = threads()
+    started = Runtime.add_worker
+
+    def second_fails(rt: Runtime, index: int | None = None) -> None:
+        if index == 1:
+            raise OSError("can't start new thread")
+        started(rt, index=index)
+
+    monkeypatch.setattr(Runtime, "add_worker", second_fails)
+    with pytest.raises(OSError, match="can't start new thread"):
+        async with Runtime(workers=2):
+            pass
+    monkeypatch.undo()
+    assert threads() == before  # the first worker was joined
+    # On asyncio the signal wakeup socket was left set, and closed: the next Runtime
+    # failed with OSError (bad file descriptor).
+    async with Runtime(workers=1) as rt:
+        assert await rt.spawn(Counter, 1).ask(Counter.get) == 1
+
+
 class Flood(Agent):
     @behaviour
     def queued_and_tracked(self, target: Tag[Counter], n: int) -> tuple[int, int]:

@@ -437,6 +437,34 @@ async def test_ask_timeout_and_cancellation_do_not_harm_the_target() -> None:
     assert rt.dead_letters.count == 0
 
 
+class Tally(Agent):
+    def __init__(self) -> None:
+        self.n = 0
+
+    @behaviour
+    def add(self) -> int:
+        self.n += 1
+        return self.n
+
+
+async def test_an_ask_timeout_that_cannot_be_waited_sends_nothing() -> None:
+    async with Runtime() as rt:
+        t = rt.spawn(Tally)
+        for bad, error in (("1", TypeError), (float("nan"), ValueError), (True, TypeError)):
+            with pytest.raises(error, match=r"ask of Tally#1 \(Tally.add\): timeout"):
+                await t.ask(Tally.add, timeout=bad)
+        # No time left: an AskTimeout on both backends, before anything is sent (on
+        # asyncio the answer used to win the race against a zero-second wait).
+        for spent in (0, -1.0):
+            with pytest.raises(AskTimeout, match="nothing was sent"):
+                await t.ask(Tally.add, timeout=spent)
+        assert await t.ask(Tally.add, timeout=5) == 1  # none of the above ran
+        # from a behaviour, too
+        asker = rt.spawn(Asker, rt.spawn(Sleepy))
+        assert await asker.ask(Asker.relay_zero) == "AskTimeout"
+    assert rt.stats().handled == rt.stats().sent
+
+
 class Asker(Agent):
     def __init__(self, target: Tag[Sleepy]) -> None:
         self.target = target
@@ -452,6 +480,14 @@ class Asker(Agent):
         except AskTimeout:
             return True
         return False
+
+    @behaviour
+    async def relay_zero(self) -> str:
+        try:
+            await self.target.ask(Sleepy.ping, timeout=0)
+        except AskTimeout:
+            return "AskTimeout"
+        return "answered"
 
 
 async def test_ask_from_inside_an_async_behaviour() -> None:
