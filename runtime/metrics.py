@@ -241,6 +241,10 @@ _GAUGES = (
 def to_prometheus(metrics: Metrics, prefix: str = "capsys") -> str:
     """The snapshot in the Prometheus text exposition format (needs the ``prometheus``
     extra: ``pip install capsys[prometheus]``)."""
+    if not isinstance(metrics, Metrics):
+        raise TypeError(
+            f"to_prometheus takes a snapshot from rt.metrics(), got {type(metrics).__name__}"
+        )
     try:
         from prometheus_client import CollectorRegistry, generate_latest
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric

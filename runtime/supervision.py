@@ -37,7 +37,11 @@ class Supervision:
             raise ValueError(
                 f"Supervision policy {self.policy!r}: use 'restart', 'stop' or 'escalate'"
             )
-        if self.max_restarts < 0 or self.within <= 0:
+        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int):
+            raise TypeError(f"Supervision max_restarts must be an int, got {self.max_restarts!r}")
+        if isinstance(self.within, bool) or not isinstance(self.within, (int, float)):
+            raise TypeError(f"Supervision within must be seconds, got {self.within!r}")
+        if self.max_restarts < 0 or not self.within > 0:
             raise ValueError("Supervision needs max_restarts >= 0 and within > 0 seconds")
 
 

@@ -18,6 +18,7 @@ from capsys.agent import Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import refuse_iso_for_many
 from capsys.tag import Tag
+from runtime.cell import class_info
 
 if TYPE_CHECKING:
     from runtime.core import Runtime
@@ -38,7 +39,10 @@ class Topology(Generic[A]):
 
     def neighbours(self, node: Tag[A]) -> tuple[Tag[A], ...]:
         """Who ``node`` was told about."""
-        return self.links[node]
+        try:
+            return self.links[node]
+        except KeyError:
+            raise KeyError(f"{node!r} is not a node of this {self.kind}") from None
 
     def __iter__(self) -> Iterator[Tag[A]]:
         return iter(self.nodes)
@@ -50,12 +54,27 @@ class Topology(Generic[A]):
         return self.nodes[index]
 
 
+def _count(what: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what}: {name} must be an int, got {value!r}")
+    if value < 1:
+        raise CapabilityUsageError(f"{what} needs {name} >= 1, got {name}={value}")
+    return value
+
+
 def _spawn_many(
-    rt: Runtime, cls: Callable[..., A], n: int, args: tuple[Any, ...], what: str
+    rt: Runtime,
+    cls: Callable[..., A],
+    n: int,
+    args: tuple[Any, ...],
+    what: str,
+    connect: Callable[..., object] | None,
 ) -> tuple[Tag[A], ...]:
-    """Spawn all ``n`` or none: a spawn that fails stops the ones already made."""
-    if n < 1:
-        raise CapabilityUsageError(f"{what} needs at least one agent, got n={n}")
+    """Spawn all ``n`` or none: arguments are checked first (``connect`` must be a
+    behaviour of ``cls``), and a spawn that fails stops the ones already made."""
+    _count(what, "n", n)
+    if connect is not None and isinstance(cls, type) and issubclass(cls, Agent):
+        class_info(cls).resolve(connect)
     refuse_iso_for_many(what, n, args)
     made: list[Tag[A]] = []
     try:
@@ -90,7 +109,7 @@ def mesh(
     connect: Callable[[A, tuple[Tag[A], ...]], object] | None = None,
 ) -> Topology[A]:
     """``n`` agents of ``cls(*args)``, each told about all the others."""
-    nodes = _spawn_many(rt, cls, n, args, "mesh")
+    nodes = _spawn_many(rt, cls, n, args, "mesh", connect)
     links = {node: tuple(other for other in nodes if other != node) for node in nodes}
     return _wire("mesh", nodes, links, connect)
 
@@ -104,7 +123,7 @@ def ring(
     connect: Callable[[A, tuple[Tag[A], ...]], object] | None = None,
 ) -> Topology[A]:
     """``n`` agents in a ring: agent i is told about agent i+1 (the last about the first)."""
-    nodes = _spawn_many(rt, cls, n, args, "ring")
+    nodes = _spawn_many(rt, cls, n, args, "ring", connect)
     links = {node: (nodes[(i + 1) % n],) for i, node in enumerate(nodes)}
     return _wire("ring", nodes, links, connect)
 
@@ -119,7 +138,7 @@ def star(
 ) -> Topology[A]:
     """A hub (the first agent) and ``n - 1`` spokes: the hub knows every spoke, each
     spoke knows only the hub."""
-    nodes = _spawn_many(rt, cls, n, args, "star")
+    nodes = _spawn_many(rt, cls, n, args, "star", connect)
     hub, spokes = nodes[0], nodes[1:]
     links: dict[Tag[A], tuple[Tag[A], ...]] = {hub: spokes}
     links.update({spoke: (hub,) for spoke in spokes})
@@ -140,12 +159,10 @@ def hierarchical(
     Each node's neighbours are its children followed by its parent (the root has no
     parent, leaves have only their parent); ``Topology.root`` is the top.
     """
-    if levels < 1 or branching < 1:
-        raise CapabilityUsageError(
-            f"hierarchical needs levels >= 1 and branching >= 1, got {levels} and {branching}"
-        )
+    _count("hierarchical", "levels", levels)
+    _count("hierarchical", "branching", branching)
     size = sum(branching**level for level in range(levels))
-    nodes = _spawn_many(rt, cls, size, args, "hierarchical")
+    nodes = _spawn_many(rt, cls, size, args, "hierarchical", connect)
     # Breadth-first numbering: the children of node i are i*b+1 .. i*b+b.
     links: dict[Tag[A], tuple[Tag[A], ...]] = {}
     for i, node in enumerate(nodes):

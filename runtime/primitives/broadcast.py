@@ -172,6 +172,8 @@ async def broadcast(
     ``failed``, as the ask that delivered it saw it.
     """
     fanout: int = kwargs.pop("fanout", 3)
+    if isinstance(fanout, bool) or not isinstance(fanout, int):
+        raise TypeError(f"broadcast fanout must be an int, got {fanout!r}")
     if fanout < 1:
         raise CapabilityUsageError(f"broadcast fanout must be at least 1, got {fanout}")
     members = list(dict.fromkeys(tags))

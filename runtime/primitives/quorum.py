@@ -72,6 +72,8 @@ def prepare_fan_out(
     """
     deep = False
     for tag in members:
+        if not isinstance(tag, Tag):
+            raise TypeError(f"{what} takes Tags of agents, got {tag!r}")
         address = tag._address
         if isinstance(address, Cell):
             if behaviour not in address.info.dispatch:
@@ -83,13 +85,24 @@ def prepare_fan_out(
     return prepare_payload(what, args, kwargs, deep)
 
 
+def _group_size(what: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{what} takes the number of agents (an int), got {n!r}")
+    if n < 1:
+        raise ValueError(f"{what} needs at least one agent, got {n}")
+    return n
+
+
 def majority(n: int) -> int:
     """The smallest number of votes that is more than half of ``n``."""
-    return n // 2 + 1
+    return _group_size("majority", n) // 2 + 1
 
 
 def supermajority(n: int, fraction: float = 2 / 3) -> int:
     """The smallest number of votes that is at least ``fraction`` of ``n``."""
+    _group_size("supermajority", n)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"supermajority needs 0 < fraction <= 1, got {fraction!r}")
     return max(1, math.ceil(n * fraction - 1e-9))
 
 
@@ -175,6 +188,12 @@ async def quorum(
             f"quorum threshold must be between 1 and the number of agents "
             f"({len(members)}), got {threshold}"
         )
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout != timeout
+    ):
+        raise TypeError(f"quorum timeout must be a number of seconds or None, got {timeout!r}")
+    if accept is not None and not callable(accept):
+        raise TypeError(f"quorum accept= must be a predicate on a reply, got {accept!r}")
     what = f"quorum({getattr(behaviour, '__qualname__', behaviour)})"
     args, kwargs = prepare_fan_out(what, members, behaviour, args, kwargs)
     accepted: list[tuple[Tag[Any], Any]] = []

@@ -136,6 +136,21 @@ async def test_prometheus_text_parses() -> None:
     assert count >= 1 and 0 < total <= count * quantiles["1"]
 
 
+async def test_prometheus_takes_a_metrics_snapshot_only() -> None:
+    async with Runtime() as rt:
+        with pytest.raises(TypeError, match=r"rt.metrics\(\), got RuntimeStats"):
+            to_prometheus(rt.stats())  # type: ignore[arg-type]
+
+
+def test_supervision_options_are_checked() -> None:
+    with pytest.raises(TypeError, match="max_restarts must be an int"):
+        Supervision("restart", 1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="within must be seconds"):
+        Supervision("restart", 2, "5")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="within > 0"):
+        Supervision("restart", 2, float("nan"))
+
+
 class Fragile(Agent):
     supervision = Supervision("restart", max_restarts=1_000, within=60.0)
 

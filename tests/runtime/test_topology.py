@@ -6,6 +6,7 @@ import anyio
 import pytest
 
 from capsys import Agent, Iso, NotSendableError, Tag, behaviour, iso
+from capsys.errors import CapabilityUsageError
 from runtime import Runtime
 from runtime.topology import hierarchical, mesh, ring, star
 
@@ -94,3 +95,30 @@ async def test_builders_spawn_all_or_none() -> None:
         with pytest.raises(NotSendableError):
             rt.spawn(Holder, [3])  # type: ignore[arg-type]
         assert rt.stats().spawned == 2
+
+
+class Stranger(Agent):
+    @behaviour
+    def link(self, peers: tuple[Tag[Peer], ...]) -> None:
+        pass
+
+
+async def test_a_bad_argument_is_refused_before_any_spawn() -> None:
+    async with Runtime() as rt:
+        # connect= must be a behaviour of the class: the builder used to spawn every agent
+        # first and fail on the wiring, leaving them alive without a Tag to reach them.
+        with pytest.raises(CapabilityUsageError, match="is not a behaviour of Peer"):
+            ring(rt, Peer, 4, connect=Stranger.link)  # type: ignore[misc]
+        with pytest.raises(CapabilityUsageError, match="is not a behaviour"):
+            mesh(rt, Peer, 3, connect=lambda agent, peers: None)
+        for build, count in ((mesh, 1.5), (ring, "3"), (star, True)):
+            with pytest.raises(TypeError, match="n must be an int"):
+                build(rt, Peer, count)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="branching must be an int"):
+            hierarchical(rt, Peer, 2, 2.0)  # type: ignore[arg-type]
+        with pytest.raises(CapabilityUsageError, match="levels >= 1"):
+            hierarchical(rt, Peer, 0, 2)
+        assert rt.stats().spawned == 0
+        m = mesh(rt, Peer, 2)
+        with pytest.raises(KeyError, match="is not a node of this mesh"):
+            m.neighbours(ring(rt, Peer, 1)[0])

@@ -85,6 +85,16 @@ async def test_a_raising_behaviour_is_reported_and_relaying_goes_on() -> None:
         assert all("ValueError: cannot take it" in text for _, text in result.failed)
 
 
+async def test_bad_arguments_are_clear_errors() -> None:
+    async with Runtime() as rt:
+        nodes = [rt.spawn(Node) for _ in range(3)]
+        with pytest.raises(TypeError, match="takes Tags of agents, got 1"):
+            await broadcast([1, 2], Node.hear, "x")  # type: ignore[list-item]
+        with pytest.raises(TypeError, match=r"fanout must be an int, got 1\.5"):
+            await broadcast(nodes, Node.hear, "x", fanout=1.5)  # type: ignore[call-arg]
+        assert [await n.ask(Node.log) for n in nodes] == [(), (), ()]
+
+
 async def test_empty_broadcast() -> None:
     result = await broadcast([], Node.hear, "nobody")
     assert result.delivered == () and result.complete

@@ -38,6 +38,25 @@ class Voter(Agent):
 def test_thresholds() -> None:
     assert [majority(n) for n in (1, 2, 3, 4, 10)] == [1, 2, 2, 3, 6]
     assert [supermajority(n) for n in (3, 9, 10)] == [2, 6, 7]
+    for bad in (-1, 0):
+        with pytest.raises(ValueError, match="at least one agent"):
+            majority(bad)
+    with pytest.raises(TypeError, match="an int"):
+        majority(1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fraction <= 1"):
+        supermajority(9, 1.5)
+
+
+async def test_bad_options_are_refused_before_any_ask() -> None:
+    async with Runtime() as rt:
+        voters = [rt.spawn(Voter, True) for _ in range(3)]
+        with pytest.raises(TypeError, match="accept= must be a predicate"):
+            await quorum(voters, 2, Voter.vote, "p", accept=5)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="timeout must be a number of seconds"):
+            await quorum(voters, 2, Voter.vote, "p", timeout="1")  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="takes Tags of agents, got 1"):
+            await quorum([1, 2], 1, Voter.vote, "p")  # type: ignore[list-item]
+        assert [await v.ask(Voter.times_asked) for v in voters] == [0, 0, 0]
 
 
 async def test_every_reply_counts_without_accept() -> None:
