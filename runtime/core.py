@@ -104,9 +104,10 @@ def default_workers() -> int:
 class RuntimeStats:
     """A snapshot of the runtime's counters (``rt.stats()``); cheap to take.
 
-    ``sent`` counts every message accepted by a send/ask (including lifecycle calls such
-    as ``on_start``); each ends up either ``handled`` or in ``dead_letters``, so once the
-    runtime is quiet ``sent == handled + dead_letters``.
+    ``sent`` counts every message accepted by a send/ask (and the lifecycle calls such as
+    ``on_start`` that ran: one that a stop overtook never happened and is not counted);
+    each ends up either ``handled`` or in ``dead_letters``, so once the runtime is quiet
+    ``sent == handled + dead_letters``.
     """
 
     workers: int  # worker threads, including spares started by the monitor
@@ -360,7 +361,7 @@ class Runtime:
             agents=spawned - stopped,
             spawned=spawned,
             stopped=stopped,
-            sent=self._ext_sent + sum(w.sent for w in ws),
+            sent=self._ext_sent + sum(w.sent for w in ws) - self.dead_letters.hooks,
             handled=sum(w.handled for w in ws),
             dead_letters=self.dead_letters.count,
             restarts=sum(w.restarts for w in ws),
