@@ -574,17 +574,20 @@ class Worker:
             log.error("%s refused a message to %s: %s", cell.name, entry.what, exc)
             return True
         rt = self.rt
-        sup = cell.info.supervision
+        info = cell.info
+        sup = info.supervision
         log.error("%s raised in %s (policy %s)", entry.what, cell.name, sup.policy, exc_info=exc)
+        # An object whose on_start raised never started: no on_stop for it (hooks pair).
+        unstarted = info.on_start is not None and msg[0] == info.on_start.slot
         if sup.policy == "restart":
             replaced = cell.agent
             try:
                 if cell.restart():
                     self.restarts += 1
-                    info = cell.info
                     if info.on_start is not None:
                         cell.post_control(info.on_start, self, first=True)
-                    if info.on_stop_replaced is not None:  # before on_start (appendleft)
+                    if info.on_stop_replaced is not None and not unstarted:
+                        # before on_start (appendleft)
                         cell.post_control(info.on_stop_replaced, self, True, (replaced,))
                     return True
             except Exception as again:
@@ -592,11 +595,12 @@ class Worker:
             log.error("%s stopped: restart limit reached or not restartable", cell.name)
         elif sup.policy == "escalate":
             rt.escalate(exc)
-        self.stop_cell(cell)
+        self.stop_cell(cell, unstarted)
         return False
 
-    def stop_cell(self, cell: Cell) -> None:
-        """Stop a cell whose scheduling lock we hold: dead-letter its queue, on_stop."""
+    def stop_cell(self, cell: Cell, unstarted: bool = False) -> None:
+        """Stop a cell whose scheduling lock we hold: dead-letter its queue, on_stop
+        (not for the current object when ``unstarted``: its on_start raised)."""
         if cell.stopped:
             return
         rt = self.rt
@@ -605,7 +609,7 @@ class Worker:
         self.stops_started += 1
         rt.live.pop(cell, None)
         on_stop = cell.info.on_stop
-        owed = owed_on_stops(cell) if on_stop is not None else []
+        owed = owed_on_stops(cell, unstarted) if on_stop is not None else []
         cell.drain_dead()
         cell.release_muted()
         if on_stop is not None and owed:
@@ -765,16 +769,17 @@ class Worker:
         self.thread.start()
 
 
-def owed_on_stops(cell: Cell) -> list[Agent]:
+def owed_on_stops(cell: Cell, unstarted: bool = False) -> list[Agent]:
     """The objects a stop must call ``on_stop`` on, so that hooks stay paired when the
     stop overtakes a restart's queued hooks: an object a restart replaced (its on_stop
-    still queued), then the current one unless its ``on_start`` is still queued (it never
-    started). Read before the queue is dead-lettered; only the runtime queues hooks."""
+    still queued), then the current one unless its ``on_start`` is still queued or
+    raised (``unstarted``): it never started. Read before the queue is dead-lettered;
+    only the runtime queues hooks."""
     info = cell.info
     start = info.on_start.slot if info.on_start is not None else -1
     replaced = info.on_stop_replaced.slot if info.on_stop_replaced is not None else -1
     owed: list[Agent] = []
-    started = True
+    started = not unstarted
     for msg in list(cell.mailbox or ()):
         if msg[0] == replaced:
             owed.append(msg[1][0])  # (the replaced object: see post_control's args)

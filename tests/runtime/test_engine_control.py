@@ -1020,3 +1020,38 @@ async def test_a_stop_that_overtakes_a_restart_keeps_the_hooks_paired() -> None:
         stats = rt.stats()
         assert stats.sent == stats.handled + stats.dead_letters, (seed, stats)
     assert overtaken  # the race happened in some of the seeds
+
+
+starts_and_stops: list[str] = []
+
+
+class ShakyStart(Agent):
+    supervision = Supervision("restart", max_restarts=2, within=60.0)
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    def on_start(self) -> None:
+        starts_and_stops.append("start")
+        if self.fail:
+            raise RuntimeError("cannot start")
+
+    def on_stop(self) -> None:
+        starts_and_stops.append("stop")
+
+    @behaviour
+    def ping(self) -> int:
+        return 1
+
+
+async def test_an_object_whose_on_start_raised_gets_no_on_stop() -> None:
+    starts_and_stops.clear()
+    async with Runtime() as rt:
+        shaky = rt.spawn(ShakyStart, True)
+        with pytest.raises(AgentStopped):  # restarted twice, each start failed: stopped
+            await shaky.ask(ShakyStart.ping)
+        assert rt.stats().restarts == 2
+        fine = rt.spawn(ShakyStart, False)
+        assert await fine.ask(ShakyStart.ping) == 1
+    # three starts that raised (no stop for them), then one that started and stopped
+    assert starts_and_stops == ["start", "start", "start", "start", "stop"]
