@@ -7,6 +7,7 @@ line goes to stderr so that stdout holds only the chosen format.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import io
 import os
@@ -90,6 +91,8 @@ def _load_config(args: argparse.Namespace, paths: Sequence[Path]) -> Config:
         config = load_config(paths[0])
     select = _codes(args.select, "--select")
     ignore = _codes(args.ignore, "--ignore") or frozenset()
+    if select is not None:  # as in ruff: --select replaces the file's select and ignore
+        config = dataclasses.replace(config, ignore=frozenset())
     return config.with_overrides(select, ignore)
 
 

@@ -367,6 +367,10 @@ class FileContext:
     def is_message_class(self, expr: cst.BaseExpression) -> bool:
         return self.class_kind(expr) is ClassKind.MESSAGE
 
+    def is_record_class(self, expr: cst.BaseExpression) -> bool:
+        """A ``@message``, frozen dataclass or NamedTuple: sent with its Iso fields moved."""
+        return self.class_kind(expr) in (ClassKind.MESSAGE, ClassKind.FROZEN_RECORD)
+
     def _own_kind(self, node: cst.ClassDef) -> ClassKind:
         name = self._nested_names.get(id(node))
         if name is None:

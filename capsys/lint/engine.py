@@ -1,30 +1,32 @@
 """File -> parse once -> one scan shared by all rules -> located, suppressed diagnostics.
 
 The checked code is parsed with libcst and never imported or executed. Files that do not
-import capsys or runtime cannot contain capsys code: a cheap byte-level check skips them
-before parsing. Positions are computed only for files that have findings.
+import capsys or runtime, nor a module of the project that does, cannot contain capsys
+code: a cheap byte-level check skips them before parsing with libcst. Positions are
+computed only for files that have findings.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from capsys.config import Config
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext
 from capsys.lint.files import read_source
-from capsys.lint.index import ProjectIndex, file_hash, module_name_for
+from capsys.lint.index import ProjectIndex, file_hash, module_name_for, resolve_relative
 from capsys.lint.model import Diagnostic, Finding, Fix
 from capsys.lint.nesting import MAX_DEPTH, deepest, on_deep_stack
+from capsys.lint.positions import Span, positions_of
 from capsys.lint.rules import all_rules
 
 __all__ = [
@@ -218,28 +220,22 @@ def run_rules(ctx: FileContext, codes: Iterable[str] | None = None) -> list[Find
 def _locate(
     path: str, module: cst.Module, findings: Sequence[Finding], config: Config
 ) -> list[Diagnostic]:
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    lines = module.code.splitlines()
+    positions = positions_of(module)
     seen: set[Diagnostic] = set()
     located: list[Diagnostic] = []
     for finding in findings:
-        where: CodeRange | None = positions.get(finding.node)
-        if where is None:
-            continue
-        line_text = lines[where.start.line - 1] if where.start.line <= len(lines) else ""
-        suppressed = _suppressed_codes(line_text)
-        if suppressed is not None and (not suppressed or finding.code in suppressed):
+        where = positions.span(finding.node)
+        if where is None or _suppressed(where, finding.code):
             continue
         diagnostic = Diagnostic(
             path,
-            where.start.line,
-            where.start.column + 1,
+            where.line,
+            where.column + 1,
             finding.code,
             finding.message,
             config.severity_of(finding.code).value,
-            where.end.line,
-            where.end.column + 1,
+            where.end_line,
+            where.end_column + 1,
             finding.fix is not None and not finding.fix.unsafe,
         )
         if diagnostic not in seen:
@@ -247,6 +243,12 @@ def _locate(
             located.append(diagnostic)
     located.sort()
     return located
+
+
+def _suppressed(where: Span, code: str) -> bool:
+    """Whether a ``# capsys: ignore`` comment on the finding's first line covers ``code``."""
+    suppressed = _suppressed_codes(where.line_text)
+    return suppressed is not None and (not suppressed or code in suppressed)
 
 
 def _context(path: Path, module: cst.Module, config: Config, index: ProjectIndex) -> FileContext:
@@ -263,12 +265,17 @@ def lint_source(
     result = FileResult(shown)
     native: ast.Module | Exception | None = None
     if not imports_capsys(data):
-        # Nothing to check, but a file that is not valid Python is still reported
-        # (CAP000), so it is not mistaken for a clean one. The C parser decides fast;
-        # libcst has the last word (it knows newer grammar than this interpreter).
+        # Nothing to check unless it imports a module of the project that does; but a
+        # file that is not valid Python is still reported (CAP000), so it is not
+        # mistaken for a clean one. The C parser decides fast; libcst has the last word
+        # (it knows newer grammar than this interpreter).
         result.skipped = True
         native = _native_parse(data)
-        if isinstance(native, ast.AST) or _too_deep(native) is not None:
+        if isinstance(native, ast.Module):
+            index.begin_file()
+            result.skipped = not _imports_capsys_module(path, data, native, index)
+            result.deps = index.file_deps()  # it stays unchecked until they change
+        if result.skipped and (isinstance(native, ast.AST) or _too_deep(native) is not None):
             return result  # valid Python, if too deep for this interpreter's parser
     deep = _too_deep(native if native is not None else _native_parse(data))
     if deep is not None:
@@ -277,6 +284,61 @@ def lint_source(
         result.diagnostics.append(cannot_check(shown, config, *deep))
         return result
     return on_deep_stack(lambda: _check(path, data, config, index, result))
+
+
+# Imports of the standard library are no modules of the project (looking for them there
+# would make every file depend on where they are not).
+_STDLIB = frozenset(sys.stdlib_module_names)
+
+
+def _imported_modules(path: Path, tree: ast.Module) -> Iterator[str]:
+    """The modules a file imports by name: ``import a.b`` gives ``a.b``; ``from a import
+    b`` gives ``a`` and ``a.b`` (``b`` may be a submodule); relative ones resolved."""
+    name, is_package, _ = module_name_for(path)
+    for node in _statements(tree.body):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            source = node.module or ""
+            if node.level:
+                source = resolve_relative(name, is_package, node.level, source)
+            if not source:
+                continue
+            yield source
+            yield from (f"{source}.{alias.name}" for alias in node.names if alias.name != "*")
+
+
+_NESTED_STATEMENTS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement, however nested (an import is a statement: the expressions, most
+    of a tree, need no visit; measured, a full ``ast.walk`` made skipped files 60% slower)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in _NESTED_STATEMENTS:
+            inner = getattr(node, name, None)
+            if inner:
+                stack.extend(inner)
+
+
+def _imports_capsys_module(path: Path, data: bytes, tree: ast.Module, index: ProjectIndex) -> bool:
+    """Whether a file that does not import capsys imports a module of the project that
+    does: it is then part of a capsys program (``Counter()`` of an agent class defined
+    there is CAP007), as the mypy plugin sees it."""
+    if b"import" not in data:
+        return False
+    index.add_root(module_name_for(path)[2])
+    found = False
+    for module in dict.fromkeys(_imported_modules(path, tree)):
+        if module.split(".", 1)[0] in _STDLIB:
+            continue
+        source = index.source(module)
+        if source is not None and imports_capsys(source):
+            found = True  # the others are looked up too: the result depends on them all
+    return found
 
 
 def _check(
@@ -309,7 +371,7 @@ def _check(
         else:
             raise
         return result
-    result.deps = index.file_deps()
+    result.deps = {**result.deps, **index.file_deps()}  # and what made it a capsys file
     result.deps.pop(ctx.module_name, None)
     index.consulted[ctx.module_name] = (str(path), file_hash(data))
     result.diagnostics = located
@@ -389,20 +451,13 @@ def _fixed(path: Path, data: bytes, config: Config, index: ProjectIndex, unsafe:
 
 def _unsuppressed_fixes(module: cst.Module, findings: Sequence[Finding], unsafe: bool) -> list[Fix]:
     """The fixes of findings that a ``# capsys: ignore`` comment does not suppress."""
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
-    lines = module.code.splitlines()
+    positions = positions_of(module)
     fixes: list[Fix] = []
     for finding in findings:
         fix = finding.fix
         if fix is None or (fix.unsafe and not unsafe):
             continue
-        where = positions.get(finding.node)
-        if where is None:
-            continue
-        text = lines[where.start.line - 1] if where.start.line <= len(lines) else ""
-        suppressed = _suppressed_codes(text)
-        if suppressed is not None and (not suppressed or finding.code in suppressed):
-            continue
-        fixes.append(fix)
+        where = positions.span(finding.node)
+        if where is not None and not _suppressed(where, finding.code):
+            fixes.append(fix)
     return fixes

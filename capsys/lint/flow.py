@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+
+from capsys.lint.positions import positions_of
 
 __all__ = [
     "AliasedIso",
@@ -28,6 +29,7 @@ __all__ = [
     "MoveSite",
     "NameResolver",
     "NonFreshIso",
+    "RecordTest",
     "UseAfterMove",
     "analyze_module",
     "assigned_names",
@@ -39,6 +41,7 @@ __all__ = [
     "load_names",
     "may_move",
     "module_flow",
+    "no_records",
     "walk",
 ]
 
@@ -51,12 +54,24 @@ class NameResolver(Protocol):
     def qualified(self, expr: cst.BaseExpression) -> str | None: ...
 
 
+# Whether a callee (as written) is a record class whose instances the runtime sends with
+# the Iso handles inside them moved: a ``@message``, a frozen dataclass, a NamedTuple.
+RecordTest = Callable[[cst.BaseExpression], bool]
+
+
+def no_records(func: cst.BaseExpression) -> bool:
+    """The ``RecordTest`` of an analysis that knows no classes."""
+    return False
+
+
 # Calls that move an Iso passed to them (as a bare name, positional or keyword).
 _MOVING_METHODS = frozenset({"send", "ask", "send_wait", "signal", "spawn", "put", "put_nowait"})
 _MOVING_FUNCTIONS = frozenset({"quorum", "broadcast"})
 _LITERALS = frozenset({cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis})
 # Builtins that inspect a handle without using it (they work on a moved handle).
 _INSPECTORS = frozenset({"type", "isinstance", "id"})
+# Builtins whose result holds the items of the display given to them (``frozenset({h})``).
+_DISPLAY_COPIES = frozenset({"builtins.frozenset", "builtins.tuple"})
 # Methods that make their argument reachable from the receiver (for CAP006 aliasing).
 _STORING_METHODS = frozenset({"append", "add", "insert", "appendleft", "setdefault"})
 # What a send that is refused raises: the runtime refuses it before the move, so the
@@ -115,12 +130,15 @@ class AliasedIso:
     target: str  # the assignment target, the storing call or the display, as written
     fix_is_safe: bool  # replacing it by consume(name) introduces no use after move
     kind: AliasKind = "assign"
+    # The value of a chained assignment (``a = b = h``): ``a = b = consume(h)`` would
+    # still bind one Iso to two names.
+    in_chain: bool = False
 
     @property
     def fixable(self) -> bool:
         """``consume(name)`` in place of the node transfers ownership (not for a chained
         assignment, which must be split, nor for one handle put twice)."""
-        return self.kind in ("assign", "stored", "displayed")
+        return self.kind in ("assign", "stored", "displayed") and not self.in_chain
 
 
 @dataclass(frozen=True, eq=False)
@@ -559,6 +577,7 @@ class _ModuleFacts:
     iso_functions: frozenset[str]  # module-level functions annotated to return an Iso
     iso_methods: frozenset[str]  # methods of the module's classes annotated to return one
     no_return: frozenset[str]  # module-level functions annotated to return NoReturn/Never
+    records: RecordTest
     # id(class) -> its fields holding an Iso (memoised by ``iso_fields``).
     fields: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -780,11 +799,18 @@ class _ScopeAnalysis:
             flow = self.expr(node.value, state)
             if flow is None:
                 return None
+            iso = self.produces_iso(node.value, flow)
+            reported = len(self.result.aliases)
             for target in node.targets:
                 self.alias_check(target.target, node.value, flow)
+            if iso and len(node.targets) > 1:
+                aliases = self.result.aliases
+                aliases[reported:] = [
+                    dataclasses.replace(a, in_chain=True) if a.node is node.value else a
+                    for a in aliases[reported:]
+                ]
             self.extra_move(node.value, flow)
             chained = [t.target.value for t in node.targets if isinstance(t.target, cst.Name)]
-            iso = self.produces_iso(node.value, flow)
             if iso:
                 self.chained_iso(node.targets)
             after: _Flow = flow
@@ -1519,20 +1545,67 @@ class _ScopeAnalysis:
         )
         storing = how in _STORING_METHODS and isinstance(func, cst.Attribute)
         for arg in node.args:
-            value = arg.value
-            if isinstance(value, cst.NamedExpr):  # send(A.b, (h := iso(...))) moves h
-                value = value.target
-            key = value.value if isinstance(value, cst.Name) else self.field_key(value)
-            if key is None or arg.star:
+            if arg.star:
                 continue
-            if moving and how and key in flow.isos:
-                self.use_key(value, key, flow)  # send(A.b, h, h): moved by an earlier one
-                self.move_key(value, key, how, flow)
-            elif storing and key in flow.isos:
+            if moving and how:
+                flow = self.move_argument(arg.value, how, flow)
+                continue
+            value = arg.value
+            key = value.value if isinstance(value, cst.Name) else self.field_key(value)
+            if key is None:
+                continue
+            if storing and key in flow.isos:
                 self.stored(value, key, node, flow)
             elif storing and isinstance(value, cst.Name):
                 self.note_alias(flow, key, code_of(node), None)
         return flow
+
+    def move_argument(self, value: cst.BaseExpression, how: str, state: _State) -> _State:
+        """Move the handles an argument of a send carries: the runtime moves every Iso it
+        finds in a tuple or a record (``@message``, frozen dataclass, NamedTuple), so one
+        written inside such a display or constructor call is moved with it. A handle in
+        one arm of ``a if c else b`` is moved on that arm's path only."""
+        if isinstance(value, cst.NamedExpr):  # send(A.b, (h := iso(...))) moves h
+            value = value.target
+        if isinstance(value, cst.IfExp):
+            then = self.move_argument(value.body, how, state.copy())
+            joined = _join(then, self.move_argument(value.orelse, how, state))
+            assert joined is not None  # both arms reach the call
+            return joined
+        key = value.value if isinstance(value, cst.Name) else self.field_key(value)
+        if key is not None:
+            if key in state.isos:
+                if id(value) not in self.alias_seen:  # (h, h) is CAP006's put-twice
+                    self.use_key(value, key, state)  # send(A.b, h, h): moved already
+                self.move_key(value, key, how, state)
+            return state
+        for part in self.carried(value):
+            state = self.move_argument(part, how, state)
+        return state
+
+    def carried(self, value: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+        """The parts of a sent value that end up inside it: the items of a tuple display
+        (also of a display unpacked into it), the arguments of a record's constructor,
+        the items of a display given to ``frozenset``/``tuple``. A call of anything else
+        may return something that holds none of its arguments."""
+        if isinstance(value, cst.Tuple):
+            for element in value.elements:
+                inner = element.value
+                if isinstance(element, cst.Element):
+                    yield inner
+                elif isinstance(inner, (cst.Tuple, cst.List, cst.Set)):
+                    yield from (e.value for e in inner.elements if isinstance(e, cst.Element))
+        elif isinstance(value, cst.Call):
+            if self.facts.records(value.func):
+                yield from (arg.value for arg in value.args if not arg.star)
+            elif (
+                self.resolver.qualified(value.func) in _DISPLAY_COPIES
+                and len(value.args) == 1
+                and not value.args[0].star
+                and isinstance(value.args[0].value, (cst.Tuple, cst.List, cst.Set))
+            ):
+                display = value.args[0].value
+                yield from (e.value for e in display.elements if isinstance(e, cst.Element))
 
     def stored(
         self,
@@ -1739,7 +1812,7 @@ def _walk_module(module: cst.Module) -> Iterator[cst.CSTNode]:
         yield from walk(stmt)
 
 
-def _module_facts(module: cst.Module, resolver: NameResolver) -> _ModuleFacts:
+def _module_facts(module: cst.Module, resolver: NameResolver, records: RecordTest) -> _ModuleFacts:
     def returns_iso(node: cst.BaseStatement) -> bool:
         return (
             isinstance(node, cst.FunctionDef)
@@ -1770,6 +1843,7 @@ def _module_facts(module: cst.Module, resolver: NameResolver) -> _ModuleFacts:
         frozenset(functions),
         frozenset(methods),
         frozenset(no_return),
+        records,
     )
 
 
@@ -1806,9 +1880,12 @@ def _run(facts: _ModuleFacts, module: cst.Module, extra_moves: frozenset[int]) -
     return result
 
 
-def analyze_module(module: cst.Module, resolver: NameResolver) -> FlowResult:
-    """CAP005/CAP006 facts for every scope of ``module``."""
-    facts = _module_facts(module, resolver)
+def analyze_module(
+    module: cst.Module, resolver: NameResolver, records: RecordTest = no_records
+) -> FlowResult:
+    """CAP005/CAP006 facts for every scope of ``module``; ``records`` says which callees
+    are record classes (their constructors' arguments move with a sent record)."""
+    facts = _module_facts(module, resolver, records)
     result = _run(facts, module, frozenset())
     if result.aliases:
         result.aliases = _with_fix_safety(facts, module, result.aliases)
@@ -1858,7 +1935,6 @@ def consume_expression(module: cst.Module) -> cst.BaseExpression | None:
 # One file is checked at a time per process and several rules share its analysis, so a
 # one-entry cache keyed by the module object (identity) is all that is needed.
 _FLOW_CACHE: list[tuple[cst.Module, FlowResult]] = []
-_LINE_CACHE: list[tuple[cst.Module, _Lines]] = []
 
 
 _MOVING_NAMES = frozenset({"iso", "consume", "Iso"})
@@ -1882,50 +1958,19 @@ def may_move(imported: Iterable[str]) -> bool:
     return False
 
 
-def module_flow(module: cst.Module, resolver: NameResolver) -> FlowResult:
+def module_flow(
+    module: cst.Module, resolver: NameResolver, records: RecordTest = no_records
+) -> FlowResult:
     """``analyze_module``, computed once per module for all the rules that need it."""
     if _FLOW_CACHE and _FLOW_CACHE[0][0] is module:
         return _FLOW_CACHE[0][1]
-    result = analyze_module(module, resolver)
+    result = analyze_module(module, resolver, records)
     _FLOW_CACHE[:] = [(module, result)]
     return result
 
 
-class _Lines:
-    """Line numbers of one module's nodes, computed cheaply and only where asked.
-
-    Resolving libcst positions for a whole file costs about four times more than plain
-    code generation of the statements before the one holding the node (which gives that
-    statement's first line) plus positions inside that one statement."""
-
-    def __init__(self, module: cst.Module) -> None:
-        self.module = module
-        self.owner: dict[int, int] = {}  # id(node) -> index of its top-level statement
-        for index, stmt in enumerate(module.body):
-            for node in walk(stmt):
-                self.owner[id(node)] = index
-        self.starts: list[int] | None = None
-        self.inside: dict[int, dict[int, int]] = {}  # statement -> id(node) -> line in it
-
-    def line(self, node: cst.CSTNode) -> int:
-        index = self.owner.get(id(node))
-        if index is None:
-            return 0
-        if self.starts is None:
-            line, self.starts = len(self.module.header), []
-            for stmt in self.module.body:
-                self.starts.append(line)
-                line += self.module.code_for_node(stmt).count("\n")
-        inside = self.inside.get(index)
-        if inside is None:
-            alone = self.module.with_changes(body=[self.module.body[index]], header=[])
-            positions = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
-            inside = self.inside[index] = {id(n): r.start.line for n, r in positions.items()}
-        return self.starts[index] + inside.get(id(node), 0)
-
-
 def line_of(module: cst.Module, node: cst.CSTNode) -> int:
-    """The 1-based line of ``node`` (a node of ``module``), for messages."""
-    if not (_LINE_CACHE and _LINE_CACHE[0][0] is module):
-        _LINE_CACHE[:] = [(module, _Lines(module))]
-    return _LINE_CACHE[0][1].line(node)
+    """The 1-based line of ``node`` (a node of ``module``), for messages; 0 if it is not
+    one."""
+    span = positions_of(module).span(node)
+    return span.line if span is not None else 0

@@ -37,6 +37,7 @@ __all__ = [
     "dotted_name",
     "mutable_kind",
     "module_name_for",
+    "resolve_relative",
     "summarize",
     "summarize_nested",
     "top_level",
@@ -126,7 +127,7 @@ def dotted_name(expr: cst.BaseExpression) -> str | None:
     return ".".join(reversed(parts))
 
 
-def _resolve_relative(module: str, is_package: bool, level: int, target: str) -> str:
+def resolve_relative(module: str, is_package: bool, level: int, target: str) -> str:
     parts = module.split(".") if module else []
     if not is_package:
         parts = parts[:-1]
@@ -161,7 +162,7 @@ def import_bindings(
     if target is None:
         return
     level = len(node.relative)
-    source = _resolve_relative(module, is_package, level, target) if level else target
+    source = resolve_relative(module, is_package, level, target) if level else target
     if isinstance(node.names, cst.ImportStar):
         if source.split(".", 1)[0] in CAPSYS_ROOTS:
             for name in _STAR_NAMES:
@@ -662,6 +663,7 @@ class ProjectIndex:
         # what the files that import it mean, so those results must not stay cached)
         self._absent: dict[str, list[str]] = {}
         self._touched: set[str] = set()
+        self._sources: dict[str, bytes | None] = {}
 
     def add_root(self, root: Path) -> None:
         root = root.resolve()
@@ -718,6 +720,25 @@ class ProjectIndex:
                 summary = self._load(path, name)
         self._modules[name] = summary
         return summary
+
+    def source(self, name: str) -> bytes | None:
+        """The bytes of project module ``name`` (None: no such module, or unreadable),
+        recorded as a dependency of the file begun last like a summary looked up."""
+        self._touched.add(name)
+        if name in self._sources:
+            return self._sources[name]
+        data: bytes | None = None
+        if name and name.split(".", 1)[0] not in CAPSYS_ROOTS:
+            path = self._find_file(name)
+            if path is not None:
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    self.consulted[name] = (str(path), None)
+                else:
+                    self.consulted[name] = (str(path), file_hash(data))
+        self._sources[name] = data
+        return data
 
     def _load(self, path: Path, name: str) -> ModuleSummary | None:
         try:

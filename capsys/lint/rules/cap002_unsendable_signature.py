@@ -49,18 +49,20 @@ def _params(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterator
         if name == me and param is function_params(function)[0]:
             continue
         what = f'Parameter "{name}"'
+        # ``*args``/``**kwargs`` at the star, a parameter at its name, as the plugin does.
+        where: cst.CSTNode = param if isinstance(param.star, str) and param.star else param.name
         if param.annotation is None:
             message = format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
-            yield Finding(CODE, param.name, message)
+            yield Finding(CODE, where, message)
             continue
-        yield from _declared(ctx, param.name, param.annotation.annotation, what, owner)
+        yield from _declared(ctx, where, param.annotation.annotation, what, owner)
 
 
 def _declared(
     ctx: FileContext, where: cst.CSTNode, annotation: cst.BaseExpression, what: str, owner: str
 ) -> Iterator[Finding]:
     """A declared type that is not sendable, reported at ``where`` (as the mypy plugin
-    does: a parameter at its name, a return type at its annotation)."""
+    does: a parameter at its name or star, a return type at its annotation)."""
     shape = ctx.shape(annotation)
     problem = problem_of(shape)
     if problem is None or held_agent(shape) is not None:

@@ -69,6 +69,6 @@ def _hint(use: UseAfterMove) -> str:
 def check(ctx: FileContext) -> Iterator[Finding]:
     if not may_move(ctx.summary.imports.values()):
         return
-    for use in module_flow(ctx.module, ctx.names).uses_after_move:
+    for use in module_flow(ctx.module, ctx.names, ctx.is_record_class).uses_after_move:
         message = format_message(CODE, name=use.name, where=_where(ctx, use), hint=_hint(use))
         yield Finding(CODE, use.node, message)

@@ -141,7 +141,7 @@ def _fix(module: cst.Module, alias: AliasedIso) -> Fix | None:
 def check(ctx: FileContext) -> Iterator[Finding]:
     if not may_move(ctx.summary.imports.values()):
         return
-    result = module_flow(ctx.module, ctx.names)
+    result = module_flow(ctx.module, ctx.names, ctx.is_record_class)
     for alias in result.aliases:
         yield Finding(
             CODE,

@@ -310,3 +310,94 @@ def test_a_path_that_cannot_go_on_ends(end: str, tmp_path: Path) -> None:
 
     assert found(program(end), tmp_path, CODE) == []
     assert found(program("assert flag"), tmp_path, CODE) == [(12, 5)]
+
+
+CARRIED = """
+from dataclasses import dataclass
+from typing import NamedTuple
+
+@message
+class Box:
+    h: Iso[list[int]]
+
+class Pair(NamedTuple):
+    h: Iso[list[int]]
+    n: int
+
+@dataclass(frozen=True)
+class Frozen:
+    h: Iso[list[int]]
+
+class Sink(Agent):
+    @behaviour
+    def pair(self, p: tuple[Iso[list[int]], int]) -> None: ...
+    @behaviour
+    def box(self, b: Box) -> None: ...
+    @behaviour
+    def put(self, h: Iso[list[int]]) -> None: ...
+
+def in_tuple(sink: Tag[Sink]) -> None:
+    data = iso([1])
+    sink.send(Sink.pair, (data, 1))
+    data.take()
+
+def in_message(sink: Tag[Sink]) -> None:
+    data = iso([1])
+    sink.send(Sink.box, Box(data))
+    data.take()
+
+def in_one_arm(sink: Tag[Sink], flag: bool) -> None:
+    data = iso([1])
+    sink.send(Sink.box, Box(data if flag else iso([2])))
+    print(data)
+
+def sent_again(sink: Tag[Sink]) -> None:
+    data = iso([1])
+    sink.send(Sink.pair, (data, 1))
+    sink.send(Sink.put, data)
+
+def other_records(sink: Tag[Sink]) -> None:
+    a = iso([1])
+    b = iso([2])
+    c = iso([3])
+    sink.send(Sink.pair, ((*[Pair(a, 1)],), Frozen(h=b), frozenset({c})))
+    print(a, b, c)
+
+def not_moved(sink: Tag[Sink], wrap) -> None:
+    data = iso([1])
+    sink.send(Sink.put, wrap(data))
+    sink.send(Sink.pair, (len(data), [data]))
+    data.take()
+"""
+
+
+def test_iso_inside_a_sent_tuple_record_or_arm_is_moved(tmp_path: Path) -> None:
+    # The runtime moves every Iso inside a sent tuple or record; a call of anything
+    # else may return something that holds none of its arguments.
+    assert found(HEADER + CARRIED, tmp_path, CODE) == [
+        where(CARRIED, "data.take()"),
+        where(CARRIED, "data.take()", 1),
+        where(CARRIED, "data)\n\ndef sent_again"),
+        where(CARRIED, "data)\n\ndef other_records"),
+        where(CARRIED, "a, b, c)"),
+        where(CARRIED, "b, c)"),
+        where(CARRIED, "c)\n\ndef not_moved"),
+    ]
+    messages = [d.message for d in lint_code(HEADER + CARRIED, tmp_path, select={CODE})]
+    assert "on some paths (possibly moved by send() at line 38)" in messages[2]
+    assert "(moved by send() at line 43)" in messages[3]
+
+
+def test_imported_record_is_known(tmp_path: Path) -> None:
+    code = """
+from msgs import Box
+
+def f(sink) -> None:
+    data = iso([1])
+    sink.send(Sink.box, Box(data))
+    data.take()
+"""
+    msgs = "from capsys import Iso, message\n@message\nclass Box:\n    h: Iso[list[int]]\n"
+    assert found(HEADER + code, tmp_path, CODE, files={"msgs.py": msgs}) == [
+        where(code, "data.take()")
+    ]

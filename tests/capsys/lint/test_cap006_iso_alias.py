@@ -126,6 +126,28 @@ def test_fix_is_unsafe_when_the_old_name_is_used_later(tmp_path: Path) -> None:
     assert _fix(code, tmp_path) == code
 
 
+def test_no_fix_for_the_value_of_a_chained_assignment(tmp_path: Path) -> None:
+    # a = b = consume(data) would still bind one Iso to both names: no fix is offered,
+    # not even an unsafe one, and the JSON "fixable" says so.
+    code = HEADER + (
+        "def f(sink) -> None:\n"
+        "    data = iso([1, 2])\n"
+        "    a = b = data\n"
+        "    sink.send(Sink.put, a)\n"
+    )
+    diagnostics = lint_code(code, tmp_path, select={CODE})
+    assert [(d.code, d.line, d.column, d.fixable) for d in diagnostics] == [
+        (CODE, 4, 9, False),  # b: the chained assignment
+        (CODE, 4, 13, False),  # data: copied without consume()
+    ]
+    assert _fix(code, tmp_path) == code
+    path = tmp_path / "mod.py"
+    unsafe = fix_source(
+        path, code.encode(), Config(root=tmp_path), ProjectIndex([tmp_path]), unsafe=True
+    )
+    assert unsafe.decode() == code
+
+
 def test_catalogue_examples(tmp_path: Path) -> None:
     """capsys explain shows the catalogue's bad and good programs: they must agree."""
     rule = get_rule(CODE)

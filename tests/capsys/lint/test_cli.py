@@ -223,6 +223,25 @@ def test_config_select_ignore_exclude_severity(
     assert out == ""
 
 
+def test_command_line_select_discards_the_files_ignore(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As in ruff: --select replaces the file's select and ignore; --ignore still applies.
+    (project / "pyproject.toml").write_text('[tool.capsys]\nignore = ["CAP011", "CAP008"]\n')
+    assert _run(capsys, "--no-cache")[1] == ""
+
+    def located(*args: str) -> list[str]:
+        return [
+            line.split(" ", 2)[0] + line.split(" ", 2)[1]
+            for line in _run(capsys, *args)[1].splitlines()
+        ]
+
+    assert located("--no-cache", "--select", "CAP011") == ["app/poll.py:9:9:CAP011"]
+    both = ("--no-cache", "--select", "CAP011,CAP008", "--ignore", "CAP011")
+    assert located(*both) == ["app/escape.py:13:34:CAP008"]
+    assert located("--no-cache", "--select", "CAP011", "--ignore", "CAP011") == []
+
+
 def test_include_filters_the_files_found_in_folders(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -324,6 +343,37 @@ def test_cache_follows_a_module_that_appears_or_starts_to_parse(
     )
     _, out, err = _run(capsys, "app/user.py")
     assert "app/user.py:9:5: CAP007" in out and "0 cache hit(s)" in err
+
+
+def test_a_file_importing_a_capsys_module_of_the_project_is_checked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # user.py imports no capsys itself, but an agent class of the project: it is part
+    # of a capsys program (as mypy with the plugin sees it). Whether it is depends on
+    # agents.py, so editing agents.py either way updates the cached result.
+    agents = "from capsys import Agent\n\n\nclass Counter(Agent):\n    pass\n"
+    plain = "class Counter:\n    pass\n"
+    _write(
+        project,
+        {
+            "app/__init__.py": "",
+            "app/agents.py": agents,
+            "app/user.py": "from .agents import Counter\n\nc = Counter()\n",
+            "app/alone.py": "from json import dumps\n\n\nclass Agent:\n    pass\n\n\na = Agent()\n",
+        },
+    )
+    cap007 = "app/user.py:3:5: CAP007 agent Counter is instantiated directly"
+    _, out, err = _run(capsys, "app/user.py", "app/alone.py")
+    assert out.startswith(cap007) and len(out.splitlines()) == 1
+    assert "0 cache hit(s)" in err
+    _, again, err = _run(capsys, "app/user.py", "app/alone.py")
+    assert again == out and "2 cache hit(s)" in err
+    (project / "app" / "agents.py").write_text(plain)
+    _, out, err = _run(capsys, "app/user.py")
+    assert out == "" and "0 cache hit(s)" in err
+    (project / "app" / "agents.py").write_text(agents)
+    _, out, err = _run(capsys, "app/user.py")
+    assert out.startswith(cap007) and "0 cache hit(s)" in err
 
 
 def test_cap000_and_the_run_goes_on(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

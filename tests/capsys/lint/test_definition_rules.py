@@ -43,6 +43,27 @@ def test_cap002_positions(tmp_path: Path) -> None:
     ]
 
 
+STARRED = """
+class Pool(Agent):
+    def __init__(self, a, *args, **kwargs):
+        pass
+
+    @behaviour
+    def put(self, *items: list[int], **named: list[int]) -> None: ...
+"""
+
+
+def test_cap002_starred_parameters_at_their_star(tmp_path: Path) -> None:
+    # *args/**kwargs at the star, as the mypy plugin reports them.
+    assert _at(STARRED, tmp_path, "CAP002") == [
+        where(STARRED, "a, *"),
+        where(STARRED, "*args"),
+        where(STARRED, "**kwargs"),
+        where(STARRED, "*items"),
+        where(STARRED, "**named"),
+    ]
+
+
 def test_cap002_sendable_signatures_are_clean(tmp_path: Path) -> None:
     code = """
 import datetime, decimal, enum, pathlib, uuid
