@@ -451,6 +451,18 @@ def _is_namedtuple(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_fields")
 
 
+def _frozen_record(cls: type) -> bool:
+    """Instances that cannot change: a NamedTuple class itself, or a class that is itself
+    a frozen dataclass. A plain subclass of either takes new attributes (an instance
+    ``__dict__`` unless it declares ``__slots__ = ()``; the generated ``__setattr__``
+    guards its own class only): not a record, as the mypy plugin and the linter judge
+    it too."""
+    if _is_namedtuple(cls):
+        return "_fields" in cls.__dict__  # the NamedTuple itself, not a subclass
+    params = cls.__dict__.get("__dataclass_params__")
+    return params is not None and bool(params.frozen)
+
+
 # The field annotations of record classes as resolved in the scope that defined them:
 # a @message defined in a function, under `from __future__ import annotations`, names
 # its neighbours by local names that only that scope knows.
@@ -551,9 +563,7 @@ def shape_of_class(cls: type, args: tuple[Shape, ...] = ()) -> Shape:
         return Shape(ShapeKind.TAG, "Tag", args)
     name = _class_fullname(cls)
     bases = _base_names(cls)
-    record = _is_namedtuple(cls) or (
-        dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
-    )
+    record = _frozen_record(cls)
     fields = None
     if record:
 
@@ -656,8 +666,7 @@ def validate_message_class(cls: type, scope: Mapping[str, Any] | None = None) ->
     original ``__init__`` is put back so construction costs nothing extra.
     """
     for base in cls.__mro__[1:-1]:
-        frozen_base = dataclasses.is_dataclass(base) and base.__dataclass_params__.frozen  # type: ignore[attr-defined]
-        if not (frozen_base or base is typing.Generic):
+        if not (_frozen_record(base) or base is typing.Generic):
             raise NotSendableError(
                 f"@message {cls.__name__}: its base class {base.__name__} is not a "
                 "frozen dataclass or @message, so instances would not be immutable (CAP003)"

@@ -923,11 +923,12 @@ class ProjectIndex:
         if ClassKind.TYPED_DICT in base_kinds:
             return ClassKind.TYPED_DICT
         if ClassKind.FROZEN_RECORD in base_kinds and cls.dataclass_frozen is None:
-            # A NamedTuple class body, or a subclass of a frozen record: fields only
-            # when it is itself a NamedTuple definition.
+            # A NamedTuple class body is a record; a plain subclass of a frozen record
+            # is not: it takes new attributes (the frozen ``__setattr__`` guards its
+            # own class only), as the mypy plugin and the run-time check judge it.
             if any(b in _NAMEDTUPLE_BASES for b in cls.bases):
                 return ClassKind.FROZEN_RECORD
-            return ClassKind.UNKNOWN
+            return ClassKind.PLAIN
         if cls.dataclass_frozen is True and not cls.defines_setattr:
             return ClassKind.FROZEN_RECORD
         if cls.dataclass_frozen is False:

@@ -447,3 +447,46 @@ def test_a_record_nesting_its_own_parameter_deeper_stops() -> None:
 
     assert static_problem(g(Shape(ShapeKind.CLASS, "builtins.int"))) is None
     assert len(calls) <= 3
+
+
+@dataclasses.dataclass(frozen=True)
+class _FrozenPoint:
+    x: int
+
+
+class _PlainSubclass(_FrozenPoint):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _FrozenSubclass(_FrozenPoint):
+    y: int
+
+
+class _Pair(NamedTuple):
+    a: int
+
+
+class _PairSubclass(_Pair):
+    __slots__ = ()
+
+
+def test_a_plain_subclass_of_a_frozen_record_is_not_immutable() -> None:
+    # It takes new attributes (the frozen __setattr__ guards its own class only), so a
+    # sender could keep mutating what it sent; mypy and the linter refuse it too.
+    sneaky = _PlainSubclass(1)
+    sneaky.hidden = [1]  # type: ignore[attr-defined]
+    for value in (sneaky, _PairSubclass(1)):
+        with pytest.raises(NotSendableError, match="CAP004"):
+            capsys.val(value)
+        for deep in (False, True):  # the shallow check of a send, and debug mode's
+            with pytest.raises(NotSendableError, match="CAP001"):
+                check_value(value, "argument 1", deep=deep)
+    with pytest.raises(NotSendableError, match=r"field 'p' has type _PlainSubclass.*CAP003"):
+
+        @message
+        class Carrier:
+            p: _PlainSubclass
+
+    assert capsys.val(_FrozenSubclass(1, 2)) == _FrozenSubclass(1, 2)
+    assert capsys.val(_Pair(1)) == _Pair(1)

@@ -579,3 +579,45 @@ def test_spawn_and_unpacked_arguments_as_the_plugin(tmp_path: Path) -> None:
     diagnostics = lint_code(HEADER + SPAWNED, tmp_path, select={"CAP001"})
     types = [d.message.split(" (", 1)[1].split(") is not", 1)[0] for d in diagnostics]
     assert types == ["list[int]", "list[int]", "list", "list[int]"]
+
+
+SUBCLASSES = """
+import dataclasses
+from typing import NamedTuple
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+
+class Sneaky(Point):
+    pass
+
+@dataclasses.dataclass(frozen=True)
+class Good(Point):
+    y: int
+
+class Pair(NamedTuple):
+    a: int
+
+class PairSub(Pair):
+    __slots__ = ()
+
+class A(Agent):
+    @behaviour
+    def a(self, p: Sneaky) -> None: ...
+    @behaviour
+    def b(self, p: Good) -> None: ...
+    @behaviour
+    def c(self, p: PairSub) -> None: ...
+    @behaviour
+    def d(self, p: Pair) -> None: ...
+"""
+
+
+def test_a_plain_subclass_of_a_frozen_record_is_not_sendable(tmp_path: Path) -> None:
+    # It takes new attributes: the plugin and the run-time check refuse it (the linter
+    # used to stay silent); a subclass that is itself a frozen dataclass is a record.
+    assert found(HEADER + SUBCLASSES, tmp_path, "CAP002") == [
+        where(SUBCLASSES, "p: Sneaky"),
+        where(SUBCLASSES, "p: PairSub"),
+    ]
