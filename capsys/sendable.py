@@ -1109,10 +1109,12 @@ def _walk(value: object, root: str, immutable: bool) -> None:
             problem = static_problem(shape_of_class(cls), immutable=immutable)
             reason = problem.reason if problem else "it is not sendable"
         steps: list[str] = []
-        while at >= 0:
+        while at > 0:
             at, step = trail[at]
             steps.append(step)
-        path = "".join(reversed(steps))
+        inside = "".join(reversed(steps))
+        # "value.nxt.label", but "[1] in argument 1 of S.b" (not "argument 1 of S.b[1]")
+        path = root + inside if not inside or " " not in root else f"{inside} in {root}"
         raise NotSendableError(_refusal(path, cls, reason, immutable=immutable))
 
 

@@ -221,10 +221,10 @@ def test_shallow_check_trusts_types_deep_check_walks_values() -> None:
     assert prepare_payload("S.b", (sneaky,), {}) == ((sneaky,), {})
     with pytest.raises(
         NotSendableError,
-        match=r"argument 1 of S\.b\[1\] is a list, which cannot cross an agent boundary: .*\(CAP001\)$",
+        match=r"^\[1\] in argument 1 of S\.b is a list, which cannot cross an agent boundary: .*\(CAP001\)$",
     ):
         prepare_payload("S.b", (sneaky,), {}, deep=True)
-    with pytest.raises(NotSendableError, match=r"argument 'items' of S\.b\[1\] is a list"):
+    with pytest.raises(NotSendableError, match=r"\[1\] in argument 'items' of S\.b is a list"):
         prepare_payload("S.b", (), {"items": sneaky}, deep=True)
 
 
