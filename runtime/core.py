@@ -39,6 +39,7 @@ from capsys.agent import Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import prepare_payload
 from capsys.tag import Tag
+from runtime.arguments import is_count, is_seconds
 from runtime.backends import Loop, current_loop
 from runtime.cell import (
     Cell,
@@ -199,8 +200,6 @@ class Runtime:
             n = 1
         elif n is None:
             n = default_workers()
-        if n < 1:
-            raise ValueError(f"Runtime(workers={n}): at least one worker is needed")
         self.n_workers: int = n
         self.capacity: int = opts["mailbox_capacity"]
         explicit = {**(_defaults.get() or {}), **given}
@@ -762,10 +761,10 @@ def _check_options(opts: dict[str, Any]) -> None:
         value = opts[name]
         if value is None and name == "workers":
             continue
-        kind = "an int" if count else "a number of seconds"
-        if isinstance(value, bool) or not isinstance(value, int if count else (int, float)):
+        if not (is_count(value) if count else is_seconds(value)):
+            kind = "an int" if count else "a number of seconds"
             raise TypeError(f"Runtime({name}={value!r}): {name} must be {kind}")
-        if value != value or value < least or (name == "block_threshold" and value == 0):
+        if not value >= least or (name == "block_threshold" and value == 0):
             bound = "> 0" if name == "block_threshold" else f">= {least}"
             raise ValueError(f"Runtime({name}={value!r}): {name} must be {bound}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from capsys.errors import CapabilityError
+from runtime.arguments import is_seconds
 
 __all__ = ["MailboxFull", "AgentStopped", "AskTimeout", "check_timeout"]
 
@@ -52,7 +53,7 @@ def check_timeout(timeout: object, agent: str, behaviour: str) -> None:
     """Refuse an ask's ``timeout`` before anything is sent: a wrong type or NaN (an error
     after the send would leave the caller unsure whether it ran), or none left (an
     ``AskTimeout`` on every backend, where waiting zero seconds raced the answer)."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+    if not is_seconds(timeout):
         raise TypeError(
             f"ask of {agent} ({behaviour}): timeout must be a number of seconds or None, "
             f"not {timeout!r}"

@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from runtime.arguments import is_count, is_seconds
+
 __all__ = ["Supervision", "PolicyName", "RESTART", "STOP", "ESCALATE"]
 
 PolicyName = Literal["restart", "stop", "escalate"]
@@ -37,9 +39,9 @@ class Supervision:
             raise ValueError(
                 f"Supervision policy {self.policy!r}: use 'restart', 'stop' or 'escalate'"
             )
-        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int):
+        if not is_count(self.max_restarts):
             raise TypeError(f"Supervision max_restarts must be an int, got {self.max_restarts!r}")
-        if isinstance(self.within, bool) or not isinstance(self.within, (int, float)):
+        if not is_seconds(self.within):
             raise TypeError(f"Supervision within must be seconds, got {self.within!r}")
         if self.max_restarts < 0 or not self.within > 0:
             raise ValueError("Supervision needs max_restarts >= 0 and within > 0 seconds")

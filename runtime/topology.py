@@ -18,6 +18,7 @@ from capsys.agent import Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import refuse_iso_for_many
 from capsys.tag import Tag
+from runtime.arguments import is_count
 from runtime.cell import class_info
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class Topology(Generic[A]):
 
 
 def _count(what: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_count(value):
         raise TypeError(f"{what}: {name} must be an int, got {value!r}")
     if value < 1:
         raise CapabilityUsageError(f"{what} needs {name} >= 1, got {name}={value}")

@@ -32,6 +32,7 @@ from typing_extensions import ParamSpec
 from capsys.agent import Agent, behaviour
 from capsys.errors import CapabilityUsageError
 from capsys.tag import Tag
+from runtime.arguments import is_count
 from runtime.cell import Cell, current_async, primitive_behaviour, worker_here
 from runtime.errors import AgentStopped
 from runtime.primitives.quorum import prepare_fan_out
@@ -172,7 +173,7 @@ async def broadcast(
     ``failed``, as the ask that delivered it saw it.
     """
     fanout: int = kwargs.pop("fanout", 3)
-    if isinstance(fanout, bool) or not isinstance(fanout, int):
+    if not is_count(fanout):
         raise TypeError(f"broadcast fanout must be an int, got {fanout!r}")
     if fanout < 1:
         raise CapabilityUsageError(f"broadcast fanout must be at least 1, got {fanout}")

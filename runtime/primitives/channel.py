@@ -22,6 +22,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 from capsys.errors import CapabilityError, CapabilityUsageError
 from capsys.sendable import move_payload, payload_moves
+from runtime.arguments import is_count
 from runtime.backends import current_loop
 from runtime.cell import debug_checks
 
@@ -69,7 +70,7 @@ class Channel(Generic[T]):
     """A bounded FIFO shared by agents and outside code; see the module docstring."""
 
     def __init__(self, capacity: int) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        if not is_count(capacity) or capacity < 1:
             raise CapabilityUsageError(
                 f"channel capacity must be an int of at least 1, got {capacity!r}"
             )

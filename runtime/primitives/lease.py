@@ -25,6 +25,7 @@ import time
 from typing import Literal
 
 from capsys.agent import Agent, behaviour, message
+from runtime.arguments import is_seconds
 
 __all__ = ["Lease", "LeaseManager", "LeaseRefused"]
 
@@ -128,7 +129,7 @@ class LeaseManager(Agent):
 def _bad_ttl(ttl: object) -> bool:
     """Not a positive, finite number of seconds: NaN or infinity would make a lease that
     never lapses, and a bool or a string is a caller's mistake."""
-    return isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf
+    return not is_seconds(ttl) or not 0 < ttl < math.inf
 
 
 def _refusal(resource: object, holder: object, ttl: object) -> LeaseRefused | None:

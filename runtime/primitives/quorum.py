@@ -23,6 +23,7 @@ from capsys.agent import Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import prepare_payload, refuse_iso_for_many
 from capsys.tag import Tag
+from runtime.arguments import is_count, is_seconds
 from runtime.cell import Cell
 
 __all__ = ["QuorumResult", "majority", "quorum", "supermajority"]
@@ -86,7 +87,7 @@ def prepare_fan_out(
 
 
 def _group_size(what: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
+    if not is_count(n):
         raise TypeError(f"{what} takes the number of agents (an int), got {n!r}")
     if n < 1:
         raise ValueError(f"{what} needs at least one agent, got {n}")
@@ -178,7 +179,7 @@ async def quorum(
     timeout: float | None = kwargs.pop("timeout", None)
     accept: Callable[[Any], bool] | None = kwargs.pop("accept", None)
     members = list(dict.fromkeys(tags))  # one ask per agent, first-seen order
-    if isinstance(threshold, bool) or not isinstance(threshold, int):
+    if not is_count(threshold):
         raise CapabilityUsageError(
             f"quorum threshold must be an int (a number of agents), got {threshold!r}; "
             "majority(n) and supermajority(n) compute one"
@@ -188,9 +189,7 @@ async def quorum(
             f"quorum threshold must be between 1 and the number of agents "
             f"({len(members)}), got {threshold}"
         )
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout != timeout
-    ):
+    if timeout is not None and not (is_seconds(timeout) and timeout == timeout):
         raise TypeError(f"quorum timeout must be a number of seconds or None, got {timeout!r}")
     if accept is not None and not callable(accept):
         raise TypeError(f"quorum accept= must be a predicate on a reply, got {accept!r}")

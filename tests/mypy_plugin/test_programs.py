@@ -18,6 +18,7 @@ from tests.mypy_plugin.harness import (
     run_mypy,
     write_files,
 )
+from tests.mypy_plugin.test_config_and_modes import TRANSITIVE
 
 VIOLATIONS = REPO / "examples" / "violations"
 # CAP000 is a file that does not parse: the linter's rule; mypy stops at a syntax error.
@@ -199,38 +200,16 @@ def test_dmypy_sees_a_class_become_an_agent_after_an_edit(tmp_path: Path) -> Non
     assert after == {(5, "CAP007")}, runs[1].stdout
 
 
-DAEMON_FILES = {
-    "pkg/__init__.py": "",
-    "pkg/inner.py": (
-        "from dataclasses import dataclass\n\nfrom capsys import message\n\n\n"
-        "@dataclass(frozen=True)\nclass Inner:\n    v: int\n"
-    ),
-    "pkg/msgs.py": (
-        "from capsys import message\n\nfrom pkg.inner import Inner\n\n\n"
-        "@message\nclass Job:\n    n: int\n    inner: Inner\n"
-    ),
-    "pkg/agents.py": (
-        "from capsys import Agent, behaviour\n\nfrom pkg.msgs import Job\n\n\n"
-        "class Worker(Agent):\n    @behaviour\n    def run(self, job: Job) -> None:\n"
-        "        pass\n"
-    ),
-    "main.py": (
-        "from capsys import Tag\n\nfrom pkg.agents import Worker\nfrom pkg.msgs import Job\n\n\n"
-        "def go(t: Tag[Worker], j: Job) -> None:\n    t.send(Worker.run, j)\n"
-    ),
-}
-
-
 def test_dmypy_follows_fields_several_imports_away(tmp_path: Path) -> None:
     """After each edit the daemon reports what a cold mypy run reports: a field type
     changed two imports away reaches the behaviour and the send that read it, also
     through a message class nested after the daemon started (one edit that defines a
     class and another that nests it: see the README for both in one)."""
-    inner, msgs = DAEMON_FILES["pkg/inner.py"], DAEMON_FILES["pkg/msgs.py"]
-    deep = "\n\n@message\nclass Deep:\n    w: {}\n"
+    inner, msgs = TRANSITIVE["pkg/inner.py"], TRANSITIVE["pkg/msgs.py"]
+    deep = "\n\nfrom capsys import message\n\n\n@message\nclass Deep:\n    w: {}\n"
     with_deep = msgs.replace("import Inner", "import Deep, Inner") + "    deep: Deep\n"
     versions = [
-        DAEMON_FILES,
+        TRANSITIVE,
         {"pkg/inner.py": inner.replace("v: int", "v: list[int]")},
         {"pkg/inner.py": inner},
         {"pkg/inner.py": inner + deep.format("int")},
