@@ -173,8 +173,10 @@ class Runtime:
     with a seeded scheduling order, recorded in ``rt.trace``; ``debug``: deep
     sendability checks; ``shutdown_timeout``: seconds to drain on exit;
     ``block_threshold``: seconds in one behaviour after which a worker counts as
-    blocked; ``batch``: messages per agent turn. Defaults may be set for a whole
-    program with ``runtime.run(main, workers=...)``.
+    blocked; ``max_spare_workers``: how many spare worker threads the monitor may start
+    beside blocked ones (each further blocked worker then strands its queue until its
+    call returns; a warning is logged); ``batch``: messages per agent turn. Defaults may
+    be set for a whole program with ``runtime.run(main, workers=...)``.
     """
 
     def __init__(
@@ -188,6 +190,7 @@ class Runtime:
         debug: bool = _UNSET,
         shutdown_timeout: float = _UNSET,
         block_threshold: float = _UNSET,
+        max_spare_workers: int = _UNSET,
         batch: int = _UNSET,
         dead_letters_kept: int = _UNSET,
     ) -> None:
@@ -220,6 +223,7 @@ class Runtime:
         self.debug: bool = bool(opts["debug"])
         self.shutdown_timeout: float = opts["shutdown_timeout"]
         self.block_threshold: float = opts["block_threshold"]
+        self.max_spare_workers: int = opts["max_spare_workers"]
         self.batch: int = 1 if self.deterministic else opts["batch"]
         self.dead_letters = DeadLetters(opts["dead_letters_kept"])
         self.trace: list[tuple[str, str]] = []
@@ -418,7 +422,9 @@ class Runtime:
                 self._undo_signal_wakeup = home.wake_on_signals()
                 for i in range(self.n_workers):
                     self.add_worker(index=i)
-                self._monitor = Monitor(self, self.block_threshold, max_spares=self.n_workers)
+                self._monitor = Monitor(
+                    self, self.block_threshold, max_spares=self.max_spare_workers
+                )
                 self._monitor.thread.start()
             except BaseException:
                 # Undo what started (worker threads, the signal wakeup socket): a later
@@ -735,6 +741,10 @@ _BUILTIN_DEFAULTS: dict[str, Any] = {
     "debug": False,
     "shutdown_timeout": 30.0,
     "block_threshold": 0.05,
+    # Beside blocked workers: as many as behaviours blocked at once in a program that
+    # calls blocking libraries from agents, while bounding the threads a runaway one
+    # can start (a thread pool's usual bound: asyncio's executor, anyio's to_thread).
+    "max_spare_workers": 32,
     "batch": BATCH,
     "dead_letters_kept": 1000,
 }
@@ -752,6 +762,7 @@ _NUMERIC_OPTIONS: dict[str, tuple[float, bool]] = {
     "dead_letters_kept": (0, True),
     "shutdown_timeout": (0.0, False),
     "block_threshold": (0.0, False),
+    "max_spare_workers": (0, True),
 }
 
 

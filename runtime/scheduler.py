@@ -1003,6 +1003,7 @@ class Monitor:
         self.interval = threshold / 4
         self.max_spares = max_spares
         self.spares = 0
+        self.warned = False  # that max_spares stopped a spare
         self.stop_event = threading.Event()
         # worker -> (turns, seen at, where, its CPU seconds, the process's CPU seconds)
         self.seen: dict[int, tuple[int, float, tuple[int, int, int] | None, float, float]] = {}
@@ -1082,10 +1083,19 @@ class Monitor:
         if (
             (moved or any(rt.injected))  # work waiting that the stuck one would take
             and not any(self.available(o, now) for o in rt.workers if o is not w)
-            and self.spares < self.max_spares
             and not rt.exiting
         ):
-            self.spares += 1
-            rt.add_worker()
+            if self.spares < self.max_spares:
+                self.spares += 1
+                rt.add_worker()
+            elif not self.warned:  # once: the stall lasts until a blocked call returns
+                self.warned = True
+                log.warning(
+                    "every worker is blocked in a behaviour and the %d spare workers "
+                    "allowed are running: runnable agents wait until a blocking call "
+                    "returns; raise Runtime(max_spare_workers=...) or move the blocking "
+                    "calls to anyio.to_thread.run_sync in an async behaviour",
+                    self.max_spares,
+                )
         rt.notify(force=True)
         return bool(moved)

@@ -169,7 +169,8 @@ async def quorum(
 ) -> QuorumResult[Any]:
     """Ask every agent in ``tags``; decide once ``threshold`` replies are accepted.
 
-    Options (keywords): ``timeout`` in seconds (``None``: wait for every answer) and
+    Options (keywords): ``timeout`` in seconds (``None``: wait for every answer; 0 or
+    less: nobody is asked, and the result has timed out with every agent missing) and
     ``accept``, a predicate on a reply (``None``: every reply counts). The behaviour and
     the arguments are checked once, before any ask, as by ``Tag.ask``, and their errors
     (``CapabilityUsageError``, ``NotSendableError``, ``MovedError``) are raised here;
@@ -189,8 +190,11 @@ async def quorum(
             f"quorum threshold must be between 1 and the number of agents "
             f"({len(members)}), got {threshold}"
         )
-    if timeout is not None and not (is_seconds(timeout) and timeout == timeout):
-        raise TypeError(f"quorum timeout must be a number of seconds or None, got {timeout!r}")
+    if timeout is not None:  # the same refusals as Tag.ask's (runtime.errors.check_timeout)
+        if not is_seconds(timeout):
+            raise TypeError(f"quorum timeout must be a number of seconds or None, got {timeout!r}")
+        if timeout != timeout:
+            raise ValueError("quorum timeout must not be NaN")
     if accept is not None and not callable(accept):
         raise TypeError(f"quorum accept= must be a predicate on a reply, got {accept!r}")
     what = f"quorum({getattr(behaviour, '__qualname__', behaviour)})"
@@ -204,6 +208,12 @@ async def quorum(
     # A raising ``accept`` is the caller's bug: it is raised from quorum() as itself, once
     # (the first one), not as a task group's ExceptionGroup of however many ran.
     predicate_error: list[Exception] = []
+    if timeout is not None and timeout <= 0:
+        # No time left: ask nobody, as Tag.ask sends nothing then (an ask started here
+        # would still reach its agent before the cancellation did).
+        return QuorumResult(
+            threshold=threshold, accepted=(), missing=tuple(members), timed_out=True
+        )
 
     with anyio.move_on_after(timeout) as deadline:
         async with anyio.create_task_group() as asks:

@@ -531,6 +531,8 @@ def test_watermarks_follow_a_small_capacity() -> None:
         ("shutdown_timeout", -1, ValueError),
         ("shutdown_timeout", float("nan"), ValueError),
         ("block_threshold", 0, ValueError),
+        ("max_spare_workers", -1, ValueError),
+        ("max_spare_workers", 2.0, TypeError),
     ],
 )
 def test_an_option_of_the_wrong_type_or_range_is_refused_by_name(

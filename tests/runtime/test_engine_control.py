@@ -630,6 +630,42 @@ async def test_blocked_behaviour_does_not_stall_others() -> None:
             assert await gate.ask(Gate.get) == 0
 
 
+async def test_more_blocked_agents_than_workers_do_not_stall_others() -> None:
+    # Three agents blocked at once on one worker: each stuck worker gets a spare beside
+    # it (the spares used to be capped at the worker count, so two blocked agents on
+    # workers=1 stalled every other agent until a blocking call returned).
+    async with Runtime(workers=1, block_threshold=0.02) as rt:
+        beat = rt.spawn(Beat)
+        for i in range(3):
+            gate = rt.spawn(Gate, "many-open", f"many-entered{i}")
+            gate.send(Gate.hold)
+            with anyio.fail_after(10):  # the next gate runs on a spare, or never
+                await _wait_thread_event(event(f"many-entered{i}"))
+        with anyio.fail_after(10):
+            assert await beat.ask(Beat.ping) == "beat"
+        assert rt.stats().workers == 4
+        event("many-open").set()
+
+
+async def test_spare_workers_are_bounded_and_the_stall_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with Runtime(workers=1, block_threshold=0.02, max_spare_workers=1) as rt:
+        beat = rt.spawn(Beat)
+        gates = [rt.spawn(Gate, "cap-open", f"cap-entered{i}") for i in range(2)]
+        for i, gate in enumerate(gates):
+            gate.send(Gate.hold)
+            await _wait_thread_event(event(f"cap-entered{i}"))
+        with anyio.move_on_after(0.5):  # both threads blocked: nobody takes the ping
+            await beat.ask(Beat.ping)
+            pytest.fail("answered with every worker blocked")
+        assert rt.stats().workers == 2
+        assert "the 1 spare workers allowed are running" in caplog.text
+        assert "max_spare_workers" in caplog.text
+        event("cap-open").set()
+        assert await beat.ask(Beat.ping) == "beat"
+
+
 class Napper(Agent):
     @behaviour
     def nap(self) -> None:

@@ -54,8 +54,22 @@ async def test_bad_options_are_refused_before_any_ask() -> None:
             await quorum(voters, 2, Voter.vote, "p", accept=5)  # type: ignore[call-arg]
         with pytest.raises(TypeError, match="timeout must be a number of seconds"):
             await quorum(voters, 2, Voter.vote, "p", timeout="1")  # type: ignore[call-arg]
+        with pytest.raises(ValueError, match="timeout must not be NaN"):  # as Tag.ask
+            await quorum(voters, 2, Voter.vote, "p", timeout=float("nan"))
         with pytest.raises(TypeError, match="takes Tags of agents, got 1"):
             await quorum([1, 2], 1, Voter.vote, "p")  # type: ignore[list-item]
+        assert [await v.ask(Voter.times_asked) for v in voters] == [0, 0, 0]
+
+
+async def test_no_time_left_asks_nobody() -> None:
+    """As Tag.ask with a timeout of 0 or less sends nothing, neither does quorum."""
+    async with Runtime() as rt:
+        voters = [rt.spawn(Voter, True) for _ in range(3)]
+        for timeout in (0, -1.5):
+            result = await quorum(voters, 2, Voter.vote, "p", timeout=timeout)
+            assert result.timed_out and not result.reached
+            assert result.missing == tuple(voters) and result.accepted == ()
+        await anyio.sleep(0.05)
         assert [await v.ask(Voter.times_asked) for v in voters] == [0, 0, 0]
 
 
