@@ -48,7 +48,10 @@ _Outcome = tuple[tuple[Tag[Any], ...], tuple[Tag[Any], ...], tuple[tuple[Tag[Any
 
 @dataclass(frozen=True)
 class BroadcastResult:
-    """Who got the call, who was stopped, and whose behaviour raised (with the error)."""
+    """Who got the call, who was stopped, and whose behaviour raised, with the error as
+    text (``"ValueError: bad"``): it comes back through relay agents, and an exception
+    object is not sendable. ``quorum`` asks every agent itself, so its ``failures`` hold
+    the exceptions."""
 
     delivered: tuple[Tag[Any], ...]
     unreachable: tuple[Tag[Any], ...]
