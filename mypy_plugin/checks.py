@@ -95,6 +95,7 @@ from mypy_plugin.shapes import (
     decorator_fullname,
     is_agent,
     is_message_class,
+    pending_fields,
     record_state,
     says_frozen,
     shape_of,
@@ -1301,7 +1302,9 @@ def _analyse_quietly(api: SemanticAnalyzer, raw: Type) -> tuple[Type | None, boo
                 raw, allow_unbound_tvars=True, allow_placeholder=True, report_invalid_types=False
             )
         complete = api.num_incomplete_refs == state[2] and typ is not None
-        return typ, complete and typ is not None and not has_placeholder(typ)
+        return typ, (
+            complete and typ is not None and not has_placeholder(typ) and not pending_fields(typ)
+        )
     finally:
         api.deferred, api.progress, api.num_incomplete_refs = state
         del api.deferral_debug_context[debug_len:]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from mypy.expandtype import expand_type_by_instance
 from mypy.maptype import map_instance_to_supertype
 from mypy.nodes import CallExpr, Expression, NameExpr, RefExpr, TypeInfo, Var
+from mypy.semanal_shared import has_placeholder
 from mypy.types import (
     AnyType,
     CallableType,
@@ -149,6 +150,46 @@ def _record_field_names(info: TypeInfo) -> list[str]:
             continue
         names.extend(n for n in found if n not in names)
     return names
+
+
+def pending_fields(typ: Type) -> bool:
+    """Whether a record reachable from ``typ`` (as a field, an item, a type argument) has
+    a field whose type semantic analysis has not settled yet: ``inner: "Inner"`` before
+    ``Inner`` is defined, where the shape would read an unknown (Any) field."""
+    seen: set[str] = set()
+    todo = [typ]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, TypeAliasType) and item.alias is not None:
+            if item.alias.fullname in seen:
+                continue  # a recursive alias: its expansion is already queued
+            seen.add(item.alias.fullname)
+        proper = get_proper_type(item)
+        if has_placeholder(proper):
+            return True
+        if isinstance(proper, UnionType):
+            todo.extend(proper.items)
+        elif isinstance(proper, TupleType):
+            todo.extend(proper.items)
+            todo.append(proper.partial_fallback)
+        elif isinstance(proper, TypeType):
+            todo.append(proper.item)
+        elif isinstance(proper, Instance):
+            todo.extend(proper.args)
+            info = proper.type
+            if info.fullname in seen:
+                continue
+            seen.add(info.fullname)
+            if info.is_named_tuple and info.tuple_type is None:
+                return True
+            if not record_state(info)[0]:
+                continue
+            for field in _record_field_names(info):
+                sym = info.get(field)
+                if sym is None or not isinstance(sym.node, Var) or sym.node.type is None:
+                    return True
+                todo.append(sym.node.type)
+    return False
 
 
 class Translator:

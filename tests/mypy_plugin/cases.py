@@ -938,6 +938,61 @@ LaterAlias = tuple[int, str]
 LaterBadAlias = list[int]
 """
 
+# Records defined before the agent whose fields name classes defined after it: the
+# agent's __init__ is judged at semantic analysis, where those fields were not settled
+# yet on the first pass (every parameter here was CAP012).
+CASES["forward_fields_without_behaviours"] = """
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
+
+
+@message
+class Outer:
+    inner: "Inner"
+    maybe: Optional["Inner"]
+    boss: Tag["Boss"]
+
+
+@dataclass(frozen=True)
+class Frozen:
+    outer: Outer
+    pairs: tuple["Pair", ...]
+
+
+@message
+class Loose:
+    plain: "Plain"  # expect: CAP003
+
+
+class Holder(Agent):
+    def __init__(
+        self,
+        outer: Outer,
+        frozen: Frozen,
+        val_outer: Val[Outer],
+        loose: Loose,  # expect: CAP002
+    ) -> None:
+        self.outer = outer
+
+
+@message
+class Inner:
+    x: int
+
+
+class Pair(NamedTuple):
+    a: int
+    b: "Inner"
+
+
+class Plain:
+    pass
+
+
+class Boss(Agent):
+    pass
+"""
+
 # self as an item of a tuple, list or set display (at any depth): CAP008 at self; a
 # list or set holding it is a second mistake (CAP001, CAP004), a tuple is not.
 CASES["self_in_displays"] = """

@@ -340,7 +340,13 @@ def _without_columns(findings: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
 
 
 @pytest.mark.parametrize(
-    "name", ["forward_references_without_behaviours", "self_in_displays", "returned_self"]
+    "name",
+    [
+        "forward_references_without_behaviours",
+        "forward_fields_without_behaviours",
+        "self_in_displays",
+        "returned_self",
+    ],
 )
 def test_self_escapes_and_later_classes_match_the_linter(
     tmp_path: Path, mypy_cache: Path, name: str
