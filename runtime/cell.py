@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, cast, get_origin
 
 import anyio
 
@@ -208,11 +208,16 @@ class_infos: dict[type, ClassInfo] = {}  # read directly by Runtime.spawn: one c
 def class_info(cls: type) -> ClassInfo:
     info = class_infos.get(cls)
     if info is None:
-        if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        # A generic agent with its type arguments (``Pool[Job]``, which type-checks as
+        # the class) is spawned as its class: the arguments exist for the checker only.
+        origin = get_origin(cls) if not isinstance(cls, type) else None
+        agent_cls = origin if isinstance(origin, type) else cls
+        if not (isinstance(agent_cls, type) and issubclass(agent_cls, Agent)):
             raise CapabilityUsageError(
                 f"spawn takes an Agent subclass, got {cls!r}: define `class X(Agent): ...`"
             )
-        info = class_infos[cls] = ClassInfo(cls)
+        info = class_infos.get(agent_cls) or ClassInfo(agent_cls)
+        class_infos[agent_cls] = class_infos[cls] = info
     return info
 
 

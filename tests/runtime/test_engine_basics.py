@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from typing import Generic, TypeVar
 
 import anyio
 import pytest
@@ -455,6 +456,34 @@ async def test_spawn_outside_the_block_is_refused() -> None:
     rt = Runtime()
     with pytest.raises(CapabilityUsageError):
         rt.spawn(Counter, 0)
+
+
+T = TypeVar("T")
+
+
+class Bag(Agent, Generic[T]):
+    def __init__(self, first: T) -> None:
+        self.items: tuple[T, ...] = (first,)
+
+    @behaviour
+    def add(self, item: T) -> None:
+        self.items = (*self.items, item)
+
+    @behaviour
+    def count(self) -> int:
+        return len(self.items)
+
+
+async def test_a_generic_agent_is_spawned_with_its_type_arguments() -> None:
+    from capsys.errors import CapabilityUsageError
+
+    async with Runtime() as rt:
+        bag = rt.spawn(Bag[int], 1)  # type-checks as Bag: it must run as one
+        bag.send(Bag.add, 2)
+        assert await bag.ask(Bag.count) == 2
+        assert str(bag).startswith("Tag[Bag#")
+        with pytest.raises(CapabilityUsageError, match="spawn takes an Agent subclass"):
+            rt.spawn(list[int])  # type: ignore[type-var]
 
 
 async def _main_for_run(k: int) -> tuple[int, int]:
