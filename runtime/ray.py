@@ -31,7 +31,8 @@ How it maps onto Ray:
   unique without a central counter.
 * **Shutdown.** Leaving ``async with`` waits until every message sent so far was handled
   (termination detection over per-process sent/handled counters, polled in two
-  consecutive equal rounds), then stops every agent (``on_stop``) and kills the actors.
+  consecutive equal rounds), then stops every agent (``on_stop``), the latest spawned
+  first as locally, lets the dead letters in flight arrive, and kills the actors.
   ``ray.init`` is called only if Ray was not initialised yet, and only then is Ray shut
   down on exit.
 
@@ -217,7 +218,9 @@ class _Context:
         self.stopped: set[str] = set()  # actor ids this process stopped
         self.dead = DeadLetters(keep)
         self.closed = False
-        self.owned: list[Any] = []  # handles of the actors spawned here (keeps them alive)
+        # The actors spawned here, with their class names (keeps them alive; the names
+        # group a pool for the stop on exit)
+        self.owned: list[_Member] = []
         self.numbers: dict[str, itertools.count[int]] = {}  # per class, for agent names
 
     def count_sent(self) -> None:
@@ -407,10 +410,14 @@ def _reply(status: int, value: Any, name: str, what: str) -> Any:
 # ------------------------------------------------------------------------------ actors
 
 
+# An agent actor as the driver finds it: (actor handle, agent class name).
+_Member = tuple[Any, str]
+
+
 class _Counters(NamedTuple):
     sent: int
     done: int
-    spawned: list[Any]  # handles of the agents this one spawned: how the driver finds them
+    spawned: list[_Member]  # the agents this one spawned: how the driver finds them
 
 
 class _Final(NamedTuple):
@@ -527,6 +534,11 @@ class _Host:
             try:
                 result = self._call(fn, args, kwargs)
             except Exception as exc:
+                if _wrong_arguments(exc):
+                    # The message is at fault, not the agent (a sender that skipped the
+                    # type checker): refused without a restart, as locally.
+                    log.error("%s refused a message to %s: %s", self.name, what, exc)
+                    return _ERROR, _portable(exc)
                 if not reply:  # nobody gets the exception: say so
                     log.error("%s raised (sent by %s)", what, sender, exc_info=True)
                 self._supervise(exc)
@@ -576,10 +588,14 @@ class _Host:
     # -- control (own concurrency group: not queued behind messages)
 
     @ray.method(concurrency_group=_CONTROL)
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Stop after the message in progress; how many messages ``on_stop`` sent (the
+        runtime's exit then lets the agents still running handle them)."""
         self.stopping = True
         with self.lock:
+            before = self.ctx.sent
             self._finish()
+            return self.ctx.sent - before
 
     @ray.method(concurrency_group=_CONTROL)
     def counters(self) -> _Counters:
@@ -592,6 +608,17 @@ class _Host:
     @ray.method(concurrency_group=_CONTROL)
     def final(self) -> _Final:
         return _Final(self.ctx.dead.count, self.ctx.dead.recent, self.escalated)
+
+
+def _wrong_arguments(exc: Exception) -> bool:
+    """A ``TypeError`` raised by the call of the behaviour in ``_Host._call`` itself
+    (its innermost frame), before the behaviour ran: arguments that do not fit it."""
+    if not isinstance(exc, TypeError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code is _Host._call.__code__
 
 
 # ray.remote's overloads omit concurrency_groups, which it accepts for actor classes.
@@ -610,27 +637,28 @@ class _Settings(NamedTuple):
     actor_options: dict[str, Any]
 
 
-def _new_children(polled: list[_Counters], seen: set[str]) -> list[Any]:
+def _new_children(polled: list[_Counters], seen: set[str]) -> list[_Member]:
     """The agents spawned by the polled ones that were not known yet."""
     found = []
     for counters in polled:
-        for handle in counters.spawned:
-            key = _actor_id(handle)
+        for member in counters.spawned:
+            key = _actor_id(member[0])
             if key not in seen:
                 seen.add(key)
-                found.append(handle)
+                found.append(member)
     return found
 
 
-async def _poll(ctx: _Context) -> tuple[list[Any], int, int]:
+async def _poll(ctx: _Context) -> tuple[list[_Member], int, int]:
     """Every agent of the runtime (found from the driver's down through the ones agents
-    spawned) and the totals of messages sent and completed."""
+    spawned, so parents before their children) and the totals of messages sent and
+    completed."""
     hosts = list(ctx.owned)
-    seen = {_actor_id(h) for h in hosts}
+    seen = {_actor_id(h) for h, _ in hosts}
     sent, done = ctx.sent, 0
     frontier = hosts
     while frontier:
-        refs = [h.counters.remote() for h in frontier]
+        refs = [h.counters.remote() for h, _ in frontier]
         polled = [await _await_ref(ref) for ref in refs]
         sent += sum(c.sent for c in polled)
         done += sum(c.done for c in polled)
@@ -773,7 +801,7 @@ class RayRuntime:
         except BaseException:
             ctx.uncount_sent()
             raise
-        ctx.owned.append(handle)
+        ctx.owned.append((handle, info.name))
         address = _address_of(handle, info.cls, name, self.settings.mailbox_capacity)
         return cast(Tag[A], Tag(address))
 
@@ -788,7 +816,6 @@ class RayRuntime:
         return RayStopHandle(address.handle.stop.remote())
 
     @property
-    @ray.method(concurrency_group=_CONTROL)
     def dead_letters(self) -> DeadLetters:
         """Every message that reached a stopped agent, gathered from all actors (one
         control call per agent; after exit, the final log). Seen from inside an agent
@@ -799,12 +826,12 @@ class RayRuntime:
         if self._final is not None:
             return self._merge(ctx, self._final)
         hosts = list(ctx.owned)
-        seen = {_actor_id(h) for h in hosts}
+        seen = {_actor_id(h) for h, _ in hosts}
         frontier = hosts
         while frontier:
-            frontier = _new_children(ray.get([h.counters.remote() for h in frontier]), seen)
+            frontier = _new_children(ray.get([h.counters.remote() for h, _ in frontier]), seen)
             hosts.extend(frontier)
-        parts = ray.get([h.dead_letters.remote() for h in hosts])
+        parts = ray.get([h.dead_letters.remote() for h, _ in hosts])
         return self._merge(ctx, [(count, recent) for count, recent in parts])
 
     # --------------------------------------------------------------- lifecycle
@@ -842,7 +869,7 @@ class RayRuntime:
                         "stopping anyway (they go to the dead letters)",
                         self.shutdown_timeout,
                     )
-                escalated = await self._close(ctx)
+                escalated = await self._close(ctx, graceful=exc is None)
         finally:
             ctx.closed = True
             if self._owns_ray:
@@ -870,24 +897,47 @@ class RayRuntime:
             await anyio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    async def _close(self, ctx: _Context) -> BaseException | None:
-        """Stop every agent (``on_stop``), keep the final dead letters, kill the actors."""
-        try:
-            hosts = (await _poll(ctx))[0]
-        except RayActorError:
-            hosts = list(ctx.owned)
+    async def _close(self, ctx: _Context, graceful: bool) -> BaseException | None:
+        """Stop every agent (``on_stop``), keep the final dead letters, kill the actors.
+
+        As locally: the latest spawned first (children before their parents), a run of
+        one class together, and, on a normal exit, what their hooks sent is handled by
+        the agents still running before earlier ones stop (a report to a collector or a
+        parent is heard). Then every message still in flight reaches its stopped agent
+        and is dead-lettered before the final tallies: a killed actor's queue would be
+        lost without a trace.
+        """
+        hosts = await self._members(ctx)
         finals: list[_Final] = []
         with anyio.move_on_after(max(self.shutdown_timeout, 1.0)):
-            for ref in [h.stop.remote() for h in hosts]:
-                with contextlib.suppress(RayActorError):
-                    await _await_ref(ref)
-            for ref in [h.final.remote() for h in hosts]:
+            stopped: set[str] = set()
+            while todo := [m for m in reversed(hosts) if _actor_id(m[0]) not in stopped]:
+                for _, run in itertools.groupby(todo, key=lambda member: member[1]):
+                    handles = [h for h, _ in run]
+                    stopped.update(_actor_id(h) for h in handles)
+                    sent = 0
+                    for ref in [h.stop.remote() for h in handles]:
+                        with contextlib.suppress(RayActorError):
+                            sent += await _await_ref(ref)
+                    if sent and graceful:
+                        await self._wait_quiet(ctx)
+                hosts = await self._members(ctx)  # with any agent a hook spawned
+            await self._wait_quiet(ctx)
+            for ref in [h.final.remote() for h, _ in hosts]:
                 with contextlib.suppress(RayActorError):
                     finals.append(await _await_ref(ref))
-        for handle in hosts:
+        for handle, _ in hosts:
             ray.kill(handle)
         self._final = [(f.dead_count, f.dead_recent) for f in finals]
         return next((f.escalated for f in finals if f.escalated is not None), None)
+
+    @staticmethod
+    async def _members(ctx: _Context) -> list[_Member]:
+        """Every agent of the runtime; the driver's own when an actor has died."""
+        try:
+            return (await _poll(ctx))[0]
+        except RayActorError:
+            return list(ctx.owned)
 
     def _merge(self, ctx: _Context, parts: list[tuple[int, list[DeadLetter]]]) -> DeadLetters:
         return RayDeadLetters(

@@ -229,6 +229,22 @@ class Relay(Agent):
         self.journal.send(Journal.note, k)
 
 
+class Reporter(Agent):
+    """Reports its total to the journal from on_stop; ``spawn_child`` makes one more
+    reporter of its own (stopped before its parent)."""
+
+    def __init__(self, journal: Tag[Journal], k: int) -> None:
+        self.journal = journal
+        self.k = k
+
+    @behaviour
+    def spawn_child(self, k: int) -> None:
+        self.runtime.spawn(Reporter, self.journal, k)
+
+    def on_stop(self) -> None:
+        self.journal.send(Journal.note, self.k)
+
+
 class Broken(Agent):
     def __init__(self, fail: bool) -> None:
         if fail:
@@ -460,6 +476,30 @@ async def test_exit_handles_every_message_already_sent(tmp_path: Path) -> None:
         for k in range(1, 101):
             relays[k % 2].send(Relay.note, k)
     assert path.read_text() == str(sum(range(1, 101)))  # on_stop ran after all notes
+
+
+async def test_what_on_stop_sends_to_an_earlier_agent_is_handled_on_exit(
+    tmp_path: Path,
+) -> None:
+    # As locally: the latest spawned stop first, so the reports reach a journal that is
+    # still running (they used to be lost: neither handled nor dead letters).
+    path = tmp_path / "journal"
+    async with RayRuntime() as rt:
+        j = rt.spawn(Journal, str(path))
+        pool = [rt.spawn(Reporter, j, k) for k in (1, 2, 4)]
+        await pool[0].ask(Reporter.spawn_child, 8)
+    assert path.read_text() == "15"
+    assert rt.dead_letters.count == 0
+
+
+async def test_a_message_that_does_not_fit_is_refused_without_a_restart() -> None:
+    async with RayRuntime() as rt:
+        c = rt.spawn(Counter, 3)
+        c.send(Counter.add, 4)
+        with pytest.raises(TypeError, match="positional argument"):
+            await c.ask(Counter.add, 1, 2)  # type: ignore[call-arg]
+        c.send(Counter.add)  # type: ignore[call-arg]
+        assert await c.ask(Counter.get) == 7  # the same object: not restarted
 
 
 async def test_an_error_in_the_body_still_stops_every_agent(tmp_path: Path) -> None:
