@@ -112,6 +112,9 @@ class UseAfterMove:
     definite: bool
     sites: tuple[MoveSite, ...]
     repeated_move: bool  # the use is itself a move that already happened (loop-carried)
+    # The call of a nested function that reads the name (``later()``), reported at its
+    # callee, rather than a load of the name itself.
+    via: str | None = None
 
 
 AliasKind = Literal["assign", "chained", "stored", "displayed", "twice"]
@@ -450,6 +453,29 @@ def assigned_names(scope: cst.FunctionDef) -> set[str]:
     return set(_scope_bindings(scope).bound)
 
 
+_CAPTURED_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
+
+
+def _captured(function: cst.FunctionDef) -> frozenset[str]:
+    """The names a nested function reads from the scopes around it when it runs: its
+    loads, minus every name that it, or a scope inside it, binds (a name some inner
+    scope shadows is left out rather than guessed). Memoised per node."""
+    cached = _CAPTURED_CACHE.get(id(function))
+    if cached is not None and cached[0] is function:
+        return cached[1]
+    if len(_CAPTURED_CACHE) > 1024:
+        _CAPTURED_CACHE.clear()
+    shadowed = assigned_names(function)
+    for node in walk(function.body):
+        if isinstance(node, (cst.FunctionDef, cst.Lambda)):
+            shadowed |= _scope_bindings(node).bound
+        elif isinstance(node, cst.CompFor):
+            shadowed.update(_target_names(node.target))
+    found = frozenset(n.value for n in load_names(function.body) if n.value not in shadowed)
+    _CAPTURED_CACHE[id(function)] = (function, found)
+    return found
+
+
 def code_of(node: cst.CSTNode) -> str:
     """The source text of a node (for messages)."""
     return cst.Module(body=[]).code_for_node(node)
@@ -497,6 +523,10 @@ class _State:
     # share its object. Rebinding them all drops the alias (``items = self.items;
     # self.items = []``). A name aliased without an entry here stays aliased.
     partners: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Names bound to a function defined in this scope (on every path), with the names
+    # moved when it was defined (its body's reads of those are reported already): calling
+    # one runs its body, which reads this scope's names as they are then.
+    closures: dict[str, tuple[cst.FunctionDef, frozenset[str]]] = field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -506,6 +536,7 @@ class _State:
             set(self.params),
             set(self.containers),
             dict(self.partners),
+            dict(self.closures),
         )
 
     def same(self, other: _State) -> bool:
@@ -514,6 +545,8 @@ class _State:
         if self.partners != other.partners:
             return False
         if self.params != other.params or self.containers != other.containers:
+            return False
+        if self.closures != other.closures:
             return False
         if self.moved.keys() != other.moved.keys():
             return False
@@ -557,6 +590,7 @@ def _join(a: _Flow, b: _Flow) -> _Flow:
         a.params | b.params,
         a.containers & b.containers,
         partners,
+        {name: c for name, c in a.closures.items() if b.closures.get(name) == c},
     )
 
 
@@ -954,7 +988,7 @@ class _ScopeAnalysis:
         entry = self.expr(node.iter, state)
         if entry is None:
             return None
-
+        self.displayed(node.iter, entry)  # for x in [h]: x and the list own h too
         within = self.iterated(node.iter, entry)
 
         def body(head: _State) -> tuple[_Flow, _Flow]:
@@ -1060,6 +1094,8 @@ class _ScopeAnalysis:
         inner_locals = bound_names(node)
         self.nested.append((node, {n for n in flow.isos if n not in inner_locals}, self.scope))
         self.rebind(node.name.value, flow, iso=False, aliased=None)
+        if isinstance(node, cst.FunctionDef) and isinstance(self.scope, cst.FunctionDef):
+            flow.closures[node.name.value] = (node, frozenset(flow.moved))
         return flow
 
     def never_returns(self, call: cst.Call) -> bool:
@@ -1069,6 +1105,20 @@ class _ScopeAnalysis:
         if isinstance(func, cst.Name) and func.value in self.facts.no_return:
             return isinstance(self.scope, cst.Module) or func.value not in self.locals
         return self.resolver.qualified(func) in _NO_RETURN_CALLS
+
+    def closure_call(
+        self, func: cst.Name, closure: cst.FunctionDef, known: frozenset[str], state: _State
+    ) -> None:
+        """``later()`` of a function defined here that reads a name moved since it was
+        defined (not ``known`` moved then): its body uses the moved name now (reported at
+        the callee, once)."""
+        for name in sorted(_captured(closure) - known):
+            moved = state.moved.get(name)
+            if moved is not None:
+                self.reports[id(func)] = UseAfterMove(
+                    func, name, moved.definite, moved.sites, False, f"{func.value}()"
+                )
+                return
 
     def closure_check(self, node: cst.FunctionDef | cst.Lambda, state: _State) -> None:
         """A function or lambda defined after a move that reads the moved name."""
@@ -1149,6 +1199,7 @@ class _ScopeAnalysis:
     def delete(self, target: cst.BaseExpression, state: _State) -> _Flow:
         if isinstance(target, cst.Name):
             state.moved.pop(target.value, None)
+            state.closures.pop(target.value, None)
             state.isos.discard(target.value)
             state.aliased.pop(target.value, None)
             state.partners.pop(target.value, None)
@@ -1173,6 +1224,7 @@ class _ScopeAnalysis:
         state.moved.pop(name, None)
         state.params.discard(name)
         state.containers.discard(name)
+        state.closures.pop(name, None)
         self.forget(state, name)
         if iso or name in self.declared_iso:
             state.isos.add(name)
@@ -1518,6 +1570,8 @@ class _ScopeAnalysis:
         if self.refusal_frames:
             self._note_refusal(flow)
         func = node.func
+        if isinstance(func, cst.Name) and func.value in flow.closures and flow.moved:
+            self.closure_call(func, *flow.closures[func.value], flow)
         capsys = self.resolver.capsys_name(func)
         if capsys in ("iso", "consume") and node.args:
             first = node.args[0]
@@ -1625,13 +1679,17 @@ class _ScopeAnalysis:
             self.result.aliases.append(AliasedIso(value, key, code_of(into), True, kind))
 
     def displayed(self, display: cst.BaseExpression, state: _State) -> None:
-        """``hs = [h]``, ``pair = (1, h)``, ``d = {"k": h}``: an Iso put in a display that
-        is kept (assigned, or added with ``+=``), also inside a nested display. One put
-        twice in the same display is ``put_twice``'s finding."""
+        """``hs = [h]``, ``pair = (1, h)``, ``d = {"k": h}``, ``b = Box(h)``: an Iso put in
+        a display or a record's constructor that is kept (assigned, added with ``+=``, or
+        walked by a ``for``, whose target then names the Iso too), also inside a nested
+        one. Given to a call, it is used (or sent) only. One put twice in the same
+        display is ``put_twice``'s finding."""
         if isinstance(display, cst.Dict):
             values = [e.value for e in display.elements if isinstance(e, cst.DictElement)]
         elif isinstance(display, (cst.List, cst.Tuple, cst.Set)):
             values = [e.value for e in display.elements if isinstance(e, cst.Element)]
+        elif isinstance(display, cst.Call) and self.facts.records(display.func):
+            values = [a.value for a in display.args if not a.star]
         else:
             return
         keys = [v.value if isinstance(v, cst.Name) else self.field_key(v) for v in values]
@@ -1859,9 +1917,7 @@ def _analyze_scope(
     _ScopeAnalysis(facts, scope, result, reports, nested, extra_moves, parent).run(initial_isos)
     for report in reports.values():
         repeated = any(site.node is report.node for site in report.sites)
-        result.uses_after_move.append(
-            UseAfterMove(report.node, report.name, report.definite, report.sites, repeated)
-        )
+        result.uses_after_move.append(dataclasses.replace(report, repeated_move=repeated))
     return nested
 
 

@@ -202,6 +202,7 @@ _NEUTRAL_BASES = frozenset(
     }
 )
 _NAMEDTUPLE_BASES = frozenset({"typing.NamedTuple", "typing_extensions.NamedTuple"})
+_TYPED_DICT_BASES = frozenset({"typing.TypedDict", "typing_extensions.TypedDict"})
 # Subclasses of built-in classes are ordinary classes: of a value type (``str``,
 # ``tuple``...) because they take attributes of their own, of a container (``list``,
 # ``dict``...) or ``Exception`` because they are mutable. The run-time check refuses
@@ -491,6 +492,9 @@ def summarize(
         elif isinstance(stmt, cst.Assign):
             targets = [t.target for t in stmt.targets]
             _global_value(summary, targets, stmt.value, resolver)
+            made = _functional_class(stmt, name, resolver)
+            if made is not None:
+                summary.classes[made.name] = made
         elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
             _global_value(summary, [stmt.target], stmt.value, resolver)
     summary.mutable_globals.update(summary.container_globals, global_names)
@@ -521,6 +525,41 @@ def _global_value(
         summary.mutable_globals.update(names)
     elif made is not None:
         summary.instance_globals.update(dict.fromkeys(names, made))
+
+
+def _functional_class(stmt: cst.Assign, module: str, resolver: NameResolver) -> ClassSummary | None:
+    """The class ``N = NamedTuple("N", [("f", T), ...])`` or ``N = TypedDict("N", {...})``
+    defines, as if written as a class statement (the type checkers read both forms
+    alike). None for anything else, and for a NamedTuple whose fields are not all
+    written out as (string, type) pairs: it stays unknown."""
+    value = stmt.value
+    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0].target, cst.Name):
+        return None
+    if not isinstance(value, cst.Call) or any(a.star for a in value.args):
+        return None
+    made = resolver.qualified(value.func)
+    name = stmt.targets[0].target.value
+    if made in _TYPED_DICT_BASES:
+        return ClassSummary(name, module, (made,), (), None, ())
+    positional = [a.value for a in value.args if a.keyword is None]
+    if made not in _NAMEDTUPLE_BASES or len(positional) != 2 or len(value.args) != 2:
+        return None
+    pairs = positional[1]
+    if not isinstance(pairs, (cst.List, cst.Tuple)):
+        return None
+    fields: list[tuple[str, cst.BaseExpression]] = []
+    for element in pairs.elements:
+        pair = element.value
+        if not isinstance(pair, cst.Tuple) or len(pair.elements) != 2:
+            return None
+        if any(isinstance(e, cst.StarredElement) for e in (element, *pair.elements)):
+            return None
+        field_name, annotation = (e.value for e in pair.elements)
+        text = field_name.evaluated_value if isinstance(field_name, cst.SimpleString) else None
+        if not isinstance(text, str):
+            return None
+        fields.append((text, annotation))
+    return ClassSummary(name, module, (made,), (), None, tuple(fields))
 
 
 _TYPE_ALIAS = frozenset({"typing.TypeAlias", "typing_extensions.TypeAlias"})

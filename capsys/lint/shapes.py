@@ -305,7 +305,9 @@ class ShapeBuilder:
             return Shape(ShapeKind.CLASS, qualified, args, frozenset({"enum.Enum"}))
         if kind is ClassKind.MUTABLE_RECORD:
             return Shape(ShapeKind.CLASS, qualified, args, mutable_record=True)
-        if kind in (ClassKind.PLAIN, ClassKind.TYPED_DICT):
+        if kind is ClassKind.TYPED_DICT:  # the dict it is, as mypy (and its plugin) says
+            return Shape(ShapeKind.CLASS, "builtins.dict")
+        if kind is ClassKind.PLAIN:
             return Shape(ShapeKind.CLASS, qualified, args)
         cls = index.lookup_class(qualified)
         if cls is None:
@@ -326,9 +328,42 @@ class ShapeBuilder:
     ) -> Iterator[tuple[str, Shape]]:
         """The fields of a record class with their shapes (ClassVar fields excluded).
 
-        A generic record's type parameters are replaced by ``args`` (``Box[int]``: its
-        ``item: T`` is an int, as the mypy plugin says); left out (``Box``, the type of
-        ``Box(1)``), each is unknown: the value decides, as at run time."""
+        Inherited fields come first, from the dataclass and ``@message`` bases of the
+        project in reverse method resolution order, as the dataclass transform (and the
+        mypy plugin) collects them: a redeclared field keeps its place and takes its
+        latest type. A generic record's type parameters are replaced by ``args``
+        (``Box[int]``: its ``item: T`` is an int, as the mypy plugin says); left out
+        (``Box``, the type of ``Box(1)``), each is unknown: the value decides, as at run
+        time. A base's parameters are always unknown (its arguments are not recorded)."""
+        found: dict[str, Shape] = {}
+        for base in self._record_bases(cls, set()):
+            for name, shape in self._own_field_shapes(base, depth, ()):
+                found[name] = shape
+        found.update(self._own_field_shapes(cls, depth, args))
+        yield from found.items()
+
+    def _record_bases(self, cls: ClassSummary, seen: set[str]) -> Iterator[ClassSummary]:
+        """The project's dataclass and ``@message`` classes ``cls`` derives from, most
+        basic first (each once)."""
+        for qualified in reversed(cls.bases):
+            if qualified is None:
+                continue
+            resolved = self.index.resolve_export(qualified)
+            base = self.index.lookup_class(resolved)
+            if base is None or resolved in seen:
+                continue
+            seen.add(resolved)
+            yield from self._record_bases(base, seen)
+            if base.dataclass_frozen is not None or (
+                self.index.class_kind(resolved) is ClassKind.MESSAGE
+            ):
+                yield base
+
+    def _own_field_shapes(
+        self, cls: ClassSummary, depth: int, args: tuple[Shape, ...]
+    ) -> Iterator[tuple[str, Shape]]:
+        """The fields declared in the body of ``cls``, its type parameters bound to
+        ``args`` (or unknown)."""
         resolver = self._resolver_of(cls.module)
         params = cls.type_params
         given = dict(zip(params, args, strict=False)) if len(args) == len(params) else {}

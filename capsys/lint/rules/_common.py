@@ -542,6 +542,8 @@ def expr_shape(
         if _narrowed(ctx, method, f"{expr.value.value}.{expr.attr.value}"):
             return None
         return field_shape(ctx, agent, expr.attr.value)
+    if isinstance(expr, cst.Call) and ctx.names.capsys_name(expr.func) == "iso":
+        return _iso_shape(ctx, expr, site, typed=typed)
     if isinstance(expr, cst.Call) and ctx.is_agent_class(expr.func):
         qualified = ctx.qualified(expr.func) or ""
         return Shape(ShapeKind.CLASS, qualified, (), frozenset({_AGENT_BASE}))
@@ -551,6 +553,17 @@ def expr_shape(
             return _inferred_args(ctx, constructed, expr, site)
         return _returned_shape(ctx, expr, site) or _method_result(ctx, expr, site)
     return None
+
+
+def _iso_shape(ctx: FileContext, call: cst.Call, site: Site[Any], *, typed: bool) -> Shape | None:
+    """``iso(x)``: an ``Iso`` of the evident type of ``x``, as mypy infers ``Iso[T]``;
+    None unless that type is spelled as mypy spells it (``Iso[list]`` is not)."""
+    if len(call.args) != 1 or call.args[0].star or call.args[0].keyword is not None:
+        return None
+    inner = expr_shape(ctx, call.args[0].value, site, typed=typed)
+    if inner is None or not _complete(ctx, inner):
+        return None
+    return Shape(ShapeKind.ISO, "Iso", (inner,))
 
 
 # The types whose declared context decides the item types mypy infers for a display,

@@ -3,7 +3,8 @@
 ## What it does
 Finds ``Val[...]`` in annotations whose type argument is not deeply immutable (per the
 sendability table), and ``val(x)`` where ``x`` is evidently mutable: a list/dict/set
-display, a ``list(...)``-style call, or a name annotated or assigned as one.
+display, a ``list(...)``-style call, a name annotated or assigned as one, or an
+``iso(...)`` of a value of evident type (a handle is never immutable).
 
 ## Why is this bad?
 ``Val`` promises that nothing can change the value, so any number of agents may share

@@ -2,19 +2,20 @@
 
 ## What it does
 Follows every name bound to an ``Iso`` (an ``Iso[...]`` parameter or variable, the result
-of ``iso(...)``/``consume(...)`` or of a function annotated to return an ``Iso``) and every
-plain local passed to ``iso(name)``, through branches, loops, ``try``, ``with``, ``match``,
-comprehensions and closures. Passing it to ``send``, ``ask``, ``send_wait``, ``spawn``,
-``quorum``, ``broadcast``, a channel's ``put``, ``iso()`` or ``consume()``, or unwrapping it
-with ``take()``, moves it; any later read of the name is reported. A move on only some
-paths (one branch of an ``if``, an earlier loop iteration) is reported as a possible move.
-Binding the name again makes it live; a move followed by ``return``, ``raise``,
-``assert False`` or a call that never returns (``sys.exit()``, a function annotated
-``-> NoReturn``) ends that path. A send refused with ``MailboxFull``, ``ChannelFull`` or
-``ChannelClosed`` moved nothing: a handler catching only those sees each handle as it
-was before the call that raised (a send that completed before it did move).
-A field of an agent holding an ``Iso`` (``self.h``) is followed the same way within one
-method; a call of a method of ``self``, or ``self`` itself passed on, may assign it
+of ``iso(...)``/``consume(...)`` or of a function annotated to return an ``Iso``) and
+every plain local passed to ``iso(name)``, through branches, loops, ``try``, ``with``,
+``match``, comprehensions and closures (calling a nested function that reads the name,
+defined before the move, reads it then). Passing it to ``send``, ``ask``, ``send_wait``,
+``spawn``, ``quorum``, ``broadcast``, a channel's ``put``, ``iso()`` or ``consume()``, or
+unwrapping it with ``take()``, moves it; any later read of the name is reported. A move on
+only some paths (one branch of an ``if``, an earlier loop iteration) is reported as a
+possible move. Binding the name again makes it live; a move followed by ``return``,
+``raise``, ``assert False`` or a call that never returns (``sys.exit()``, a function
+annotated ``-> NoReturn``) ends that path. A send refused with ``MailboxFull``,
+``ChannelFull`` or ``ChannelClosed`` moved nothing: a handler catching only those sees
+each handle as it was before the call that raised (a send that completed before it did
+move). A field of an agent holding an ``Iso`` (``self.h``) is followed the same way within
+one method; a call of a method of ``self``, or ``self`` itself passed on, may assign it
 unseen, so it makes the field live again.
 
 ## Why is this bad?
@@ -53,11 +54,12 @@ def _where(ctx: FileContext, use: UseAfterMove) -> str:
     how = " or ".join(
         f"by {kind if kind.endswith(')') else kind + '()'} at line {line}" for line, kind in sites
     )
+    through = f", by the call of {use.via}, which reads it" if use.via is not None else ""
     if use.repeated_move:
-        return f" on an earlier loop iteration (possibly moved {how})"
+        return f" on an earlier loop iteration (possibly moved {how}){through}"
     if use.definite:
-        return f" (moved {how})"
-    return f" on some paths (possibly moved {how})"
+        return f" (moved {how}){through}"
+    return f" on some paths (possibly moved {how}){through}"
 
 
 def _hint(use: UseAfterMove) -> str:

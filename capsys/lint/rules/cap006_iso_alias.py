@@ -4,14 +4,15 @@ not fresh.
 ## What it does
 Reports ``b = a`` (or ``self.b = a``) where ``a`` is bound to an ``Iso`` (a local, or a
 field ``self.a`` holding one): the handle is copied instead of moved; also an ``Iso``
-stored in a container (``keep.append(a)``), put in a display that is kept
-(``hs = [a]``, ``pair = (1, a)``; one passed on as an argument is moved or used) or put
-twice in one display (``(a, a)``). Reports ``iso(x)`` when ``x`` is still reachable from
-elsewhere: a field (``iso(self.items)``), a parameter, a module-level name, a local that
-another name, field or container also refers to (``alias = items; iso(items)``), or an
-element of any of those, a local container included (``iso(rows[0])``,
-``for r in rows: iso(r)``). A slice (``iso(self.items[:])``) is a new object, unless
-the sliced value is evidently of a type whose slices may be views (``memoryview``).
+stored in a container (``keep.append(a)``), put in a display or a record's constructor
+that is kept (``hs = [a]``, ``pair = (1, a)``, ``box = Box(a)``, ``for x in [a]``; one
+passed on as an argument is moved or used) or put twice in one display (``(a, a)``).
+Reports ``iso(x)`` when ``x`` is still reachable from elsewhere: a field
+(``iso(self.items)``), a parameter, a module-level name, a local that another name, field
+or container also refers to (``alias = items; iso(items)``), or an element of any of
+those, a local container included (``iso(rows[0])``, ``for r in rows: iso(r)``). A slice
+(``iso(self.items[:])``) is a new object, unless the sliced value is evidently of a type
+whose slices may be views (``memoryview``).
 
 ## Why is this bad?
 An ``Iso`` must be the only reference to its object graph. Two names owning one handle,

@@ -401,3 +401,85 @@ def f(sink) -> None:
     assert found(HEADER + code, tmp_path, CODE, files={"msgs.py": msgs}) == [
         where(code, "data.take()")
     ]
+
+
+CLOSURES = """
+def called_after() -> list[int]:
+    data = iso([1])
+
+    def later() -> list[int]:
+        return data.take()
+
+    moved = consume(data)
+    print(moved)
+    return later()
+
+def maybe(flag: bool) -> None:
+    data = iso([1])
+
+    def later() -> None:
+        print(data)
+
+    if flag:
+        moved = consume(data)
+    later()
+
+def fine() -> None:
+    data = iso([1])
+
+    def before() -> None:
+        print(data)
+
+    def own() -> None:
+        data = iso([2])
+        print(data)
+
+    def shadows() -> None:
+        print([data for data in range(3)])
+
+    before()
+    moved = consume(data)
+    own()
+    shadows()
+    data = iso([3])
+    before()
+    print(moved)
+
+def rebound() -> None:
+    data = iso([1])
+
+    def later() -> None:
+        print(data)
+
+    moved = consume(data)
+    later = print
+    later()
+
+def defined_after(flag: bool) -> None:
+    data = iso([1])
+    moved = consume(data)
+
+    def later() -> None:
+        print(data, flag)
+
+    later()
+"""
+
+
+def test_a_nested_function_called_after_the_move(tmp_path: Path) -> None:
+    # Defined before the move, it reads the name when called: at run time MovedError.
+    diagnostics = lint_code(HEADER + CLOSURES, tmp_path, select={CODE})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(CLOSURES, "later()\n"),
+        where(CLOSURES, "later()\n", 1),
+        where(CLOSURES, "data, flag"),  # defined after the move: in its body, only there
+    ]
+    first, second = (where(CLOSURES, "consume(data)", n)[0] for n in (0, 1))
+    assert diagnostics[0].message == (
+        f"'data' is used after it was moved (moved by consume() at line {first}), by the "
+        "call of later(), which reads it; take what you need before the move, or bind the "
+        "name to a fresh iso(...) first"
+    )
+    assert f"on some paths (possibly moved by consume() at line {second})" in (
+        diagnostics[1].message
+    )

@@ -621,3 +621,149 @@ def test_a_plain_subclass_of_a_frozen_record_is_not_sendable(tmp_path: Path) -> 
         where(SUBCLASSES, "p: Sneaky"),
         where(SUBCLASSES, "p: PairSub"),
     ]
+
+
+# -- inherited fields of records ---------------------------------------------------------
+
+INHERITED = """
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Base:
+    xs: list[int]
+
+@dataclass(frozen=True)
+class Kid(Base):
+    y: int
+
+@dataclass(frozen=True)
+class Fixed(Base):
+    xs: tuple[int, ...]
+
+@message
+class Parent:
+    xs: list[int]
+
+@message
+class Child(Parent):
+    y: int
+
+@dataclass
+class MutBase:
+    ys: list[int]
+
+@message
+class FromMut(MutBase):
+    b: int
+
+class A(Agent):
+    @behaviour
+    def kid(self, x: Kid) -> None: ...
+    @behaviour
+    def fixed(self, x: Fixed) -> None: ...
+    @behaviour
+    def child(self, x: Child) -> None: ...
+    @behaviour
+    def from_mut(self, x: FromMut) -> None: ...
+
+def use(t: Tag[A]) -> None:
+    t.send(A.kid, Kid([1], 2))
+"""
+
+
+def test_inherited_fields_of_records_are_judged_cap002(tmp_path: Path) -> None:
+    # The dataclass transform collects the fields of the record bases too (the linter
+    # used to judge a record by the fields of its own body); a redeclared field takes
+    # its new type.
+    assert found(HEADER + INHERITED, tmp_path, "CAP002") == [
+        where(INHERITED, "x: Kid"),
+        where(INHERITED, "x: Child"),
+        where(INHERITED, "x: FromMut"),
+    ]
+    messages = [d.message for d in lint_code(HEADER + INHERITED, tmp_path, select={"CAP002"})]
+    assert messages[0] == (
+        'Parameter "x" (Kid) of behaviour A.kid is not sendable: list[int] at .xs: '
+        "use tuple[...] to share it, or Iso[list[...]] to move it"
+    )
+    assert "list[int] at .ys" in messages[2]
+
+
+def test_inherited_fields_of_records_are_judged_cap001(tmp_path: Path) -> None:
+    diagnostics = lint_code(HEADER + INHERITED, tmp_path, select={"CAP001"})
+    assert [(d.line, d.column) for d in diagnostics] == [where(INHERITED, "Kid([1], 2)")]
+    assert diagnostics[0].message == (
+        "Argument 1 of send to A.kid (Kid) is not sendable: list[int] at .xs: "
+        "use tuple[...] to share it, or Iso[list[...]] to move it"
+    )
+
+
+def test_inherited_fields_from_another_module(tmp_path: Path) -> None:
+    files = {
+        "shop/__init__.py": "",
+        "shop/base.py": "from capsys import message\n\n@message\nclass Base:\n    xs: list[int]\n",
+    }
+    code = """
+from shop.base import Base
+from capsys import Agent, behaviour, message
+
+@message
+class Kid(Base):
+    y: int
+
+class A(Agent):
+    @behaviour
+    def kid(self, x: Kid) -> None: ...
+"""
+    assert found(code, tmp_path, "CAP002", files=files) == [where(code, "x: Kid", header=False)]
+
+
+# -- the functional forms of NamedTuple and TypedDict ------------------------------------
+
+FUNCTIONAL = """
+import collections
+from typing import NamedTuple, TypedDict
+
+P = NamedTuple("P", [("xs", list[int])])
+G = NamedTuple("G", (("a", int), ("b", "tuple[str, ...]")))
+C = collections.namedtuple("C", "a b")
+TD = TypedDict("TD", {"a": int})
+
+class TDC(TypedDict):
+    a: int
+
+class A(Agent):
+    @behaviour
+    def p(self, x: P) -> None: ...
+    @behaviour
+    def g(self, x: G) -> None: ...
+    @behaviour
+    def c(self, x: C) -> None: ...
+    @behaviour
+    def td(self, x: TD) -> None: ...
+    @behaviour
+    def tdc(self, x: TDC) -> None: ...
+
+def use(t: Tag[A]) -> None:
+    t.send(A.p, P([1]))
+"""
+
+
+def test_functional_named_tuple_and_typed_dict(tmp_path: Path) -> None:
+    # Read like their class forms (the linter used to know neither); a TypedDict is the
+    # dict it is, as the plugin words it. collections.namedtuple's fields are untyped
+    # (the plugin's CAP012).
+    assert found(HEADER + FUNCTIONAL, tmp_path, "CAP002") == [
+        where(FUNCTIONAL, "x: P"),
+        where(FUNCTIONAL, "x: TD"),
+        where(FUNCTIONAL, "x: TDC"),
+    ]
+    assert found(HEADER + FUNCTIONAL, tmp_path, "CAP001") == [where(FUNCTIONAL, "P([1])")]
+    messages = [d.message for d in lint_code(HEADER + FUNCTIONAL, tmp_path, select={"CAP002"})]
+    assert messages == [
+        'Parameter "x" (P) of behaviour A.p is not sendable: list[int] at .xs: '
+        "use tuple[...] to share it, or Iso[list[...]] to move it",
+        'Parameter "x" (dict) of behaviour A.td is not sendable: '
+        "use a @message class or tuple of pairs to share it, or Iso[dict[...]] to move it",
+        'Parameter "x" (dict) of behaviour A.tdc is not sendable: '
+        "use a @message class or tuple of pairs to share it, or Iso[dict[...]] to move it",
+    ]
