@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Generic, Literal, Protocol, TypeVar
 
 import libcst as cst
 
@@ -400,19 +400,28 @@ def _bind(node: cst.CSTNode, out: _Bindings) -> bool:
     return True
 
 
-_BINDINGS_CACHE: dict[int, tuple[cst.CSTNode, _Bindings]] = {}
+_N = TypeVar("_N", bound=cst.CSTNode)
+_R = TypeVar("_R")
 
 
-def _scope_bindings(scope: cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef) -> _Bindings:
-    """Memoised per node (the analysis asks for a function's bindings several times)."""
-    cached = _BINDINGS_CACHE.get(id(scope))
-    if cached is not None and cached[0] is scope:
-        return cached[1]
-    if len(_BINDINGS_CACHE) > 1024:
-        _BINDINGS_CACHE.clear()
-    found = _compute_bindings(scope)
-    _BINDINGS_CACHE[id(scope)] = (scope, found)
-    return found
+class _NodeMemo(Generic[_N, _R]):
+    """``compute(node)`` remembered per node (the analysis asks again for the same
+    function); keyed by identity, holding the node so that its id is not reused, and
+    emptied past 1024 nodes."""
+
+    def __init__(self, compute: Callable[[_N], _R]) -> None:
+        self.compute = compute
+        self.seen: dict[int, tuple[_N, _R]] = {}
+
+    def __call__(self, node: _N) -> _R:
+        cached = self.seen.get(id(node))
+        if cached is not None and cached[0] is node:
+            return cached[1]
+        if len(self.seen) > 1024:
+            self.seen.clear()
+        found = self.compute(node)
+        self.seen[id(node)] = (node, found)
+        return found
 
 
 def _compute_bindings(
@@ -430,6 +439,10 @@ def _compute_bindings(
     else:
         _collect_bindings(scope.body, out)
     return out
+
+
+_Scope = cst.FunctionDef | cst.Lambda | cst.Module | cst.ClassDef
+_scope_bindings: _NodeMemo[_Scope, _Bindings] = _NodeMemo(_compute_bindings)
 
 
 def _param_list(params: cst.Parameters) -> list[cst.Param]:
@@ -453,27 +466,20 @@ def assigned_names(scope: cst.FunctionDef) -> set[str]:
     return set(_scope_bindings(scope).bound)
 
 
-_CAPTURED_CACHE: dict[int, tuple[cst.FunctionDef, frozenset[str]]] = {}
-
-
-def _captured(function: cst.FunctionDef) -> frozenset[str]:
+def _compute_captured(function: cst.FunctionDef) -> frozenset[str]:
     """The names a nested function reads from the scopes around it when it runs: its
     loads, minus every name that it, or a scope inside it, binds (a name some inner
-    scope shadows is left out rather than guessed). Memoised per node."""
-    cached = _CAPTURED_CACHE.get(id(function))
-    if cached is not None and cached[0] is function:
-        return cached[1]
-    if len(_CAPTURED_CACHE) > 1024:
-        _CAPTURED_CACHE.clear()
+    scope shadows is left out rather than guessed)."""
     shadowed = assigned_names(function)
     for node in walk(function.body):
         if isinstance(node, (cst.FunctionDef, cst.Lambda)):
             shadowed |= _scope_bindings(node).bound
         elif isinstance(node, cst.CompFor):
             shadowed.update(_target_names(node.target))
-    found = frozenset(n.value for n in load_names(function.body) if n.value not in shadowed)
-    _CAPTURED_CACHE[id(function)] = (function, found)
-    return found
+    return frozenset(n.value for n in load_names(function.body) if n.value not in shadowed)
+
+
+_captured = _NodeMemo(_compute_captured)
 
 
 def code_of(node: cst.CSTNode) -> str:
