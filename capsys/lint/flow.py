@@ -117,7 +117,7 @@ class UseAfterMove:
     via: str | None = None
 
 
-AliasKind = Literal["assign", "chained", "stored", "displayed", "twice"]
+AliasKind = Literal["assign", "chained", "stored", "displayed", "twice", "default"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,7 +126,9 @@ class AliasedIso:
     of one object graph. Also ``name = target = <Iso>``: one Iso bound to two names at
     once (``chained``); ``keep.append(name)``: stored in a container (``stored``, target is
     the call); ``hs = [name]``: put in a display that is stored (``displayed``, target is
-    the display); ``(name, name)``: put twice in one display (``twice``, target is it)."""
+    the display); ``(name, name)``: put twice in one display (``twice``, target is it);
+    ``def f(x=name)`` or ``lambda x=name: ...``: kept as a parameter's default
+    (``default``, target is the parameter)."""
 
     node: cst.BaseExpression  # the aliased name (chained: the later target)
     name: str
@@ -1089,6 +1091,7 @@ class _ScopeAnalysis:
                     flow = self.expr(param.default, flow)
             if flow is None:
                 return None
+            self.defaults_kept(node.params, flow)
             self.closure_check(node, flow)
             self.closure_fields(node, flow)
         else:
@@ -1487,6 +1490,7 @@ class _ScopeAnalysis:
             for param in _param_list(node.params):
                 if param.default is not None:
                     self.expr(param.default, state)
+            self.defaults_kept(node.params, state)
             self.closure_check(node, state)
             self.closure_fields(node, state)
             return state
@@ -1683,6 +1687,17 @@ class _ScopeAnalysis:
         elif (moved is None or not moved.definite) and id(value) not in self.alias_seen:
             self.alias_seen.add(id(value))
             self.result.aliases.append(AliasedIso(value, key, code_of(into), True, kind))
+
+    def defaults_kept(self, params: cst.Parameters, state: _State) -> None:
+        """``def f(x=h)`` / ``lambda x=h: ...`` of an Iso: the function keeps the default
+        for every later call, so it and ``h`` both own the object graph."""
+        for param in _param_list(params):
+            value = param.default
+            if value is None:
+                continue
+            key = value.value if isinstance(value, cst.Name) else self.field_key(value)
+            if key is not None and key in state.isos:
+                self.stored(value, key, param.name, state, "default")
 
     def displayed(self, display: cst.BaseExpression, state: _State) -> None:
         """``hs = [h]``, ``pair = (1, h)``, ``d = {"k": h}``, ``b = Box(h)``: an Iso put in

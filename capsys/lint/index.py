@@ -539,9 +539,18 @@ def _functional_class(stmt: cst.Assign, module: str, resolver: NameResolver) -> 
         return None
     made = resolver.qualified(value.func)
     name = stmt.targets[0].target.value
-    if made in _TYPED_DICT_BASES:
-        return ClassSummary(name, module, (made,), (), None, ())
     positional = [a.value for a in value.args if a.keyword is None]
+    if made in _TYPED_DICT_BASES:  # its keys, when written out as {"key": type, ...}
+        keys = positional[1] if len(positional) == 2 else None
+        items: list[tuple[str, cst.BaseExpression]] = []
+        for entry in keys.elements if isinstance(keys, cst.Dict) else ():
+            key = entry.key if isinstance(entry, cst.DictElement) else None
+            text = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+            if not isinstance(text, str):
+                items = []
+                break
+            items.append((text, entry.value))
+        return ClassSummary(name, module, (made,), (), None, tuple(items))
     if made not in _NAMEDTUPLE_BASES or len(positional) != 2 or len(value.args) != 2:
         return None
     pairs = positional[1]

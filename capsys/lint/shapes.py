@@ -342,6 +342,26 @@ class ShapeBuilder:
         found.update(self._own_field_shapes(cls, depth, args))
         yield from found.items()
 
+    def typed_dict_keys(self, qualified: str) -> Iterator[tuple[str, Shape]]:
+        """The keys of the project TypedDict ``qualified`` with their value shapes, those
+        of its TypedDict bases first (a redeclared key takes its latest type)."""
+        found: dict[str, Shape] = {}
+        for cls in self._typed_dict_bases(qualified, set()):
+            found.update(self._own_field_shapes(cls, 0, ()))
+        yield from found.items()
+
+    def _typed_dict_bases(self, qualified: str, seen: set[str]) -> Iterator[ClassSummary]:
+        """``qualified`` and the project TypedDicts it derives from, most basic first."""
+        resolved = self.index.resolve_export(qualified)
+        cls = self.index.lookup_class(resolved)
+        if cls is None or resolved in seen:
+            return
+        seen.add(resolved)
+        for base in reversed(cls.bases):
+            if base is not None and self.index.class_kind(base) is ClassKind.TYPED_DICT:
+                yield from self._typed_dict_bases(base, seen)
+        yield cls
+
     def _record_bases(self, cls: ClassSummary, seen: set[str]) -> Iterator[ClassSummary]:
         """The project's dataclass and ``@message`` classes ``cls`` derives from, most
         basic first (each once)."""

@@ -1316,13 +1316,27 @@ class Rows(TypedDict):
     rows: list[int]
 
 
+class Tagged(Opts):
+    tags: set[str]
+
+
+Named = TypedDict("Named", {"names": list[str], "k": int})
+
+
 class Configured(Agent):
+    def __init__(self, **kw: Unpack[Named]) -> None:  # expect: CAP002
+        self.kw = kw
+
     @behaviour
     def opt(self, **kw: Unpack[Opts]) -> None:
         pass
 
     @behaviour
     def rows(self, **kw: Unpack[Rows]) -> None:  # expect: CAP002
+        pass
+
+    @behaviour
+    def tagged(self, **kw: Unpack[Tagged]) -> None:  # expect: CAP002
         pass
 
 

@@ -367,6 +367,19 @@ def test_self_escapes_and_later_classes_match_the_linter(
     }, both
 
 
+def test_unpacked_keywords_match_the_linter(tmp_path: Path, mypy_cache: Path) -> None:
+    # **kw: Unpack[TD]: each key of the TypedDict (its bases' too, the functional form
+    # alike) is a parameter, reported by both in the same words.
+    source = HEADER + CASES["unpacked_keywords"]
+    plugin, linter, both = _plugin_and_linter(tmp_path, {"kw.py": source}, mypy_cache)
+    assert {p[:2] + p[3:] for p in plugin} == {p[:2] + p[3:] for p in linter}, both
+    assert sorted(p[4].split(" (")[0] for p in linter) == [
+        'Keyword "names" of parameter "**kw"',
+        'Keyword "rows" of parameter "**kw"',
+        'Keyword "tags" of parameter "**kw"',
+    ], both
+
+
 QUOTED_LATER_CLASSES = """\
 from capsys import Agent, Tag
 

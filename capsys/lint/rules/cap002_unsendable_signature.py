@@ -34,9 +34,11 @@ import libcst as cst
 
 from capsys.diagnostics import format_message
 from capsys.lint.context import FileContext, function_params
+from capsys.lint.index import ClassKind
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import held_agent, self_name
 from capsys.lint.shapes import problem_of
+from capsys.sendable import Shape
 
 CODE = "CAP002"
 _UNANNOTATED = "is not annotated; annotate it with a sendable type"
@@ -55,7 +57,35 @@ def _params(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterator
             message = format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
             yield Finding(CODE, where, message)
             continue
-        yield from _declared(ctx, where, param.annotation.annotation, what, owner)
+        annotation = param.annotation.annotation
+        keys = _unpacked_keys(ctx, annotation) if param.star == "**" else None
+        if keys is None:
+            yield from _declared(ctx, where, annotation, what, owner)
+            continue
+        for key, shape in keys:  # ``**kw: Unpack[TD]``: each key is a parameter
+            yield from _unsendable(where, shape, f'Keyword "{key}" of parameter "**{name}"', owner)
+
+
+def _unpacked_keys(
+    ctx: FileContext, annotation: cst.BaseExpression
+) -> list[tuple[str, Shape]] | None:
+    """The keys of ``TD`` in ``Unpack[TD]`` (a TypedDict of the project), else None."""
+    if not (
+        isinstance(annotation, cst.Subscript)
+        and ctx.qualified(annotation.value) in _UNPACK
+        and len(annotation.slice) == 1
+        and isinstance(annotation.slice[0].slice, cst.Index)
+    ):
+        return None
+    inner = annotation.slice[0].slice.value
+    if ctx.class_kind(inner) is not ClassKind.TYPED_DICT:
+        return None
+    qualified = ctx.qualified(inner)
+    assert qualified is not None  # a known class kind has a name
+    return list(ctx.shapes.typed_dict_keys(qualified))
+
+
+_UNPACK = frozenset({"typing.Unpack", "typing_extensions.Unpack"})
 
 
 def _declared(
@@ -63,7 +93,10 @@ def _declared(
 ) -> Iterator[Finding]:
     """A declared type that is not sendable, reported at ``where`` (as the mypy plugin
     does: a parameter at its name or star, a return type at its annotation)."""
-    shape = ctx.shape(annotation)
+    yield from _unsendable(where, ctx.shape(annotation), what, owner)
+
+
+def _unsendable(where: cst.CSTNode, shape: Shape, what: str, owner: str) -> Iterator[Finding]:
     problem = problem_of(shape)
     if problem is None or held_agent(shape) is not None:
         return  # an agent object is CAP007, as in the mypy plugin

@@ -4,7 +4,8 @@ not fresh.
 ## What it does
 Reports ``b = a`` (or ``self.b = a``) where ``a`` is bound to an ``Iso`` (a local, or a
 field ``self.a`` holding one): the handle is copied instead of moved; also an ``Iso``
-stored in a container (``keep.append(a)``), put in a display or a record's constructor
+stored in a container (``keep.append(a)``) or kept as a parameter's default
+(``def f(x=a)``, ``lambda x=a: ...``), put in a display or a record's constructor
 that is kept (``hs = [a]``, ``pair = (1, a)``, ``box = Box(a)``, ``for x in [a]``; one
 passed on as an argument is moved or used) or put twice in one display (``(a, a)``).
 Reports ``iso(x)`` when ``x`` is still reachable from elsewhere: a field
@@ -78,6 +79,14 @@ def _alias_detail(alias: AliasedIso) -> str:
         return (
             f"the Iso {alias.name!r} is put twice in '{alias.target}': two places now own "
             f"one object graph; put it in once, or make a second iso(...)"
+        )
+    if alias.kind == "default":
+        return (
+            f"the Iso {alias.name!r} is the default of the parameter {alias.target!r} "
+            f"without consume(): the function keeps it for every call, so it and "
+            f"{alias.name!r} now both own one object graph; pass the Iso as an argument "
+            f"when calling, or write '{alias.target}=consume({alias.name})' if the function "
+            f"is to own it"
         )
     if alias.kind == "chained":
         return (

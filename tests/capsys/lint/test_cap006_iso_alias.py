@@ -536,3 +536,56 @@ def test_an_iso_put_in_a_display_walked_by_a_for(tmp_path: Path) -> None:
         "the Iso 'h' is put in '[h]' without consume(): the container and 'h' now "
         "both own one object graph; put consume(h) in it to transfer ownership"
     )
+
+
+DEFAULTS = """
+class Sink(Agent):
+    @behaviour
+    def put(self, items: Iso[list[int]]) -> None:
+        print(items.take())
+
+
+def by_lambda(t: Tag[Sink]) -> None:
+    h = iso([1, 2])
+    later = lambda kept=h: kept.take()
+    t.send(Sink.put, h)
+    print(later())
+
+
+def by_def(t: Tag[Sink]) -> None:
+    h = iso([1, 2])
+
+    def later(kept: Iso[list[int]] = h) -> None:
+        print(kept.take())
+
+    t.send(Sink.put, h)
+    later()
+
+
+def handed_over(t: Tag[Sink]) -> None:
+    h = iso([1, 2])
+    later = lambda kept=consume(h): kept.take()
+    print(later())
+
+
+def a_plain_default(t: Tag[Sink]) -> None:
+    n = [1]
+    later = lambda kept=n: kept
+    t.send(Sink.put, iso(later()))
+"""
+
+
+def test_an_iso_kept_as_a_parameters_default(tmp_path: Path) -> None:
+    # The function keeps the default for every later call: a second owner, as b = h.
+    diagnostics = lint_code(HEADER + DEFAULTS, tmp_path, select={CODE})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(DEFAULTS, "h: kept"),
+        where(DEFAULTS, "h) -> None"),
+    ]
+    assert diagnostics[0].message == (
+        "the Iso 'h' is the default of the parameter 'kept' without consume(): the "
+        "function keeps it for every call, so it and 'h' now both own one object graph; "
+        "pass the Iso as an argument when calling, or write 'kept=consume(h)' if the "
+        "function is to own it"
+    )
+    assert not diagnostics[0].fixable

@@ -64,6 +64,47 @@ def test_cap002_starred_parameters_at_their_star(tmp_path: Path) -> None:
     ]
 
 
+UNPACKED = """
+from typing import TypedDict
+from typing_extensions import Unpack
+
+
+class Opts(TypedDict):
+    n: int
+    label: str
+
+
+class Rows(Opts):
+    rows: list[int]
+
+
+Named = TypedDict("Named", {"k": int})
+
+
+class A(Agent):
+    def __init__(self, **kw: Unpack[Named]) -> None:
+        self.kw = kw
+
+    @behaviour
+    def fine(self, **kw: Unpack[Opts]) -> None:
+        print(kw)
+
+    @behaviour
+    def rows(self, **kw: Unpack[Rows]) -> None:
+        print(kw)
+"""
+
+
+def test_cap002_unpacked_typed_dict_keys(tmp_path: Path) -> None:
+    # Each key of the TypedDict (a base's too) is a parameter, at the star.
+    diagnostics = lint_code(HEADER + UNPACKED, tmp_path, select={"CAP002"})
+    assert [(d.line, d.column) for d in diagnostics] == [where(UNPACKED, "**kw: Unpack[Rows]")]
+    assert diagnostics[0].message == (
+        'Keyword "rows" of parameter "**kw" (list[int]) of behaviour A.rows is not '
+        "sendable: use tuple[...] to share it, or Iso[list[...]] to move it"
+    )
+
+
 def test_cap002_sendable_signatures_are_clean(tmp_path: Path) -> None:
     code = """
 import datetime, decimal, enum, pathlib, uuid
