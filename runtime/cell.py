@@ -459,6 +459,7 @@ class Cell:
         if timeout is not None:
             check_timeout(timeout, self.name, entry.what)
         rt = self.rt
+        left = timeout  # of the timeout, once the message is delivered
         moving = False  # an Iso moves: at the delivery, after any wait for room
         if kwargs:
             moving = payload_moves(entry.what, args, kwargs, rt.debug)
@@ -531,14 +532,22 @@ class Cell:
         else:
             from runtime.backends import current_loop
 
-            await self.wait_for_room()
+            if timeout is None:
+                await self.wait_for_room()
+            else:  # the timeout covers the wait for room too; the reply gets the rest
+                deadline = anyio.current_time() + timeout
+                with anyio.move_on_after(timeout) as waited:
+                    await self.wait_for_room()
+                if waited.cancelled_caught:  # nothing sent: the caller keeps its handles
+                    raise AskTimeout(self.name, entry.what, timeout, full=True)
+                left = deadline - anyio.current_time()
             if moving:  # only now: a wait that is cancelled keeps the caller's handles
                 args, kwargs = move_payload(entry.what, args, kwargs)
             reply = current_loop().new_reply()
             self.deliver(message(entry, args, kwargs, reply, None), None, wait=True)
         if timeout is None:
             return await reply.wait()
-        with anyio.move_on_after(timeout):
+        with anyio.move_on_after(left):
             return await reply.wait()
         raise AskTimeout(self.name, entry.what, timeout)
 

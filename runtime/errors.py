@@ -34,8 +34,17 @@ class AgentStopped(CapabilityError):
 class AskTimeout(CapabilityError, TimeoutError):
     """An ``ask`` got no reply within its ``timeout``; the agent itself is not affected."""
 
-    def __init__(self, agent: str, behaviour: str, timeout: float, sent: bool = True) -> None:
+    def __init__(
+        self, agent: str, behaviour: str, timeout: float, sent: bool = True, full: bool = False
+    ) -> None:
         self.agent = agent
+        if full:  # an outside caller waited for room in the mailbox all that time
+            super().__init__(
+                f"{agent} was not asked {behaviour}: its mailbox stayed over high water for "
+                f"the whole timeout ({timeout:g} s), so nothing was sent. Raise the timeout, "
+                "or check whether the agent is blocked or overloaded (rt.stats())"
+            )
+            return
         if not sent:
             super().__init__(
                 f"{agent} was not asked {behaviour}: the timeout ({timeout:g} s) had run out "

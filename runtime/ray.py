@@ -381,16 +381,24 @@ class RayAddress:
         timeout: float | None,
     ) -> Any:
         name, what, args, kwargs = self._prepare(behaviour, args, kwargs)
-        if timeout is not None:
+        if timeout is None:
+            ref = await self._submit_when_room("ask", name, what, args, kwargs)
+            left = None
+        else:  # the timeout covers the wait for room too; the reply gets the rest
             check_timeout(timeout, self.name, what)
-        ref = await self._submit_when_room("ask", name, what, args, kwargs)
+            deadline = anyio.current_time() + timeout
+            with anyio.move_on_after(timeout) as waited:
+                ref = await self._submit_when_room("ask", name, what, args, kwargs)
+            if waited.cancelled_caught:
+                raise AskTimeout(self.name, what, timeout, full=True)
+            left = deadline - anyio.current_time()
         if ref is None:
             raise AgentStopped(self.name, what)
         try:
-            if timeout is None:
+            if timeout is None or left is None:
                 status, value = await _await_ref(ref)
             else:
-                with anyio.move_on_after(timeout):
+                with anyio.move_on_after(left):
                     status, value = await _await_ref(ref)
                     return _reply(status, value, self.name, what)
                 raise AskTimeout(self.name, what, timeout)

@@ -115,6 +115,28 @@ async def test_mailbox_full_and_send_wait() -> None:
     assert rt.dead_letters.count == 0
 
 
+async def test_a_timed_ask_that_waits_for_room_times_out_without_sending() -> None:
+    # The timeout covers the outside caller's wait for room in a full mailbox: it used
+    # to wait for the drain, however long, before the timeout began.
+    opened, entered = event("room-open"), event("room-entered")
+    async with Runtime(workers=2, mailbox_capacity=10, high_water=8, low_water=2) as rt:
+        g = rt.spawn(Gate, "room-open", "room-entered")
+        g.send(Gate.hold)
+        await _wait_thread_event(entered)
+        for _ in range(10):
+            g.send(Gate.tick)
+        handle = iso([3])
+        started = anyio.current_time()
+        with pytest.raises(AskTimeout, match=r"Gate#1 was not asked Gate.keep.*high water"):
+            await g.ask(Gate.keep, handle, timeout=0.05)
+        assert anyio.current_time() - started < 5  # not the 30 s the gate may hold
+        opened.set()
+        assert await g.ask(Gate.get, timeout=10) == 10
+        await g.send_wait(Gate.keep, handle)  # nothing was sent: the Iso is still ours
+        assert await g.ask(Gate.kept) == (3,)
+    assert rt.dead_letters.count == 0
+
+
 class Slow(Agent):
     def __init__(self) -> None:
         self.got: list[int] = []

@@ -542,6 +542,17 @@ async def test_mailbox_capacity_bounds_pending_calls_per_caller() -> None:
             await c.send_wait(Counter.add, 2)  # waits for room instead
         assert await c.ask(Counter.get) == 2
 
+        async def slow_again() -> None:
+            assert await c.ask(Counter.slow_get, 1.0) == 2
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow_again)
+            await anyio.sleep(0.1)
+            # A timed ask's timeout covers its wait for room: nothing is sent.
+            with pytest.raises(AskTimeout, match=r"Counter#1 was not asked Counter\.add"):
+                await c.ask(Counter.add, 5, timeout=0.2)
+        assert await c.ask(Counter.get) == 2
+
 
 async def test_use_outside_the_block_is_refused() -> None:
     rt = RayRuntime()
