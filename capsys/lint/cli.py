@@ -14,10 +14,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from capsys.config import Config, ConfigError, load_config, load_config_file
+from capsys.config import Config, ConfigError, find_pyproject, load_config_file
 from capsys.diagnostics import CODES
+from capsys.lint.files import config_excludes, config_includes, discover, kept, real_path
+
+if TYPE_CHECKING:
+    from capsys.lint.files import Pattern
+    from capsys.lint.model import Diagnostic
 
 # The linter itself (libcst and the rules) is imported only when ``lint`` runs, so that
 # ``capsys rules`` / ``capsys explain`` start fast.
@@ -81,19 +86,82 @@ def _codes(text: str | None, option: str) -> frozenset[str] | None:
     return codes
 
 
-def _load_config(args: argparse.Namespace, paths: Sequence[Path]) -> Config:
-    if args.config is not None:
-        config_file = Path(args.config)
-        if not config_file.is_file():
-            raise UsageError(f"--config: no such file {args.config}")
-        config = load_config_file(config_file)
-    else:
-        config = load_config(paths[0])
-    select = _codes(args.select, "--select")
-    ignore = _codes(args.ignore, "--ignore") or frozenset()
-    if select is not None:  # as in ruff: --select replaces the file's select and ignore
-        config = dataclasses.replace(config, ignore=frozenset())
-    return config.with_overrides(select, ignore)
+class _Configs:
+    """The configuration of each file: ``--config``'s for every file, else the nearest
+    ``pyproject.toml``'s (a nested project's own, whatever the order of the paths on the
+    command line), with ``--select``/``--ignore`` on top; each file read once."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.select = _codes(args.select, "--select")
+        self.ignore = _codes(args.ignore, "--ignore") or frozenset()
+        self.fixed: Config | None = None
+        if args.config is not None:
+            config_file = Path(args.config)
+            if not config_file.is_file():
+                raise UsageError(f"--config: no such file {args.config}")
+            self.fixed = self._overridden(load_config_file(config_file))
+        self._by_file: dict[Path | None, Config] = {}
+        self._by_folder: dict[Path, Config] = {}
+
+    def _overridden(self, config: Config) -> Config:
+        if self.select is not None:  # as in ruff: --select replaces select and ignore
+            config = dataclasses.replace(config, ignore=frozenset())
+        return config.with_overrides(self.select, self.ignore)
+
+    def near(self, path: Path) -> Config:
+        """The configuration for the file or folder ``path``."""
+        if self.fixed is not None:
+            return self.fixed
+        folder = path if path.is_dir() else path.parent
+        found = self._by_folder.get(folder)
+        if found is None:
+            pyproject = find_pyproject(folder)
+            found = self._by_file.get(pyproject)
+            if found is None:
+                plain = Config() if pyproject is None else load_config_file(pyproject)
+                found = self._by_file[pyproject] = self._overridden(plain)
+            self._by_folder[folder] = found
+        return found
+
+
+def _filters(config: Config) -> tuple[list[Pattern], list[Pattern]]:
+    """A configuration's excludes and includes, anchored at its folder."""
+    root = config.root if config.root is not None else Path.cwd()
+    return config_excludes(config.exclude, root), config_includes(config.include, root)
+
+
+def _grouped(
+    args: argparse.Namespace,
+    paths: Sequence[Path],
+    configs: _Configs,
+    unreadable: list[tuple[Path, OSError]],
+) -> list[tuple[Config, list[Path]]]:
+    """The files to check, grouped by configuration. A folder is walked with its own
+    configuration's excludes; a file found there under a nested ``pyproject.toml`` is
+    then also subject to that one's excludes and includes."""
+    groups: dict[int, tuple[Config, list[Path]]] = {}
+    seen: set[Path] = set()
+    for given in paths:
+        config = configs.near(given)
+        excludes, includes = _filters(config)
+        found = discover(
+            [given],
+            excludes,
+            includes=includes,
+            force_exclude=args.force_exclude,
+            unreadable=unreadable,
+        )
+        walked = real_path(given).is_dir()
+        for path in found:
+            real = real_path(path)
+            if real in seen:
+                continue
+            seen.add(real)
+            own = configs.near(path) if walked else config
+            if own is not config and not kept(real, *_filters(own)):
+                continue
+            groups.setdefault(id(own), (own, []))[1].append(path)
+    return list(groups.values())
 
 
 def emit(out: TextIO, write: Callable[[TextIO], object]) -> None:
@@ -128,7 +196,7 @@ def _fix(files: Sequence[Path], config: Config, *, unsafe: bool, diff: TextIO | 
     """Apply the fixes, or only write them to ``diff`` as a unified diff; returns the
     number of files changed."""
     from capsys.lint.engine import fix_source
-    from capsys.lint.files import read_source, real_path
+    from capsys.lint.files import read_source
     from capsys.lint.index import ProjectIndex
 
     index = ProjectIndex([config.root] if config.root is not None else [Path.cwd()])
@@ -151,6 +219,39 @@ def _fix(files: Sequence[Path], config: Config, *, unsafe: bool, diff: TextIO | 
     return changed
 
 
+def _unlisted(unreadable: list[tuple[Path, OSError]], configs: _Configs) -> list[Diagnostic]:
+    """CAP000 for each folder that could not be listed."""
+    from capsys.lint.engine import cannot_check
+
+    return [
+        cannot_check(
+            str(folder),
+            configs.near(folder),
+            1,
+            1,
+            f"a folder that cannot be listed ({exc.strerror or exc})",
+        )
+        for folder, exc in unreadable
+    ]
+
+
+def _unchecked(
+    groups: list[tuple[Config, list[Path]]],
+    configs: _Configs,
+    unreadable: list[tuple[Path, OSError]],
+    jobs: int | None,
+) -> list[str]:
+    """For ``--diff``: the CAP000 findings (files that cannot be read or parsed, folders
+    that cannot be listed) as text lines."""
+    from capsys.lint.runner import lint_paths
+
+    found = _unlisted(unreadable, configs)
+    for config, files in groups:
+        only = dataclasses.replace(config, select=frozenset({"CAP000"}), ignore=frozenset())
+        found.extend(lint_paths(files, only, use_cache=False, jobs=jobs).diagnostics)
+    return [d.text() for d in sorted(found)]
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``capsys lint`` with parsed arguments; returns the exit status."""
     from capsys.lint.engine import InternalError
@@ -170,50 +271,46 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The command proper; ``run`` turns whatever it raises into exit status 2."""
-    from capsys.lint.engine import cannot_check
-    from capsys.lint.files import config_excludes, config_includes, discover
     from capsys.lint.output import render
-    from capsys.lint.runner import lint_paths
+    from capsys.lint.runner import RunResult, lint_paths
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     paths = [Path(p) for p in args.paths] or [Path(".")]
-    config = _load_config(args, paths)
+    configs = _Configs(args)
     # lexists: a dangling or looping symlink named explicitly is reported (CAP000).
     missing = [str(p) for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    root = config.root if config.root is not None else Path.cwd()
     unreadable: list[tuple[Path, OSError]] = []
-    files = list(
-        discover(
-            paths,
-            config_excludes(config.exclude, root),
-            includes=config_includes(config.include, root),
-            force_exclude=args.force_exclude,
-            unreadable=unreadable,
-        )
-    )
+    groups = _grouped(args, paths, configs, unreadable)
     if args.diff:
         diff = io.StringIO()
-        changed = _fix(files, config, unsafe=args.unsafe_fixes, diff=diff)
+        changed = sum(
+            _fix(files, config, unsafe=args.unsafe_fixes, diff=diff) for config, files in groups
+        )
         emit(out, lambda o: o.write(diff.getvalue()))
+        # What could not be read or parsed has no diff: never passed over as clean.
+        unchecked = _unchecked(groups, configs, unreadable, args.jobs)
+        for line in unchecked:
+            _say(err, f"{line}\n")
         if not args.quiet:
             _say(err, f"capsys lint: {changed} file(s) would be changed by --fix\n")
-        return EXIT_FINDINGS if changed else EXIT_OK
+        return EXIT_FINDINGS if changed or unchecked else EXIT_OK
     fixed_files = 0
     if args.fix:
-        fixed_files = _fix(files, config, unsafe=args.unsafe_fixes)
-    result = lint_paths(files, config, use_cache=not args.no_cache, jobs=args.jobs)
-    if unreadable:
-        # Its files were not checked: never passed over as clean.
-        result.diagnostics.extend(
-            cannot_check(
-                str(folder), config, 1, 1, f"a folder that cannot be listed ({exc.strerror or exc})"
-            )
-            for folder, exc in unreadable
-        )
-        result.diagnostics.sort()
+        fixed_files = sum(_fix(files, c, unsafe=args.unsafe_fixes) for c, files in groups)
+    result = RunResult()
+    for config, files in groups:
+        part = lint_paths(files, config, use_cache=not args.no_cache, jobs=args.jobs)
+        result.diagnostics.extend(part.diagnostics)
+        result.files_checked += part.files_checked
+        result.cache_hits += part.cache_hits
+        result.errors.extend(part.errors)
+        result.seconds += part.seconds
+    # Its files were not checked: never passed over as clean.
+    result.diagnostics.extend(_unlisted(unreadable, configs))
+    result.diagnostics.sort()
     emit(
         out,
         lambda o: render(

@@ -23,6 +23,7 @@ __all__ = [
     "config_excludes",
     "config_includes",
     "discover",
+    "kept",
     "read_source",
     "real_path",
     "translate",
@@ -225,6 +226,22 @@ def _included(path: Path, includes: Sequence[Pattern]) -> bool:
     return any(rules.ignored(folder, True) for folder in path.parents)
 
 
+def kept(
+    path: Path,
+    excludes: Sequence[Pattern],
+    includes: Sequence[Pattern] = (),
+    use_gitignore: bool = True,
+) -> bool:
+    """Whether the file ``path`` (real) is neither excluded (nor any folder above it) nor
+    left out by ``includes``."""
+    rules = PatternSet(
+        [*excludes, *_inherited_gitignores(path.parent)] if use_gitignore else excludes
+    )
+    if any(rules.ignored(p, p.is_dir()) for p in (path, *path.parents)):
+        return False
+    return _included(path, includes)
+
+
 def discover(
     paths: Sequence[Path],
     excludes: Sequence[Pattern] = (),
@@ -256,14 +273,8 @@ def discover(
             walk = _walk(given, path, base, includes, use_gitignore, seen, visited, unreadable)
             yield from walk
             continue
-        if force_exclude:
-            rules = PatternSet(
-                [*excludes, *_inherited_gitignores(path.parent)] if use_gitignore else excludes
-            )
-            if any(rules.ignored(p, p.is_dir()) for p in (path, *path.parents)):
-                continue
-            if not _included(path, includes):
-                continue
+        if force_exclude and not kept(path, excludes, includes, use_gitignore):
+            continue
         if path not in seen:
             seen.add(path)
             yield given  # if it cannot be read, the engine reports it

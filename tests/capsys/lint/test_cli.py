@@ -696,3 +696,42 @@ def test_a_file_nested_too_deeply_is_cap000_and_the_rest_are_checked(
         for where in ("1:1", "2:5")
     )
     assert deep == "deep.py:2:205: CAP000 cannot check this file: too deeply nested to parse"
+
+
+def test_each_file_follows_its_nearest_pyproject_whatever_the_order(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A nested project's own [tool.capsys] for its files, the outer one for the rest:
+    # the first path on the command line used to choose one for every file.
+    (project / "pyproject.toml").write_text('[tool.capsys]\nignore = ["CAP011", "CAP008"]\n')
+    _write(
+        project,
+        {
+            "inner/pyproject.toml": '[tool.capsys]\nselect = ["CAP011"]\nexclude = ["gen"]\n',
+            "inner/poll.py": BLOCKING,
+            "inner/gen/poll.py": BLOCKING,
+        },
+    )
+    want = ["inner/poll.py:9:9: CAP011"]
+    for args in (["inner/poll.py", "app/poll.py"], ["app/poll.py", "inner/poll.py"], ["."]):
+        code, out, _ = _run(capsys, "--no-cache", *args)
+        found = [line.split(" ", 2)[:2] for line in out.splitlines()]
+        assert [" ".join(f) for f in found] == want, args
+        assert code == 1
+    # the nested exclude applies to the files found in its folders, named ones are checked
+    code, out, _ = _run(capsys, "--no-cache", "inner/gen/poll.py")
+    assert out.startswith("inner/gen/poll.py:9:9: CAP011")
+
+
+def test_diff_still_reports_files_it_could_not_check(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "app" / "broken.py").write_text("import capsys\ndef broken(:\n    pass\n")
+    code, out, err = _run(capsys, "--no-cache", "--diff", "app/broken.py", "app/fine.py")
+    assert out == ""  # stdout stays a patch
+    assert err.splitlines()[0].startswith(
+        "app/broken.py:2:12: CAP000 cannot check this file: syntax error"
+    )
+    assert code == 1
+    code, out, err = _run(capsys, "--no-cache", "--diff", "app/fine.py")
+    assert (code, out) == (0, "")
