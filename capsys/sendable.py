@@ -497,13 +497,30 @@ def _record_hints(
     else:
         placeholders = False
     if dataclasses.is_dataclass(cls):
-        found = {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+        found = {f.name: _final_hint(f, hints.get(f.name, Any)) for f in dataclasses.fields(cls)}
     else:
         found = {name: hints.get(name, Any) for name in getattr(cls, "_fields", ())}
     if not placeholders:  # (a name missing now may be defined later: not kept)
         with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced
             _resolved[cls] = found
     return found
+
+
+_BARE_FINAL = frozenset({id(typing.Final), id(typing_extensions.Final)})
+
+
+def _final_hint(field: dataclasses.Field[Any], hint: Any) -> Any:
+    """A bare ``Final`` field (``x: Final = 3``) has the type of its value, as the type
+    checkers infer it (a tuple's from its items); anything else stays as annotated."""
+    if id(hint) not in _BARE_FINAL or field.default is dataclasses.MISSING:
+        return hint
+    return _hint_of_value(field.default)
+
+
+def _hint_of_value(value: object) -> Any:
+    if type(value) is tuple:
+        return tuple.__class_getitem__(tuple(_hint_of_value(v) for v in value))
+    return type(value)
 
 
 # Set while a @message class is checked at its creation: a record among its field types

@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 import enum
 import re
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import pytest
 
@@ -115,6 +115,23 @@ def test_sendable_field_types_are_accepted() -> None:
         iso([1]), Tag.__new__(Tag), (1,), Pair(1, "b"), frozenset(), (), None, 3, Order("X", 1)
     )
     assert r.h == 3
+
+
+def test_a_bare_final_field_has_the_type_of_its_value() -> None:
+    # As the type checkers infer it (the plugin accepts these): it was refused as an
+    # unknown type.
+    @message
+    class Limits:
+        most: Final = 3
+        name: Final = "cap"
+        pair: Final = (1, ("a", 2.0))
+
+    assert Limits() == Limits(3, "cap", (1, ("a", 2.0)))
+    with pytest.raises(NotSendableError, match=r"field 'loose' has type type"):
+
+        @message
+        class Loose:
+            loose: Final = int
 
 
 def test_string_annotations_and_forward_references() -> None:
