@@ -28,12 +28,12 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext
+from capsys.lint.context import FileContext, Site
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import expr_shape, located
 from capsys.lint.shapes import parse_annotation, string_value
 from capsys.lint.walk import walk
-from capsys.sendable import ANY_SHAPE, ShapeKind, static_problem
+from capsys.sendable import ANY_SHAPE, Shape, ShapeKind, static_problem
 
 CODE = "CAP004"
 
@@ -82,6 +82,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         typed = any(isinstance(a, cst.Assign) and a.value is call for a in ctx.assigns)
         evident = expr_shape(ctx, arg.value, call_site, typed=typed)
         if evident is None:
+            evident = _iso_of_any(ctx, arg.value, call_site)
+        if evident is None:
             continue
         problem = static_problem(evident, immutable=True)
         if problem is None or problem.is_any:
@@ -90,3 +92,20 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         what = f"The argument of val() ({text})"
         detail = problem.describe(text)
         yield Finding(CODE, located(arg.value), format_message(CODE, what=what, detail=detail))
+
+
+def _iso_of_any(ctx: FileContext, value: cst.BaseExpression, site: Site[cst.Call]) -> Shape | None:
+    """``iso(x)`` of an ``x`` declared ``Any``: an ``Iso[Any]``, as mypy names it (a
+    handle, whatever it holds). None for anything else."""
+    if not (
+        isinstance(value, cst.Call)
+        and ctx.names.capsys_name(value.func) == "iso"
+        and len(value.args) == 1
+        and not value.args[0].star
+        and value.args[0].keyword is None
+    ):
+        return None
+    inner = expr_shape(ctx, value.args[0].value, site, typed=False)
+    if inner is None or inner.kind is not ShapeKind.ANY:
+        return None
+    return Shape(ShapeKind.ISO, "Iso", (inner,))

@@ -385,12 +385,15 @@ def test_cap004_val_of_an_iso(tmp_path: Path) -> None:
     # iso(x) is an Iso of x's type, as mypy infers it: never deeply immutable. Silent
     # when x's type is not evident as mypy spells it.
     code = """
-def f(xs: list[int], ys: tuple[int, ...], anything) -> None:
+from typing import Any
+
+def f(xs: list[int], ys: tuple[int, ...], anything, declared: Any) -> None:
     q = val(iso([1]))
     r = val(iso(xs))
     s = val(iso(ys))
     t = val(iso(anything))
     u = val(iso(xs) if q else iso(ys))
+    v = val(iso(declared))
 """
     diagnostics = lint_code(HEADER + code, tmp_path, select={"CAP004"})
     assert [(d.line, d.column) for d in diagnostics] == [
@@ -398,7 +401,9 @@ def f(xs: list[int], ys: tuple[int, ...], anything) -> None:
         where(code, "iso(xs))"),
         where(code, "iso(ys))"),
         where(code, "iso(xs) if"),
+        where(code, "iso(declared)"),
     ]
+    assert "(Iso[Any])" in diagnostics[-1].message
     assert diagnostics[0].message == (
         "The argument of val() (Iso[list[int]]) is not deeply immutable: an Iso is a "
         "mutable, movable handle, not an immutable value; take() it or use Val[...] of an "
