@@ -278,10 +278,6 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     paths = [Path(p) for p in args.paths] or [Path(".")]
     configs = _Configs(args)
-    # lexists: a dangling or looping symlink named explicitly is reported (CAP000).
-    missing = [str(p) for p in paths if not os.path.lexists(p)]
-    if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
     unreadable: list[tuple[Path, OSError]] = []
     groups = _grouped(args, paths, configs, unreadable)
     if args.diff:

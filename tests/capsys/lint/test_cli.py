@@ -112,8 +112,8 @@ def test_exit_status(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "--no-cache", "app/escape.py")[0] == 1
     code, _, err = _run(capsys, "--select", "CAP999")
     assert code == 2 and "unknown code" in err
-    code, _, err = _run(capsys, "missing.py")
-    assert code == 2 and "no such file" in err
+    code, out, _ = _run(capsys, "missing.py")  # CAP000, as ruff's E902
+    assert code == 1 and "missing.py:1:1: CAP000" in out
     assert _run(capsys, "--jobs", "0")[0] == 2
     assert _run(capsys, "--format", "xml")[0] == 2
     (project / "pyproject.toml").write_text("[tool.capsys]\nselect = 'CAP001'\n")
@@ -735,3 +735,17 @@ def test_diff_still_reports_files_it_could_not_check(
     assert code == 1
     code, out, err = _run(capsys, "--no-cache", "--diff", "app/fine.py")
     assert (code, out) == (0, "")
+
+
+def test_a_path_that_does_not_exist_is_cap000_and_the_rest_are_checked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As ruff reports E902: a typo in one path does not hide the others' findings.
+    code, out, _ = _run(capsys, "--no-cache", "app/missing.py", "app/poll.py")
+    assert out.splitlines() == [
+        "app/missing.py:1:1: CAP000 cannot check this file: cannot read it (No such file or "
+        "directory)",
+        "app/poll.py:9:9: CAP011 time.sleep() blocks the worker thread inside async "
+        "behaviour Poller.poll; use await anyio.sleep(...)",
+    ]
+    assert code == 1
