@@ -219,6 +219,16 @@ class Shape:
 
 
 ANY_SHAPE: Final = Shape(ShapeKind.ANY, "Any")
+
+
+def accepted(text: str) -> Shape:
+    """A shape that ``static_problem`` accepts, shown as ``text``, for a type met again
+    while it is being expanded (a recursive alias): accepting it coinductively is what
+    the table does for recursive records, and its non-recursive parts are checked at
+    the first expansion."""
+    return Shape(ShapeKind.LITERAL, text)
+
+
 _WRAPPER_NAMES: Final = {
     ShapeKind.ISO: "Iso",
     ShapeKind.TAG: "Tag",

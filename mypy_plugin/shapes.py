@@ -31,7 +31,7 @@ from mypy.types import (
     get_proper_type,
 )
 
-from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind
+from capsys.sendable import CAPSYS_NAMES, Shape, ShapeKind, accepted
 from mypy_plugin.deps import consulted_class
 
 ISO = CAPSYS_NAMES["Iso"]
@@ -44,13 +44,6 @@ MESSAGE = CAPSYS_NAMES["message"]
 _DATACLASS_MAKERS = frozenset({"dataclasses.dataclass"})
 # Deeper than any real annotation; only pathological generic recursion gets here.
 _MAX_DEPTH = 40
-
-
-def accepted(text: str) -> Shape:
-    """A shape that ``static_problem`` accepts, for a type met again while it is being
-    expanded (a recursive alias): accepting it coinductively is what the table does for
-    recursive records, and its non-recursive parts are checked at the first expansion."""
-    return Shape(ShapeKind.LITERAL, text)
 
 
 def decorator_fullname(expr: Expression) -> str:

@@ -30,6 +30,7 @@ from capsys.sendable import (
     Problem,
     Shape,
     ShapeKind,
+    accepted,
     static_problem,
     substitute,
 )
@@ -155,6 +156,7 @@ class ShapeBuilder:
     def __init__(self, index: ProjectIndex) -> None:
         self.index = index
         self._resolvers: dict[str, NameResolver | None] = {}
+        self._expanding: set[str] = set()  # the aliases being expanded (recursion guard)
 
     def _resolver_of(self, module: str) -> NameResolver | None:
         if module not in self._resolvers:
@@ -275,9 +277,15 @@ class ShapeBuilder:
         here = resolver if resolver.summary is summary else self._resolver_of(summary.name)
         if here is None:
             return ANY_SHAPE
-        if alias is not None:
-            return self.shape(alias, here, depth + 1)
         name = qualified.rsplit(".", 1)[-1]
+        if alias is not None:
+            if qualified in self._expanding:  # a recursive alias, as the mypy plugin does
+                return accepted(name)
+            self._expanding.add(qualified)
+            try:
+                return self.shape(alias, here, depth + 1)
+            finally:
+                self._expanding.discard(qualified)
         return Shape(ShapeKind.TYPEVAR, name, tuple(self.shape(b, here, depth + 1) for b in bounds))
 
     def _stdlib_class(self, qualified: str, args: tuple[Shape, ...]) -> Shape | None:

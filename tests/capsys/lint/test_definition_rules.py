@@ -105,6 +105,37 @@ def test_cap002_unpacked_typed_dict_keys(tmp_path: Path) -> None:
     )
 
 
+RECURSIVE = """
+from typing import Union
+
+Json = Union[int, str, list["Json"], dict[str, "Json"], set["Key"], tuple["Json", ...]]
+Key = Union[str, frozenset["Json"]]
+Tree = Union[int, tuple["Tree", ...], frozenset["Tree"], tuple[str, "Tree"]]
+
+
+class A(Agent):
+    @behaviour
+    def bad(self, x: Json) -> None: ...
+
+    @behaviour
+    def fine(self, x: Tree) -> Tree:
+        return x
+"""
+
+
+def test_cap002_recursive_aliases_are_expanded_once(tmp_path: Path) -> None:
+    # A name met again inside its own expansion is accepted, as the mypy plugin does
+    # (and in its words); each branch was expanded 40 levels deep: a 10-line file took
+    # half a minute and a message of megabytes.
+    diagnostics = lint_code(HEADER + RECURSIVE, tmp_path, select={"CAP002"})
+    assert [(d.line, d.column) for d in diagnostics] == [where(RECURSIVE, "x: Json")]
+    assert diagnostics[0].message == (
+        'Parameter "x" (int | str | list[Json] | dict[str, Json] | set[str | frozenset[Json]] '
+        "| tuple[Json, ...]) of behaviour A.bad is not sendable: list[Json]: use tuple[...] "
+        "to share it, or Iso[list[...]] to move it"
+    )
+
+
 def test_cap002_sendable_signatures_are_clean(tmp_path: Path) -> None:
     code = """
 import datetime, decimal, enum, pathlib, uuid
