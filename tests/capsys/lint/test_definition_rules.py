@@ -412,6 +412,23 @@ def f(x: "Val[set[int]]", y: list[int]) -> Iso[Val[list[int]]]:
     ]
 
 
+def test_cap004_generic_val_is_judged_where_its_type_is_known(tmp_path: Path) -> None:
+    # Val[T] of an unbounded T is left to where T is known, as the mypy plugin does; a
+    # val() of such a T is a value that may be mutable, in both.
+    code = """
+from typing import TypeVar
+
+T = TypeVar("T")
+
+def share(x: Val[T]) -> T:
+    return x
+
+def make(x: T) -> T:
+    return val(x)
+"""
+    assert _at(code, tmp_path, "CAP004") == [where(code, "x)\n")]
+
+
 def test_cap004_val_of_an_iso(tmp_path: Path) -> None:
     # iso(x) is an Iso of x's type, as mypy infers it: never deeply immutable. Silent
     # when x's type is not evident as mypy spells it.
