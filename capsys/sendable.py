@@ -796,7 +796,7 @@ def _classify(cls: type) -> PayloadKind:
         return _MOVE
     if issubclass(cls, Tag) or issubclass(cls, enum.Enum):
         return _SHARE
-    if _class_fullname(cls) in SHARED_HANDLES or not SHARED_HANDLES.isdisjoint(_base_names(cls)):
+    if _shared_handle(cls):
         return _SHARE
     try:
         problem = _class_value_problem(cls)
@@ -811,6 +811,10 @@ def _classify(cls: type) -> PayloadKind:
 # says (``Box(1)`` holds an int), so its fields are walked by the deep check, as a tuple's
 # items are. (The static checkers see ``Box[int]`` and substitute the argument.)
 _BY_VALUE: Final = Shape(ShapeKind.NONE, "checked by value")
+
+
+def _shared_handle(cls: type) -> bool:
+    return _class_fullname(cls) in SHARED_HANDLES or not SHARED_HANDLES.isdisjoint(_base_names(cls))
 
 
 def _class_value_problem(cls: type) -> Problem | None:
@@ -1117,7 +1121,9 @@ def _walk(value: object, root: str, immutable: bool) -> None:
         at, obj = stack.pop()
         cls = obj.__class__
         kind = RUNTIME_KINDS.get(cls) or payload_kind(cls)
-        if kind is _SHARE or (kind is _MOVE and not immutable):
+        if kind is _SHARE and not (immutable and _shared_handle(cls)):
+            continue  # (a Channel crosses by reference, but it is no Val)
+        if kind is _MOVE and not immutable:
             continue
         if kind is _WALK:
             if id(obj) in seen:

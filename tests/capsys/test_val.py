@@ -111,6 +111,14 @@ def test_val_of_an_iso_is_refused_because_a_handle_is_not_immutable() -> None:
         val((iso([1]),))
 
 
+def test_val_of_a_channel_is_refused_as_the_checkers_refuse_it() -> None:
+    # A Channel crosses a boundary by reference, like a Tag, but it is mutable: no Val.
+    from runtime import channel
+
+    with pytest.raises(NotSendableError, match=r"value\[1\] is a Channel, which is not deeply"):
+        val((1, channel(3)))
+
+
 def test_val_error_is_also_a_type_error() -> None:
     with pytest.raises(TypeError):
         val([1])
