@@ -8,10 +8,22 @@ from runtime.arguments import is_seconds
 __all__ = ["MailboxFull", "AgentStopped", "AskTimeout", "check_timeout"]
 
 
-class MailboxFull(CapabilityError):
+class _Remade(CapabilityError):
+    """Pickles as the call that made it: these errors cross processes on Ray (a
+    behaviour's send or ask fails there, the asker here), and the default pickling of
+    an exception calls the class with its message alone."""
+
+    _made: tuple[object, ...] = ()
+
+    def __reduce__(self) -> tuple[type[_Remade], tuple[object, ...]]:
+        return type(self), self._made
+
+
+class MailboxFull(_Remade):
     """A plain ``send`` from outside an agent found the receiver's mailbox full."""
 
     def __init__(self, agent: str, capacity: int) -> None:
+        self._made = (agent, capacity)
         self.agent = agent
         super().__init__(
             f"the mailbox of {agent} is full ({capacity} messages): the receiver is slower "
@@ -20,10 +32,11 @@ class MailboxFull(CapabilityError):
         )
 
 
-class AgentStopped(CapabilityError):
+class AgentStopped(_Remade):
     """An ``ask`` reached an agent that has stopped (or stopped before replying)."""
 
     def __init__(self, agent: str, behaviour: str) -> None:
+        self._made = (agent, behaviour)
         self.agent = agent
         super().__init__(
             f"{agent} has stopped, so {behaviour} was not handled (the message went to "
@@ -31,12 +44,13 @@ class AgentStopped(CapabilityError):
         )
 
 
-class AskTimeout(CapabilityError, TimeoutError):
+class AskTimeout(_Remade, TimeoutError):
     """An ``ask`` got no reply within its ``timeout``; the agent itself is not affected."""
 
     def __init__(
         self, agent: str, behaviour: str, timeout: float, sent: bool = True, full: bool = False
     ) -> None:
+        self._made = (agent, behaviour, timeout, sent, full)
         self.agent = agent
         if full:  # an outside caller waited for room in the mailbox all that time
             super().__init__(

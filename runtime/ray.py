@@ -38,11 +38,12 @@ How it maps onto Ray:
 
 Differences from the local runtime: mailboxes are unbounded unless
 ``mailbox_capacity`` is given (it becomes Ray's per-caller ``max_pending_calls``; past it
-``send`` raises ``MailboxFull`` and ``send_wait`` waits); ``__init__`` exceptions of an
+``send`` raises ``MailboxFull``, from an agent too, and ``send_wait`` waits); ``__init__`` exceptions of an
 agent surface on its first ``ask`` (``spawn`` does not wait for the actor to start); the
 ``escalate`` supervision policy stops the agent and raises its error when the runtime
 exits; scheduling options of the local executor (workers, priorities, deterministic
-mode) and the primitives built on its internals do not apply. Agent classes must be
+mode) and the metrics built on its internals do not apply (``broadcast`` asks every
+agent from the caller: the relays are local agents' behaviour). Agent classes must be
 importable in Ray's worker processes (Ray gives them the driver's working and script
 directories; classes of ``__main__`` are pickled by value; for others use
 ``ray.cloudpickle.register_pickle_by_value(module)``).
@@ -657,6 +658,31 @@ def _new_children(polled: list[_Counters], seen: set[str]) -> list[_Member]:
     return found
 
 
+def _control(handle: Any, method: str) -> Any:
+    """``handle.<method>.remote()`` for the runtime's own calls (counters, stop, final
+    tallies). Ray's per-caller pending limit, which ``mailbox_capacity`` sets, counts
+    them with the messages; past it, wait for room (briefly: a message completes) rather
+    than fail the exit or a look at the dead letters."""
+    delay = 0.001
+    while True:
+        try:
+            return getattr(handle, method).remote()
+        except PendingCallsLimitExceeded:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+async def _control_soon(handle: Any, method: str) -> Any:
+    """``_control`` from async code: the event loop runs on while it waits for room."""
+    delay = 0.001
+    while True:
+        try:
+            return getattr(handle, method).remote()
+        except PendingCallsLimitExceeded:
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
 async def _poll(ctx: _Context) -> tuple[list[_Member], int, int]:
     """Every agent of the runtime (found from the driver's down through the ones agents
     spawned, so parents before their children) and the totals of messages sent and
@@ -666,7 +692,7 @@ async def _poll(ctx: _Context) -> tuple[list[_Member], int, int]:
     sent, done = ctx.sent, 0
     frontier = hosts
     while frontier:
-        refs = [h.counters.remote() for h, _ in frontier]
+        refs = [await _control_soon(h, "counters") for h, _ in frontier]
         polled = [await _await_ref(ref) for ref in refs]
         sent += sum(c.sent for c in polled)
         done += sum(c.done for c in polled)
@@ -821,7 +847,7 @@ class RayRuntime:
         if ctx.is_stopped(address.actor_id):
             return RayStopHandle(None)
         ctx.stopped.add(address.actor_id)
-        return RayStopHandle(address.handle.stop.remote())
+        return RayStopHandle(_control(address.handle, "stop"))
 
     @property
     def dead_letters(self) -> DeadLetters:
@@ -837,9 +863,10 @@ class RayRuntime:
         seen = {_actor_id(h) for h, _ in hosts}
         frontier = hosts
         while frontier:
-            frontier = _new_children(ray.get([h.counters.remote() for h, _ in frontier]), seen)
+            polled = ray.get([_control(h, "counters") for h, _ in frontier])
+            frontier = _new_children(polled, seen)
             hosts.extend(frontier)
-        parts = ray.get([h.dead_letters.remote() for h, _ in hosts])
+        parts = ray.get([_control(h, "dead_letters") for h, _ in hosts])
         return self._merge(ctx, [(count, recent) for count, recent in parts])
 
     # --------------------------------------------------------------- lifecycle
@@ -924,14 +951,14 @@ class RayRuntime:
                     handles = [h for h, _ in run]
                     stopped.update(_actor_id(h) for h in handles)
                     sent = 0
-                    for ref in [h.stop.remote() for h in handles]:
+                    for ref in [await _control_soon(h, "stop") for h in handles]:
                         with contextlib.suppress(RayActorError):
                             sent += await _await_ref(ref)
                     if sent and graceful:
                         await self._wait_quiet(ctx)
                 hosts = await self._members(ctx)  # with any agent a hook spawned
             await self._wait_quiet(ctx)
-            for ref in [h.final.remote() for h, _ in hosts]:
+            for ref in [await _control_soon(h, "final") for h, _ in hosts]:
                 with contextlib.suppress(RayActorError):
                     finals.append(await _await_ref(ref))
         for handle, _ in hosts:

@@ -17,7 +17,8 @@ class, which the up-front check showed resolves to the same behaviour. When the 
 an agent among ``tags`` (broadcasting to every node of a mesh), it cannot be asked: it is
 busy running the caller. It gets the call as a send to itself instead, handled after its
 current behaviour, and is counted as delivered (a failure of that call goes through its
-supervision without being reported here).
+supervision without being reported here). On a ``RayRuntime`` the caller asks every
+agent itself: relaying is a behaviour of the local runtime's agents.
 """
 
 from __future__ import annotations
@@ -183,6 +184,10 @@ async def broadcast(
     members = list(dict.fromkeys(tags))
     what = f"broadcast({getattr(behaviour, '__qualname__', behaviour)})"
     args, kwargs = prepare_fan_out(what, members, behaviour, args, kwargs)
+    if not all(isinstance(tag._address, Cell) for tag in members):
+        # Agents of a RayRuntime cannot run the local runtime's relay behaviour: the
+        # caller asks each of them itself.
+        fanout = max(len(members), 1)
     me = _caller(members)
     if me is not None:
         members.remove(me)

@@ -36,7 +36,14 @@ from capsys import (  # noqa: E402
     message,
 )
 from capsys.errors import CapabilityUsageError  # noqa: E402
-from runtime import AgentStopped, AskTimeout, MailboxFull, Supervision, channel  # noqa: E402
+from runtime import (  # noqa: E402
+    AgentStopped,
+    AskTimeout,
+    MailboxFull,
+    Supervision,
+    broadcast,
+    channel,
+)
 from runtime.ray import RayRuntime  # noqa: E402
 
 pytestmark = pytest.mark.anyio
@@ -552,6 +559,46 @@ async def test_mailbox_capacity_bounds_pending_calls_per_caller() -> None:
             with pytest.raises(AskTimeout, match=r"Counter#1 was not asked Counter\.add"):
                 await c.ask(Counter.add, 5, timeout=0.2)
         assert await c.ask(Counter.get) == 2
+
+
+class Flooder(Agent):
+    supervision = Supervision("stop")
+
+    @behaviour
+    def flood(self, target: Tag[Counter], n: int) -> int:
+        for _ in range(n):
+            target.send(Counter.add, 1)
+        return n
+
+
+async def test_a_full_capacity_delays_the_runtimes_own_calls_and_crosses_as_itself() -> None:
+    # The runtime's control calls (counters, dead letters, stop) count against Ray's
+    # per-caller pending limit too: with the mailbox full, reading the dead letters and
+    # leaving the block raised PendingCallsLimitExceeded (no on_stop, no drain).
+    async with RayRuntime(mailbox_capacity=1) as rt:
+        c = rt.spawn(Counter, 0)
+        assert await c.ask(Counter.get) == 0
+        c.send(Counter.slow_get, 0.5)  # this caller's one pending call
+        with pytest.raises(MailboxFull):
+            c.send(Counter.add, 1)
+        assert rt.dead_letters.count == 0  # waits for room
+        # An agent's send past the limit fails its behaviour: the asker gets the
+        # MailboxFull itself (it arrived as a RuntimeError naming it).
+        slow = rt.spawn(Counter, 0)
+        slow.send(Counter.slow_get, 2.0)
+        flooder = rt.spawn(Flooder)
+        with pytest.raises(MailboxFull, match=r"Counter#2"):
+            await flooder.ask(Flooder.flood, slow, 50)
+    assert rt.dead_letters.count == 0
+
+
+async def test_broadcast_reaches_every_agent() -> None:
+    # The caller asks each agent itself: a Ray actor cannot run the local relay.
+    async with RayRuntime() as rt:
+        counters = [rt.spawn(Counter, 0) for _ in range(5)]
+        result = await broadcast(counters, Counter.add, 2, fanout=2)
+        assert set(result.delivered) == set(counters) and result.complete
+        assert [await c.ask(Counter.get) for c in counters] == [2] * 5
 
 
 async def test_use_outside_the_block_is_refused() -> None:
