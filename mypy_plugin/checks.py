@@ -761,7 +761,12 @@ def check_behaviour(reporter: Reporter, ctx: FunctionContext) -> None:
     # semantic analysis judged only in part (a name still not defined on its final
     # pass) is judged whole here (mypy merges the findings both passes make).
     init = _own_init(func.info)
-    if init is not None and is_agent(func.info) and reporter.first_check_of(init):
+    if (
+        init is not None
+        and not func.info.names["__init__"].plugin_generated  # a dataclass's: its fields
+        and is_agent(func.info)
+        and reporter.first_check_of(init)
+    ):
         owner = f"{func.info.name}.__init__"
         check_signature(reporter, ctx.api, init, owner, with_return=False)
     # Its fields too, whose annotations in method bodies are analysed by now.
@@ -1211,6 +1216,14 @@ def check_agent_class(reporter: Reporter, ctx: ClassDefContext) -> None:
         return
     for name, stmt, typ, _ in fields:
         _check_field(reporter, api, info, name, stmt, typ)
+    if node is None and _makes_init(ctx.cls):
+        # A dataclass agent: its fields are the parameters of the __init__ that the
+        # dataclass transform writes later; each is reported at its field.
+        owner = f"{info.name}.__init__"
+        for name, stmt, typ, complete in fields:
+            if _init_parameter(stmt, typ):
+                what = f'Parameter "{name}"'
+                _check_declared(reporter, api, stmt, what, owner, _unwrapped(typ), not complete)
     if node is not None:
         check_signature(
             reporter,
@@ -1239,6 +1252,51 @@ def _check_field(
         detail = held_agent_detail(f'Field "{name}" of agent {info.name}', agent)
         # At the annotation, as the linter reports it (the same line in both passes).
         reporter.report(api, "CAP007", stmt.unanalyzed_type, detail=detail)
+
+
+def _makes_init(cls: ClassDef) -> bool:
+    """Whether a ``@dataclass`` decorator (without ``init=False``) will write the
+    class's ``__init__``."""
+    for dec in cls.decorators:
+        if decorator_fullname(dec) != "dataclasses.dataclass":
+            continue
+        if isinstance(dec, CallExpr):
+            for name, value in zip(dec.arg_names, dec.args, strict=True):
+                if (
+                    name == "init"
+                    and isinstance(value, NameExpr)
+                    and value.fullname == "builtins.False"
+                ):
+                    return False
+        return True
+    return False
+
+
+def _init_parameter(stmt: AssignmentStmt, typ: Type | None) -> bool:
+    """Whether a field declared in a dataclass's body is a parameter of its
+    ``__init__``: not a ``ClassVar``, the ``KW_ONLY`` marker or ``field(init=False)``."""
+    target = stmt.lvalues[0]
+    if not isinstance(target, NameExpr) or stmt.lvalues[1:]:
+        return False
+    if isinstance(target.node, Var) and target.node.is_classvar:
+        return False
+    proper = get_proper_type(typ) if typ is not None else None
+    if isinstance(proper, Instance) and proper.type.fullname == "dataclasses.KW_ONLY":
+        return False
+    value = stmt.rvalue
+    if isinstance(value, CallExpr) and decorator_fullname(value) == "dataclasses.field":
+        for name, arg in zip(value.arg_names, value.args, strict=True):
+            if name == "init" and isinstance(arg, NameExpr) and arg.fullname == "builtins.False":
+                return False
+    return True
+
+
+def _unwrapped(typ: Type | None) -> Type | None:
+    """``T`` for an ``InitVar[T]`` field, the field's type otherwise."""
+    proper = get_proper_type(typ) if typ is not None else None
+    if isinstance(proper, Instance) and proper.type.fullname == "dataclasses.InitVar":
+        return proper.args[0] if proper.args else typ
+    return typ
 
 
 def _agent_field_annotations(cls: ClassDef) -> Iterator[tuple[str, AssignmentStmt]]:

@@ -1344,6 +1344,41 @@ def use(c: Tag[Configured]) -> None:
     c.send(Configured.opt, a=1, b="x")
 """
 
+CASES["dataclass_agents"] = """
+import dataclasses
+from dataclasses import InitVar, field
+from typing import ClassVar
+
+
+@dataclasses.dataclass
+class Keeper(Agent):
+    items: list[int]  # expect: CAP002
+    n: int = 0
+    shared: ClassVar[list[int]] = []
+    cache: dict[str, int] = field(default_factory=dict, init=False)
+    seed: InitVar[set[int] | None] = None  # expect: CAP002
+
+    def __post_init__(self, seed: set[int] | None) -> None:
+        pass
+
+    @behaviour
+    def size(self) -> int:
+        return len(self.items)
+
+
+@dataclasses.dataclass
+class Quiet(Agent):
+    names: dict[str, int]  # expect: CAP002
+
+
+@dataclasses.dataclass(init=False)
+class Own(Agent):
+    items: list[int]
+
+    def __init__(self, n: int) -> None:
+        self.items = [n]
+"""
+
 CASES["called_through_the_class"] = """
 class Through(Agent):
     @behaviour

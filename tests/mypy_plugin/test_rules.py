@@ -367,6 +367,16 @@ def test_self_escapes_and_later_classes_match_the_linter(
     }, both
 
 
+def test_dataclass_agents_match_the_linter(tmp_path: Path, mypy_cache: Path) -> None:
+    # A dataclass agent's fields are its __init__'s parameters, reported at each field
+    # (the plugin reported the written __init__ at no line, or, without a behaviour,
+    # not at all; the linter said nothing).
+    source = HEADER + CASES["dataclass_agents"]
+    plugin, linter, both = _plugin_and_linter(tmp_path, {"dc.py": source}, mypy_cache)
+    assert plugin == linter, both
+    assert len(plugin) == 3, both
+
+
 def test_unpacked_keywords_match_the_linter(tmp_path: Path, mypy_cache: Path) -> None:
     # **kw: Unpack[TD]: each key of the TypedDict (its bases' too, the functional form
     # alike) is a parameter, reported by both in the same words.

@@ -118,10 +118,71 @@ def _returns(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterato
     yield from _declared(ctx, returns, returns, what, owner)
 
 
+def _dataclass_fields(ctx: FileContext, cls: cst.ClassDef, owner: str) -> Iterator[Finding]:
+    """A dataclass agent's fields: the parameters of the ``__init__`` it is given, each
+    reported at its field (as the mypy plugin does)."""
+    if not _makes_init(ctx, cls):
+        return
+    for line in cls.body.body:
+        if not isinstance(line, cst.SimpleStatementLine):
+            continue
+        for stmt in line.body:
+            if not isinstance(stmt, cst.AnnAssign) or not isinstance(stmt.target, cst.Name):
+                continue
+            annotation = stmt.annotation.annotation
+            head = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+            kind = ctx.qualified(head)
+            if kind in _NOT_PARAMETERS or _not_in_init(ctx, stmt.value):
+                continue
+            if kind == "dataclasses.InitVar" and isinstance(annotation, cst.Subscript):
+                inner = annotation.slice[0].slice
+                if not isinstance(inner, cst.Index):
+                    continue
+                annotation = inner.value
+            what = f'Parameter "{stmt.target.value}"'
+            yield from _declared(ctx, stmt.target, annotation, what, owner)
+
+
+_NOT_PARAMETERS = frozenset(
+    {"typing.ClassVar", "typing_extensions.ClassVar", "dataclasses.KW_ONLY"}
+)
+
+
+def _makes_init(ctx: FileContext, cls: cst.ClassDef) -> bool:
+    """Whether a ``@dataclass`` decorator (without ``init=False``) writes ``__init__``."""
+    for dec in cls.decorators:
+        made = dec.decorator
+        call = made if isinstance(made, cst.Call) else None
+        if ctx.qualified(call.func if call is not None else made) != "dataclasses.dataclass":
+            continue
+        return call is None or not any(_is_false(a, "init") for a in call.args)
+    return False
+
+
+def _not_in_init(ctx: FileContext, value: cst.BaseExpression | None) -> bool:
+    """``field(init=False)``."""
+    return (
+        isinstance(value, cst.Call)
+        and ctx.qualified(value.func) == "dataclasses.field"
+        and any(_is_false(a, "init") for a in value.args)
+    )
+
+
+def _is_false(arg: cst.Arg, keyword: str) -> bool:
+    return (
+        arg.keyword is not None
+        and arg.keyword.value == keyword
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "False"
+    )
+
+
 def check(ctx: FileContext) -> Iterator[Finding]:
     for agent in ctx.agent_classes:
         if agent.init is not None:
             yield from _params(ctx, agent.init, f"{agent.name}.__init__")
+        else:
+            yield from _dataclass_fields(ctx, agent.node, f"{agent.name}.__init__")
         for behaviour in agent.behaviours:
             owner = f"behaviour {agent.name}.{behaviour.name}"
             yield from _params(ctx, behaviour.node, owner)
