@@ -77,6 +77,10 @@ ABSTRACT_COLLECTIONS = (
     "ValuesView",
     "ItemsView",
     "MappingView",
+    "Hashable",
+    "Sized",
+    "Awaitable",
+    "Coroutine",
 )
 _STDLIB = frozenset(sys.stdlib_module_names)
 # Standard modules of typing constructs, not classes of values: a name there is only
@@ -970,10 +974,12 @@ class ProjectIndex:
             return ClassKind.UNKNOWN
         if ClassKind.TYPED_DICT in base_kinds:
             return ClassKind.TYPED_DICT
-        if ClassKind.FROZEN_RECORD in base_kinds and cls.dataclass_frozen is None:
+        frozen_bases = {ClassKind.FROZEN_RECORD, ClassKind.MESSAGE}
+        if cls.dataclass_frozen is None and not frozen_bases.isdisjoint(base_kinds):
             # A NamedTuple class body is a record; a plain subclass of a frozen record
-            # is not: it takes new attributes (the frozen ``__setattr__`` guards its
-            # own class only), as the mypy plugin and the run-time check judge it.
+            # (or of a @message) is not: it takes new attributes (the frozen
+            # ``__setattr__`` guards its own class only), as the mypy plugin and the
+            # run-time check judge it.
             if any(b in _NAMEDTUPLE_BASES for b in cls.bases):
                 return ClassKind.FROZEN_RECORD
             return ClassKind.PLAIN

@@ -1379,6 +1379,40 @@ class Own(Agent):
         self.items = [n]
 """
 
+CASES["abstract_types_and_plain_subclasses"] = """
+from collections.abc import AsyncIterator, Awaitable, Hashable, Sized
+
+
+@message
+class Point:
+    x: int
+
+
+class Tagged(Point):
+    pass
+
+
+class Mixed(Agent):
+    @behaviour
+    def hashable(self, x: Hashable) -> None: ...  # expect: CAP002
+
+    @behaviour
+    def sized(self, x: Sized) -> None: ...  # expect: CAP002
+
+    @behaviour
+    def tagged(self, x: Tagged) -> None: ...  # expect: CAP002
+
+    @behaviour
+    def point(self, x: Point) -> None: ...
+
+    @behaviour
+    def later(self) -> Awaitable[int]: ...  # expect: CAP002
+
+    @behaviour
+    async def stream(self) -> AsyncIterator[int]:  # expect: CAP002
+        yield 1
+"""
+
 CASES["called_through_the_class"] = """
 class Through(Agent):
     @behaviour

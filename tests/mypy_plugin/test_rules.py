@@ -367,6 +367,18 @@ def test_self_escapes_and_later_classes_match_the_linter(
     }, both
 
 
+def test_abstract_types_and_plain_subclasses_match_the_linter(
+    tmp_path: Path, mypy_cache: Path
+) -> None:
+    # Hashable, Sized, Awaitable (the linter knew the collections only) and a plain
+    # subclass of a @message (the linter left it unknown) are not sendable for both.
+    source = HEADER + CASES["abstract_types_and_plain_subclasses"]
+    plugin, linter, both = _plugin_and_linter(tmp_path, {"abc_.py": source}, mypy_cache)
+    assert _without_columns(plugin) == _without_columns(linter), both
+    assert {p[4] for p in plugin} == {p[4] for p in linter}, both
+    assert len(plugin) == 5, both
+
+
 def test_dataclass_agents_match_the_linter(tmp_path: Path, mypy_cache: Path) -> None:
     # A dataclass agent's fields are its __init__'s parameters, reported at each field
     # (the plugin reported the written __init__ at no line, or, without a behaviour,
