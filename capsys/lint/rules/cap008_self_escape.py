@@ -182,26 +182,37 @@ _DISPLAYS = (cst.Tuple, cst.List, cst.Set)
 
 
 def _self_aliases(ctx: FileContext, method: cst.FunctionDef, me: str) -> frozenset[str]:
-    """Locals of ``method`` whose every binding is ``name = self`` (memoised)."""
+    """Locals of ``method`` whose every binding is ``name = self`` or ``name = alias``
+    (chained ones too: ``a = b = self``), as the mypy plugin reads them (memoised)."""
     key = ("self-aliases", id(method))
     cached = ctx.memo.get(key)
     if isinstance(cached, frozenset):
         return cached
-    found = frozenset(
-        name
-        for name, nodes in ctx.bindings(method).items()
-        if name != me
-        and all(
-            isinstance(node, cst.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0].target, cst.Name)
-            and isinstance(node.value, cst.Name)
-            and node.value.value == me
-            for node in nodes
-        )
+    bindings = ctx.bindings(method)
+    found: set[str] = set()
+    grew = True
+    while grew:  # to a fixed point: an alias of an alias is one
+        grew = False
+        for name, nodes in bindings.items():
+            if (
+                name != me
+                and name not in found
+                and all(_binds_one_of(node, found | {me}) for node in nodes)
+            ):
+                found.add(name)
+                grew = True
+    ctx.memo[key] = frozen = frozenset(found)
+    return frozen
+
+
+def _binds_one_of(node: cst.CSTNode, names: set[str]) -> bool:
+    """``a = x`` or ``a = b = x`` with ``x`` one of ``names``."""
+    return (
+        isinstance(node, cst.Assign)
+        and all(isinstance(t.target, cst.Name) for t in node.targets)
+        and isinstance(node.value, cst.Name)
+        and node.value.value in names
     )
-    ctx.memo[key] = found
-    return found
 
 
 class _SelfView:

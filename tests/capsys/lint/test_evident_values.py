@@ -181,6 +181,33 @@ def test_alias_of_self_is_cap008(tmp_path: Path) -> None:
     assert diagnostics[0].message.startswith("o (the agent object self) is passed as argument 1")
 
 
+def test_aliases_of_aliases_and_chained_ones_are_cap008(tmp_path: Path) -> None:
+    # As the mypy plugin reads them: a local whose every binding is self or an alias.
+    code = (
+        "class Other(Agent):\n"
+        "    @behaviour\n"
+        "    def hi(self, who: Tag['Other']) -> None:\n"
+        "        pass\n"
+        "    @behaviour\n"
+        "    def poke(self, t: Tag['Other']) -> None:\n"
+        "        o = self\n"
+        "        p = o\n"
+        "        t.send(Other.hi, p)\n"
+        "        a = b = self\n"
+        "        t.send(Other.hi, b)\n"
+        "        c = d = self.me\n"
+        "        t.send(Other.hi, c)\n"
+        "        e = f\n"
+        "        f = e\n"
+        "        t.send(Other.hi, f)\n"
+    )
+    diagnostics = lint_code(HEADER + code, tmp_path, select={"CAP008"})
+    assert [(d.line, d.column) for d in diagnostics] == [
+        where(code, "p)", header=True),
+        where(code, "b)", header=True),
+    ]
+
+
 # -- a second name bound to one Iso ------------------------------------------------------
 
 ISO_SINK = """
