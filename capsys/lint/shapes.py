@@ -350,6 +350,11 @@ class ShapeBuilder:
         found.update(self._own_field_shapes(cls, depth, args))
         yield from found.items()
 
+    def shape_in(self, module: str, annotation: cst.BaseExpression) -> Shape:
+        """The ``Shape`` of an annotation written in the project module ``module``."""
+        resolver = self._resolver_of(module)
+        return ANY_SHAPE if resolver is None else self.shape(annotation, resolver)
+
     def typed_dict_keys(self, qualified: str) -> Iterator[tuple[str, Shape]]:
         """The keys of the project TypedDict ``qualified`` with their value shapes, those
         of its TypedDict bases first (a redeclared key takes its latest type)."""

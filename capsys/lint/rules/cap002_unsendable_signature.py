@@ -33,8 +33,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from capsys.diagnostics import format_message
-from capsys.lint.context import FileContext, function_params
-from capsys.lint.index import ClassKind
+from capsys.lint.context import AgentClass, FileContext, function_params
+from capsys.lint.index import ClassKind, ClassSummary, ProjectIndex, capsys_public_name
 from capsys.lint.model import Finding
 from capsys.lint.rules._common import held_agent, self_name
 from capsys.lint.shapes import problem_of
@@ -121,8 +121,6 @@ def _returns(ctx: FileContext, function: cst.FunctionDef, owner: str) -> Iterato
 def _dataclass_fields(ctx: FileContext, cls: cst.ClassDef, owner: str) -> Iterator[Finding]:
     """A dataclass agent's fields: the parameters of the ``__init__`` it is given, each
     reported at its field (as the mypy plugin does)."""
-    if not _makes_init(ctx, cls):
-        return
     for line in cls.body.body:
         if not isinstance(line, cst.SimpleStatementLine):
             continue
@@ -177,12 +175,66 @@ def _is_false(arg: cst.Arg, keyword: str) -> bool:
     )
 
 
+def _inherited(ctx: FileContext, agent: AgentClass) -> Iterator[Finding]:
+    """The ``__init__`` an agent without its own inherits from a class that is not an
+    agent (a mixin), reported at the agent's class, as the mypy plugin does."""
+    qualified = ctx.qualified(agent.node.name)
+    mixin = _init_mixin(ctx.index, qualified) if qualified is not None else None
+    if mixin is None:
+        return
+    cls, init = mixin
+    owner = f"{cls.name}.__init__ (inherited by agent {agent.name})"
+    me = self_name(init)
+    for param in function_params(init)[1 if me is not None else 0 :]:
+        what = f'Parameter "{param.name.value}"'
+        if param.annotation is None:
+            message = format_message(CODE, what=what, owner=owner, detail=_UNANNOTATED)
+            yield Finding(CODE, agent.node, message)
+            continue
+        shape = ctx.shapes.shape_in(cls.module, param.annotation.annotation)
+        yield from _unsendable(agent.node, shape, what, owner)
+
+
+def _init_mixin(
+    index: ProjectIndex, qualified: str, _depth: int = 0
+) -> tuple[ClassSummary, cst.FunctionDef] | None:
+    """(class, its ``__init__``) of the first base of ``qualified``, in method
+    resolution order (depth first here), that defines ``__init__`` and is no agent;
+    None when an agent base defines or inherits it (it is reported there) or a base is
+    not known."""
+    cls = index.lookup_class(index.resolve_export(qualified))
+    if cls is None or _depth > 16:
+        return None
+    for base in cls.bases:
+        if base is None or base == "builtins.object":
+            continue
+        resolved = index.resolve_export(base)
+        kind = index.class_kind(resolved)
+        if capsys_public_name(resolved) == "Agent":
+            return None
+        summary = index.lookup_class(resolved)
+        if summary is None:
+            return None  # a class the linter cannot read: no guessing
+        if kind is ClassKind.AGENT:
+            if summary.init is not None or _init_mixin(index, resolved, _depth + 1):
+                return None  # checked with that agent
+            continue
+        if summary.init is not None:
+            return summary, summary.init
+        found = _init_mixin(index, resolved, _depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 def check(ctx: FileContext) -> Iterator[Finding]:
     for agent in ctx.agent_classes:
         if agent.init is not None:
             yield from _params(ctx, agent.init, f"{agent.name}.__init__")
-        else:
+        elif _makes_init(ctx, agent.node):
             yield from _dataclass_fields(ctx, agent.node, f"{agent.name}.__init__")
+        else:
+            yield from _inherited(ctx, agent)
         for behaviour in agent.behaviours:
             owner = f"behaviour {agent.name}.{behaviour.name}"
             yield from _params(ctx, behaviour.node, owner)

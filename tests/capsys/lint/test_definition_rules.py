@@ -240,6 +240,39 @@ class Shop(Base):
     assert found(code, tmp_path, "CAP002", files=files) == [where(code, "cart", header=False)]
 
 
+def test_cap002_an_init_inherited_from_a_mixin_in_another_file(tmp_path: Path) -> None:
+    # At the agent's class, in the mypy plugin's words; an agent base reports its own.
+    files = {
+        "kit/__init__.py": "",
+        "kit/mixins.py": (
+            "from kit.models import Cart\n\n"
+            "class Holder:\n"
+            "    def __init__(self, cart: Cart, n: int) -> None:\n"
+            "        self.cart = cart\n"
+        ),
+        "kit/models.py": "class Cart:\n    items: list[int]\n",
+    }
+    code = """\
+from kit.mixins import Holder
+from capsys import Agent
+
+
+class Keeper(Holder, Agent):
+    pass
+
+
+class Later(Keeper):
+    pass
+"""
+    diagnostics = lint_code(code, tmp_path, select={"CAP002"}, files=files)
+    assert [(d.line, d.column) for d in diagnostics] == [where(code, "class Keeper", header=False)]
+    assert diagnostics[0].message == (
+        'Parameter "cart" (Cart) of Holder.__init__ (inherited by agent Keeper) is not '
+        "sendable: it is mutable or may hold mutable values; make it a @message / frozen "
+        "dataclass, or move it as Iso[...]"
+    )
+
+
 # -- CAP003 ---------------------------------------------------------------------------
 
 
