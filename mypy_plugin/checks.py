@@ -443,8 +443,11 @@ def check_boundary(
             if boundary.target is not None
             else f"The item of {where}"
         )
-        if kind in (ARG_STAR, ARG_STAR2):
-            what = f"An item of {'*' if kind == ARG_STAR else '**'}argument {label} of {where}"
+        if kind == ARG_STAR:
+            what = f"An item of *argument {label} of {where}"
+        elif kind == ARG_STAR2:  # (not counted as a position: name what was spread)
+            spread = expr.name if isinstance(expr, NameExpr) else "..."
+            what = f"A keyword value in **{spread} of {where}"
         _check_argument(reporter, ctx.api, expr, types.get(id(expr)), kind, label, where, what)
 
 

@@ -38,13 +38,10 @@ from mypy_plugin.deps import Dependencies
 if TYPE_CHECKING:
     from mypy_plugin.hooks import Hooks
 
-__all__ = ["CapsysPlugin", "PLUGIN_VERSION"]
+__all__ = ["CapsysPlugin"]
 
 C = TypeVar("C")  # a hook's context
 R = TypeVar("R")  # what a hook returns
-
-# Part of the cache key: bump when a check changes what it reports.
-PLUGIN_VERSION = "7"
 
 # Names the filters below compare with.
 _TAG_PREFIX = CAPSYS_NAMES["Tag"] + "."
@@ -53,13 +50,17 @@ _TAG_WRITE = "capsys.tag.AgentStateWrite"  # what tag.<name> = value is typed as
 _PRIMITIVES = "runtime.primitives."
 
 
-def table_fingerprint() -> str:
-    """Changes whenever the sendability table or the rule catalogue does (their source)."""
+def checks_fingerprint() -> str:
+    """Changes whenever what the plugin may report does: the source of the sendability
+    table, the rule catalogue and the plugin's own modules (mypy keys its cache by the
+    plugin's entry module only, so an edit of a check elsewhere kept stale verdicts)."""
     digest = hashlib.sha256(capsys.__version__.encode())
-    for name in ("sendable.py", "diagnostics.py"):
+    here = Path(__file__).parent
+    sources = [Path(capsys.__file__).parent / n for n in ("sendable.py", "diagnostics.py")]
+    for path in [*sources, *sorted(here.glob("*.py"))]:
         # An unusual install (zipped) has no files: the version alone keys the cache.
         with contextlib.suppress(OSError):
-            digest.update((Path(capsys.__file__).parent / name).read_bytes())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -88,8 +89,7 @@ class CapsysPlugin(Plugin):
         self._function_memo: dict[str, Callable[[FunctionContext], Type] | None] = {}
         self._base_memo: dict[str, Callable[[ClassDefContext], None] | None] = {}
         self._config_data = {
-            "plugin": PLUGIN_VERSION,
-            "table": table_fingerprint(),
+            "checks": checks_fingerprint(),
             "config": self.config.fingerprint(),
         }
         # The daemon keeps its state in memory and asks no freshness question.

@@ -52,6 +52,15 @@ EXPECTED_MESSAGES = [
         ),
     ),
     (
+        "send_arguments",
+        "CAP001",
+        format_message(
+            "CAP001",
+            what="A keyword value in **pairs of send to Sink.many (list[int])",
+            detail=LIST_HINT,
+        ),
+    ),
+    (
         "ask_reply",
         "CAP001",
         format_message(
