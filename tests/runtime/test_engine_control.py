@@ -79,14 +79,20 @@ async def _wait_thread_event(event: threading.Event) -> None:
         await anyio.sleep(0.005)
 
 
+async def _blocked_and_full(rt: Runtime, key: str) -> tuple[Tag[Gate], threading.Event]:
+    """A Gate blocked in ``hold`` (until the event returned is set) with its mailbox
+    filled to the runtime's capacity."""
+    g = rt.spawn(Gate, f"{key}-open", f"{key}-entered")
+    g.send(Gate.hold)
+    await _wait_thread_event(event(f"{key}-entered"))
+    for _ in range(rt.capacity):
+        g.send(Gate.tick)
+    return g, event(f"{key}-open")
+
+
 async def test_mailbox_full_and_send_wait() -> None:
-    opened, entered = event("full-open"), event("full-entered")
     async with Runtime(workers=2, mailbox_capacity=20, high_water=15, low_water=5) as rt:
-        g = rt.spawn(Gate, "full-open", "full-entered")
-        g.send(Gate.hold)
-        await _wait_thread_event(entered)
-        for _ in range(20):
-            g.send(Gate.tick)
+        g, opened = await _blocked_and_full(rt, "full")
         with pytest.raises(MailboxFull, match=r"Gate#1.*send_wait"):
             g.send(Gate.tick)
         # a refused send or a cancelled wait keeps an Iso: the caller can retry
@@ -118,13 +124,8 @@ async def test_mailbox_full_and_send_wait() -> None:
 async def test_a_timed_ask_that_waits_for_room_times_out_without_sending() -> None:
     # The timeout covers the outside caller's wait for room in a full mailbox: it used
     # to wait for the drain, however long, before the timeout began.
-    opened, entered = event("room-open"), event("room-entered")
     async with Runtime(workers=2, mailbox_capacity=10, high_water=8, low_water=2) as rt:
-        g = rt.spawn(Gate, "room-open", "room-entered")
-        g.send(Gate.hold)
-        await _wait_thread_event(entered)
-        for _ in range(10):
-            g.send(Gate.tick)
+        g, opened = await _blocked_and_full(rt, "room")
         handle = iso([3])
         started = anyio.current_time()
         with pytest.raises(AskTimeout, match=r"Gate#1 was not asked Gate.keep.*high water"):

@@ -158,12 +158,16 @@ def test_clean_callables_counterparts(tmp_path: Path) -> None:
 # -- self through a local alias --------------------------------------------------------
 
 
+OTHER = (
+    "class Other(Agent):\n"
+    "    @behaviour\n"
+    "    def hi(self, who: Tag['Other']) -> None:\n"
+    "        pass\n"
+)
+
+
 def test_alias_of_self_is_cap008(tmp_path: Path) -> None:
-    code = (
-        "class Other(Agent):\n"
-        "    @behaviour\n"
-        "    def hi(self, who: Tag['Other']) -> None:\n"
-        "        pass\n"
+    code = OTHER + (
         "    @behaviour\n"
         "    def poke(self, t: Tag['Other']) -> None:\n"
         "        o = self\n"
@@ -183,11 +187,7 @@ def test_alias_of_self_is_cap008(tmp_path: Path) -> None:
 
 def test_aliases_of_aliases_and_chained_ones_are_cap008(tmp_path: Path) -> None:
     # As the mypy plugin reads them: a local whose every binding is self or an alias.
-    code = (
-        "class Other(Agent):\n"
-        "    @behaviour\n"
-        "    def hi(self, who: Tag['Other']) -> None:\n"
-        "        pass\n"
+    code = OTHER + (
         "    @behaviour\n"
         "    def poke(self, t: Tag['Other']) -> None:\n"
         "        o = self\n"
