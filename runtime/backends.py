@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import inspect
 import signal
 import socket
 import threading
@@ -213,7 +214,15 @@ class AsyncioLoop(Loop):
 
     def cancel_tasks(self) -> None:
         for task in list(self.tasks):
-            task.cancel()
+            if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
+                # Not started: cancelled now, the coroutine would be closed before its
+                # body ran, and with it the handler that dead-letters the message and
+                # stops the agent (trio delivers a cancel at a checkpoint instead).
+                # After its first step, which is already scheduled, it is cancelled
+                # where it awaits.
+                self.loop.call_soon(task.cancel)
+            else:
+                task.cancel()
 
     def checkpoint(self) -> Awaitable[None]:
         return asyncio.sleep(0)
