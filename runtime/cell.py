@@ -545,6 +545,8 @@ class Cell:
                 args, kwargs = move_payload(entry.what, args, kwargs)
             reply = current_loop().new_reply()
             self.deliver(message(entry, args, kwargs, reply, None), None, wait=True)
+        if rt.parked and self in rt.parked:  # muted by backpressure: it must answer
+            self.unmute()
         if timeout is None:
             return await reply.wait()
         with anyio.move_on_after(left):
@@ -681,6 +683,20 @@ class Cell:
                 self.release_muted()
             await reply.wait()
 
+    def unmute(self) -> None:
+        """Run this muted cell again before its receiver drains: it was asked, and the
+        asker may be that receiver itself (an async behaviour awaiting the answer keeps
+        its mailbox full, so waiting for the drain would wait for ever). If it floods
+        the receiver again, its next turn mutes it again."""
+        rt = self.rt
+        with rt.mute_lock:
+            receiver = rt.parked.pop(self, None)
+            if receiver is None:  # released meanwhile
+                return
+            receiver.x.muted.remove(self)  # type: ignore[union-attr]  # set by try_mute
+        w = worker_here()
+        rt.schedule(self, w if w is not None and w.rt is rt else None)
+
     def release_muted(self) -> None:
         """Unmute the senders and wake the waiters held back by this mailbox."""
         x = self.x
@@ -715,6 +731,12 @@ class Cell:
         rmb = receiver.mailbox
         mb = self.mailbox
         if rmb is None or (mb is not None and len(mb) >= rt.high_water):
+            return False
+        if mb and _holds_an_ask(mb):
+            # Someone waits for its answer, maybe the receiver itself, in an async
+            # behaviour that keeps its mailbox full meanwhile: held until that mailbox
+            # drains, this cell would never answer. (An ask arriving once it is muted
+            # unmutes it: see request.)
             return False
         x = receiver.extra()
         with rt.mute_lock:
@@ -756,6 +778,12 @@ class Cell:
         cast(Any, agent).__init__(*self.args, **(self.kwargs or {}))
         self.agent = agent
         return True
+
+
+def _holds_an_ask(mb: collections.deque[Message]) -> bool:
+    """Whether a mailbox holds an ask, whose reply someone awaits. (Copied first: other
+    threads may append meanwhile, and a deque changed during iteration raises.)"""
+    return any(msg[3] is not None and type(msg[3]) is not int for msg in tuple(mb))
 
 
 class CellTag(Tag[Any]):

@@ -175,6 +175,52 @@ async def test_sender_is_muted_and_released() -> None:
     assert stats.sent == stats.handled and stats.dead_letters == 0
 
 
+class Asking(Agent):
+    def __init__(self) -> None:
+        self.n = 0
+
+    @behaviour
+    def noop(self, i: int) -> None:
+        self.n += 1
+
+    @behaviour
+    async def consult(self, flooder: Tag[Flooding]) -> int:
+        await anyio.sleep(0.1)  # meanwhile the flooder fills this mailbox: it is muted
+        return await flooder.ask(Flooding.answer)
+
+
+class Flooding(Agent):
+    @behaviour
+    def flood(self, target: Tag[Asking], n: int, linger: float) -> None:
+        for i in range(n):
+            target.send(Asking.noop, i)
+        time.sleep(linger)  # the ask may arrive before this turn ends (no mute then)
+
+    @behaviour
+    def answer(self) -> int:
+        return 42
+
+
+@pytest.mark.parametrize("linger", [0.0, 0.3])
+async def test_an_agent_muted_on_its_asker_still_answers(linger: float) -> None:
+    # The asker's async behaviour keeps its own mailbox over high water while it waits:
+    # a muted flooder held until that drains would never answer (both waited for ever),
+    # whether the ask came after the mute or was queued before it.
+    async with Runtime(workers=2, mailbox_capacity=1000, high_water=80, low_water=20) as rt:
+        asking, flooding = rt.spawn(Asking), rt.spawn(Flooding)
+        async with anyio.create_task_group() as tg:
+
+            async def consult() -> None:
+                assert await asking.ask(Asking.consult, flooding, timeout=10) == 42
+
+            tg.start_soon(consult)
+            await anyio.sleep(0.02)
+            flooding.send(Flooding.flood, asking, 300, linger)
+        assert await asking.ask(Asking.noop, 0) is None
+    stats = rt.stats()
+    assert stats.sent == stats.handled and stats.dead_letters == 0
+
+
 async def test_slow_receiver_mailbox_stays_bounded_under_muting() -> None:
     async with Runtime(workers=2, mailbox_capacity=500, high_water=40, low_water=10) as rt:
         slow = rt.spawn(Slow)
