@@ -314,7 +314,9 @@ class _TrioReply:
 
     async def _wait(self) -> Any:
         if self.result is not None:
-            await self.lowlevel.checkpoint()
+            # Answered before the wait (an ask refused at once, to a stopped agent):
+            # no checkpoint, as awaiting a done future on asyncio yields none, so that
+            # deterministic mode interleaves the caller and the agents alike on both.
             ok, value = self.result
             if ok:
                 return value

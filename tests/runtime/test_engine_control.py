@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -607,6 +608,28 @@ def test_deterministic_order_is_the_same_on_asyncio_and_trio() -> None:
     for seed in (7, 8):
         on_asyncio = anyio.run(_trace, seed, backend="asyncio")
         assert anyio.run(_trace, seed, backend="trio") == on_asyncio
+
+
+async def _trace_with_asks_and_stops(seed: int) -> list[tuple[str, str]]:
+    """The caller asks between sends, one of them an agent it has just stopped."""
+    async with Runtime(deterministic=True, seed=seed) as rt:
+        players = [rt.spawn(Player, str(i)) for i in range(4)]
+        for p in players:
+            p.send(Player.meet, tuple(q for q in players if q != p))
+        await rt.stop(players[3])
+        for p in players[:3]:
+            p.send(Player.hit, 2)
+            with contextlib.suppress(AgentStopped):
+                await players[3].ask(Player.hit, 0)  # refused at once
+    return rt.trace
+
+
+def test_deterministic_order_with_the_caller_asking_is_the_same_on_both() -> None:
+    # An ask refused at once (its agent stopped) checkpointed on trio only, so the
+    # agents ran a turn more there before the caller went on.
+    for seed in (3, 4):
+        on_asyncio = anyio.run(_trace_with_asks_and_stops, seed, backend="asyncio")
+        assert anyio.run(_trace_with_asks_and_stops, seed, backend="trio") == on_asyncio
 
 
 class Stepper(Agent):
