@@ -579,7 +579,7 @@ class Worker:
         log.error("%s raised in %s (policy %s)", entry.what, cell.name, sup.policy, exc_info=exc)
         # An object whose on_start raised never started: no on_stop for it (hooks pair).
         unstarted = info.on_start is not None and msg[0] == info.on_start.slot
-        if sup.policy == "restart":
+        if sup.policy == "restart" and not (cell.stopping or rt.closing):  # else: stop
             replaced = cell.agent
             try:
                 if cell.restart():

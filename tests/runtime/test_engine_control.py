@@ -482,6 +482,35 @@ async def test_stop_after_message_in_progress_both_forms() -> None:
     assert all(d.receiver in ("Stoppable#1", "Stoppable#2") for d in rt.dead_letters.recent)
 
 
+class FailsWhileStopping(Agent):
+    def __init__(self) -> None:
+        stops.append("started")
+
+    @behaviour
+    def hold_then_fail(self) -> None:
+        event("failing-entered").set()
+        assert event("failing-open").wait(30)
+        raise ValueError("failed after the stop was requested")
+
+    def on_stop(self) -> None:
+        stops.append("stopped")
+
+
+async def test_a_failure_of_an_agent_being_stopped_does_not_restart_it() -> None:
+    # Its supervisor's restart would build a new object (and run its hooks) only for
+    # the stop to end it at once: the agent stops instead.
+    stops.clear()
+    async with Runtime(workers=2) as rt:
+        a = rt.spawn(FailsWhileStopping)
+        a.send(FailsWhileStopping.hold_then_fail)
+        await _wait_thread_event(event("failing-entered"))
+        rt.stop(a)
+        event("failing-open").set()
+        await rt.stop(a)
+    assert stops == ["started", "stopped"]
+    assert rt.stats().restarts == 0
+
+
 class Sleepy(Agent):
     @behaviour
     async def nap(self, seconds: float) -> str:
