@@ -161,7 +161,6 @@ def test_stdlib_enums_typing_and_third_party_stay_clean(tmp_path: Path) -> None:
 import dataclasses
 import enum
 import typing
-from collections.abc import Hashable
 from elsewhere import Thing
 Twice = list[int]
 Twice = tuple[int, int]
@@ -175,7 +174,7 @@ class M:
 
 class Svc(Agent):
     @behaviour
-    def a(self, h: Hashable, t: Thing, w: Twice, p: typing.Text, q: Pair[int]) -> None:
+    def a(self, t: Thing, w: Twice, p: typing.Text, q: Pair[int]) -> None:
         pass
 """
     assert found(HEADER + "import datetime\n" + code, tmp_path, "CAP002") == []
