@@ -78,19 +78,20 @@ def default_workers() -> int:
 
     Free-threaded builds: the core count. GIL builds: 2 (at most the core count), by
     measurement (benchmarks/runtime, test_default_worker_count_inputs; Python 3.11, a
-    shared 2-core machine, best of 5, three runs):
+    shared 2-core machine, best of 9, three runs on 2026-12-04):
 
-    ==========  ==================  =================  ===============  ===============
-    workers     pingpong (round)    counting (k/s)     fanout (k/s)     fan-in (k/s)
-    ==========  ==================  =================  ===============  ===============
-    1           4.14 / 4.07 / 4.11  998 / 1032 / 1058  962 / 992 / 957  559 / 566 / 573
-    2           4.23 / 4.14 / 4.10  987 / 1000 / 1005  973 / 951 / 995  556 / 552 / 575
-    ==========  ==================  =================  ===============  ===============
+    ==========  ==================  ==================  ==================  ===============
+    workers     pingpong (us)       counting (k/s)      fanout (k/s)        fan-in (k/s)
+    ==========  ==================  ==================  ==================  ===============
+    1           2.63 / 2.81 / 2.61  2014 / 1890 / 2064  1718 / 1591 / 1780  922 / 914 / 925
+    2           2.63 / 2.74 / 2.70  1834 / 1760 / 1776  2064 / 1676 / 1837  928 / 864 / 829
+    ==========  ==================  ==================  ==================  ===============
 
-    On pure-Python message passing the two are even within this machine's noise (a sync
-    ping-pong stays on one thread through the LIFO slot either way; a second worker
-    varies more, from GIL hand-offs). Two keep the other agents running while a
-    behaviour blocks its thread or releases the GIL, which decides it.
+    On pure-Python message passing neither wins: one worker counts about 10% faster (a
+    second one takes the GIL in turns), two fan out 5-20% faster, ping-pong and fan-in
+    are even within this machine's noise (a sync ping-pong stays on one thread through
+    the LIFO slot either way). Two keep the other agents running while a behaviour
+    blocks its thread or releases the GIL (1.9x on hashing), which decides it.
     """
     import os
 
