@@ -35,7 +35,7 @@ from capsys.agent import BEHAVIOUR_ATTR, Agent
 from capsys.errors import CapabilityUsageError
 from capsys.sendable import SHARED_TYPES, move_payload, payload_moves
 from capsys.tag import Tag
-from runtime.errors import AskTimeout, MailboxFull, check_timeout
+from runtime.errors import AskTimeout, MailboxFull, check_timeout, room_within
 from runtime.supervision import Supervision, supervision_of
 
 if TYPE_CHECKING:
@@ -535,12 +535,7 @@ class Cell:
             if timeout is None:
                 await self.wait_for_room()
             else:  # the timeout covers the wait for room too; the reply gets the rest
-                deadline = anyio.current_time() + timeout
-                with anyio.move_on_after(timeout) as waited:
-                    await self.wait_for_room()
-                if waited.cancelled_caught:  # nothing sent: the caller keeps its handles
-                    raise AskTimeout(self.name, entry.what, timeout, full=True)
-                left = deadline - anyio.current_time()
+                _, left = await room_within(timeout, self.name, entry.what, self.wait_for_room)
             if moving:  # only now: a wait that is cancelled keeps the caller's handles
                 args, kwargs = move_payload(entry.what, args, kwargs)
             reply = current_loop().new_reply()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+
 from capsys.errors import CapabilityError
 from runtime.arguments import is_seconds
 
-__all__ = ["MailboxFull", "AgentStopped", "AskTimeout", "check_timeout"]
+T = TypeVar("T")
+
+__all__ = ["MailboxFull", "AgentStopped", "AskTimeout", "check_timeout", "room_within"]
 
 
 class _Remade(CapabilityError):
@@ -85,3 +92,17 @@ def check_timeout(timeout: object, agent: str, behaviour: str) -> None:
         raise ValueError(f"ask of {agent} ({behaviour}): timeout must not be NaN")
     if timeout <= 0:
         raise AskTimeout(agent, behaviour, timeout, sent=False)
+
+
+async def room_within(
+    timeout: float, agent: str, behaviour: str, wait: Callable[[], Awaitable[T]]
+) -> tuple[T, float]:
+    """An outside ask's ``wait`` for room in the receiver's mailbox, within the ask's
+    timeout: what the wait returned and the time left for the reply. ``AskTimeout``
+    (nothing was sent) when the timeout runs out first."""
+    deadline = anyio.current_time() + timeout
+    with anyio.move_on_after(timeout) as waited:
+        done = await wait()
+    if waited.cancelled_caught:
+        raise AskTimeout(agent, behaviour, timeout, full=True)
+    return done, deadline - anyio.current_time()

@@ -38,10 +38,10 @@ How it maps onto Ray:
 
 Differences from the local runtime: mailboxes are unbounded unless
 ``mailbox_capacity`` is given (it becomes Ray's per-caller ``max_pending_calls``; past it
-``send`` raises ``MailboxFull``, from an agent too, and ``send_wait`` waits); ``__init__`` exceptions of an
-agent surface on its first ``ask`` (``spawn`` does not wait for the actor to start); the
-``escalate`` supervision policy stops the agent and raises its error when the runtime
-exits; scheduling options of the local executor (workers, priorities, deterministic
+``send`` raises ``MailboxFull``, from an agent too, and ``send_wait`` waits);
+``__init__`` exceptions of an agent surface on its first ``ask`` (``spawn`` does not wait
+for the actor to start); the ``escalate`` supervision policy stops the agent and raises
+its error when the runtime exits; scheduling options of the local executor (workers, priorities, deterministic
 mode) and the metrics built on its internals do not apply (``broadcast`` asks every
 agent from the caller: the relays are local agents' behaviour). Agent classes must be
 importable in Ray's worker processes (Ray gives them the driver's working and script
@@ -62,7 +62,7 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, NamedTuple, TypeVar, cast
 
 import anyio
@@ -79,7 +79,7 @@ from capsys.tag import Tag
 from runtime.backends import running_backend
 from runtime.cell import ClassInfo, class_info
 from runtime.deadletters import DeadLetter, DeadLetters
-from runtime.errors import AgentStopped, AskTimeout, MailboxFull, check_timeout
+from runtime.errors import AgentStopped, AskTimeout, MailboxFull, check_timeout, room_within
 from runtime.primitives.channel import Channel
 
 __all__ = ["RayAddress", "RayDeadLetters", "RayRuntime", "RayStopHandle"]
@@ -382,21 +382,20 @@ class RayAddress:
         timeout: float | None,
     ) -> Any:
         name, what, args, kwargs = self._prepare(behaviour, args, kwargs)
+
+        def submit() -> Awaitable[Any]:
+            return self._submit_when_room("ask", name, what, args, kwargs)
+
+        left = 0.0
         if timeout is None:
-            ref = await self._submit_when_room("ask", name, what, args, kwargs)
-            left = None
+            ref = await submit()
         else:  # the timeout covers the wait for room too; the reply gets the rest
             check_timeout(timeout, self.name, what)
-            deadline = anyio.current_time() + timeout
-            with anyio.move_on_after(timeout) as waited:
-                ref = await self._submit_when_room("ask", name, what, args, kwargs)
-            if waited.cancelled_caught:
-                raise AskTimeout(self.name, what, timeout, full=True)
-            left = deadline - anyio.current_time()
+            ref, left = await room_within(timeout, self.name, what, submit)
         if ref is None:
             raise AgentStopped(self.name, what)
         try:
-            if timeout is None or left is None:
+            if timeout is None:
                 status, value = await _await_ref(ref)
             else:
                 with anyio.move_on_after(left):
